@@ -1,0 +1,1 @@
+"""Gluon FPGA board top levels and bitstream builds."""

@@ -1,0 +1,1 @@
+"""Gluon firmware SDK: C sources, headers and the `gluon cc` driver."""

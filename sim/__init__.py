@@ -1,0 +1,1 @@
+"""Gluon simulation and the `gluon` command-line tool."""
