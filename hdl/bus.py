@@ -1,0 +1,239 @@
+"""Gluon's bus layer: Wishbone B4 *pipelined* signatures, an address decoder and an arbiter.
+
+Reference: Wishbone B4 specification (OpenCores, 2010), chapter 5 "Pipelined" mode.
+
+Protocol as used everywhere in Gluon (32-bit data, 8-bit granularity):
+
+* a request is *transferred* in a cycle where ``cyc & stb & ~stall``;
+* every transferred request gets exactly one response (``ack`` or ``err``) in a later cycle,
+  responses come back in request order; ``dat_r`` is valid with ``ack``;
+* an initiator keeps ``cyc`` high while it has requests outstanding;
+* ``adr`` is a *word* address (byte address >> 2); ``sel`` holds the byte enables.
+
+The project does not use amaranth-soc (PyPI only carries a placeholder), so this is a small
+layer written in its spirit: a :class:`Signature` per bus, a :class:`Decoder` that rejects
+overlapping windows and answers unmapped addresses with a bus error, and an :class:`Arbiter`.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["WishboneSignature", "Decoder", "Arbiter", "ErrorTarget", "Window"]
+
+
+class WishboneSignature(wiring.Signature):
+    """Wishbone B4 pipelined bus, seen from the initiator.
+
+    Members (Wishbone names of the initiator in brackets):
+
+    ``cyc``   Out(1)           [CYC_O]   a bus cycle is in progress
+    ``stb``   Out(1)           [STB_O]   a request is presented this cycle
+    ``we``    Out(1)           [WE_O]    the request is a write
+    ``adr``   Out(addr_width)  [ADR_O]   word address
+    ``dat_w`` Out(32)          [DAT_O]   write data
+    ``sel``   Out(4)           [SEL_O]   byte enables (bit *i* covers ``dat[8*i+7:8*i]``)
+    ``dat_r`` In(32)           [DAT_I]   read data, valid with ``ack``
+    ``ack``   In(1)            [ACK_I]   normal end of one request
+    ``err``   In(1)            [ERR_I]   erroneous end of one request (unmapped, refused)
+    ``stall`` In(1)            [STALL_I] the target cannot take a request this cycle
+    """
+
+    def __init__(self, *, addr_width=30):
+        if not isinstance(addr_width, int) or not 0 <= addr_width <= 30:
+            raise TypeError(f"addr_width must be an integer in 0..30, not {addr_width!r}")
+        self.addr_width = addr_width
+        super().__init__({
+            "cyc":   Out(1),
+            "stb":   Out(1),
+            "we":    Out(1),
+            "adr":   Out(addr_width),
+            "dat_w": Out(32),
+            "sel":   Out(4),
+            "dat_r": In(32),
+            "ack":   In(1),
+            "err":   In(1),
+            "stall": In(1),
+        })
+
+    def __eq__(self, other):
+        return isinstance(other, WishboneSignature) and self.addr_width == other.addr_width
+
+    def __repr__(self):
+        return f"WishboneSignature(addr_width={self.addr_width})"
+
+
+class Window:
+    """One decoded address window: ``name`` at byte address ``base``, ``size`` bytes."""
+
+    def __init__(self, name, base, size, bus, info=None):
+        self.name, self.base, self.size, self.bus, self.info = name, base, size, bus, info
+
+    @property
+    def end(self):
+        return self.base + self.size
+
+    def __repr__(self):
+        return f"Window({self.name!r}, base={self.base:#010x}, size={self.size:#x})"
+
+
+class ErrorTarget(wiring.Component):
+    """A target that answers every request with ``err`` one cycle later. Never stalls."""
+
+    bus: In(WishboneSignature(addr_width=0))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.bus.err.eq(self.bus.cyc & self.bus.stb)
+        return m
+
+
+class Decoder(wiring.Component):
+    """Routes one initiator to several targets by address.
+
+    Windows are added with :meth:`add` before elaboration; each is a power of two in size and
+    aligned to its size. Overlapping windows raise :class:`ValueError` when added. A request to
+    an address no window covers is answered with ``err`` (the core turns it into an access
+    fault); it never hangs.
+
+    Requests may be pipelined to one target; a request to a *different* target than the one
+    with responses outstanding is stalled until those responses are back, so responses can
+    never be reordered.
+    """
+
+    def __init__(self, *, addr_width=30, max_outstanding=7):
+        self._windows = []
+        self._max_outstanding = max_outstanding
+        super().__init__({"bus": In(WishboneSignature(addr_width=addr_width))})
+
+    @property
+    def windows(self):
+        return list(self._windows)
+
+    def add(self, bus, *, name, base, size, info=None):
+        """Map target interface ``bus`` (a flipped-side :class:`WishboneSignature` interface)
+        at byte address ``base``, ``size`` bytes. Returns the :class:`Window`."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"Window name must be an identifier, not {name!r}")
+        if size < 4 or size & (size - 1):
+            raise ValueError(f"Window {name!r}: size {size:#x} is not a power of two >= 4")
+        if base % size:
+            raise ValueError(f"Window {name!r}: base {base:#010x} is not aligned to its size {size:#x}")
+        if base + size > 1 << (self.bus.signature.addr_width + 2):
+            raise ValueError(f"Window {name!r} lies outside the decoder's address space")
+        need = (size // 4 - 1).bit_length()
+        if bus.signature.addr_width < need:
+            raise ValueError(f"Window {name!r}: target bus has {bus.signature.addr_width} address "
+                             f"bits, the window needs {need}")
+        for w in self._windows:
+            if w.name == name:
+                raise ValueError(f"Window name {name!r} is used twice")
+            if base < w.end and w.base < base + size:
+                raise ValueError(f"Window {name!r} [{base:#010x}, {base + size:#010x}) overlaps "
+                                 f"{w.name!r} [{w.base:#010x}, {w.end:#010x})")
+        win = Window(name, base, size, bus, info)
+        self._windows.append(win)
+        return win
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        n = len(self._windows)
+
+        m.submodules.unmapped = unmapped = ErrorTarget()
+        targets = [w.bus for w in self._windows] + [unmapped.bus]
+
+        # Which target this request addresses (index n: unmapped).
+        hit = Signal(range(n + 1), init=n)
+        for i, w in reversed(list(enumerate(self._windows))):
+            bits = (w.size // 4 - 1).bit_length()
+            with m.If((bus.adr >> bits) == (w.base >> (bits + 2))):
+                m.d.comb += hit.eq(i)
+
+        outstanding = Signal(range(self._max_outstanding + 1))
+        resp_sel = Signal(range(n + 1), init=n)       # target whose responses are pending
+        blocked = (outstanding != 0) & (hit != resp_sel) | (outstanding == self._max_outstanding)
+
+        tgt_stall = Signal()
+        for i, t in enumerate(targets):
+            m.d.comb += [
+                t.adr.eq(bus.adr),
+                t.dat_w.eq(bus.dat_w),
+                t.sel.eq(bus.sel),
+                t.we.eq(bus.we),
+                t.cyc.eq(bus.cyc & ((hit == i) | (resp_sel == i) & (outstanding != 0))),
+                t.stb.eq(bus.cyc & bus.stb & (hit == i) & ~blocked),
+            ]
+            with m.If(hit == i):
+                m.d.comb += tgt_stall.eq(t.stall)
+            with m.If(resp_sel == i):
+                m.d.comb += [
+                    bus.ack.eq(t.ack),
+                    bus.err.eq(t.err),
+                    bus.dat_r.eq(t.dat_r),
+                ]
+        m.d.comb += bus.stall.eq(blocked | tgt_stall)
+
+        issued = bus.cyc & bus.stb & ~bus.stall
+        done = bus.ack | bus.err
+        m.d.sync += outstanding.eq(outstanding + issued - done)
+        with m.If(issued):
+            m.d.sync += resp_sel.eq(hit)
+        return m
+
+
+class Arbiter(wiring.Component):
+    """Shares one target bus between several initiators, fixed priority (index 0 first).
+
+    The grant moves only when the granted initiator has dropped ``cyc`` and has no responses
+    outstanding, so a burst is never split and responses reach the initiator that asked.
+    """
+
+    def __init__(self, *, addr_width=30, n):
+        if n < 1:
+            raise ValueError("An arbiter needs at least one initiator")
+        self._n = n
+        super().__init__({
+            "initiators": In(WishboneSignature(addr_width=addr_width)).array(n),
+            "bus": Out(WishboneSignature(addr_width=addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self._n
+        grant = Signal(range(n))
+        outstanding = Signal(4)
+        busy = Signal()
+
+        issued = self.bus.cyc & self.bus.stb & ~self.bus.stall
+        done = self.bus.ack | self.bus.err
+        m.d.sync += outstanding.eq(outstanding + issued - done)
+
+        cur_cyc = Signal()
+        for i in range(n):
+            with m.If(grant == i):
+                m.d.comb += cur_cyc.eq(self.initiators[i].cyc)
+        m.d.comb += busy.eq(cur_cyc | (outstanding != 0))
+        with m.If(~busy):
+            for i in reversed(range(n)):
+                with m.If(self.initiators[i].cyc):
+                    m.d.sync += grant.eq(i)
+
+        for i, ini in enumerate(self.initiators):
+            with m.If(grant == i):
+                m.d.comb += [
+                    self.bus.cyc.eq(ini.cyc),
+                    self.bus.stb.eq(ini.stb),
+                    self.bus.we.eq(ini.we),
+                    self.bus.adr.eq(ini.adr),
+                    self.bus.dat_w.eq(ini.dat_w),
+                    self.bus.sel.eq(ini.sel),
+                    ini.ack.eq(self.bus.ack),
+                    ini.err.eq(self.bus.err),
+                    ini.stall.eq(self.bus.stall),
+                ]
+            with m.Else():
+                m.d.comb += ini.stall.eq(1)
+            m.d.comb += ini.dat_r.eq(self.bus.dat_r)
+        return m

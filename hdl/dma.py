@@ -1,0 +1,274 @@
+"""The one DMA engine design every coprocessor reuses, and the global DMA window registers.
+
+Each coprocessor owns one :class:`DMAEngine` instance (one per coprocessor slot, all of the
+same design) and talks to it through a :class:`DMAChannelSignature`: it hands the engine a
+*descriptor* (:class:`DMACommand`: address, word count, direction) and then consumes or
+produces a stream of 32-bit words. The engine moves at most one word per cycle over its own
+Wishbone initiator port.
+
+Confinement: a descriptor is accepted only if its whole byte range lies inside one of the
+:data:`N_WINDOWS` windows that M-mode configured in :class:`DMAWindows` (base/limit pairs with
+read and write permission and a lock bit that holds until reset). Anything else is refused
+with ``error`` and *no* bus transaction is made. Descriptors must be word aligned and move at
+least one word.
+
+Priority: the DMA engines reach RAM through RAM's second data port, which the core's data
+port always wins (see :mod:`gluon.hdl.ram`): DMA uses only the cycles the core leaves free,
+so the core's load/store timing never depends on DMA activity.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, data, stream, fifo
+from amaranth.lib.wiring import In, Out
+
+from .bus import WishboneSignature
+from .regs import Field, Register, RegisterMap, RegisterBank
+
+
+__all__ = ["N_WINDOWS", "DMACommand", "DMAChannelSignature", "WindowSignature",
+           "DMAWindows", "DMAEngine"]
+
+
+N_WINDOWS = 4
+
+
+class DMACommand(data.Struct):
+    """A DMA descriptor.
+
+    ``addr``  byte address in memory, must be word aligned
+    ``words`` number of 32-bit words to move, 1..65535
+    ``write`` 0: memory → coprocessor (``rd`` stream); 1: coprocessor → memory (``wr`` stream)
+    """
+    addr: 32
+    words: 16
+    write: 1
+
+
+class DMAChannelSignature(wiring.Signature):
+    """The link between a coprocessor and its DMA engine, seen from the coprocessor.
+
+    ``cmd``   Out(stream of :class:`DMACommand`)  a descriptor; accepted only while idle
+    ``rd``    In(stream of 32-bit words)          words read from memory, in address order
+    ``wr``    Out(stream of 32-bit words)         words to write to memory, in address order
+    ``abort`` Out(1)   stop the current transfer; the engine drains its bus responses and
+                       discards unread words, then goes idle (neither ``done`` nor ``error``)
+    ``busy``  In(1)    a descriptor is being carried out
+    ``done``  In(1)    one-cycle pulse: the descriptor completed (a read: every word was
+                       delivered on ``rd``; a write: every word was acknowledged by memory)
+    ``error`` In(1)    one-cycle pulse instead of ``done``: the descriptor was refused
+                       (outside the windows, no permission, misaligned, zero words) or a
+                       bus error ended it
+    """
+
+    def __init__(self):
+        super().__init__({
+            "cmd":   Out(stream.Signature(DMACommand)),
+            "rd":    In(stream.Signature(32)),
+            "wr":    Out(stream.Signature(32)),
+            "abort": Out(1),
+            "busy":  In(1),
+            "done":  In(1),
+            "error": In(1),
+        })
+
+
+class WindowLayout(data.Struct):
+    base: 32       # first byte address inside the window
+    limit: 32      # first byte address past the window
+    r: 1
+    w: 1
+
+
+class WindowSignature(wiring.Signature):
+    """The window configuration broadcast from :class:`DMAWindows` to every DMA engine."""
+
+    def __init__(self):
+        super().__init__({"win": Out(data.ArrayLayout(WindowLayout, N_WINDOWS))})
+
+
+def _window_regs():
+    regs = []
+    for i in range(N_WINDOWS):
+        regs += [
+            Register(f"WIN{i}_BASE", 16 * i + 0, "ext",
+                     desc=f"Window {i}: first byte address (word aligned). Ignores writes when locked."),
+            Register(f"WIN{i}_LIMIT", 16 * i + 4, "ext",
+                     desc=f"Window {i}: first byte address past the window. Ignores writes when locked."),
+            Register(f"WIN{i}_CTRL", 16 * i + 8, "ext", [
+                Field("R", 1, desc="DMA may read memory in this window"),
+                Field("W", 1, desc="DMA may write memory in this window"),
+                Field("LOCK", 1, desc="Freeze this window (BASE, LIMIT, CTRL) until reset"),
+            ], desc=f"Window {i}: permissions and lock."),
+        ]
+    return RegisterMap("DMA", regs, desc=(
+        "Global DMA windows: the only memory any coprocessor's DMA engine may touch. "
+        "M-mode configures them; a window with LOCK set cannot change until reset. "
+        "All windows are closed (no permission) after reset."))
+
+
+class DMAWindows(wiring.Component):
+    """The global DMA window registers (M-mode only), broadcast to every engine."""
+
+    REGS = _window_regs()
+
+    def __init__(self):
+        super().__init__({
+            "bus": In(WishboneSignature(addr_width=(self.REGS.size // 4 - 1).bit_length())),
+            "cfg": Out(WindowSignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=self.bus.signature.addr_width)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        for i in range(N_WINDOWS):
+            win = self.cfg.win[i]
+            lock = Signal(name=f"win{i}_lock")
+            base = getattr(regs, f"win{i}_base")
+            limit = getattr(regs, f"win{i}_limit")
+            ctrl = getattr(regs, f"win{i}_ctrl")
+            m.d.comb += [
+                base.r_data.eq(win.base),
+                limit.r_data.eq(win.limit),
+                ctrl.r_data.r.eq(win.r),
+                ctrl.r_data.w.eq(win.w),
+                ctrl.r_data.lock.eq(lock),
+            ]
+            with m.If(~lock):
+                with m.If(base.w_stb):
+                    m.d.sync += win.base.eq(base.w_data.as_value() & ~3)
+                with m.If(limit.w_stb):
+                    m.d.sync += win.limit.eq(limit.w_data.as_value() & ~3)
+                with m.If(ctrl.w_stb):
+                    m.d.sync += [
+                        win.r.eq(ctrl.w_data.r),
+                        win.w.eq(ctrl.w_data.w),
+                        lock.eq(ctrl.w_data.lock),
+                    ]
+        return m
+
+
+class DMAEngine(wiring.Component):
+    """One DMA engine: carries out descriptors from ``chan`` on its ``bus`` initiator port.
+
+    Parameters: ``fifo_depth`` words of read buffering (reads are issued only when the buffer
+    has room, so the engine never blocks the bus on a slow consumer).
+    """
+
+    def __init__(self, *, fifo_depth=8):
+        if fifo_depth < 2:
+            raise ValueError("fifo_depth must be at least 2")
+        self._depth = fifo_depth
+        super().__init__({
+            "chan": In(DMAChannelSignature()),
+            "bus": Out(WishboneSignature(addr_width=30)),
+            "windows": In(WindowSignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        chan, bus = self.chan, self.bus
+
+        m.submodules.rfifo = rfifo = fifo.SyncFIFOBuffered(width=32, depth=self._depth)
+
+        adr = Signal(30)
+        to_issue = Signal(17)
+        to_recv = Signal(17)
+        is_write = Signal()
+        outstanding = Signal(range(self._depth + 2))
+        failed = Signal()
+
+        # Descriptor check: aligned, non-empty, fully inside one permitted window.
+        cmd = chan.cmd.payload
+        end = Signal(34)
+        m.d.comb += end.eq(cmd.addr + (cmd.words << 2))
+        allowed = Signal()
+        for i in range(N_WINDOWS):
+            w = self.windows.win[i]
+            perm = Mux(cmd.write, w.w, w.r)
+            with m.If(perm & (cmd.addr >= w.base) & (end <= w.limit) & (w.base < w.limit)):
+                m.d.comb += allowed.eq(1)
+        ok = allowed & (cmd.addr[:2] == 0) & (cmd.words != 0)
+
+        issued = bus.cyc & bus.stb & ~bus.stall
+        resp = bus.ack | bus.err
+        m.d.sync += outstanding.eq(outstanding + issued - resp)
+
+        m.d.comb += [
+            bus.adr.eq(adr),
+            bus.sel.eq(0xF),
+            bus.we.eq(is_write),
+            bus.dat_w.eq(chan.wr.payload),
+            rfifo.w_data.eq(bus.dat_r),
+            chan.rd.payload.eq(rfifo.r_data),
+            chan.rd.valid.eq(rfifo.r_rdy),
+            rfifo.r_en.eq(chan.rd.ready),
+        ]
+
+        with m.FSM(name="dma"):
+            with m.State("IDLE"):
+                m.d.comb += chan.cmd.ready.eq(1)
+                with m.If(chan.cmd.valid):
+                    with m.If(ok):
+                        m.d.sync += [
+                            adr.eq(cmd.addr[2:]),
+                            to_issue.eq(cmd.words),
+                            to_recv.eq(cmd.words),
+                            is_write.eq(cmd.write),
+                            failed.eq(0),
+                        ]
+                        m.next = "RUN"
+                    with m.Else():
+                        m.d.comb += chan.error.eq(1)
+            with m.State("RUN"):
+                m.d.comb += chan.busy.eq(1)
+                stop = Signal()
+                m.d.comb += stop.eq(chan.abort | failed)
+                room = (rfifo.level + outstanding) < self._depth
+                can_issue = (to_issue != 0) & ~stop & ~(bus.err)
+                with m.If(is_write):
+                    m.d.comb += [
+                        bus.cyc.eq(can_issue & chan.wr.valid | (outstanding != 0)),
+                        bus.stb.eq(can_issue & chan.wr.valid),
+                        chan.wr.ready.eq(can_issue & ~bus.stall),
+                    ]
+                with m.Else():
+                    m.d.comb += [
+                        bus.cyc.eq(can_issue & room | (outstanding != 0)),
+                        bus.stb.eq(can_issue & room),
+                        rfifo.w_en.eq(bus.ack & ~stop),
+                    ]
+                with m.If(issued):
+                    m.d.sync += [adr.eq(adr + 1), to_issue.eq(to_issue - 1)]
+                with m.If(resp):
+                    m.d.sync += to_recv.eq(to_recv - 1)
+                with m.If(bus.err):
+                    m.d.sync += failed.eq(1)
+                with m.If(chan.abort):
+                    m.next = "DRAIN"
+                with m.Elif((failed | bus.err) & (outstanding - resp == 0)):
+                    m.d.comb += chan.error.eq(1)
+                    m.next = "FLUSH"
+                with m.Elif(failed | bus.err):
+                    m.next = "DRAIN_ERR"
+                with m.Elif((to_recv == 0) & (rfifo.level == 0) & ~is_write):
+                    m.d.comb += chan.done.eq(1)
+                    m.next = "IDLE"
+                with m.Elif((to_recv == 1) & bus.ack & is_write):
+                    m.d.comb += chan.done.eq(1)
+                    m.next = "IDLE"
+            with m.State("DRAIN_ERR"):
+                m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
+                with m.If(outstanding - resp == 0):
+                    m.d.comb += chan.error.eq(1)
+                    m.next = "FLUSH"
+            with m.State("DRAIN"):
+                m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
+                with m.If(outstanding - resp == 0):
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):
+                # Discard words nobody will read so the next descriptor starts clean.
+                m.d.comb += [chan.busy.eq(1), rfifo.r_en.eq(1), chan.rd.valid.eq(0)]
+                with m.If(rfifo.level == 0):
+                    m.next = "IDLE"
+        return m
