@@ -93,7 +93,8 @@ class Decoder(wiring.Component):
     """Routes one initiator to several targets by address.
 
     Windows are added with :meth:`add` before elaboration; each is a power of two in size and
-    aligned to its size. Overlapping windows raise :class:`ValueError` when added. A request to
+    aligned to its size. A target whose bus is narrower than its window decodes only the
+    low part; the rest of the window answers with a bus error. Overlapping windows raise :class:`ValueError` when added. A request to
     an address no window covers is answered with ``err`` (the core turns it into an access
     fault); it never hangs.
 
@@ -123,9 +124,9 @@ class Decoder(wiring.Component):
         if base + size > 1 << (self.bus.signature.addr_width + 2):
             raise ValueError(f"Window {name!r} lies outside the decoder's address space")
         need = (size // 4 - 1).bit_length()
-        if bus.signature.addr_width < need:
+        if bus.signature.addr_width > need:
             raise ValueError(f"Window {name!r}: target bus has {bus.signature.addr_width} address "
-                             f"bits, the window needs {need}")
+                             f"bits, more than the window's {need}")
         for w in self._windows:
             if w.name == name:
                 raise ValueError(f"Window name {name!r} is used twice")
@@ -147,13 +148,19 @@ class Decoder(wiring.Component):
         # Which target this request addresses (index n: unmapped).
         hit = Signal(range(n + 1), init=n)
         for i, w in reversed(list(enumerate(self._windows))):
-            bits = (w.size // 4 - 1).bit_length()
+            # A target narrower than its window sees only the low address bits; the offsets
+            # above its range are unmapped (bus error), not aliases.
+            bits = w.bus.signature.addr_width
             with m.If((bus.adr >> bits) == (w.base >> (bits + 2))):
                 m.d.comb += hit.eq(i)
 
         outstanding = Signal(range(self._max_outstanding + 1))
         resp_sel = Signal(range(n + 1), init=n)       # target whose responses are pending
-        blocked = (outstanding != 0) & (hit != resp_sel) | (outstanding == self._max_outstanding)
+        # Responses still pending after this cycle's (if any): a request to another target may
+        # go out in the very cycle the last response of the previous one comes back.
+        pending = Signal.like(outstanding)
+        m.d.comb += pending.eq(outstanding - (bus.ack | bus.err))
+        blocked = (pending != 0) & (hit != resp_sel) | (outstanding == self._max_outstanding)
 
         tgt_stall = Signal()
         for i, t in enumerate(targets):

@@ -1,0 +1,57 @@
+"""Named SoC configurations: data, not forks. A configuration chooses which blocks exist and
+their sizes; it never changes how a block's logic is written.
+
+``minimal``: core + RAM + UART + timer (fits the iCEBreaker's UP5K with a small RAM).
+``full``:    ``minimal`` + every coprocessor that has landed (ULX3S-85F, simulation default).
+"""
+
+from dataclasses import dataclass, field, replace
+import importlib
+
+
+__all__ = ["SocConfig", "CONFIGS", "COPROCESSORS", "get_config", "coprocessor_class"]
+
+
+# Coprocessor kinds in slot order: name -> (module, class). Slots are fixed by the class's SLOT.
+COPROCESSORS = {
+    "hash":   ("gluon.hdl.hash", "HashCoprocessor"),
+    "modmul": ("gluon.hdl.modmul", "ModMulCoprocessor"),
+    "matmul": ("gluon.hdl.matmul", "MatMulCoprocessor"),
+}
+
+
+@dataclass(frozen=True)
+class SocConfig:
+    name: str
+    coprocessors: tuple = ()
+    ram_size: int = 128 * 1024
+    clk_hz: int = 50_000_000
+    uart_divisor: int = 0            # 0: clk_hz // 115200
+    description: str = ""
+
+    def with_(self, **kw):
+        return replace(self, **kw)
+
+    @property
+    def divisor(self):
+        return self.uart_divisor or max(2, self.clk_hz // 115200)
+
+
+CONFIGS = {
+    "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
+    "full": SocConfig("full", (), description="minimal + all coprocessors that have landed"),
+}
+
+
+def get_config(name):
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"Unknown SoC configuration {name!r}; known: {', '.join(CONFIGS)}") from None
+
+
+def coprocessor_class(name):
+    if name not in COPROCESSORS:
+        raise ValueError(f"Unknown coprocessor {name!r}; known: {', '.join(COPROCESSORS)}")
+    module, cls = COPROCESSORS[name]
+    return getattr(importlib.import_module(module), cls)

@@ -1,0 +1,550 @@
+"""The Gluon glue core: RV32IM + Zicsr, machine mode, in order, no speculation.
+
+References: The RISC-V Instruction Set Manual, Volume I: Unprivileged ISA (20191213) and
+Volume II: Privileged Architecture (20211203).
+
+Pipeline (see docs/core.md for the cycle table and the no-speculation rule):
+
+``F`` fetch: the address of the next instruction is computed *in the cycle the current one
+executes* (branches and jumps are resolved there) and presented straight to RAM's synchronous
+instruction port, so the instruction arrives at the start of the next cycle. Nothing is ever
+fetched from a predicted address; the only fetch ever discarded is the sequential successor of
+an instruction that faults on the bus.
+
+``X`` execute: decode, register read (with a bypass from ``W``), ALU, branch resolution, CSR
+access, traps, and the issue of the one data-bus request of a load or store. A data request is
+issued only when every older instruction is known not to trap.
+
+``W`` write back: ALU results are written; a load waits for its bus response (one cycle on RAM)
+and a multiply is computed from registered operands, then written. An instruction in ``X`` that
+reads the register a load or multiply in ``W`` is about to write waits one cycle (interlock).
+
+Every latency is a function of the instruction stream, never of data values: branches take one
+cycle taken or not, MUL* one cycle (+1 if the next instruction uses the result), DIV/REM a
+fixed :data:`~gluon.hdl.divider.LATENCY` + 1 cycles, loads and stores on RAM one cycle.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, data, memory
+from amaranth.lib.wiring import In, Out
+
+from .bus import WishboneSignature
+from .divider import Divider
+from .isa import Opcode, Instruction, Cause, Irq, Csr
+
+
+__all__ = ["FetchSignature", "TraceSignature", "Core"]
+
+
+class FetchSignature(wiring.Signature):
+    """The core's instruction port, seen from the core: a synchronous read port of RAM.
+
+    ``adr``  Out(30) word address of the next instruction, presented in the cycle before it
+             executes; ``en`` Out(1) read enable (low: the port keeps its output);
+    ``data`` In(32) the instruction at the address presented in the previous enabled cycle.
+    """
+
+    def __init__(self):
+        super().__init__({"adr": Out(30), "en": Out(1), "data": In(32)})
+
+
+class TraceSignature(wiring.Signature):
+    """One retired instruction per cycle at most (for the instruction trace and counters).
+
+    ``valid`` an instruction retired this cycle; ``pc``, ``insn``; ``rd_we``, ``rd``,
+    ``rd_data``: the register it wrote.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "valid": Out(1), "pc": Out(32), "insn": Out(32),
+            "rd_we": Out(1), "rd": Out(5), "rd_data": Out(32),
+        })
+
+
+class WKind:
+    NONE, ALU, LOAD, STORE, MUL = range(5)
+
+
+class Core(wiring.Component):
+    """The core. Parameters: ``reset_vector``; ``fetch_base``/``fetch_size``: the byte range the
+    instruction port reaches (RAM); a fetch outside it raises an instruction access fault."""
+
+    def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
+                 mimpid=1):
+        if reset_vector % 4:
+            raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
+        if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
+            raise ValueError("fetch_size must be a power of two and fetch_base aligned to it")
+        self.reset_vector = reset_vector
+        self.fetch_base = fetch_base
+        self.fetch_size = fetch_size
+        self.mimpid = mimpid
+        super().__init__({
+            "ibus": Out(FetchSignature()),
+            "dbus": Out(WishboneSignature(addr_width=30)),
+            "mtime": In(64),
+            "timer_irq": In(1),
+            "soft_irq": In(1),
+            "local_irq": In(16),
+            "trace": Out(TraceSignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+
+        # ------------------------------------------------------------------ register file
+        m.submodules.regfile = regfile = memory.Memory(shape=32, depth=32, init=[])
+        rp1 = regfile.read_port(domain="comb")
+        rp2 = regfile.read_port(domain="comb")
+        wp = regfile.write_port()
+
+        m.submodules.divider = divider = Divider()
+
+        # ------------------------------------------------------------------ X stage state
+        x_valid = Signal()
+        x_pc = Signal(32, init=self.reset_vector)
+        x_ffault = Signal()                       # the fetch of x_pc was outside RAM
+
+        inst = Signal(Instruction)
+        m.d.comb += inst.eq(self.ibus.data)
+        raw = self.ibus.data
+        op = inst.opcode
+        f3 = inst.funct3
+        f7 = inst.funct7
+
+        # ------------------------------------------------------------------ W stage state
+        w_valid = Signal()
+        w_kind = Signal(range(5))
+        w_rd = Signal(5)
+        w_result = Signal(32)
+        w_pc = Signal(32)
+        w_insn = Signal(32)
+        w_addr = Signal(32)
+        w_f3 = Signal(3)
+        w_ma = Signal(33)
+        w_mb = Signal(33)
+
+        # ------------------------------------------------------------------ CSR state
+        mstatus_mie = Signal()
+        mstatus_mpie = Signal()
+        mie = Signal(32)
+        mtvec = Signal(32)
+        mscratch = Signal(32)
+        mepc = Signal(32)
+        mcause = Signal(32)
+        mtval = Signal(32)
+        mcycle = Signal(64)
+        minstret = Signal(64)
+        mip = Signal(32)
+        m.d.comb += mip.eq(Cat(C(0, 3), self.soft_irq, C(0, 3), self.timer_irq,
+                               C(0, 8), self.local_irq))
+        mie_mask = (1 << Irq.M_SOFT) | (1 << Irq.M_TIMER) | (1 << Irq.M_EXT) | 0xFFFF_0000
+
+        # ------------------------------------------------------------------ decode
+        imm_i = Signal(32)
+        imm_s = Signal(32)
+        imm_b = Signal(32)
+        imm_u = Signal(32)
+        imm_j = Signal(32)
+        m.d.comb += [
+            imm_i.eq(raw[20:32].as_signed()),
+            imm_s.eq(Cat(raw[7:12], raw[25:32]).as_signed()),
+            imm_b.eq(Cat(C(0, 1), raw[8:12], raw[25:31], raw[7], raw[31]).as_signed()),
+            imm_u.eq(Cat(C(0, 12), raw[12:32])),
+            imm_j.eq(Cat(C(0, 1), raw[21:31], raw[20], raw[12:20], raw[31]).as_signed()),
+        ]
+
+        is_load = (op == Opcode.LOAD)
+        is_store = (op == Opcode.STORE)
+        is_opimm = (op == Opcode.OP_IMM)
+        is_op = (op == Opcode.OP)
+        is_muldiv = is_op & (f7 == 0b0000001)
+        is_mul = is_muldiv & ~f3[2]
+        is_div = is_muldiv & f3[2]
+        is_branch = (op == Opcode.BRANCH)
+        is_jal = (op == Opcode.JAL)
+        is_jalr = (op == Opcode.JALR)
+        is_lui = (op == Opcode.LUI)
+        is_auipc = (op == Opcode.AUIPC)
+        is_system = (op == Opcode.SYSTEM)
+        is_csr = is_system & (f3 != 0) & (f3 != 4)
+        is_misc = (op == Opcode.MISC_MEM)
+        is_ecall = raw == 0x0000_0073
+        is_ebreak = raw == 0x0010_0073
+        is_mret = raw == 0x3020_0073
+        is_wfi = raw == 0x1050_0073
+
+        legal = Signal()
+        with m.If(inst.quadrant == 0b11):
+            with m.Switch(op):
+                with m.Case(Opcode.LOAD):
+                    m.d.comb += legal.eq((f3 != 3) & (f3 != 6) & (f3 != 7))
+                with m.Case(Opcode.STORE):
+                    m.d.comb += legal.eq(f3 < 3)
+                with m.Case(Opcode.OP_IMM):
+                    with m.If(f3 == 1):
+                        m.d.comb += legal.eq(f7 == 0)
+                    with m.Elif(f3 == 5):
+                        m.d.comb += legal.eq((f7 == 0) | (f7 == 0b0100000))
+                    with m.Else():
+                        m.d.comb += legal.eq(1)
+                with m.Case(Opcode.OP):
+                    m.d.comb += legal.eq((f7 == 0) | (f7 == 1) |
+                                         (f7 == 0b0100000) & ((f3 == 0) | (f3 == 5)))
+                with m.Case(Opcode.LUI, Opcode.AUIPC, Opcode.JAL):
+                    m.d.comb += legal.eq(1)
+                with m.Case(Opcode.JALR):
+                    m.d.comb += legal.eq(f3 == 0)
+                with m.Case(Opcode.BRANCH):
+                    m.d.comb += legal.eq((f3 != 2) & (f3 != 3))
+                with m.Case(Opcode.MISC_MEM):
+                    m.d.comb += legal.eq(f3 < 2)
+                with m.Case(Opcode.SYSTEM):
+                    m.d.comb += legal.eq(is_ecall | is_ebreak | is_mret | is_wfi | is_csr)
+
+        uses_rs1 = ~(is_lui | is_auipc | is_jal | is_misc | is_system & (f3[2] | (f3 == 0)))
+        uses_rs2 = is_op | is_branch | is_store
+
+        # ------------------------------------------------------------------ operands
+        m.d.comb += [rp1.addr.eq(inst.rs1), rp2.addr.eq(inst.rs2)]
+        w_late = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.MUL))
+        w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
+        rs1 = Signal(32)
+        rs2 = Signal(32)
+        m.d.comb += [
+            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
+            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
+        ]
+        hazard = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+
+        # ------------------------------------------------------------------ ALU
+        alt = f7[5]
+        opb = Mux(is_op, rs2, imm_i)
+        shamt = opb[:5]
+        lt = rs1.as_signed() < opb.as_signed()
+        ltu = rs1 < opb
+        alu = Signal(32)
+        with m.Switch(f3):
+            with m.Case(0):
+                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, rs1 + opb))
+            with m.Case(1):
+                m.d.comb += alu.eq(rs1 << shamt)
+            with m.Case(2):
+                m.d.comb += alu.eq(lt)
+            with m.Case(3):
+                m.d.comb += alu.eq(ltu)
+            with m.Case(4):
+                m.d.comb += alu.eq(rs1 ^ opb)
+            with m.Case(5):
+                m.d.comb += alu.eq(Mux(alt, rs1.as_signed() >> shamt, rs1 >> shamt))
+            with m.Case(6):
+                m.d.comb += alu.eq(rs1 | opb)
+            with m.Case(7):
+                m.d.comb += alu.eq(rs1 & opb)
+
+        # branch comparison (always both operands from registers)
+        beq = rs1 == rs2
+        blt = rs1.as_signed() < rs2.as_signed()
+        bltu = rs1 < rs2
+        taken = Signal()
+        with m.Switch(f3):
+            with m.Case(0):
+                m.d.comb += taken.eq(beq)
+            with m.Case(1):
+                m.d.comb += taken.eq(~beq)
+            with m.Case(4):
+                m.d.comb += taken.eq(blt)
+            with m.Case(5):
+                m.d.comb += taken.eq(~blt)
+            with m.Case(6):
+                m.d.comb += taken.eq(bltu)
+            with m.Case(7):
+                m.d.comb += taken.eq(~bltu)
+
+        pc4 = (x_pc + 4)[:32]
+        br_target = (x_pc + imm_b)[:32]
+        jal_target = (x_pc + imm_j)[:32]
+        jalr_target = Cat(C(0, 1), (rs1 + imm_i)[1:32])
+        target = Signal(32)
+        jump = Signal()
+        with m.If(is_jal):
+            m.d.comb += [jump.eq(1), target.eq(jal_target)]
+        with m.Elif(is_jalr):
+            m.d.comb += [jump.eq(1), target.eq(jalr_target)]
+        with m.Elif(is_branch):
+            m.d.comb += [jump.eq(taken), target.eq(br_target)]
+
+        # ------------------------------------------------------------------ memory access
+        mem_addr = Signal(32)
+        m.d.comb += mem_addr.eq(rs1 + Mux(is_store, imm_s, imm_i))
+        size = f3[:2]
+        misaligned = (size == 1) & mem_addr[0] | (size == 2) & (mem_addr[:2] != 0)
+        x_mem = (is_load | is_store)
+        sel = Signal(4)
+        with m.Switch(size):
+            with m.Case(0):
+                m.d.comb += sel.eq(1 << mem_addr[:2])
+            with m.Case(1):
+                m.d.comb += sel.eq(Mux(mem_addr[1], 0b1100, 0b0011))
+            with m.Default():
+                m.d.comb += sel.eq(0b1111)
+        store_data = Signal(32)
+        with m.Switch(size):
+            with m.Case(0):
+                m.d.comb += store_data.eq(rs2[:8].replicate(4))
+            with m.Case(1):
+                m.d.comb += store_data.eq(rs2[:16].replicate(2))
+            with m.Default():
+                m.d.comb += store_data.eq(rs2)
+
+        # ------------------------------------------------------------------ CSRs
+        csr_addr = raw[20:32]
+        csr_src = Mux(f3[2], inst.rs1, rs1)
+        csr_writes = (f3[:2] == 1) | (inst.rs1 != 0)          # csrrw[i] always; rs/rc if rs1!=0
+        csr_rdata = Signal(32)
+        csr_exists = Signal()
+        mstatus_val = Cat(C(0, 3), mstatus_mie, C(0, 3), mstatus_mpie, C(0, 3), C(0b11, 2))
+        misa_val = (1 << 30) | (1 << 8) | (1 << 12)
+        csr_table = {
+            Csr.MSTATUS: mstatus_val, Csr.MISA: C(misa_val, 32), Csr.MIE: mie,
+            Csr.MTVEC: mtvec, Csr.MSTATUSH: C(0, 32), Csr.MSCRATCH: mscratch, Csr.MEPC: mepc,
+            Csr.MCAUSE: mcause, Csr.MTVAL: mtval, Csr.MIP: mip,
+            Csr.MCYCLE: mcycle[:32], Csr.MCYCLEH: mcycle[32:], Csr.MINSTRET: minstret[:32],
+            Csr.MINSTRETH: minstret[32:], Csr.CYCLE: mcycle[:32], Csr.CYCLEH: mcycle[32:],
+            Csr.TIME: self.mtime[:32], Csr.TIMEH: self.mtime[32:], Csr.INSTRET: minstret[:32],
+            Csr.INSTRETH: minstret[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
+            Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
+        }
+        with m.Switch(csr_addr):
+            for addr, val in csr_table.items():
+                with m.Case(int(addr)):
+                    m.d.comb += [csr_rdata.eq(val), csr_exists.eq(1)]
+        csr_readonly = csr_addr[10:12] == 0b11
+        csr_illegal = ~csr_exists | csr_writes & csr_readonly
+        csr_wdata = Signal(32)
+        with m.Switch(f3[:2]):
+            with m.Case(1):
+                m.d.comb += csr_wdata.eq(csr_src)
+            with m.Case(2):
+                m.d.comb += csr_wdata.eq(csr_rdata | csr_src)
+            with m.Default():
+                m.d.comb += csr_wdata.eq(csr_rdata & ~csr_src)
+
+        # ------------------------------------------------------------------ exceptions
+        exc = Signal()
+        exc_cause = Signal(4)
+        exc_tval = Signal(32)
+        with m.If(x_ffault):
+            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
+        with m.Elif(~legal | is_csr & csr_illegal):
+            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(raw)]
+        with m.Elif(is_ecall):
+            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ECALL_M)]
+        with m.Elif(is_ebreak):
+            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
+        with m.Elif(jump & (target[:2] != 0)):
+            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(target)]
+        with m.Elif(x_mem & misaligned):
+            m.d.comb += [exc.eq(1), exc_tval.eq(mem_addr),
+                         exc_cause.eq(Mux(is_store, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED))]
+
+        irq_pending = (mip & mie) != 0
+        irq_take = mstatus_mie & irq_pending & ~is_wfi
+        irq_cause = Signal(5)
+        with m.If((mip & mie)[16:] != 0):
+            for i in reversed(range(16)):
+                with m.If((mip & mie)[16 + i]):
+                    m.d.comb += irq_cause.eq(16 + i)
+        for bit in [Irq.M_TIMER, Irq.M_SOFT, Irq.M_EXT]:       # later If wins: MEI > MSI > MTI
+            with m.If((mip & mie)[bit]):
+                m.d.comb += irq_cause.eq(bit)
+
+        # ------------------------------------------------------------------ W stage completion
+        bus = self.dbus
+        w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
+        w_hold = w_mem & ~(bus.ack | bus.err)
+        w_trap = w_mem & bus.err
+
+        div_started = Signal()                    # the divider works for the instruction in X
+        div_wait = is_div & ~(divider.done & div_started)
+        wfi_wait = is_wfi & ~irq_pending
+        stall = Signal()
+        m.d.comb += stall.eq(w_hold | hazard |
+                             ~exc & ~irq_take & (div_wait | wfi_wait | x_mem & bus.stall))
+        x_go = Signal()
+        m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
+        x_trap = x_go & (exc | irq_take)
+        x_commit = x_go & ~exc & ~irq_take
+
+        m.d.comb += [
+            divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
+                             & ~w_trap & ~exc & ~irq_take),
+            divider.a.eq(rs1),
+            divider.b.eq(rs2),
+            divider.signed.eq(~f3[0]),
+            divider.rem.eq(f3[1]),
+        ]
+
+        # The data request: only when nothing older can still trap (w_hold/w_trap clear).
+        m.d.comb += [
+            bus.cyc.eq(w_mem | x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap),
+            bus.stb.eq(x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap),
+            bus.we.eq(is_store),
+            bus.adr.eq(mem_addr[2:]),
+            bus.sel.eq(sel),
+            bus.dat_w.eq(store_data),
+        ]
+
+        # ------------------------------------------------------------------ next PC and fetch
+        trap_pc = Cat(C(0, 2), mtvec[2:])
+        next_pc = Signal(32)
+        advance = Signal()
+        m.d.comb += advance.eq(~x_valid | x_go | w_trap)
+        with m.If(~x_valid):
+            m.d.comb += next_pc.eq(x_pc)
+        with m.Elif(w_trap | x_trap):
+            m.d.comb += next_pc.eq(trap_pc)
+        with m.Elif(is_mret):
+            m.d.comb += next_pc.eq(mepc)
+        with m.Elif(jump):
+            m.d.comb += next_pc.eq(target)
+        with m.Else():
+            m.d.comb += next_pc.eq(pc4)
+
+        fetch_bits = (self.fetch_size - 1).bit_length()
+        in_ram = (next_pc[fetch_bits:] == (self.fetch_base >> fetch_bits))
+        m.d.comb += [
+            self.ibus.adr.eq(next_pc[2:]),
+            self.ibus.en.eq(advance),
+        ]
+        with m.If(advance):
+            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0)]
+        with m.Elif(divider.start):
+            m.d.sync += div_started.eq(1)
+
+        # ------------------------------------------------------------------ W stage update
+        result = Signal(32)
+        with m.If(is_lui):
+            m.d.comb += result.eq(imm_u)
+        with m.Elif(is_auipc):
+            m.d.comb += result.eq(x_pc + imm_u)
+        with m.Elif(is_jal | is_jalr):
+            m.d.comb += result.eq(pc4)
+        with m.Elif(is_csr):
+            m.d.comb += result.eq(csr_rdata)
+        with m.Elif(is_div):
+            m.d.comb += result.eq(divider.result)
+        with m.Else():
+            m.d.comb += result.eq(alu)
+
+        writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
+        with m.If(x_commit):
+            kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE,
+                       Mux(is_mul, WKind.MUL, WKind.ALU)))
+            m.d.sync += [
+                w_valid.eq(1),
+                w_kind.eq(kind),
+                w_rd.eq(Mux(writes_rd, inst.rd, 0)),
+                w_result.eq(result),
+                w_pc.eq(x_pc),
+                w_insn.eq(raw),
+                w_addr.eq(mem_addr),
+                w_f3.eq(f3),
+                # MULH/MULHSU take rs1 signed, MULH takes rs2 signed (f3: 0 mul 1 mulh 2 mulhsu 3 mulhu)
+                w_ma.eq(Cat(rs1, rs1[31] & (f3[:2] != 3))),
+                w_mb.eq(Cat(rs2, rs2[31] & (f3[:2] == 1))),
+            ]
+        with m.Elif(~w_hold):
+            m.d.sync += w_valid.eq(0)
+
+        # W: late results
+        product = Signal(66)
+        m.d.comb += product.eq(w_ma.as_signed() * w_mb.as_signed())
+        mul_result = Mux(w_f3[:2] == 0, product[:32], product[32:64])
+        shifted = Signal(32)
+        m.d.comb += shifted.eq(bus.dat_r >> Cat(C(0, 3), w_addr[:2]))
+        load_result = Signal(32)
+        with m.Switch(w_f3):
+            with m.Case(0):
+                m.d.comb += load_result.eq(shifted[:8].as_signed())
+            with m.Case(1):
+                m.d.comb += load_result.eq(shifted[:16].as_signed())
+            with m.Case(4):
+                m.d.comb += load_result.eq(shifted[:8])
+            with m.Case(5):
+                m.d.comb += load_result.eq(shifted[:16])
+            with m.Default():
+                m.d.comb += load_result.eq(shifted)
+
+        w_data = Signal(32)
+        with m.Switch(w_kind):
+            with m.Case(WKind.LOAD):
+                m.d.comb += w_data.eq(load_result)
+            with m.Case(WKind.MUL):
+                m.d.comb += w_data.eq(mul_result)
+            with m.Default():
+                m.d.comb += w_data.eq(w_result)
+        w_retire = w_valid & ~w_hold & ~w_trap
+        m.d.comb += [
+            wp.addr.eq(w_rd),
+            wp.data.eq(w_data),
+            wp.en.eq(w_retire & (w_rd != 0)),
+            self.trace.valid.eq(w_retire),
+            self.trace.pc.eq(w_pc),
+            self.trace.insn.eq(w_insn),
+            self.trace.rd_we.eq(w_rd != 0),
+            self.trace.rd.eq(w_rd),
+            self.trace.rd_data.eq(w_data),
+        ]
+
+        # ------------------------------------------------------------------ CSR and trap updates
+        m.d.sync += mcycle.eq(mcycle + 1)
+        with m.If(w_retire):
+            m.d.sync += minstret.eq(minstret + 1)
+
+        with m.If(w_trap):
+            m.d.sync += [
+                mepc.eq(w_pc),
+                mcause.eq(Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT)),
+                mtval.eq(w_addr),
+                mstatus_mpie.eq(mstatus_mie),
+                mstatus_mie.eq(0),
+            ]
+        with m.Elif(x_trap):
+            with m.If(exc):
+                m.d.sync += [mcause.eq(exc_cause), mtval.eq(exc_tval)]
+            with m.Else():
+                m.d.sync += [mcause.eq(Cat(irq_cause, C(0, 26), C(1, 1))), mtval.eq(0)]
+            m.d.sync += [
+                mepc.eq(x_pc),
+                mstatus_mpie.eq(mstatus_mie),
+                mstatus_mie.eq(0),
+            ]
+        with m.Elif(x_commit & is_mret):
+            m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1)]
+        with m.Elif(x_commit & is_csr & csr_writes):
+            with m.Switch(csr_addr):
+                with m.Case(Csr.MSTATUS):
+                    m.d.sync += [mstatus_mie.eq(csr_wdata[3]), mstatus_mpie.eq(csr_wdata[7])]
+                with m.Case(Csr.MIE):
+                    m.d.sync += mie.eq(csr_wdata & mie_mask)
+                with m.Case(Csr.MTVEC):
+                    m.d.sync += mtvec.eq(Cat(C(0, 2), csr_wdata[2:]))
+                with m.Case(Csr.MSCRATCH):
+                    m.d.sync += mscratch.eq(csr_wdata)
+                with m.Case(Csr.MEPC):
+                    m.d.sync += mepc.eq(Cat(C(0, 2), csr_wdata[2:]))
+                with m.Case(Csr.MCAUSE):
+                    m.d.sync += mcause.eq(csr_wdata)
+                with m.Case(Csr.MTVAL):
+                    m.d.sync += mtval.eq(csr_wdata)
+                with m.Case(Csr.MCYCLE):
+                    m.d.sync += mcycle[:32].eq(csr_wdata)
+                with m.Case(Csr.MCYCLEH):
+                    m.d.sync += mcycle[32:].eq(csr_wdata)
+                with m.Case(Csr.MINSTRET):
+                    m.d.sync += minstret[:32].eq(csr_wdata)
+                with m.Case(Csr.MINSTRETH):
+                    m.d.sync += minstret[32:].eq(csr_wdata)
+        return m

@@ -1,0 +1,163 @@
+"""The Gluon SoC: core, RAM, peripherals, coprocessors, one Wishbone bus. Board-independent.
+
+Memory map (byte addresses; each block's registers come from its ``REGS`` declaration):
+
+==============  ========  ==============================================
+0x0200_0000     64 KiB    CLINT (msip, mtimecmp at +0x4000, mtime at +0xBFF8)
+0x1000_0000     4 KiB     UART (TXDATA at +0)
+0x1000_1000     4 KiB     SYSINFO (what this SoC contains)
+0x1000_2000     4 KiB     SIMCTRL (end a simulation)
+0x1000_3000     4 KiB     DMA windows (M-mode)
+0x2000_0000     4 KiB ×n  coprocessor slots (slot *k* at 0x2000_0000 + k·0x1000)
+0x8000_0000     ram_size  RAM (reset vector)
+==============  ========  ==============================================
+
+Anything else answers with a bus error. Interrupt lines: ``local_irq[0]`` UART receive,
+``local_irq[1 + slot]`` coprocessor *slot* done (mip/mie bit 16 + line).
+"""
+
+from amaranth import *
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .bus import WishboneSignature, Decoder, Arbiter
+from .core import Core, TraceSignature
+from .ram import RAM
+from .clint import CLINT
+from .uart import UART
+from .sysinfo import SysInfo, SimCtrl
+from .dma import DMAWindows, DMAEngine
+from .config import SocConfig, coprocessor_class
+
+
+__all__ = ["GluonSoC", "RAM_BASE", "COPRO_BASE", "SLOT_SIZE", "MAX_SLOTS"]
+
+
+RAM_BASE = 0x8000_0000
+COPRO_BASE = 0x2000_0000
+SLOT_SIZE = 0x1000
+MAX_SLOTS = 16
+
+
+class GluonSoC(wiring.Component):
+    """Ports: ``uart_tx``/``uart_rx`` pins; ``hold`` keeps the core and devices in reset (RAM
+    keeps its contents); ``debug``: an extra DMA-side initiator into RAM (used by the simulator
+    to load programs; tie off on boards); observation outputs for simulation and counters."""
+
+    def __init__(self, config, *, ram_init=()):
+        if not isinstance(config, SocConfig):
+            raise TypeError(f"config must be a SocConfig, not {config!r}")
+        self.config = config
+        self.ram_init = ram_init
+        self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size)
+        self.coprocessors = [coprocessor_class(name)() for name in config.coprocessors]
+        slots = [c.SLOT for c in self.coprocessors]
+        if len(set(slots)) != len(slots):
+            raise ValueError(f"Two coprocessors claim the same slot: {slots}")
+        super().__init__({
+            "uart_tx": Out(1),
+            "uart_rx": In(1, init=1),
+            "hold": In(1),
+            "debug": In(WishboneSignature(addr_width=30)),
+            "uart_tx_stb": Out(1),
+            "uart_tx_byte": Out(8),
+            "exit_stb": Out(1),
+            "exit_code": Out(32),
+            "trace": Out(TraceSignature()),
+            "copro_busy": Out(MAX_SLOTS),
+        })
+
+    @property
+    def core_dbus(self):
+        """The core's data bus (for simulation probes; valid after elaboration)."""
+        return self.core.dbus
+
+    @property
+    def coprocs_mask(self):
+        mask = 0
+        for c in self.coprocessors:
+            mask |= 1 << c.SLOT
+        return mask
+
+    def memory_map(self):
+        """[(name, base, size, RegisterMap or None)] in address order: the one address map the
+        C header and the docs are generated from."""
+        cfg = self.config
+        entries = [
+            ("CLINT", 0x0200_0000, 0x10000, CLINT.REGS),
+            ("UART", 0x1000_0000, 0x1000, UART.REGS),
+            ("SYSINFO", 0x1000_1000, 0x1000, SysInfo.REGS),
+            ("SIMCTRL", 0x1000_2000, 0x1000, SimCtrl.REGS),
+            ("DMA", 0x1000_3000, 0x1000, DMAWindows.REGS),
+        ]
+        for c in self.coprocessors:
+            entries.append((c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS))
+        entries.append(("RAM", RAM_BASE, cfg.ram_size, None))
+        return entries
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        hold = ResetInserter(self.hold)
+
+        core = self.core
+        m.submodules.core = hold(core)
+        m.submodules.ram = ram = RAM(size=cfg.ram_size, init=self.ram_init)
+        m.submodules.clint = clint = hold(CLINT())
+        m.submodules.uart = uart = hold(UART(divisor=cfg.divisor))
+        m.submodules.sysinfo = sysinfo = SysInfo(clk_hz=cfg.clk_hz, ram_base=RAM_BASE,
+                                                 ram_size=cfg.ram_size, coprocs_mask=self.coprocs_mask)
+        m.submodules.simctrl = simctrl = SimCtrl()
+        m.submodules.dma_windows = windows = hold(DMAWindows())
+
+        # The core's data bus: one decoder, built from the memory map.
+        m.submodules.decoder = dec = Decoder(addr_width=30)
+        targets = {"CLINT": clint.bus, "UART": uart.bus, "SYSINFO": sysinfo.bus,
+                   "SIMCTRL": simctrl.bus, "DMA": windows.bus, "RAM": ram.cbus}
+        for c in self.coprocessors:
+            targets[c.NAME] = c.bus
+        for name, base, size, _regs in self.memory_map():
+            dec.add(targets[name], name=name.lower(), base=base, size=size)
+        wiring.connect(m, core.dbus, dec.bus)
+        wiring.connect(m, core.ibus, ram.fetch)
+
+        # DMA side: one engine per coprocessor, plus the debug port, into RAM's second port.
+        n_init = len(self.coprocessors) + 1
+        m.submodules.dma_arbiter = arb = Arbiter(addr_width=30, n=n_init)
+        m.submodules.dma_decoder = ddec = Decoder(addr_width=30)
+        ddec.add(ram.dbus, name="ram", base=RAM_BASE, size=cfg.ram_size)
+        wiring.connect(m, arb.bus, ddec.bus)
+        local_irq = [uart.irq]
+        busy = []
+        for i, c in enumerate(self.coprocessors):
+            name = c.NAME.lower()
+            copro = hold(c)
+            m.submodules[name] = copro
+            engine = hold(DMAEngine())
+            m.submodules[f"{name}_dma"] = engine
+            wiring.connect(m, c.dma, engine.chan)
+            wiring.connect(m, engine.bus, arb.initiators[i])
+            m.d.comb += engine.windows.win.eq(windows.cfg.win)
+            busy.append((c.SLOT, c.busy))
+        wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
+
+        irq_lines = [Const(0, 1)] * 16
+        irq_lines[0] = uart.irq
+        for c in self.coprocessors:
+            irq_lines[1 + c.SLOT] = c.irq
+        m.d.comb += [
+            core.mtime.eq(clint.mtime),
+            core.timer_irq.eq(clint.timer_irq),
+            core.soft_irq.eq(clint.soft_irq),
+            core.local_irq.eq(Cat(*irq_lines)),
+            self.uart_tx.eq(uart.tx),
+            uart.rx.eq(self.uart_rx),
+            self.uart_tx_stb.eq(uart.tx_stb),
+            self.uart_tx_byte.eq(uart.tx_byte),
+            self.exit_stb.eq(simctrl.exit_stb),
+            self.exit_code.eq(simctrl.exit_code),
+        ]
+        wiring.connect(m, core.trace, wiring.flipped(self.trace))
+        for slot, b in busy:
+            m.d.comb += self.copro_busy[slot].eq(b)
+        return m

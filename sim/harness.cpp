@@ -1,0 +1,206 @@
+// Gluon simulation harness: drives the Verilator model of sim/simtop.py with no Python in the
+// per-cycle loop. Built and run by gluon.sim.verilator (`gluon sim`); not meant to be run by hand.
+//
+//   Vsim --image FILE [--tohost ADDR] [--max-cycles N] [--stats FILE] [--insn-trace FILE]
+//        [--fst FILE] [--dump ADDR:LEN:FILE]... [--quiet]
+//
+// The image file holds segments: repeated { u32 addr, u32 nbytes, nbytes of data } (little
+// endian). They are written into RAM through the SoC's debug port while `hold` keeps the core
+// in reset; then the core runs until a store to `tohost`, a write to SIMCTRL.EXIT, or the cycle
+// limit. UART bytes go to stdout as they are written. The stats file is JSON.
+// Port names: Amaranth joins interface members with "__", which Verilator spells "___05F".
+
+#include "Vsimtop.h"
+#include "verilated.h"
+#ifdef GLUON_TRACE
+#include "verilated_fst_c.h"
+#endif
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+struct Dump { uint32_t addr, len; std::string file; };
+
+static Vsimtop *top;
+static uint64_t sim_time = 0;
+#ifdef GLUON_TRACE
+static VerilatedFstC *fst = nullptr;
+#endif
+
+static void half(int clk) {
+    top->clk = clk;
+    top->eval();
+#ifdef GLUON_TRACE
+    if (fst) fst->dump(sim_time);
+#endif
+    sim_time += 5;
+}
+
+// One full clock cycle; outputs sampled by the caller before calling this reflect the cycle.
+static inline void tick() { half(1); half(0); }
+
+static void die(const char *msg) { fprintf(stderr, "gluon-harness: %s\n", msg); exit(70); }
+
+// One Wishbone request on the debug port; returns dat_r. Errors are fatal (loader bug).
+static uint32_t debug_xfer(uint32_t byte_addr, bool we, uint32_t data, uint32_t sel) {
+    top->debug___05Fcyc = 1; top->debug___05Fstb = 1; top->debug___05Fwe = we;
+    top->debug___05Fadr = byte_addr >> 2; top->debug___05Fdat_w = data; top->debug___05Fsel = sel;
+    top->eval();
+    int guard = 0;
+    while (top->debug___05Fstall) { tick(); if (++guard > 1000) die("debug port stalled"); }
+    tick();
+    top->debug___05Fstb = 0;
+    top->eval();
+    guard = 0;
+    while (!top->debug___05Fack && !top->debug___05Ferr) { tick(); if (++guard > 1000) die("debug port: no response"); }
+    if (top->debug___05Ferr) {
+        char buf[96]; snprintf(buf, sizeof buf, "bus error loading address 0x%08x", byte_addr); die(buf);
+    }
+    uint32_t r = top->debug___05Fdat_r;
+    tick();
+    top->debug___05Fcyc = 0;
+    top->eval();
+    return r;
+}
+
+int main(int argc, char **argv) {
+    const char *image = nullptr, *stats = nullptr, *itrace = nullptr, *fstfile = nullptr;
+    uint32_t tohost = 0;
+    uint64_t max_cycles = 100000000ULL;
+    bool quiet = false;
+    std::vector<Dump> dumps;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        auto next = [&]() -> const char * { if (i + 1 >= argc) die("missing option value"); return argv[++i]; };
+        if (a == "--image") image = next();
+        else if (a == "--tohost") tohost = (uint32_t)strtoul(next(), nullptr, 0);
+        else if (a == "--max-cycles") max_cycles = strtoull(next(), nullptr, 0);
+        else if (a == "--stats") stats = next();
+        else if (a == "--insn-trace") itrace = next();
+        else if (a == "--fst") fstfile = next();
+        else if (a == "--quiet") quiet = true;
+        else if (a == "--dump") {
+            std::string s = next();
+            size_t p1 = s.find(':'), p2 = s.find(':', p1 + 1);
+            if (p1 == std::string::npos || p2 == std::string::npos) die("--dump wants ADDR:LEN:FILE");
+            dumps.push_back({(uint32_t)strtoul(s.substr(0, p1).c_str(), nullptr, 0),
+                             (uint32_t)strtoul(s.substr(p1 + 1, p2 - p1 - 1).c_str(), nullptr, 0),
+                             s.substr(p2 + 1)});
+        } else if (a.rfind("+verilator", 0) == 0) {
+        } else { fprintf(stderr, "gluon-harness: unknown option %s\n", a.c_str()); return 64; }
+    }
+    if (!image) die("--image is required");
+
+    Verilated::commandArgs(argc, argv);
+    top = new Vsimtop;
+#ifdef GLUON_TRACE
+    if (fstfile) {
+        Verilated::traceEverOn(true);
+        fst = new VerilatedFstC;
+        top->trace(fst, 99);
+        fst->open(fstfile);
+    }
+#else
+    if (fstfile) die("this model was built without tracing");
+#endif
+
+    // Reset, then load with the core held.
+    top->hold = 1; top->rst = 1; top->clk = 0; top->tohost_addr = tohost;
+    top->debug___05Fcyc = 0; top->debug___05Fstb = 0;
+    half(0); tick(); tick();
+    top->rst = 0; top->eval(); tick();
+
+    FILE *img = fopen(image, "rb");
+    if (!img) die("cannot open image file");
+    uint32_t hdr[2];
+    while (fread(hdr, 4, 2, img) == 2) {
+        uint32_t addr = hdr[0], n = hdr[1];
+        std::vector<uint8_t> buf(n);
+        if (n && fread(buf.data(), 1, n, img) != n) die("truncated image file");
+        uint32_t a = addr, end = addr + n;
+        while (a < end) {
+            uint32_t word_addr = a & ~3u, word = 0, sel = 0;
+            for (int b = 0; b < 4; b++) {
+                uint32_t ba = word_addr + b;
+                if (ba >= a && ba < end) { word |= (uint32_t)buf[ba - addr] << (8 * b); sel |= 1u << b; }
+            }
+            debug_xfer(word_addr, true, word, sel);
+            a = word_addr + 4;
+        }
+    }
+    fclose(img);
+
+    FILE *tr = nullptr;
+    if (itrace) { tr = fopen(itrace, "w"); if (!tr) die("cannot open instruction trace file"); }
+
+    // Run.
+    top->hold = 0; top->eval();
+    uint64_t cycles = 0, instret = 0, busy_cycles = 0;
+    uint32_t result = 0;
+    const char *reason = "max-cycles";
+    std::vector<uint64_t> busy_per(32, 0);
+    auto t0 = std::chrono::steady_clock::now();
+    while (cycles < max_cycles) {
+        // Sample this cycle's combinational outputs, then clock.
+        if (top->uart_tx_stb) {
+            fputc(top->uart_tx_byte, stdout);
+            if (top->uart_tx_byte == '\n') fflush(stdout);
+        }
+        if (top->trace___05Fvalid) {
+            instret++;
+            if (tr) fprintf(tr, "%" PRIu64 " %08x %08x %d %d %08x\n", cycles, top->trace___05Fpc,
+                            top->trace___05Finsn, top->trace___05Frd_we, top->trace___05Frd, top->trace___05Frd_data);
+        }
+        uint32_t busy = top->copro_busy;
+        if (busy) {
+            busy_cycles++;
+            for (int i = 0; i < 32; i++) if (busy >> i & 1) busy_per[i]++;
+        }
+        bool stop = false;
+        if (top->tohost_stb) { result = top->tohost_data; reason = "tohost"; stop = true; }
+        else if (top->exit_stb) { result = top->exit_code; reason = "simctrl"; stop = true; }
+        tick();
+        cycles++;
+        if (stop) break;
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    double secs = std::chrono::duration<double>(t1 - t0).count();
+    fflush(stdout);
+    if (tr) fclose(tr);
+
+    // Memory dumps (the core stays where it stopped; hold it so it cannot interfere).
+    top->hold = 1; top->eval(); tick();
+    for (auto &d : dumps) {
+        FILE *f = fopen(d.file.c_str(), "wb");
+        if (!f) die("cannot open dump file");
+        for (uint32_t a = d.addr & ~3u; a < d.addr + d.len; a += 4) {
+            uint32_t w = debug_xfer(a, false, 0, 0xF);
+            for (int b = 0; b < 4; b++) if (a + b >= d.addr && a + b < d.addr + d.len) fputc(w >> (8 * b) & 0xFF, f);
+        }
+        fclose(f);
+    }
+
+    if (stats) {
+        FILE *f = fopen(stats, "w");
+        if (!f) die("cannot open stats file");
+        fprintf(f, "{\"reason\": \"%s\", \"tohost\": %u, \"cycles\": %" PRIu64 ", \"instret\": %" PRIu64
+                   ", \"seconds\": %.6f, \"busy_cycles\": %" PRIu64 ", \"busy_per_slot\": [",
+                reason, result, cycles, instret, secs, busy_cycles);
+        for (int i = 0; i < 32; i++) fprintf(f, "%s%" PRIu64, i ? ", " : "", busy_per[i]);
+        fprintf(f, "]}\n");
+        fclose(f);
+    }
+#ifdef GLUON_TRACE
+    if (fst) fst->close();
+#endif
+    top->final();
+    delete top;
+    (void)quiet;
+    return 0;
+}

