@@ -1,1 +1,166 @@
-def main(): print("cli")
+"""The `gluon` command-line tool.
+
+    gluon cc     C/assembly -> ELF with the Gluon SDK (ziglang clang)
+    gluon sim    ELF -> the simulated SoC (Verilator), UART on stdout, exit status = result
+    gluon demo   build the demo firmware and run it on the simulated SoC
+    gluon bench  benchmark programs: cycles, CPI, simulation speed
+    gluon build  FPGA bitstream (Yosys + nextpnr from pip)
+    gluon regs   regenerate the register header and docs from the Python declarations
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "firmware" / "examples"
+
+
+def _err(msg):
+    print(f"gluon: error: {msg}", file=sys.stderr)
+
+
+def _summary(res, config_name):
+    speed = res.cycles / res.seconds if res.seconds > 0 else float("inf")
+    lines = [f"gluon: {res.reason}: tohost = {res.tohost:#x}",
+             f"gluon: {res.cycles} cycles, {res.instret} instructions retired, CPI {res.cpi:.3f}",
+             f"gluon: simulated {speed / 1e6:.2f} M cycles/s ({res.seconds:.3f} s, '{config_name}' SoC)"]
+    if res.busy_cycles:
+        lines.insert(2, f"gluon: coprocessor busy {res.busy_cycles} cycles "
+                        f"({100 * res.busy_cycles / max(res.cycles, 1):.1f} %), glue "
+                        f"{100 * (1 - res.busy_cycles / max(res.cycles, 1)):.1f} %")
+    return "\n".join(lines)
+
+
+def cmd_sim(args):
+    from gluon.hdl.config import get_config
+    from .verilator import run, SimError
+    from .elf import LoadError
+    try:
+        config = get_config(args.config)
+    except ValueError as e:
+        _err(str(e)); return 2
+    if args.max_cycles <= 0:
+        _err("--max-cycles must be positive"); return 2
+    try:
+        res = run(args.elf, config, max_cycles=args.max_cycles, capture=False,
+                  insn_trace=args.insn_trace, fst=args.trace)
+    except (LoadError, SimError) as e:
+        _err(str(e)); return 2
+    sys.stdout.flush()
+    print(_summary(res, config.name), file=sys.stderr)
+    if res.reason == "max-cycles":
+        _err(f"the program did not finish within --max-cycles {args.max_cycles} "
+             f"(no store to tohost and no SIMCTRL.EXIT); stopped")
+    elif res.tohost != 1:
+        print(f"gluon: FAIL: tohost = {res.tohost:#x}" +
+              (f" (exit code {res.tohost >> 1})" if res.tohost & 1 else ""), file=sys.stderr)
+    if args.stats:
+        d = res.as_dict()
+        d["config"] = config.name
+        Path(args.stats).write_text(json.dumps(d, indent=2) + "\n")
+    if args.insn_trace:
+        print(f"gluon: instruction trace written to {args.insn_trace}", file=sys.stderr)
+    if args.trace:
+        print(f"gluon: waveform written to {args.trace}", file=sys.stderr)
+    return res.exit_code
+
+
+def cmd_cc(argv):
+    try:
+        from gluon.firmware import cc
+    except ImportError as e:
+        _err(f"the firmware SDK is not available: {e}"); return 2
+    return cc.main(argv)
+
+
+def cmd_demo(args):
+    from gluon.hdl.config import get_config
+    from gluon.firmware import cc
+    from .verilator import run
+    config = get_config(args.config)
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / "gluon-demo.elf"
+    src = EXAMPLES / "demo.c"
+    if not src.exists():
+        src = EXAMPLES / "hello.c"
+    print(f"gluon demo: compiling {src.relative_to(ROOT)}", file=sys.stderr)
+    cc.compile([src], out, opt="-O2")
+    print(f"gluon demo: running on the simulated '{config.name}' SoC", file=sys.stderr)
+    res = run(out, config, capture=False, max_cycles=args.max_cycles)
+    sys.stdout.flush()
+    print(_summary(res, config.name), file=sys.stderr)
+    return res.exit_code
+
+
+def cmd_bench(args):
+    from .bench import main as bench_main
+    return bench_main(args)
+
+
+def cmd_build(args):
+    try:
+        from gluon.boards.build import main as build_main
+    except ImportError as e:
+        _err(f"bitstream builds are not available in this checkout ({e})"); return 2
+    return build_main(args)
+
+
+def cmd_regs(args):
+    from gluon.hdl import regsgen
+    return regsgen.main(["--check"] if args.check else [])
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "cc":
+        return cmd_cc(argv[1:])
+    ap = argparse.ArgumentParser(prog="gluon", description="Gluon: a security-first RISC-V SoC "
+                                 "with coprocessors (simulation, firmware, bitstreams).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("cc", help="compile C/assembly into an ELF with the SDK (see `gluon cc -h`)")
+
+    p = sub.add_parser("sim", help="run an ELF on the simulated SoC")
+    p.add_argument("elf")
+    p.add_argument("--config", default="full", help="SoC configuration: minimal or full (default full)")
+    p.add_argument("--max-cycles", type=int, default=200_000_000,
+                   help="stop a program that has not finished after N cycles (default 2e8)")
+    p.add_argument("--trace", metavar="OUT.fst", help="write a waveform (FST; builds a traced model)")
+    p.add_argument("--stats", metavar="OUT.json", help="write run statistics as JSON")
+    p.add_argument("--insn-trace", metavar="FILE", help="write one line per retired instruction")
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("demo", help="build the demo firmware and run it on the simulated SoC")
+    p.add_argument("--config", default="full")
+    p.add_argument("--max-cycles", type=int, default=200_000_000)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="run the benchmarks: cycles, CPI, simulation speed")
+    p.add_argument("--config", default="full")
+    p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
+    p.add_argument("--quick", action="store_true", help="a short subset")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("build", help="build an FPGA bitstream")
+    p.add_argument("--board", default="ulx3s-85f")
+    p.add_argument("--config", default=None)
+    p.add_argument("--freq", type=float, default=None, help="target clock in MHz")
+    p.add_argument("--firmware", default=None, help="ELF placed in block RAM's initial contents")
+    p.add_argument("--allow-timing-fail", action="store_true")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("regs", help="regenerate firmware/include/gluon/regs.h and docs/registers.md")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(func=cmd_regs)
+
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _err("interrupted"); return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

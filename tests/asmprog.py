@@ -1,0 +1,100 @@
+"""Assemble small RV32 test programs with the pip ziglang toolchain and run them on the SoC.
+
+A program is assembly text placed after a fixed prologue; it ends with ``PASS`` (store 1 to
+``tohost``). ``results`` is a zero-initialised word array the program fills; the harness dumps
+it after the run.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gluon.hdl.config import get_config
+from gluon.sim.verilator import run, cache_dir
+
+
+PROLOGUE = """
+.section .text.init, "ax"
+.globl _start
+_start:
+    la sp, _stack_top
+    la gp, results
+"""
+
+EPILOGUE = """
+.section .tohost, "aw"
+.align 3
+.globl tohost
+tohost: .word 0, 0
+.section .bss
+.align 4
+.globl results
+results: .space {nres}
+.align 4
+.space 1024
+_stack_top:
+"""
+
+MACROS = """
+.macro PASS
+    la t6, tohost
+    li t5, 1
+    sw t5, 0(t6)
+99: j 99b
+.endm
+.macro FAIL code
+    la t6, tohost
+    li t5, (\\code << 1) | 1
+    sw t5, 0(t6)
+98: j 98b
+.endm
+"""
+
+LINK = """
+ENTRY(_start)
+SECTIONS {
+  . = 0x80000000;
+  .text : { *(.text.init) *(.text*) }
+  .rodata : { *(.rodata*) }
+  .data : { *(.data*) *(.sdata*) }
+  .tohost : ALIGN(8) { *(.tohost) }
+  .bss : ALIGN(16) { *(.bss*) *(.sbss*) *(COMMON) }
+}
+"""
+
+
+def assemble(body, *, nres=4096, extra_sections=""):
+    src = MACROS + PROLOGUE + body + extra_sections + EPILOGUE.format(nres=nres)
+    key = hashlib.sha256(src.encode()).hexdigest()[:16]
+    d = cache_dir() / "asm" / key
+    elf = d / "prog.elf"
+    if elf.exists():
+        return elf
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "prog.S").write_text(src)
+    (d / "link.ld").write_text(LINK)
+    cmd = [sys.executable, "-m", "ziglang", "cc", "-target", "riscv32-freestanding-none",
+           "-mcpu=generic_rv32+m+zicsr", "-nostdlib", "-mno-relax", "-T", str(d / "link.ld"),
+           str(d / "prog.S"), "-o", str(d / "tmp.elf")]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"assembly failed:\n{proc.stderr}")
+    os.replace(d / "tmp.elf", elf)
+    return elf
+
+
+def symbol(elf, name):
+    from gluon.sim.elf import load_elf
+    return load_elf(elf).symbols[name]
+
+
+def run_asm(body, *, nres=4096, config="minimal", max_cycles=2_000_000, extra_sections=""):
+    """Returns (SimResult, list of result words)."""
+    elf = assemble(body, nres=nres, extra_sections=extra_sections)
+    base = symbol(elf, "results")
+    res = run(elf, get_config(config), max_cycles=max_cycles, dumps=[(base, nres)])
+    raw = res.dumps[0]
+    words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
+    return res, words
