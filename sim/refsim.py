@@ -18,19 +18,23 @@ What it is good for: the architectural result of a program (UART output,
 tohost value, final integer registers, instruction count) to compare with
 the HDL simulations.  What it is not:
 
-* Unicorn does not take traps into ``mtvec`` by itself.  This runner does the
-  trap entry in an interrupt hook (mepc, mcause, mstatus.MPIE/MIE/MPP, jump
-  to mtvec); ``mtval`` is the instruction word for an illegal instruction and
-  0 otherwise, since Unicorn does not expose the faulting address.  Accesses
-  to unmapped addresses stop the run (``reason == "error"``) instead of
+* Unicorn does not take traps into ``mtvec`` by itself: it reports ecall
+  and illegal instructions to an interrupt hook and stops on ebreak.  This
+  runner does the machine-mode trap entry itself (mepc, mcause, mtval,
+  mstatus.MPIE/MIE/MPP, pc = mtvec) and goes on; ``mtval`` is the
+  instruction word for an illegal instruction and 0 otherwise.  Accesses to
+  unmapped addresses stop the run (``reason == "error"``) instead of
   trapping, and misaligned loads/stores are performed rather than trapped.
+  Unicorn's ``mret`` sets mstatus.MPP to U (it implements U-mode), where a
+  machine-mode-only core leaves M: mstatus may differ after a trap.
 * No interrupts are ever delivered (the CLINT model raises none).
 * The ``cycle``/``instret`` CSRs read the host's time stamp counter:
   compare architectural state, never timing.
-* The instruction count is exact when the run ends through tohost/SIMCTRL
-  (the ending store counts, as do all instructions before it; ecall/ebreak
-  and faulting instructions do not retire).  ``max_instructions`` is checked
-  at basic-block boundaries, so a run stopped by it may execute a few more.
+* The instruction count is exact when the run ends through tohost/SIMCTRL:
+  the ending store and every instruction before it that retired (ecall,
+  ebreak and trapping instructions do not retire).  It is counted from
+  basic blocks (no compressed instructions: 4 bytes each).  A run stopped
+  by ``max_instructions`` reports the limit.
 """
 
 from __future__ import annotations
@@ -179,9 +183,6 @@ class _Machine:
         self.retired += self.block_len
         self.block_start = address
         self.block_len = size // 4        # no compressed instructions on Gluon
-        if self.retired >= self.max_instructions:
-            self.reason = "max_instructions"
-            uc.emu_stop()
 
     def _retired_before(self, pc: int) -> int:
         """Instructions retired before the one at pc (which is in the current block)."""
@@ -292,9 +293,14 @@ class _Machine:
         error = None
         pc = start
         while True:
+            # A count makes Unicorn keep the pc exact in hooks (without one,
+            # memory hooks see the start of the translation block) and
+            # enforces the limit.  until: an address nothing executes.
+            remaining = max_instructions - self.retired
+            if remaining <= 0:
+                break
             try:
-                # until: an address nothing executes (unmapped), so only our hooks stop it.
-                self.uc.emu_start(pc, 0xFFFF_FFFC)
+                self.uc.emu_start(pc, 0xFFFF_FFFC, count=remaining)
                 break
             except UcError as e:
                 pc = self.uc.reg_read(rv.UC_RISCV_REG_PC)
@@ -314,8 +320,11 @@ class _Machine:
             in_block = self.block_start <= pc < self.block_start + 4 * self.block_len
             count = self._retired_before(pc) if in_block else self.retired + self.block_len
         else:
+            # Unicorn ran out of its count.  It also counts instructions that
+            # trapped, so this may overstate retired instructions by the
+            # number of traps.
             self.reason = "max_instructions"
-            count = self.retired
+            count = max_instructions
         regs = tuple(self.uc.reg_read(rv.UC_RISCV_REG_X0 + i) for i in range(32))
         return RefResult(tohost=self.tohost, uart=bytes(self.uart_out), instructions=count,
                          regs=regs, pc=pc, reason=self.reason, error=error, traps=self.traps)
@@ -332,7 +341,7 @@ def run_elf(elf: str | os.PathLike, *, max_instructions: int = DEFAULT_MAX_INSTR
             coprocs: int = 0, start: int = RAM_BASE) -> RefResult:
     """Run ``elf`` from the reset vector until it ends; see the module docstring.
 
-    ``max_instructions`` bounds the run (checked per basic block);
+    ``max_instructions`` bounds the run;
     ``ram_size`` is the RAM mapped at 0x8000_0000 (and what SYSINFO reports);
     ``uart_input`` is what the UART receives; ``coprocs`` is the SYSINFO
     COPROCS value (no coprocessor is modelled).
