@@ -1,0 +1,193 @@
+"""CSRs and precise traps: every exception cause with its mepc and mtval, CSR access rules,
+counters, interrupts from the CLINT, fence.i with self-modifying code."""
+
+from asmprog import run_asm
+
+# A trap handler that logs (mcause, mepc, mtval) to the results array (via gp) and resumes
+# at mepc + 4. The program marks each faulting instruction with a label to compute mepc.
+HANDLER = """
+    la t0, trap
+    csrw mtvec, t0
+    j body
+.align 2
+trap:
+    csrr t0, mcause
+    sw t0, 0(gp)
+    csrr t0, mepc
+    sw t0, 4(gp)
+    csrr t0, mtval
+    sw t0, 8(gp)
+    addi gp, gp, 12
+    csrr t0, mepc
+    addi t0, t0, 4
+    csrw mepc, t0
+    mret
+body:
+"""
+
+
+def traps(words, n):
+    return [tuple(words[3 * i:3 * i + 3]) for i in range(n)]
+
+
+def test_exception_causes_mepc_mtval():
+    body = HANDLER + """
+    la s0, labels
+f0: .word 0x00000000          # illegal (all zeros)
+f1: .word 0xffffffff          # illegal (all ones)
+f2: csrr a0, 0x7c0            # missing CSR -> illegal
+f3: csrw mvendorid, a0        # write to read-only CSR -> illegal
+f4: ecall
+f5: ebreak
+    li a1, 0x80001001
+f6: lw a0, 0(a1)              # misaligned load
+f7: sh a0, 0(a1)              # misaligned store
+    li a1, 0x30000000
+f8: lw a0, 0(a1)              # unmapped load -> access fault
+f9: sw a0, 0(a1)              # unmapped store -> access fault
+    la a1, f10t
+f10: jalr x0, 2(a1)           # misaligned jump target -> fetch misaligned on the jump
+f10t: nop
+    li a1, 0x40000000
+f11: jalr ra, 0(a1)           # fetch outside RAM -> instruction access fault at target
+    csrr a0, mcycle
+    PASS
+.align 4
+labels: .word f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11
+"""
+    # f11's handler resumes at target + 4 = 0x40000004, also outside RAM: it faults again;
+    # so make f11's trap return to f11 + 4 instead: handled by checking only the first fault.
+    body = body.replace("f11: jalr ra, 0(a1)           # fetch outside RAM -> instruction access fault at target\n",
+                        "    la ra, after11\n    csrw mscratch, ra\n    la t0, trap11\n    csrw mtvec, t0\n"
+                        "f11: jalr x0, 0(a1)\n.align 2\ntrap11:\n    csrr t0, mcause\n    sw t0, 0(gp)\n"
+                        "    csrr t0, mepc\n    sw t0, 4(gp)\n    csrr t0, mtval\n    sw t0, 8(gp)\n"
+                        "    addi gp, gp, 12\n    csrr t0, mscratch\n    jr t0\nafter11:\n")
+    from asmprog import assemble, symbol
+    res, words = run_asm(body)
+    assert res.passed, res
+    elf = assemble(body)
+    lab = {n: symbol(elf, n) for n in [f"f{i}" for i in range(12)] + ["f10t"]}
+    got = traps(words, 12)
+    want = [
+        (2, lab["f0"], 0x00000000),
+        (2, lab["f1"], 0xFFFFFFFF),
+        (2, lab["f2"], 0x7C002573),
+        (2, lab["f3"], None),
+        (11, lab["f4"], 0),
+        (3, lab["f5"], lab["f5"]),
+        (4, lab["f6"], 0x80001001),
+        (6, lab["f7"], 0x80001001),
+        (5, lab["f8"], 0x30000000),
+        (7, lab["f9"], 0x30000000),
+        (0, lab["f10"], lab["f10t"] + 2),
+        (1, 0x40000000, 0x40000000),
+    ]
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g[0] == w[0], f"trap {i}: mcause {g[0]} != {w[0]}"
+        assert g[1] == w[1], f"trap {i}: mepc {g[1]:#x} != {w[1]:#x}"
+        if w[2] is not None:
+            assert g[2] == w[2], f"trap {i}: mtval {g[2]:#x} != {w[2]:#x}"
+
+
+def test_csr_file():
+    body = """
+    csrr a0, misa
+    sw a0, 0(gp)
+    csrr a0, mhartid
+    sw a0, 4(gp)
+    li a0, 0x12345678
+    csrw mscratch, a0
+    csrrs a1, mscratch, 0xF      # returns old, sets bits
+    sw a1, 8(gp)
+    csrr a1, mscratch
+    sw a1, 12(gp)
+    csrrci a1, mscratch, 0x7
+    csrr a1, mscratch
+    sw a1, 16(gp)
+    li a0, 0xFFFFFFFF
+    csrw mtvec, a0               # WARL: low two bits read 0 (direct mode only)
+    csrr a1, mtvec
+    sw a1, 20(gp)
+    csrw minstret, zero
+    nop
+    nop
+    csrr a1, minstret
+    sw a1, 24(gp)
+    csrr a2, mcycle
+    csrr a3, mcycle
+    sub a1, a3, a2
+    sw a1, 28(gp)
+    csrr a1, mstatus
+    sw a1, 32(gp)
+    csrs mstatus, 8
+    csrr a1, mstatus
+    sw a1, 36(gp)
+    csrr a0, cycle               # user read-only shadows read
+    csrr a0, time
+    csrr a0, instreth
+    csrr a0, mvendorid           # read of a read-only CSR is fine
+    csrrs a0, mvendorid, zero    # csrrs with rs1 = x0 does not write: legal
+    PASS
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    assert w[0] == (1 << 30) | (1 << 8) | (1 << 12), hex(w[0])       # RV32 I M
+    assert w[1] == 0
+    assert w[2] == 0x12345678 and w[3] == 0x1234567F and w[4] == 0x12345678
+    assert w[5] == 0xFFFFFFFC
+    assert w[6] == 2, f"minstret after 2 nops: {w[6]}"   # the csrw itself is not counted twice
+    assert w[7] == 1, f"back-to-back mcycle reads differ by {w[7]}"
+    assert w[8] & 0x1888 == 0x1800                        # MPP = M, MIE = MPIE = 0
+    assert w[9] & 0x8 == 0x8
+
+
+def test_timer_interrupt_and_wfi():
+    body = """
+    la t0, handler
+    csrw mtvec, t0
+    li s0, 0x02000000
+    li t1, 0x4000
+    add s1, s0, t1               # mtimecmp
+    li t1, 0xBFF8
+    add s2, s0, t1               # mtime
+    lw t2, 0(s2)
+    addi t2, t2, 200
+    sw zero, 4(s1)
+    sw t2, 0(s1)                 # mtimecmp = now + 200
+    li t0, 0x80
+    csrs mie, t0                 # MTIE
+    csrs mstatus, 8              # MIE
+    li s3, 0
+1:  wfi
+    beqz s3, 1b
+    csrr t0, mcause
+    sw t0, 0(gp)
+    sw s3, 4(gp)
+    PASS
+.align 2
+handler:
+    li t0, -1
+    sw t0, 4(s1)                 # push mtimecmp to the far future
+    sw t0, 0(s1)
+    addi s3, s3, 1
+    mret
+"""
+    res, w = run_asm(body, max_cycles=20000)
+    assert res.passed, res
+    assert w[0] == 0x8000_0007 and w[1] == 1
+
+
+def test_fence_i_self_modifying_code():
+    body = """
+    la a0, patch
+    li a1, 0x02A00513            # addi a0, zero, 42
+    sw a1, 0(a0)
+    fence.i
+patch:
+    addi a0, zero, 1
+    sw a0, 0(gp)
+    PASS
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    assert w[0] == 42

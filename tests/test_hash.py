@@ -1,0 +1,466 @@
+"""Hash coprocessor with the real DMA engine and a RAM model, driven over its Wishbone slot:
+every mode against hashlib / pycryptodome, padding at every length, streaming, misuse,
+DMA window refusal, constant time."""
+import hashlib
+import random
+
+import pytest
+from amaranth import *
+from amaranth.lib.wiring import connect
+from amaranth.sim import Simulator
+from Crypto.Hash import keccak as pycryptodome_keccak
+
+from gluon.hdl.dma import DMAEngine
+from gluon.hdl.hash import HashCoprocessor, Mode, Cause, MODE_PARAMS
+
+
+REGS = HashCoprocessor.REGS
+RAM_BASE = 0x8000_0000
+SRC = RAM_BASE + 0x1000
+DST = RAM_BASE + 0x100
+TIMEOUT = 200_000             # cycles: any wait longer than this is a hang
+
+
+def keccak256(msg):
+    return pycryptodome_keccak.new(digest_bits=256, data=msg).digest()
+
+
+def reference(mode, msg, outlen=0):
+    return {
+        Mode.SHA256:    lambda: hashlib.sha256(msg).digest(),
+        Mode.SHA3_256:  lambda: hashlib.sha3_256(msg).digest(),
+        Mode.SHA3_512:  lambda: hashlib.sha3_512(msg).digest(),
+        Mode.KECCAK256: lambda: keccak256(msg),
+        Mode.SHAKE128:  lambda: hashlib.shake_128(msg).digest(outlen),
+        Mode.SHAKE256:  lambda: hashlib.shake_256(msg).digest(outlen),
+    }[mode]()
+
+
+def digest_len(mode, outlen):
+    p = MODE_PARAMS[mode]
+    return outlen if p.out_words is None else 4 * p.out_words
+
+
+def fields(reg, **values):
+    """A register value from field values (names as in the register map)."""
+    v = 0
+    for f in REGS[reg].fields:
+        if f.name in values:
+            v |= (int(values.pop(f.name)) & ((1 << f.width) - 1)) << f.offset
+    assert not values, values
+    return v
+
+
+def field(reg, name, value):
+    f = next(f for f in REGS[reg].fields if f.name == name)
+    return (value >> f.offset) & ((1 << f.width) - 1)
+
+
+class Harness(Elaboratable):
+    """The coprocessor wired to its own DMA engine, as the SoC does."""
+
+    def __init__(self):
+        self.copro = HashCoprocessor()
+        self.dma = DMAEngine()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.copro = self.copro
+        m.submodules.dma = self.dma
+        connect(m, self.copro.dma, self.dma.chan)
+        return m
+
+
+class Bench:
+    """Register access, RAM contents and waiting, for one simulation."""
+
+    def __init__(self, ctx, h, mem):
+        self.ctx, self.h, self.mem = ctx, h, mem
+        self.bus = h.copro.bus
+
+    async def read(self, reg):
+        ctx, bus = self.ctx, self.bus
+        ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 0)
+        ctx.set(bus.adr, REGS[reg].offset >> 2); ctx.set(bus.sel, 0xF)
+        await ctx.tick()
+        ctx.set(bus.stb, 0)
+        assert ctx.get(bus.ack) and not ctx.get(bus.err), f"read {reg}: no ack"
+        value = ctx.get(bus.dat_r)
+        ctx.set(bus.cyc, 0)
+        return value
+
+    async def write(self, reg, value):
+        ctx, bus = self.ctx, self.bus
+        ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 1)
+        ctx.set(bus.adr, REGS[reg].offset >> 2); ctx.set(bus.sel, 0xF); ctx.set(bus.dat_w, value)
+        await ctx.tick()
+        ctx.set(bus.stb, 0); ctx.set(bus.we, 0)
+        ok = ctx.get(bus.ack) and not ctx.get(bus.err)
+        ctx.set(bus.cyc, 0)
+        return ok
+
+    def window(self, i, base, limit, r=1, w=1):
+        win = self.h.dma.windows.win[i]
+        self.ctx.set(win.base, base); self.ctx.set(win.limit, limit)
+        self.ctx.set(win.r, r); self.ctx.set(win.w, w)
+
+    def put(self, addr, data, junk=True):
+        """Store bytes at ``addr`` (word aligned); the rest of the last word gets junk."""
+        assert addr % 4 == 0
+        rng = random.Random(len(data) ^ addr)
+        tail = bytes(rng.getrandbits(8) for _ in range(-len(data) % 4)) if junk else b"\0" * (-len(data) % 4)
+        data = data + tail
+        for i in range(0, len(data), 4):
+            self.mem[addr + i] = int.from_bytes(data[i:i + 4], "little")
+
+    def get(self, addr, n):
+        out = b"".join(self.mem.get(addr + i, 0).to_bytes(4, "little") for i in range(0, n + 3 & ~3, 4))
+        return out[:n]
+
+    async def wait_idle(self):
+        cycles = 0
+        while self.ctx.get(self.h.copro.busy):
+            await self.ctx.tick()
+            cycles += 1
+            assert cycles < TIMEOUT, "coprocessor hangs"
+
+    async def start(self, mode, src, length, dst, outlen=0, cont=0, more=0):
+        await self.write("CTRL", fields("CTRL", MODE=mode.value if isinstance(mode, Mode) else mode,
+                                        CONT=cont, MORE=more))
+        await self.write("SRC", src)
+        await self.write("LEN", length)
+        await self.write("DST", dst)
+        await self.write("OUTLEN", outlen)
+        await self.write("START", 1)
+
+    async def run(self, mode, src, length, dst, outlen=0, cont=0, more=0):
+        """One operation to its end. Returns (status, cycles)."""
+        for i in range(0, digest_len(mode, outlen) if isinstance(mode, Mode) else 0, 4):
+            self.mem.pop(dst + i, None)
+        await self.start(mode, src, length, dst, outlen, cont, more)
+        await self.wait_idle()
+        status = await self.read("STATUS")
+        return status, await self.read("CYCLES")
+
+    async def hash(self, mode, msg, outlen=0, src=SRC, dst=DST):
+        self.put(src, msg)
+        status, cycles = await self.run(mode, src, len(msg), dst, outlen)
+        assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status), \
+            f"{mode} len {len(msg)}: status {status:#x}"
+        return self.get(dst, digest_len(mode, outlen)), cycles
+
+
+def simulate(body, *, stall_pattern=None):
+    h = Harness()
+    mem = {}
+    sim = Simulator(h)
+    sim.add_clock(1e-6)
+    bus = h.dma.bus
+
+    async def ram(ctx):
+        """Pipelined RAM: one request per cycle, answered the next cycle; err outside RAM."""
+        cycle = 0
+        async for _clk, _rst, cyc, stb, we, adr, dat, stall in ctx.tick().sample(
+                bus.cyc, bus.stb, bus.we, bus.adr, bus.dat_w, bus.stall):
+            cycle += 1
+            ctx.set(bus.stall, bool(stall_pattern and stall_pattern(cycle)))
+            ctx.set(bus.ack, 0)
+            ctx.set(bus.err, 0)
+            if cyc and stb and not stall:
+                byte = adr << 2
+                if not RAM_BASE <= byte < RAM_BASE + 0x10_0000:
+                    ctx.set(bus.err, 1)
+                elif we:
+                    mem[byte] = dat
+                    ctx.set(bus.ack, 1)
+                else:
+                    ctx.set(bus.dat_r, mem.get(byte, 0))
+                    ctx.set(bus.ack, 1)
+    sim.add_process(ram)
+
+    async def bench(ctx):
+        b = Bench(ctx, h, mem)
+        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000)
+        await body(b)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+# ---------------------------------------------------------------------------------------------
+
+def test_id_and_reset_state():
+    async def body(b):
+        ident = await b.read("ID")
+        assert ident >> 16 == (ord("H") << 8) | ord("S"), hex(ident)
+        assert ident & 0xFFFF >= 1
+        assert await b.read("STATUS") == 0
+        assert not await b.write("ID", 0), "ID must refuse writes"
+    simulate(body)
+
+
+def test_known_answers():
+    async def body(b):
+        got, _ = await b.hash(Mode.KECCAK256, b"")
+        assert got.hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        got, _ = await b.hash(Mode.SHA256, b"abc")
+        assert got.hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        got, _ = await b.hash(Mode.SHA3_256, b"")
+        assert got.hex() == "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
+    simulate(body)
+
+
+def _all_lengths(mode, lengths, seed):
+    rng = random.Random(seed)
+    cycles = {}
+
+    async def body(b):
+        for n in lengths:
+            msg = rng.randbytes(n)
+            got, cycles[n] = await b.hash(mode, msg)
+            want = reference(mode, msg)
+            assert got == want, f"{mode.name} length {n}: got {got.hex()} want {want.hex()}"
+    simulate(body)
+    return cycles
+
+
+BOUNDARIES = [0, 1, 2, 3, 4, 5, 55, 56, 57, 63, 64, 65, 71, 72, 73, 119, 120, 127, 128, 129,
+              135, 136, 137, 143, 144, 167, 168, 169, 271, 272, 273, 300]
+
+
+@pytest.mark.parametrize("mode", [Mode.SHA256, Mode.SHA3_256, Mode.KECCAK256])
+def test_every_length_0_to_300(mode):
+    cycles = _all_lengths(mode, range(301), seed=mode.value)
+    # Cycles grow with the block count only.
+    bb = MODE_PARAMS[mode].block_bytes
+    per_block = {}
+    for n, c in cycles.items():
+        blocks = (n + 9) // 64 + 1 if mode is Mode.SHA256 else n // bb + 1
+        per_block.setdefault(blocks, set()).add(c)
+    print(mode.name, {k: sorted(v) for k, v in per_block.items()})
+
+
+@pytest.mark.parametrize("mode", [Mode.SHA3_512, Mode.SHAKE128, Mode.SHAKE256])
+def test_boundary_lengths(mode):
+    rng = random.Random(mode.value)
+
+    async def body(b):
+        for n in BOUNDARIES:
+            msg = rng.randbytes(n)
+            outlen = rng.choice([4, 32, 64, 136, 168, 172, 340]) if MODE_PARAMS[mode].out_words is None else 0
+            got, _ = await b.hash(mode, msg, outlen)
+            want = reference(mode, msg, outlen)
+            assert got == want, f"{mode.name} length {n} out {outlen}: got {got.hex()} want {want.hex()}"
+    simulate(body)
+
+
+def test_long_random_messages_and_throughput():
+    rng = random.Random(7)
+    results = {}
+
+    async def body(b):
+        for mode in MODE_PARAMS:
+            for n in [1000, 4096]:
+                msg = rng.randbytes(n)
+                outlen = 1000 if MODE_PARAMS[mode].out_words is None else 0
+                got, cycles = await b.hash(mode, msg, outlen)
+                assert got == reference(mode, msg, outlen), f"{mode.name} length {n}"
+                results[mode.name, n] = cycles
+    simulate(body)
+    print(results)
+    # SHA-256 is compute-bound: 64 bytes per 66 cycles.
+    assert results["SHA256", 4096] <= 66 * 65 + 60, results
+    # Keccak-256 is bus-bound: 136 bytes = 34 words, about one word per cycle.
+    assert results["KECCAK256", 4096] <= 35 * 31 + 80, results
+
+
+def _stream(mode, chunks, outlen, b):
+    """Feed a message in chunks the way the driver does: whole blocks with MORE, the rest last."""
+    async def go():
+        bb = MODE_PARAMS[mode].block_bytes
+        pending = b""
+        first = True
+        for chunk in chunks:
+            pending += chunk
+            whole = len(pending) // bb * bb
+            if len(pending) > bb and whole:      # keep at least one byte for the final chunk
+                if whole == len(pending):
+                    whole -= bb
+                if whole:
+                    b.put(SRC, pending[:whole])
+                    status, _ = await b.run(mode, SRC, whole, DST, cont=not first, more=1)
+                    assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status), hex(status)
+                    first = False
+                    pending = pending[whole:]
+        b.put(SRC, pending)
+        status, _ = await b.run(mode, SRC, len(pending), DST, outlen, cont=not first)
+        assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status), hex(status)
+        return b.get(DST, digest_len(mode, outlen))
+    return go()
+
+
+def test_streaming_odd_chunks():
+    rng = random.Random(11)
+
+    async def body(b):
+        for mode in MODE_PARAMS:
+            for _ in range(3):
+                sizes = [rng.choice([1, 3, 7, 64, 100, 136, 137, 200, 333]) for _ in range(rng.randrange(1, 7))]
+                chunks = [rng.randbytes(s) for s in sizes]
+                outlen = 68 if MODE_PARAMS[mode].out_words is None else 0
+                got = await _stream(mode, chunks, outlen, b)
+                want = reference(mode, b"".join(chunks), outlen)
+                assert got == want, f"{mode.name} chunks {sizes}"
+            # Exactly block-sized chunks and an empty final chunk.
+            bb = MODE_PARAMS[mode].block_bytes
+            msg = rng.randbytes(3 * bb)
+            b.put(SRC, msg[:2 * bb])
+            status, _ = await b.run(mode, SRC, 2 * bb, DST, more=1)
+            b.put(SRC, msg[2 * bb:])
+            status, _ = await b.run(mode, SRC, bb, DST, cont=1, more=1)
+            outlen = 32 if MODE_PARAMS[mode].out_words is None else 0
+            status, _ = await b.run(mode, SRC, 0, DST, outlen, cont=1)
+            assert not field("STATUS", "ERROR", status), hex(status)
+            assert b.get(DST, digest_len(mode, outlen)) == reference(mode, msg, outlen), mode.name
+    simulate(body)
+
+
+def _expect_error(status, cause, what):
+    assert field("STATUS", "DONE", status) and field("STATUS", "ERROR", status), \
+        f"{what}: status {status:#x}"
+    assert field("STATUS", "CAUSE", status) == cause.value, \
+        f"{what}: cause {field('STATUS', 'CAUSE', status)} instead of {cause.name}"
+
+
+def test_misuse_ends_with_defined_errors():
+    async def body(b):
+        b.put(SRC, bytes(range(200)))
+        cases = [
+            ("no mode", dict(mode=0, src=SRC, length=10, dst=DST), Cause.MODE),
+            ("unknown mode", dict(mode=15, src=SRC, length=10, dst=DST), Cause.MODE),
+            ("mode 7", dict(mode=7, src=SRC, length=10, dst=DST), Cause.MODE),
+            ("continue nothing", dict(mode=Mode.SHA256, src=SRC, length=64, dst=DST, cont=1), Cause.SEQ),
+            ("unaligned src", dict(mode=Mode.SHA256, src=SRC + 1, length=10, dst=DST), Cause.ALIGN),
+            ("unaligned dst", dict(mode=Mode.SHA3_256, src=SRC, length=10, dst=DST + 2), Cause.ALIGN),
+            ("more, len 0", dict(mode=Mode.SHA256, src=SRC, length=0, dst=DST, more=1), Cause.LEN),
+            ("more, partial block", dict(mode=Mode.SHA256, src=SRC, length=100, dst=DST, more=1), Cause.LEN),
+            ("more, partial sponge block", dict(mode=Mode.SHA3_256, src=SRC, length=137, dst=DST, more=1),
+             Cause.LEN),
+            ("more, 64 is not a SHA3 block", dict(mode=Mode.SHA3_512, src=SRC, length=64, dst=DST, more=1),
+             Cause.LEN),
+            ("huge length", dict(mode=Mode.SHA256, src=SRC, length=0xFFFF_FF00, dst=DST), Cause.LEN),
+            ("shake outlen 0", dict(mode=Mode.SHAKE128, src=SRC, length=10, dst=DST, outlen=0), Cause.OUTLEN),
+            ("shake outlen 5", dict(mode=Mode.SHAKE256, src=SRC, length=10, dst=DST, outlen=5), Cause.OUTLEN),
+            ("shake outlen wraps", dict(mode=Mode.SHAKE256, src=SRC, length=10, dst=DST, outlen=0xFFFF_FFF0),
+             Cause.OUTLEN),
+            ("src outside windows", dict(mode=Mode.SHA256, src=0x4000_0000, length=10, dst=DST), Cause.DMA),
+            ("dst outside windows", dict(mode=Mode.SHA3_512, src=SRC, length=10, dst=0x4000_0000), Cause.DMA),
+            ("src straddles window end", dict(mode=Mode.KECCAK256, src=RAM_BASE + 0x10_0000 - 100, length=200,
+                                              dst=DST), Cause.DMA),
+        ]
+        for what, kw, cause in cases:
+            status, _ = await b.run(**kw)
+            _expect_error(status, cause, what)
+            assert not b.ctx.get(b.h.copro.busy)
+        # A read-only window refuses the digest write.
+        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000, r=1, w=0)
+        status, _ = await b.run(Mode.SHA256, SRC, 10, DST)
+        _expect_error(status, Cause.DMA, "read-only window")
+        # A window that does not allow reading refuses the message.
+        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000, r=0, w=1)
+        status, _ = await b.run(Mode.KECCAK256, SRC, 10, DST)
+        _expect_error(status, Cause.DMA, "write-only window")
+        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000)
+        # A CONT after a failed chunk is refused: the streaming state was discarded.
+        status, _ = await b.run(Mode.SHA256, SRC, 64, DST, more=1)
+        assert not field("STATUS", "ERROR", status)
+        status, _ = await b.run(Mode.SHA3_256, SRC, 10, DST, cont=1)
+        _expect_error(status, Cause.SEQ, "continue with another mode")
+        status, _ = await b.run(Mode.SHA256, 0x4000_0000, 64, DST, cont=1, more=1)
+        _expect_error(status, Cause.DMA, "chunk outside windows")
+        status, _ = await b.run(Mode.SHA256, SRC, 10, DST, cont=1)
+        _expect_error(status, Cause.SEQ, "continue after a failed chunk")
+        # After all that, the engine still works.
+        got, _ = await b.hash(Mode.SHA256, b"abc")
+        assert got == hashlib.sha256(b"abc").digest()
+    simulate(body)
+
+
+def test_start_while_busy_abort_and_irq():
+    rng = random.Random(3)
+
+    async def body(b):
+        msg = rng.randbytes(1000)
+        b.put(SRC, msg)
+        # START during an operation: refused with BUSY, the running one still finishes right.
+        await b.start(Mode.SHA256, SRC, len(msg), DST)
+        await b.ctx.tick().repeat(50)
+        await b.write("START", 1)
+        status = await b.read("STATUS")
+        assert field("STATUS", "BUSY", status) and field("STATUS", "ERROR", status)
+        assert field("STATUS", "CAUSE", status) == Cause.BUSY.value
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "DONE", status)
+        assert b.get(DST, 32) == hashlib.sha256(msg).digest()
+        # Write-1-to-clear.
+        await b.write("STATUS", fields("STATUS", DONE=1, ERROR=1))
+        assert await b.read("STATUS") == 0
+        # ABORT while reading, while computing, while writing: always ends, no hang.
+        for delay in [3, 20, 400, 1040, 1065]:
+            await b.start(Mode.SHA256, SRC, len(msg), DST)
+            await b.ctx.tick().repeat(delay)
+            await b.write("ABORT", 1)
+            await b.wait_idle()
+            status = await b.read("STATUS")
+            if field("STATUS", "ERROR", status):
+                _expect_error(status, Cause.ABORTED, f"abort after {delay}")
+        # Abort of a Keccak operation mid-stream, then a good one.
+        b.put(SRC, msg)
+        await b.start(Mode.SHAKE128, SRC, len(msg), DST, outlen=400)
+        await b.ctx.tick().repeat(100)
+        await b.write("ABORT", 1)
+        await b.wait_idle()
+        _expect_error(await b.read("STATUS"), Cause.ABORTED, "shake abort")
+        got, _ = await b.hash(Mode.SHAKE128, msg, 400)
+        assert got == hashlib.shake_128(msg).digest(400)
+        # IRQ = DONE & IRQ_EN.
+        assert not b.ctx.get(b.h.copro.irq)
+        await b.write("IRQ_EN", fields("IRQ_EN", DONE=1))
+        assert b.ctx.get(b.h.copro.irq)
+        await b.write("STATUS", fields("STATUS", DONE=1))
+        assert not b.ctx.get(b.h.copro.irq)
+        await b.start(Mode.KECCAK256, SRC, 5, DST)
+        assert not b.ctx.get(b.h.copro.irq)
+        await b.wait_idle()
+        assert b.ctx.get(b.h.copro.irq)
+        await b.write("IRQ_EN", 0)
+        assert not b.ctx.get(b.h.copro.irq)
+    simulate(body)
+
+
+def test_constant_time():
+    rng = random.Random(99)
+
+    async def body(b):
+        for mode in MODE_PARAMS:
+            for n in [0, 3, 64, 137, 500]:
+                outlen = 200 if MODE_PARAMS[mode].out_words is None else 0
+                seen = set()
+                for _ in range(3):
+                    _, cycles = await b.hash(mode, rng.randbytes(n), outlen)
+                    seen.add(cycles)
+                assert len(seen) == 1, f"{mode.name} length {n}: cycles {seen}"
+    simulate(body)
+
+
+def test_dma_stalls():
+    rng = random.Random(5)
+
+    async def body(b):
+        for mode in MODE_PARAMS:
+            for n in [0, 70, 300]:
+                msg = rng.randbytes(n)
+                outlen = 180 if MODE_PARAMS[mode].out_words is None else 0
+                got, _ = await b.hash(mode, msg, outlen)
+                assert got == reference(mode, msg, outlen), f"{mode.name} length {n}"
+    simulate(body, stall_pattern=lambda c: c % 3 == 0 or c % 7 == 0)
