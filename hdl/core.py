@@ -16,8 +16,9 @@ access, traps, and the issue of the one data-bus request of a load or store. A d
 issued only when every older instruction is known not to trap.
 
 ``W`` write back: ALU results are written; a load waits for its bus response (one cycle on RAM)
-and a multiply is computed from registered operands, then written. An instruction in ``X`` that
-reads the register a load or multiply in ``W`` is about to write waits one cycle (interlock).
+and its data is forwarded to ``X`` in the cycle it arrives; a multiply is computed from
+registered operands, then written. An instruction in ``X`` that reads the register a multiply
+in ``W`` is about to write waits one cycle (interlock).
 
 Every latency is a function of the instruction stream, never of data values: branches take one
 cycle taken or not, MUL* one cycle (+1 if the next instruction uses the result), DIV/REM a
@@ -208,13 +209,16 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ operands
         m.d.comb += [rp1.addr.eq(inst.rs1), rp2.addr.eq(inst.rs2)]
-        w_late = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.MUL))
-        w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
+        # Bypass from W: ALU results (a register) and load data (straight from the bus, in
+        # the cycle it arrives). Only a multiply's product is too late to forward: interlock.
+        w_late = w_valid & (w_kind == WKind.MUL)
+        w_fwd = w_valid & ((w_kind == WKind.ALU) | (w_kind == WKind.LOAD)) & (w_rd != 0)
+        w_fwd_data = Signal(32)
         rs1 = Signal(32)
         rs2 = Signal(32)
         m.d.comb += [
-            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
-            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
+            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_fwd_data, rp1.data)),
+            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_fwd_data, rp2.data)),
         ]
         hazard = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
 
@@ -485,6 +489,7 @@ class Core(wiring.Component):
                 m.d.comb += w_data.eq(mul_result)
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
+        m.d.comb += w_fwd_data.eq(Mux(w_kind == WKind.LOAD, load_result, w_result))
         w_retire = w_valid & ~w_hold & ~w_trap
         m.d.comb += [
             wp.addr.eq(w_rd),
