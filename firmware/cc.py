@@ -146,8 +146,12 @@ def sdk_objects(verbose: bool = False) -> list[Path]:
     if all(o.is_file() for o in objects):
         return objects
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
+    except OSError as e:
+        raise CompileError(f"cannot write the SDK object cache in {final.parent} ({e}); "
+                           f"point GLUON_CACHE_DIR at a writable directory") from e
     try:
         for src in sources:
             _run([*_zig_cc(), *flags, "-c", src, "-o", tmp / (src.name + ".o")],
@@ -218,7 +222,9 @@ def compile(sources: Iterable[str | os.PathLike], output: str | os.PathLike,
             script = Path(tmpdir) / "link.ld"
             script.write_text(f"__ram_size = {ram_size:#x};\nINCLUDE \"{LINKER_SCRIPT}\"\n")
         opt_flags = [opt] if opt in ("-O0", "-Og") else [opt, NO_FRAME_POINTER]
-        cmd = [*_zig_cc(), *COMMON_FLAGS, *opt_flags, "-I", str(INCLUDE_DIR), *extra_flags,
+        # The program's own flags come first, so its -I directories are searched
+        # before the SDK's.
+        cmd = [*_zig_cc(), *COMMON_FLAGS, *opt_flags, *extra_flags, "-I", str(INCLUDE_DIR),
                *sources, *objects,
                "-T", str(script), "-Wl,--gc-sections", "-o", str(output)]
         _run(cmd, "compiling " + " ".join(str(s) for s in sources), verbose)

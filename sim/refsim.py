@@ -44,6 +44,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from unicorn import (UC_ARCH_RISCV, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_WRITE,
                      UC_ERR_INSN_INVALID, UC_MODE_RISCV32, Uc, UcError)
@@ -165,6 +166,8 @@ class _Machine:
                 return syms[0]["st_value"] if syms else None
         except OSError as e:
             raise RefSimError(f"cannot read {elf_path}: {e}") from e
+        except ELFError as e:
+            raise RefSimError(f"{elf_path}: not a valid ELF file ({e})") from e
 
     def _map_devices(self) -> None:
         uc = self.uc

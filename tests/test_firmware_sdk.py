@@ -559,6 +559,10 @@ def test_refsim_bad_inputs(outdir):
         run_elf(outdir / "missing.elf")
     with pytest.raises(ValueError):
         run_elf(outdir / "missing.elf", max_instructions=0)
+    not_elf = outdir / "not_elf.c"
+    not_elf.write_text("int main(void) { return 0; }\n")
+    with pytest.raises(RefSimError, match="not a valid ELF"):
+        run_elf(not_elf)
 
 
 # ---- compile errors and the CLI -------------------------------------------------------
