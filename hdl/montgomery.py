@@ -1,0 +1,540 @@
+"""The Montgomery datapath of the modular-arithmetic coprocessor (see :mod:`gluon.hdl.modmul`).
+
+References: P. L. Montgomery, "Modular multiplication without trial division", Math. Comp. 44
+(1985); Ç. K. Koç, T. Acar, B. S. Kaliski, "Analyzing and comparing Montgomery multiplication
+algorithms", IEEE Micro 16(3) (1996) — the *separated operand scanning* (SOS) form used here,
+with a full-width quotient constant N' = -N^-1 mod R.
+
+Numbers are ``L`` limbs of 32 bits (``R = 2^(32·L)``), stored as ``nb`` *blocks* of ``lanes``
+limbs (one block per value-store word). The Montgomery product ``A·B·R^-1 mod N`` is computed
+as three chained operand-scanning products, each in its own :class:`RowEngine` of ``lanes``
+32×32 multipliers:
+
+====== ================================================ =================================
+engine row ``i`` adds                                    emits per row
+====== ================================================ =================================
+``A``  ``a_i · B``                                       ``t_i``, limb *i* of ``T = A·B``
+``B``  ``t_i · N'``                                      ``m_i``, limb *i* of ``M = T·N' mod R``
+``C``  ``m_i · N + t_i``                                 0 (by construction of ``M``)
+====== ================================================ =================================
+
+after which ``U = (T + M·N)/R = T_hi + C`` (``T_hi``: what remains in engine A) is below
+``2N``; the final stage computes ``U`` and ``U - N`` block by block and keeps the right one.
+The per-limb quotient chain of CIOS (each ``m_i`` needs the previous row's low limb *and* a
+multiplication by ``-N^-1 mod 2^32``) never appears: engine B is fed ``t_i`` two cycles after
+engine A produced it, engine C ``m_i`` two cycles after B, so the three engines run as a
+wavefront and a row costs ``nb`` cycles whatever the pipeline depth.
+
+Each engine keeps its accumulator in a carry-save form that needs no carry propagation along
+a row: column ``j`` computes ``x_j = lo_{j+1} + hi_j + s·y_j`` (``lo``, ``hi``: the 32-bit low
+part and the ≤34-bit high part of the previous row's ``x``), which is exactly ``(acc + s·Y)/W``
+with ``W = 2^32``. Each multiplier is four 16×16 products (one ECP5 MULT18X18D each) with
+registered operands, registered partial products and a registered sum: 4 DSP per lane.
+
+Timing depends only on the mode and ``L`` (every mode runs a fixed schedule; the final
+selection is a multiplexer, both candidates are always computed). Cycle counts (``lanes=4``):
+see docs/modmul.md.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, data, enum
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["MontMode", "BlockReadSignature", "BlockWriteSignature", "ModulusPortSignature",
+           "RowEngine", "MontgomeryUnit", "LIMB_BITS", "min_blocks", "blocks_for"]
+
+
+LIMB_BITS = 32
+HI_BITS = 34           # high part of a column sum; engine C's column sums stay below 2^66
+
+
+class MontMode(enum.Enum, shape=3):
+    """What :class:`MontgomeryUnit` computes (``R = 2^(32·L)``)."""
+    MONT = 0   # A·B·R^-1 mod N
+    LOW  = 1   # A·B mod R (low half of the product; for N' by Newton's iteration)
+    ADD  = 2   # A + B mod N
+    SUB  = 3   # A - B mod N
+    ADDR = 4   # A + B + imm mod R (copy, small constants)
+    SUBR = 5   # A - B mod R
+
+
+def min_blocks(lanes):
+    """Fewest blocks a row may have: the early output of a row reads the previous row's
+    columns 0..1 from registers, which needs one row to span at least 2 (3 for one lane)
+    cycles."""
+    return 2 if lanes > 1 else 3
+
+
+def blocks_for(limbs, lanes):
+    return max(min_blocks(lanes), -(-limbs // lanes))
+
+
+class BlockReadSignature(wiring.Signature):
+    """A read port into the value store, seen from the reader.
+
+    ``addr`` Out(range(blocks))  block index within the selected value
+    ``data`` In(width)           the block at ``addr`` one cycle later
+    """
+
+    def __init__(self, *, blocks, width):
+        self.blocks, self.width = blocks, width
+        super().__init__({"addr": Out(range(blocks)), "data": In(width)})
+
+
+class BlockWriteSignature(wiring.Signature):
+    """A write port into the value store, seen from the writer.
+
+    ``en``   Out(1)               write this cycle
+    ``addr`` Out(range(blocks))   block index within the destination value
+    ``data`` Out(width)           the block (limbs at and above L are zero)
+    """
+
+    def __init__(self, *, blocks, width):
+        self.blocks, self.width = blocks, width
+        super().__init__({"en": Out(1), "addr": Out(range(blocks)), "data": Out(width)})
+
+
+class ModulusPortSignature(wiring.Signature):
+    """Loads the modulus N into the unit, limb by limb, seen from the loader.
+
+    ``clear`` Out(1)         zero N (all limbs) this cycle
+    ``we``    Out(1)         write limb ``idx`` of N with ``data``
+    ``idx``   Out(range(max_limbs))
+    ``data``  Out(32)
+    ``limb``  In(32)         limb ``idx`` of N as held (combinational; for range checks)
+    """
+
+    def __init__(self, *, max_limbs):
+        self.max_limbs = max_limbs
+        super().__init__({
+            "clear": Out(1),
+            "we":    Out(1),
+            "idx":   Out(range(max_limbs)),
+            "data":  Out(LIMB_BITS),
+            "limb":  In(LIMB_BITS),
+        })
+
+
+def _token_layout(max_nb, max_limbs):
+    return data.StructLayout({
+        "first":   1,                   # row 0: the accumulator starts at zero
+        "lastrow": 1,
+        "lastblk": 1,                   # blk == nb - 1: the column above is zero
+        "blk":     range(max_nb),
+        "row":     range(max_limbs),
+    })
+
+
+class RowEngine(wiring.Component):
+    """``lanes`` multiply-accumulate columns that add ``s·Y`` to a shifting accumulator.
+
+    Rows are fed block by block (``load`` with the block's ``y`` and its ``tok``; ``s_en``
+    loads the scalar ``s``, normally at block 0). Stages: load (operand registers), partial
+    products, product sum (+ ``e0`` into column 0 of block 0), accumulate. ``early`` is the
+    row's lowest limb ``lo(x_0)``, available in the product-sum stage of block 0 (``p_valid``
+    with ``p_tok.blk == 0``), two cycles after the load: the next engine loads it directly.
+
+    The accumulator state is ``nb`` blocks of (``lo``, ``hi``) held as a shift register:
+    the accumulate stage reads block ``S[0]`` (and ``S[1].lo[0]``), writes the new block into
+    ``S[nb-1]`` and shifts the others down. ``rotate`` does the same shift without a new
+    block (the final stage reads the finished state in block order). ``s0_lo``/``s0_hi``/
+    ``s1_lo0`` show ``S[0]`` and ``S[1].lo[0]``.
+    """
+
+    def __init__(self, *, lanes, max_nb, max_limbs):
+        self.lanes, self.max_nb, self.max_limbs = lanes, max_nb, max_limbs
+        tok = _token_layout(max_nb, max_limbs)
+        super().__init__({
+            "load":  In(1),
+            "tok":   In(tok),
+            "s_en":  In(1),
+            "s":     In(LIMB_BITS),
+            "y":     In(data.ArrayLayout(LIMB_BITS, lanes)),
+            "e0":    In(LIMB_BITS),
+            "nb":    In(range(max_nb + 1)),
+            "flush": In(1),
+            "rotate": In(1),
+            "early": Out(LIMB_BITS),
+            "p_valid": Out(1),
+            "p_tok": Out(tok),
+            "acc_valid": Out(1),
+            "acc_tok": Out(tok),
+            "s0_lo": Out(data.ArrayLayout(LIMB_BITS, lanes)),
+            "s0_hi": Out(data.ArrayLayout(HI_BITS, lanes)),
+            "s1_lo0": Out(LIMB_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        P, max_nb = self.lanes, self.max_nb
+        tok_layout = _token_layout(max_nb, self.max_limbs)
+
+        # Stage tokens.
+        v1, v2, v3 = Signal(), Signal(), Signal()
+        t1, t2, t3 = Signal(tok_layout), Signal(tok_layout), Signal(tok_layout)
+        m.d.sync += [v1.eq(self.load), v2.eq(v1), v3.eq(v2), t2.eq(t1), t3.eq(t2)]
+        with m.If(self.load):
+            m.d.sync += t1.eq(self.tok)
+        with m.If(self.flush):
+            m.d.sync += [v1.eq(0), v2.eq(0), v3.eq(0)]
+        m.d.comb += [self.p_valid.eq(v2), self.p_tok.eq(t2),
+                     self.acc_valid.eq(v3), self.acc_tok.eq(t3)]
+
+        # Accumulator state S[j] = (lo[0..P-1], hi[0..P-1]).
+        s_lo = [[Signal(LIMB_BITS, name=f"s{j}_lo{k}") for k in range(P)] for j in range(max_nb)]
+        s_hi = [[Signal(HI_BITS, name=f"s{j}_hi{k}") for k in range(P)] for j in range(max_nb)]
+        for k in range(P):
+            m.d.comb += [self.s0_lo[k].eq(s_lo[0][k]), self.s0_hi[k].eq(s_hi[0][k])]
+        m.d.comb += self.s1_lo0.eq(s_lo[1][0] if max_nb > 1 else 0)
+
+        # Stage 0: operand registers.
+        s_r = Signal(LIMB_BITS)
+        y_r = [Signal(LIMB_BITS, name=f"y{k}") for k in range(P)]
+        with m.If(self.s_en):
+            m.d.sync += s_r.eq(self.s)
+        with m.If(self.load):
+            m.d.sync += [y_r[k].eq(self.y[k]) for k in range(P)]
+
+        # Stage 1: four 16x16 partial products per lane (one MULT18X18D each).
+        pp = [[Signal(32, name=f"pp{k}_{q}") for q in range(4)] for k in range(P)]
+        s_l, s_h = s_r[:16], s_r[16:]
+        for k in range(P):
+            y_l, y_h = y_r[k][:16], y_r[k][16:]
+            m.d.sync += [pp[k][0].eq(s_l * y_l), pp[k][1].eq(s_l * y_h),
+                         pp[k][2].eq(s_h * y_l), pp[k][3].eq(s_h * y_h)]
+
+        # Stage 2: product sums (plus e0 into column 0 of block 0), and the early output.
+        blk0 = t2.blk == 0
+        e0 = Mux(blk0, self.e0, 0)
+        p = [Signal(2 * LIMB_BITS + 1, name=f"p{k}") for k in range(P)]
+        for k in range(P):
+            mid = pp[k][1] + pp[k][2]
+            m.d.sync += p[k].eq(pp[k][0] + (mid << 16) + (pp[k][3] << 32) + (e0 if k == 0 else 0))
+        # Row i's lowest limb: lo(p_0 + lo_1 + hi_0) of the previous row, whose block 0 now
+        # sits in S[1] (its block 1 in S[2] when a block holds a single limb).
+        lo1_prev = s_lo[1][1] if P > 1 else s_lo[2][0]
+        prev = Mux(t2.first, 0, lo1_prev + s_hi[1][0])
+        low = (pp[0][0] + ((pp[0][1] + pp[0][2]) << 16))[:LIMB_BITS]
+        m.d.comb += self.early.eq((low + prev + e0)[:LIMB_BITS])
+
+        # Stage 3: accumulate and shift the state.
+        nb = self.nb
+        new_lo = [Signal(LIMB_BITS, name=f"x{k}_lo") for k in range(P)]
+        new_hi = [Signal(HI_BITS, name=f"x{k}_hi") for k in range(P)]
+        for k in range(P):
+            lo_in = s_lo[0][k + 1] if k + 1 < P else Mux(t3.lastblk, 0, s_lo[1][0] if max_nb > 1 else 0)
+            hi_in = s_hi[0][k]
+            x = Signal(2 * LIMB_BITS + 2, name=f"x{k}")
+            m.d.comb += x.eq(p[k] + Mux(t3.first, 0, lo_in + hi_in))
+            m.d.comb += [new_lo[k].eq(x[:LIMB_BITS]), new_hi[k].eq(x[LIMB_BITS:])]
+        with m.If(v3 | self.rotate):
+            for j in range(max_nb):
+                for k in range(P):
+                    src_lo = Mux(v3, new_lo[k], s_lo[0][k])
+                    src_hi = Mux(v3, new_hi[k], s_hi[0][k])
+                    with m.If(nb == j + 1):
+                        m.d.sync += [s_lo[j][k].eq(src_lo), s_hi[j][k].eq(src_hi)]
+                    if j + 1 < max_nb:
+                        with m.Elif(nb > j + 1):
+                            m.d.sync += [s_lo[j][k].eq(s_lo[j + 1][k]), s_hi[j][k].eq(s_hi[j + 1][k])]
+        return m
+
+
+class MontgomeryUnit(wiring.Component):
+    """Runs one :class:`MontMode` operation on two values of the store, writing a third.
+
+    Parameters: ``lanes`` (limbs per block = 32×32 multipliers per engine; 4 DSP each, three
+    engines) and ``max_limbs`` (largest L).
+
+    Ports:
+
+    ``start``  In(1)   begin ``mode`` (only when not ``busy``); ``zero_a``/``zero_b`` read A/B
+                       as zero, ``imm`` is added (ADDR only), ``to_np`` also writes the result
+                       into the N' register. ``limbs`` (L) must stay stable while busy.
+    ``abort``  In(1)   drop the operation (no further writes)
+    ``busy``   Out(1)
+    ``done``   Out(1)  one-cycle pulse with the last result write
+    ``rd_a``, ``rd_b`` Out(:class:`BlockReadSignature`)  operand blocks, one cycle latency
+    ``wr``     Out(:class:`BlockWriteSignature`)          result blocks
+    ``modulus`` In(:class:`ModulusPortSignature`)         load N
+    """
+
+    def __init__(self, *, lanes=4, max_limbs=24):
+        if lanes not in (1, 2, 4, 8):
+            raise ValueError(f"lanes must be 1, 2, 4 or 8, not {lanes!r}")
+        if not isinstance(max_limbs, int) or not 1 <= max_limbs <= 64:
+            raise ValueError(f"max_limbs must be an integer in 1..64, not {max_limbs!r}")
+        self.lanes, self.max_limbs = lanes, max_limbs
+        self.max_nb = blocks_for(max_limbs, lanes)
+        self.width = lanes * LIMB_BITS
+        super().__init__({
+            "start":  In(1),
+            "mode":   In(MontMode),
+            "zero_a": In(1),
+            "zero_b": In(1),
+            "imm":    In(8),
+            "to_np":  In(1),
+            "limbs":  In(range(max_limbs + 1)),
+            "abort":  In(1),
+            "busy":   Out(1),
+            "done":   Out(1),
+            "rd_a":   Out(BlockReadSignature(blocks=self.max_nb, width=self.width)),
+            "rd_b":   Out(BlockReadSignature(blocks=self.max_nb, width=self.width)),
+            "wr":     Out(BlockWriteSignature(blocks=self.max_nb, width=self.width)),
+            "modulus": In(ModulusPortSignature(max_limbs=max_limbs)),
+        })
+
+    @property
+    def dsp_count(self):
+        """ECP5 MULT18X18D blocks: 3 engines × lanes × four 16×16 products."""
+        return 3 * self.lanes * 4
+
+    def elaborate(self, platform):
+        m = Module()
+        P, max_nb, max_limbs, WB = self.lanes, self.max_nb, self.max_limbs, self.width
+        lg = P.bit_length() - 1
+        tok_layout = _token_layout(max_nb, max_limbs)
+
+        eng = [RowEngine(lanes=P, max_nb=max_nb, max_limbs=max_limbs) for _ in range(3)]
+        m.submodules.engine_a, m.submodules.engine_b, m.submodules.engine_c = ea, eb, ec = eng
+
+        # ---- operation registers --------------------------------------------------------
+        mode = Signal(MontMode)
+        za, zb, to_np = Signal(), Signal(), Signal()
+        imm = Signal(8)
+        L = self.limbs
+        nb = Signal(range(max_nb + 1))
+        nb_now = Signal(range(max_nb + 1))
+        m.d.comb += nb_now.eq(Mux((L + P - 1) >> lg < min_blocks(P), min_blocks(P), (L + P - 1) >> lg))
+        for e in eng:
+            m.d.comb += [e.nb.eq(nb), e.flush.eq(self.abort)]
+
+        # N and N' registers, max_nb blocks of P limbs.
+        n_reg = [Signal(LIMB_BITS, name=f"n{i}") for i in range(max_nb * P)]
+        np_reg = [Signal(LIMB_BITS, name=f"np{i}") for i in range(max_nb * P)]
+        mp = self.modulus
+        with m.If(mp.clear):
+            m.d.sync += [r.eq(0) for r in n_reg]
+        with m.Elif(mp.we):
+            with m.Switch(mp.idx):
+                for i in range(max_limbs):
+                    with m.Case(i):
+                        m.d.sync += n_reg[i].eq(mp.data)
+        m.d.comb += mp.limb.eq(Array(n_reg)[mp.idx])
+
+        def block_of(regs, b):
+            return Array(Cat(*regs[i * P:(i + 1) * P]) for i in range(max_nb))[b]
+
+        # ---- sequencing -----------------------------------------------------------------
+        running = Signal()          # between start and done
+        issuing = Signal()          # the row generator runs (MONT, LOW)
+        row = Signal(range(max_limbs))
+        blk = Signal(range(max_nb))
+        fin_go = Signal()           # the final stage generator runs
+        fin_blk = Signal(range(max_nb))
+        fin_pass2 = Signal()
+
+        m.d.comb += self.busy.eq(running)
+        with m.If(self.start & ~running):
+            m.d.sync += [
+                running.eq(1), mode.eq(self.mode), za.eq(self.zero_a), zb.eq(self.zero_b),
+                imm.eq(self.imm), to_np.eq(self.to_np), nb.eq(nb_now),
+                row.eq(0), blk.eq(0), fin_blk.eq(0), fin_pass2.eq(0),
+            ]
+            with m.If((self.mode == MontMode.MONT) | (self.mode == MontMode.LOW)):
+                m.d.sync += issuing.eq(1)
+            with m.Else():
+                m.d.sync += fin_go.eq(1)
+
+        # Row generator: presents addresses for token (row, blk); the token is loaded into
+        # engine A's operand registers the next cycle, with the block read from the store.
+        issue_tok = Signal(tok_layout)
+        m.d.comb += [
+            issue_tok.first.eq(row == 0),
+            issue_tok.lastrow.eq(row == L - 1),
+            issue_tok.lastblk.eq(blk == nb - 1),
+            issue_tok.blk.eq(blk),
+            issue_tok.row.eq(row),
+        ]
+        with m.If(issuing):
+            with m.If(blk == nb - 1):
+                m.d.sync += blk.eq(0)
+                with m.If(row == L - 1):
+                    m.d.sync += issuing.eq(0)
+                with m.Else():
+                    m.d.sync += row.eq(row + 1)
+            with m.Else():
+                m.d.sync += blk.eq(blk + 1)
+
+        # ---- engine A: a_i · B ----------------------------------------------------------
+        t0_valid = Signal()
+        t0_tok = Signal(tok_layout)
+        m.d.sync += [t0_valid.eq(issuing & ~self.abort), t0_tok.eq(issue_tok)]
+        a_words = [self.rd_a.data[LIMB_BITS * k:LIMB_BITS * (k + 1)] for k in range(P)]
+        b_words = [self.rd_b.data[LIMB_BITS * k:LIMB_BITS * (k + 1)] for k in range(P)]
+        m.d.comb += [
+            ea.load.eq(t0_valid), ea.tok.eq(t0_tok), ea.s_en.eq(t0_valid),
+            ea.s.eq(Array(a_words)[t0_tok.row[:lg]] if lg else a_words[0]),
+            ea.e0.eq(0),
+        ]
+        for k in range(P):
+            m.d.comb += ea.y[k].eq(b_words[k])
+
+        # ---- engine B: t_i · N' ---------------------------------------------------------
+        is_mont = mode == MontMode.MONT
+        b_load = ea.p_valid & is_mont
+        m.d.comb += [
+            eb.load.eq(b_load), eb.tok.eq(ea.p_tok),
+            eb.s_en.eq(b_load & (ea.p_tok.blk == 0)), eb.s.eq(ea.early), eb.e0.eq(0),
+        ]
+        np_blk = block_of(np_reg, ea.p_tok.blk)
+        for k in range(P):
+            m.d.comb += eb.y[k].eq(np_blk[LIMB_BITS * k:LIMB_BITS * (k + 1)])
+
+        # ---- engine C: m_i · N + t_i ----------------------------------------------------
+        t_delay = [Signal(LIMB_BITS, name=f"t_d{i}") for i in range(4)]
+        m.d.sync += [t_delay[0].eq(ea.early)] + [t_delay[i].eq(t_delay[i - 1]) for i in range(1, 4)]
+        m.d.comb += [
+            ec.load.eq(eb.p_valid), ec.tok.eq(eb.p_tok),
+            ec.s_en.eq(eb.p_valid & (eb.p_tok.blk == 0)), ec.s.eq(eb.early),
+            ec.e0.eq(t_delay[3]),
+        ]
+        n_blk_c = block_of(n_reg, eb.p_tok.blk)
+        for k in range(P):
+            m.d.comb += ec.y[k].eq(n_blk_c[LIMB_BITS * k:LIMB_BITS * (k + 1)])
+
+        # ---- LOW: collect t_i into blocks and write them ---------------------------------
+        collect = [Signal(LIMB_BITS, name=f"col{k}") for k in range(P)]
+        low_wr = Signal()
+        low_data = Signal(WB)
+        t_row = ea.p_tok.row
+        lane = t_row[:lg] if lg else C(0, 1)
+        with m.If(ea.p_valid & (ea.p_tok.blk == 0) & (mode == MontMode.LOW)):
+            full = (lane == P - 1) | ea.p_tok.lastrow
+            for k in range(P):
+                word = Mux(lane == k, ea.early, collect[k])
+                m.d.comb += low_data[LIMB_BITS * k:LIMB_BITS * (k + 1)].eq(word)
+                m.d.sync += collect[k].eq(Mux(full, 0, word))
+            m.d.comb += low_wr.eq(full)
+
+        # ---- final stage: U = X + Y (+carries), V = U ∓ N, out = sel ? V : U -------------
+        # Launch: ADD-like modes at start, MONT when engine C accumulates its last block.
+        # (FT0 coincides with C's last accumulate, so FT1 reads the finished state.)
+        with m.If(is_mont & ec.p_valid & ec.p_tok.lastrow & ec.p_tok.lastblk):
+            m.d.sync += fin_go.eq(1)
+        f0_valid = fin_go
+        with m.If(fin_go):
+            with m.If(fin_blk == nb - 1):
+                m.d.sync += fin_blk.eq(0)
+                with m.If(fin_pass2):
+                    m.d.sync += fin_go.eq(0)
+                m.d.sync += fin_pass2.eq(1)
+            with m.Else():
+                m.d.sync += fin_blk.eq(fin_blk + 1)
+
+        m.d.comb += [
+            self.rd_a.addr.eq(Mux(issuing, row >> lg, fin_blk)),
+            self.rd_b.addr.eq(Mux(issuing, blk, fin_blk)),
+        ]
+
+        # FT1: load X, Y (and the carry that leaves the block through Y's top).
+        f1_valid, f2_valid, f3_valid = Signal(), Signal(), Signal()
+        f1_blk, f2_blk, f3_blk = (Signal(range(max_nb), name=f"f{i}_blk") for i in (1, 2, 3))
+        f1_p2, f2_p2, f3_p2 = Signal(), Signal(), Signal()
+        m.d.sync += [
+            f1_valid.eq(f0_valid & ~self.abort), f1_blk.eq(fin_blk), f1_p2.eq(fin_pass2),
+            f2_valid.eq(f1_valid & ~self.abort), f2_blk.eq(f1_blk), f2_p2.eq(f1_p2),
+            f3_valid.eq(f2_valid & ~self.abort), f3_blk.eq(f2_blk), f3_p2.eq(f2_p2),
+        ]
+        X = Signal(WB)
+        Y = Signal(WB)
+        ytop = Signal(4)
+        is_sub = (mode == MontMode.SUB) | (mode == MontMode.SUBR)
+        with m.If(is_mont):
+            # MONT: column sums of engine C's and engine A's (T_hi) state, in block order.
+            m.d.comb += [ea.rotate.eq(f1_valid), ec.rotate.eq(f1_valid)]
+            last = f1_blk == nb - 1
+            zs = []
+            for k in range(P):
+                z = Signal(LIMB_BITS + 3, name=f"z{k}")
+                lo_c = ec.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ec.s1_lo0)
+                lo_a = ea.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ea.s1_lo0)
+                m.d.comb += z.eq(lo_c + ec.s0_hi[k] + lo_a + ea.s0_hi[k])
+                zs.append(z)
+            # Y: the 3-bit carries of the column sums, each at the next limb's position; the
+            # top one leaves the block (ytop) and joins the next block's carry-in.
+            y_parts = [C(0, LIMB_BITS)] + [Cat(z[LIMB_BITS:], C(0, LIMB_BITS - 3)) for z in zs[:-1]]
+            m.d.sync += [
+                X.eq(Cat(*(z[:LIMB_BITS] for z in zs))),
+                Y.eq(Cat(*y_parts)),
+                ytop.eq(zs[-1][LIMB_BITS:]),
+            ]
+        with m.Else():
+            yb = Mux(zb, 0, self.rd_b.data)
+            m.d.sync += [
+                X.eq(Mux(za, 0, self.rd_a.data)),
+                Y.eq(Mux(is_sub, ~yb, yb)),
+                ytop.eq(0),
+            ]
+
+        # FT2: U = X + Y + carry.
+        U = Signal(WB)
+        cu = Signal(5)
+        cu_init = Mux(is_sub, 1, Mux(mode == MontMode.ADDR, imm, 0))
+        cin_u = Mux(f2_blk == 0, cu_init, cu)
+        sum_u = Signal(WB + 5)
+        m.d.comb += sum_u.eq(X + Y + cin_u)
+        with m.If(f2_valid):
+            m.d.sync += [U.eq(sum_u[:WB]), cu.eq(sum_u[WB:] + ytop)]
+
+        # FT3: V = U - N (ADD, MONT) or U + N (SUB); select; write in pass 2.
+        cv = Signal()
+        sel = Signal()
+        n_blk_f = block_of(n_reg, f3_blk)
+        cin_v = Mux(f3_blk == 0, ~is_sub, cv)
+        sum_v = Signal(WB + 1)
+        m.d.comb += sum_v.eq(U + Mux(is_sub, n_blk_f, ~n_blk_f) + cin_v)
+        with m.If(f3_valid):
+            m.d.sync += cv.eq(sum_v[WB])
+        last3 = f3_blk == nb - 1
+        with m.If(f3_valid & ~f3_p2 & last3):
+            with m.Switch(mode):
+                with m.Case(MontMode.MONT, MontMode.ADD):
+                    m.d.sync += sel.eq((cu != 0) | sum_v[WB])
+                with m.Case(MontMode.SUB):
+                    m.d.sync += sel.eq(cu == 0)
+                with m.Default():
+                    m.d.sync += sel.eq(0)
+        out = Signal(WB)
+        chosen = Mux(sel, sum_v[:WB], U)
+        for k in range(P):
+            keep = (f3_blk * P + k) < L
+            m.d.comb += out[LIMB_BITS * k:LIMB_BITS * (k + 1)].eq(
+                Mux(keep, chosen[LIMB_BITS * k:LIMB_BITS * (k + 1)], 0))
+        fin_wr = f3_valid & f3_p2
+
+        # ---- result writes, N' register, done -------------------------------------------
+        m.d.comb += [
+            self.wr.en.eq(fin_wr | low_wr),
+            self.wr.addr.eq(Mux(low_wr, t_row >> lg, f3_blk)),
+            self.wr.data.eq(Mux(low_wr, low_data, out)),
+        ]
+        with m.If(to_np & fin_wr):
+            for b in range(max_nb):
+                with m.If(f3_blk == b):
+                    m.d.sync += [np_reg[b * P + k].eq(out[LIMB_BITS * k:LIMB_BITS * (k + 1)])
+                                 for k in range(P)]
+
+        done = Signal()
+        with m.If(mode == MontMode.LOW):
+            m.d.comb += done.eq(running & ea.acc_valid & ea.acc_tok.lastrow & ea.acc_tok.lastblk)
+        with m.Else():
+            m.d.comb += done.eq(running & fin_wr & last3)
+        m.d.comb += self.done.eq(done)
+        with m.If(done):
+            m.d.sync += running.eq(0)
+
+        with m.If(self.abort):
+            m.d.sync += [running.eq(0), issuing.eq(0), fin_go.eq(0)]
+        return m
