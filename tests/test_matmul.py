@@ -76,7 +76,7 @@ class Bench:
     """Runs testbench coroutines against one Top instance in one simulation."""
 
     def __init__(self, *, params=None, ram=None, stall=None):
-        self.top = Top(**(params or dict(dim=4, max_m=16, max_n=16, k_chunk=8)))
+        self.top = Top(**(dict(dim=4, max_m=16, max_n=16, k_chunk=8) if params is None else params))
         self.ram = ram or Ram()
         self.stall = stall
         self.requests = 0
