@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 from .bus import WishboneSignature
 from .divider import Divider
+from .pmp import PMP
 from .isa import Opcode, Instruction, Cause, Irq, Csr
 
 
@@ -72,7 +73,7 @@ class Core(wiring.Component):
     instruction port reaches (RAM); a fetch outside it raises an instruction access fault."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1):
+                 mimpid=1, m_only=()):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
@@ -81,6 +82,8 @@ class Core(wiring.Component):
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
         self.mimpid = mimpid
+        # [(base, size)]: regions only M-mode may touch, whatever PMP says (e.g. DMA windows)
+        self.m_only = list(m_only)
         super().__init__({
             "ibus": Out(FetchSignature()),
             "dbus": Out(WishboneSignature(addr_width=30)),
@@ -101,6 +104,7 @@ class Core(wiring.Component):
         wp = regfile.write_port()
 
         m.submodules.divider = divider = Divider()
+        m.submodules.pmp = pmp = PMP()
 
         # ------------------------------------------------------------------ X stage state
         x_valid = Signal()
@@ -125,10 +129,16 @@ class Core(wiring.Component):
         w_f3 = Signal(3)
         w_ma = Signal(33)
         w_mb = Signal(33)
+        w_priv_m = Signal()
 
         # ------------------------------------------------------------------ CSR state
+        priv_m = Signal(init=1)                   # current privilege: 1 = M, 0 = U
         mstatus_mie = Signal()
         mstatus_mpie = Signal()
+        mstatus_mpp_m = Signal(init=1)            # MPP: 1 = M (0b11), 0 = U (0b00)
+        mstatus_mprv = Signal()
+        mstatus_tw = Signal()
+        mcounteren = Signal(3)                    # CY, TM, IR
         mie = Signal(32)
         mtvec = Signal(32)
         mscratch = Signal(32)
@@ -308,8 +318,9 @@ class Core(wiring.Component):
         csr_writes = (f3[:2] == 1) | (inst.rs1 != 0)          # csrrw[i] always; rs/rc if rs1!=0
         csr_rdata = Signal(32)
         csr_exists = Signal()
-        mstatus_val = Cat(C(0, 3), mstatus_mie, C(0, 3), mstatus_mpie, C(0, 3), C(0b11, 2))
-        misa_val = (1 << 30) | (1 << 8) | (1 << 12)
+        mstatus_val = Cat(C(0, 3), mstatus_mie, C(0, 3), mstatus_mpie, C(0, 3),
+                          mstatus_mpp_m.replicate(2), C(0, 4), mstatus_mprv, C(0, 3), mstatus_tw)
+        misa_val = (1 << 30) | (1 << 8) | (1 << 12) | (1 << 20)      # RV32 I M U
         csr_table = {
             Csr.MSTATUS: mstatus_val, Csr.MISA: C(misa_val, 32), Csr.MIE: mie,
             Csr.MTVEC: mtvec, Csr.MSTATUSH: C(0, 32), Csr.MSCRATCH: mscratch, Csr.MEPC: mepc,
@@ -319,13 +330,25 @@ class Core(wiring.Component):
             Csr.TIME: self.mtime[:32], Csr.TIMEH: self.mtime[32:], Csr.INSTRET: minstret[:32],
             Csr.INSTRETH: minstret[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
             Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
+            Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
         }
+        m.d.comb += pmp.csr_addr.eq(csr_addr)
         with m.Switch(csr_addr):
             for addr, val in csr_table.items():
                 with m.Case(int(addr)):
                     m.d.comb += [csr_rdata.eq(val), csr_exists.eq(1)]
+            with m.Default():
+                m.d.comb += [csr_rdata.eq(pmp.csr_rdata), csr_exists.eq(pmp.csr_hit)]
         csr_readonly = csr_addr[10:12] == 0b11
-        csr_illegal = ~csr_exists | csr_writes & csr_readonly
+        # U-mode: only user CSRs (addr[9:8] == 0), and the counters only where mcounteren allows
+        counter_bit = Signal()
+        with m.Switch(csr_addr):
+            for a, b in ((Csr.CYCLE, 0), (Csr.CYCLEH, 0), (Csr.TIME, 1), (Csr.TIMEH, 1),
+                         (Csr.INSTRET, 2), (Csr.INSTRETH, 2)):
+                with m.Case(int(a)):
+                    m.d.comb += counter_bit.eq(mcounteren[b])
+        csr_priv_ok = priv_m | (csr_addr[8:10] == 0) & counter_bit
+        csr_illegal = ~csr_exists | csr_writes & csr_readonly | ~csr_priv_ok
         csr_wdata = Signal(32)
         with m.Switch(f3[:2]):
             with m.Case(1):
@@ -339,12 +362,26 @@ class Core(wiring.Component):
         exc = Signal()
         exc_cause = Signal(4)
         exc_tval = Signal(32)
-        with m.If(x_ffault):
+        # PMP: instruction fetch checked on the PC in X (the word was read, never used), data on
+        # the computed address, with MPRV's effective privilege; fixed M-only regions on top.
+        d_priv_m = Mux(mstatus_mprv, mstatus_mpp_m, priv_m)
+        m_only_hit = Signal()
+        for base, size in self.m_only:
+            bits = (size - 1).bit_length()
+            with m.If(mem_addr[bits:] == (base >> bits)):
+                m.d.comb += m_only_hit.eq(1)
+        m.d.comb += [
+            pmp.i_addr.eq(x_pc), pmp.i_m.eq(priv_m),
+            pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(is_store),
+        ]
+        d_denied = ~pmp.d_ok | m_only_hit & ~d_priv_m
+        priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
+        with m.If(x_ffault | ~pmp.i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
-        with m.Elif(~legal | is_csr & csr_illegal):
+        with m.Elif(~legal | is_csr & csr_illegal | priv_illegal):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(raw)]
         with m.Elif(is_ecall):
-            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ECALL_M)]
+            m.d.comb += [exc.eq(1), exc_cause.eq(Mux(priv_m, Cause.ECALL_M, Cause.ECALL_U))]
         with m.Elif(is_ebreak):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
         with m.Elif(jump & (target[:2] != 0)):
@@ -352,9 +389,13 @@ class Core(wiring.Component):
         with m.Elif(x_mem & misaligned):
             m.d.comb += [exc.eq(1), exc_tval.eq(mem_addr),
                          exc_cause.eq(Mux(is_store, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED))]
+        with m.Elif(x_mem & d_denied):
+            m.d.comb += [exc.eq(1), exc_tval.eq(mem_addr),
+                         exc_cause.eq(Mux(is_store, Cause.STORE_FAULT, Cause.LOAD_FAULT))]
 
         irq_pending = (mip & mie) != 0
-        irq_take = mstatus_mie & irq_pending & ~is_wfi
+        # M-level interrupts are always enabled while the hart runs in U-mode.
+        irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~is_wfi
         irq_cause = Signal(5)
         with m.If((mip & mie)[16:] != 0):
             for i in reversed(range(16)):
@@ -455,6 +496,7 @@ class Core(wiring.Component):
                 w_insn.eq(raw),
                 w_addr.eq(mem_addr),
                 w_f3.eq(f3),
+                w_priv_m.eq(priv_m),
                 # MULH/MULHSU take rs1 signed, MULH takes rs2 signed (f3: 0 mul 1 mulh 2 mulhsu 3 mulhu)
                 w_ma.eq(Cat(rs1, rs1[31] & (f3[:2] != 3))),
                 w_mb.eq(Cat(rs2, rs2[31] & (f3[:2] == 1))),
@@ -508,6 +550,8 @@ class Core(wiring.Component):
         with m.If(w_retire):
             m.d.sync += minstret.eq(minstret + 1)
 
+        m.d.comb += [pmp.csr_we.eq(x_commit & is_csr & csr_writes & pmp.csr_hit),
+                     pmp.csr_wdata.eq(csr_wdata)]
         with m.If(w_trap):
             m.d.sync += [
                 mepc.eq(w_pc),
@@ -515,6 +559,8 @@ class Core(wiring.Component):
                 mtval.eq(w_addr),
                 mstatus_mpie.eq(mstatus_mie),
                 mstatus_mie.eq(0),
+                mstatus_mpp_m.eq(w_priv_m),
+                priv_m.eq(1),
             ]
         with m.Elif(x_trap):
             with m.If(exc):
@@ -525,13 +571,22 @@ class Core(wiring.Component):
                 mepc.eq(x_pc),
                 mstatus_mpie.eq(mstatus_mie),
                 mstatus_mie.eq(0),
+                mstatus_mpp_m.eq(priv_m),
+                priv_m.eq(1),
             ]
         with m.Elif(x_commit & is_mret):
-            m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1)]
+            m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
+                         priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
+            with m.If(~mstatus_mpp_m):
+                m.d.sync += mstatus_mprv.eq(0)
         with m.Elif(x_commit & is_csr & csr_writes):
             with m.Switch(csr_addr):
                 with m.Case(Csr.MSTATUS):
-                    m.d.sync += [mstatus_mie.eq(csr_wdata[3]), mstatus_mpie.eq(csr_wdata[7])]
+                    m.d.sync += [mstatus_mie.eq(csr_wdata[3]), mstatus_mpie.eq(csr_wdata[7]),
+                                 mstatus_mpp_m.eq(csr_wdata[11:13] != 0),   # WARL: U or M
+                                 mstatus_mprv.eq(csr_wdata[17]), mstatus_tw.eq(csr_wdata[21])]
+                with m.Case(Csr.MCOUNTEREN):
+                    m.d.sync += mcounteren.eq(csr_wdata[:3])
                 with m.Case(Csr.MIE):
                     m.d.sync += mie.eq(csr_wdata & mie_mask)
                 with m.Case(Csr.MTVEC):

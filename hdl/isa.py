@@ -62,6 +62,7 @@ class Csr(enum.IntEnum):
     MISA      = 0x301
     MIE       = 0x304
     MTVEC     = 0x305
+    MCOUNTEREN = 0x306
     MSTATUSH  = 0x310
     MSCRATCH  = 0x340
     MEPC      = 0x341
@@ -82,3 +83,4 @@ class Csr(enum.IntEnum):
     MARCHID   = 0xF12
     MIMPID    = 0xF13
     MHARTID   = 0xF14
+    MCONFIGPTR = 0xF15

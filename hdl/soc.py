@@ -37,6 +37,7 @@ RAM_BASE = 0x8000_0000
 COPRO_BASE = 0x2000_0000
 SLOT_SIZE = 0x1000
 MAX_SLOTS = 16
+DMA_BASE = 0x1000_3000
 
 
 class GluonSoC(wiring.Component):
@@ -49,7 +50,9 @@ class GluonSoC(wiring.Component):
             raise TypeError(f"config must be a SocConfig, not {config!r}")
         self.config = config
         self.ram_init = ram_init
-        self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size)
+        # The DMA window registers are M-mode only whatever PMP says (docs/security.md).
+        self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
+                         m_only=[(DMA_BASE, SLOT_SIZE)])
         self.coprocessors = [coprocessor_class(name)() for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):
@@ -88,7 +91,7 @@ class GluonSoC(wiring.Component):
             ("UART", 0x1000_0000, 0x1000, UART.REGS),
             ("SYSINFO", 0x1000_1000, 0x1000, SysInfo.REGS),
             ("SIMCTRL", 0x1000_2000, 0x1000, SimCtrl.REGS),
-            ("DMA", 0x1000_3000, 0x1000, DMAWindows.REGS),
+            ("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS),
         ]
         for c in self.coprocessors:
             entries.append((c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS))

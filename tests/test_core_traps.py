@@ -131,7 +131,7 @@ def test_csr_file():
 """
     res, w = run_asm(body)
     assert res.passed, res
-    assert w[0] == (1 << 30) | (1 << 8) | (1 << 12), hex(w[0])       # RV32 I M
+    assert w[0] == (1 << 30) | (1 << 8) | (1 << 12) | (1 << 20), hex(w[0])   # RV32 I M U
     assert w[1] == 0
     assert w[2] == 0x12345678 and w[3] == 0x1234567F and w[4] == 0x12345678
     assert w[5] == 0xFFFFFFFC

@@ -1,0 +1,219 @@
+"""User mode and PMP (RISC-V privileged spec 20211203, sections 3.1.6, 3.3, 3.7): an untrusted
+U-mode task that touches what it must not gets an access fault (or an illegal-instruction trap)
+each time and changes nothing; locked entries bind M-mode too; TOR/NA4/NAPOT matching."""
+
+from asmprog import run_asm, assemble, symbol
+
+HANDLER = """
+    la t0, trap
+    csrw mtvec, t0
+    j body
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 8
+    bne t0, t1, 1f
+    li t1, 0xDEAD
+    beq a0, t1, finished          # the user task's final ecall: back in M-mode for good
+1:  sw t0, 0(gp)
+    csrr t0, mepc
+    sw t0, 4(gp)
+    csrr t0, mtval
+    sw t0, 8(gp)
+    csrr t0, mstatus
+    sw t0, 12(gp)                 # MPP shows the privilege the trap came from
+    addi gp, gp, 16
+    csrr t0, mepc
+    addi t0, t0, 4
+    csrw mepc, t0
+    mret
+body:
+"""
+
+NAPOT_RAM = (0x8000_0000 >> 2) | ((128 * 1024 >> 3) - 1)       # 128 KiB at 0x8000_0000
+
+
+def test_untrusted_user_task_is_stopped():
+    body = HANDLER + f"""
+    # entry 0: NA4, no permissions, over the key word (lowest index wins over entry 2)
+    la t0, key
+    srli t0, t0, 2
+    csrw pmpaddr0, t0
+    # entry 1: NAPOT over the UART..DMA pages 0x1000_0000-0x1000_3FFF, U may read/write
+    li t0, (0x10000000 >> 2) | ((0x4000 >> 3) - 1)
+    csrw pmpaddr1, t0
+    # entry 2: NAPOT over all of RAM, RWX for U
+    li t0, {NAPOT_RAM:#x}
+    csrw pmpaddr2, t0
+    li t0, (0x18 << 0) | (0x1B << 8) | (0x1F << 16)   # A=NA4 ---, A=NAPOT RW-, A=NAPOT RWX
+    csrw pmpcfg0, t0
+    la t0, user
+    csrw mepc, t0
+    li t0, 0x1800
+    csrc mstatus, t0              # MPP = U
+    la s0, key
+    li s1, 0x20000000             # a coprocessor slot (no PMP entry: denied)
+    li s2, 0x10003000             # DMA window registers (PMP allows, fixed rule denies)
+    li s3, 0x10000000             # UART (PMP allows, mapped: works)
+    li s4, 0x02000000             # CLINT (no PMP entry: denied)
+    mret
+.align 2
+user:
+u0: lw a1, 0(s0)                  # read the key -> load access fault
+u1: sw a1, 0(s0)                  # overwrite the key -> store access fault
+u2: sw zero, 0(s1)                # start a coprocessor -> store access fault
+u3: sw s0, 0(s2)                  # move DMA window 0 -> store access fault (M-only rule)
+u4: sw zero, 0(s4)                # CLINT -> store access fault
+u5: csrr a1, mstatus              # M-mode CSR -> illegal
+u6: csrr a1, cycle                # counter not enabled by mcounteren -> illegal
+u7: mret                          # -> illegal
+u8: lw a1, 4(s3)                  # UART STATUS: allowed by entry 1
+    sw a1, 0(gp)
+    addi gp, gp, 16
+    li a0, 0xDEAD
+u9: ecall
+finished:
+    # back in M-mode: the key and the DMA window are unchanged, M can still read the key
+    lw t0, 0(s0)
+    sw t0, 0(gp)
+    lw t0, 0(s2)
+    sw t0, 4(gp)
+    csrr t0, mcause
+    sw t0, 8(gp)
+    PASS
+.section .data
+.align 4
+key: .word 0x5EC2E7
+.section .text
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    elf = assemble(body)
+    lab = {n: symbol(elf, n) for n in [f"u{i}" for i in range(10)] + ["key"]}
+    expect = [(5, "u0", lab["key"]), (7, "u1", lab["key"]), (7, "u2", 0x2000_0000),
+              (7, "u3", 0x1000_3000), (7, "u4", 0x0200_0000), (2, "u5", None), (2, "u6", None),
+              (2, "u7", 0x30200073)]
+    for i, (cause, where, tval) in enumerate(expect):
+        rec = w[4 * i:4 * i + 4]
+        assert rec[0] == cause, f"{where}: mcause {rec[0]} != {cause}"
+        assert rec[1] == lab[where], f"{where}: mepc {rec[1]:#x}"
+        if tval is not None:
+            assert rec[2] == tval, f"{where}: mtval {rec[2]:#x} != {tval:#x}"
+        assert (rec[3] >> 11) & 3 == 0, f"{where}: MPP should say U"
+    assert w[4 * 8] & 1 == 1                        # UART STATUS.TX_READY read from U-mode
+    fin = 4 * 9
+    assert w[fin] == 0x5EC2E7 and w[fin + 1] == 0 and w[fin + 2] == 8
+
+
+def test_locked_entry_binds_machine_mode_and_cannot_change():
+    body = HANDLER + """
+    la t0, secret
+    srli t0, t0, 2
+    csrw pmpaddr3, t0
+    li t0, (0x80 | 0x10 | 0x4) << 24      # entry 3: L, NA4, X only (no R, no W)
+    csrw pmpcfg0, t0
+m0: lw a1, secret                         # M-mode read of a locked no-R entry -> fault
+m1: sw zero, secret, t1                   # and write
+    li t0, 0x1F << 24
+    csrs pmpcfg0, t0                      # try to unlock/grant: ignored
+    csrw pmpaddr3, zero                   # try to move it: ignored
+    csrr a2, pmpcfg0
+    sw a2, 0(gp)
+    csrr a2, pmpaddr3
+    sw a2, 4(gp)
+    csrr a2, pmpcfg2                      # unimplemented entries read as zero, no trap
+    csrr a2, pmpaddr15
+    PASS
+finished:
+    FAIL 9
+.section .data
+.align 4
+secret: .word 0x1234
+.section .text
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    elf = assemble(body)
+    sec = symbol(elf, "secret")
+    assert (w[0], w[2]) == (5, sec)
+    assert (w[4], w[6]) == (7, sec)
+    assert w[8] == (0x80 | 0x10 | 0x4) << 24 and w[9] == sec >> 2
+
+
+def test_tor_region_and_mprv():
+    body = HANDLER + f"""
+    la t0, lo_mark
+    srli t0, t0, 2
+    csrw pmpaddr0, t0
+    la t0, hi_mark
+    srli t0, t0, 2
+    csrw pmpaddr1, t0                     # entry 1: TOR [lo_mark, hi_mark), R only
+    li t0, {NAPOT_RAM:#x}
+    csrw pmpaddr2, t0
+    li t0, (0x09 << 8) | (0x1F << 16)     # entry 1 TOR R--, entry 2 NAPOT RWX
+    csrw pmpcfg0, t0
+    # MPRV=1, MPP=U: M-mode loads/stores are checked as U-mode
+    li t0, 0x1800
+    csrc mstatus, t0
+    li t0, 1 << 17
+    csrs mstatus, t0
+    la s0, lo_mark
+t0l: lw a1, 0(s0)                         # U may read inside TOR
+t1s: sw a1, 0(s0)                         # U may not write inside TOR -> fault
+t2s: sw a1, 4(s0)                         # second word inside TOR -> fault
+t3s: sw a1, 8(s0)                         # hi_mark: outside TOR, entry 2 RWX -> ok
+    li t0, 1 << 17
+    csrc mstatus, t0
+t4s: sw a1, 0(s0)                         # MPRV off: M-mode, unlocked entries don't apply
+    PASS
+finished:
+    FAIL 9
+.section .data
+.align 4
+lo_mark: .word 1, 2
+hi_mark: .word 3
+.section .text
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    elf = assemble(body)
+    assert [w[0], w[4]] == [7, 7]
+    assert [w[1], w[5]] == [symbol(elf, "t1s"), symbol(elf, "t2s")]
+    assert w[8] == 0, "no further traps expected"
+
+
+def test_timer_interrupt_preempts_user_mode():
+    # In U-mode, machine interrupts are taken even with mstatus.MIE = 0.
+    body = """
+    la t0, handler
+    csrw mtvec, t0
+    li t0, """ + f"{NAPOT_RAM:#x}" + """
+    csrw pmpaddr0, t0
+    li t0, 0x1F
+    csrw pmpcfg0, t0
+    li s1, 0x02004000
+    li t0, 0x0200BFF8
+    lw t2, 0(t0)
+    addi t2, t2, 300
+    sw zero, 4(s1)
+    sw t2, 0(s1)
+    li t0, 0x80
+    csrs mie, t0
+    la t0, spin
+    csrw mepc, t0
+    li t0, 0x1800
+    csrc mstatus, t0
+    mret
+spin: j spin
+.align 2
+handler:
+    csrr t0, mcause
+    sw t0, 0(gp)
+    csrr t0, mstatus
+    sw t0, 4(gp)
+    PASS
+"""
+    res, w = run_asm(body, max_cycles=20000)
+    assert res.passed, res
+    assert w[0] == 0x8000_0007
+    assert (w[1] >> 11) & 3 == 0
