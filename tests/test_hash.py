@@ -466,3 +466,21 @@ def test_dma_stalls():
                 got, _ = await b.hash(mode, msg, outlen)
                 assert got == reference(mode, msg, outlen), f"{mode.name} length {n}"
     simulate(body, stall_pattern=lambda c: c % 3 == 0 or c % 7 == 0)
+
+
+def test_c_header_matches_register_map():
+    """firmware/include/gluon/hash.h repeats the MODE and CAUSE numbers (the generated regs.h
+    has only register and field names): they must equal hdl/hash.py's enums."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "firmware/include/gluon/hash.h").read_text()
+    for mode in Mode:
+        if mode is Mode.NONE:
+            continue
+        m = re.search(rf"GLUON_HASH_{mode.name}\s*=\s*(\d+)", text)
+        assert m and int(m.group(1)) == mode.value, mode
+    for cause in Cause:
+        if cause is Cause.NONE:
+            continue
+        m = re.search(rf"#define GLUON_HASH_E_{cause.name}\s+(\d+)", text)
+        assert m and int(m.group(1)) == cause.value, cause
