@@ -3,6 +3,7 @@
 The coprocessor runs with the real DMAEngine on a Python RAM model (one-cycle acknowledge);
 the testbench programs it through its Wishbone register slot like firmware would.
 """
+import gc
 import random
 
 import numpy as np
@@ -12,7 +13,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from gluon.hdl.dma import DMAEngine
-from gluon.hdl.matmul import MatMulCoprocessor, Cause, MAX_K, VERSION
+from gluon.hdl.matmul import MatMulCoprocessor, Requantizer, Cause, MAX_K, VERSION
 from gluon.sim.quantize_mlp import (matmul_ref, requantize, srdhm, rounding_divide_by_pot,
                                     INT32_MIN, INT32_MAX)
 
@@ -245,3 +246,364 @@ def test_small_exact_sizes():
         await matmul(ctx, b, A, B, store="int32")
         await matmul(ctx, b, A, B, store="int8", qmul=1 << 30, qshift=9)
     Bench().run(body)
+
+
+def test_random_sizes_and_options():
+    """Sizes that are and are not multiples of the array side, chunk and word; every option."""
+    rng = np.random.default_rng(3)
+    cases = [(16, 16, 8, "int32"), (1, 1, 1, "int8"), (7, 5, 3, "int8"), (16, 9, 33, "int8"),
+             (3, 16, 17, "int32"), (12, 13, 24, "int8"), (2, 4, 9, "none")]
+
+    async def body(ctx, b):
+        for M, N, K, store in cases:
+            b.ram.alloc = RAM_BASE
+            A, B = rand_i8(rng, (M, K)), rand_i8(rng, (K, N))
+            bias = rng.integers(-5000, 5000, size=N) if rng.random() < 0.7 else None
+            qmul = int(rng.integers(1 << 30, 1 << 31))
+            await matmul(ctx, b, A, B, store=store, bias=bias, relu=bool(rng.random() < 0.5),
+                         qmul=qmul, qshift=int(rng.integers(4, 12)),
+                         qzp=int(rng.integers(-128, 128)))
+    Bench().run(body)
+
+
+def test_strides_and_broadcast_rows():
+    """Row strides larger than a row, and A_STRIDE = 0 (every row of A is the same row)."""
+    rng = np.random.default_rng(4)
+
+    async def body(ctx, b):
+        A, B = rand_i8(rng, (6, 11)), rand_i8(rng, (11, 7))
+        await matmul(ctx, b, A, B, store="int8", lda=20, ldb=12, ldc=16, qshift=7)
+        await matmul(ctx, b, A, B, store="int32", lda=16, ldb=32, ldc=64)
+        row = rand_i8(rng, (1, 10))
+        a_addr, _ = b.ram.matrix(row)
+        B = rand_i8(rng, (10, 5))
+        b_addr, ldb = b.ram.matrix(B)
+        c_addr = b.ram.reserve(4 * 20 * 4)
+        await b.program(ctx, a=a_addr, lda=0, b=b_addr, ldb=ldb, c=c_addr, ldc=20, m=4, n=5,
+                        k=10, store="int32")
+        st, _ = await b.start_and_wait(ctx)
+        assert not st["error"]
+        got = b.ram.read_matrix(c_addr, 20, 4, 5, np.int32)
+        assert (got == (row.astype(np.int64) @ B)[0]).all()
+    Bench().run(body)
+
+
+def test_accumulate_over_k_tiles():
+    """C += A·B: three K tiles through OP.ACC equal the whole product, int8 and int32."""
+    rng = np.random.default_rng(5)
+    M, N, tiles = 9, 10, [8, 5, 19]
+    A = rand_i8(rng, (M, sum(tiles)))
+    B = rand_i8(rng, (sum(tiles), N))
+    bias = rng.integers(-3000, 3000, size=N)
+
+    async def body(ctx, b):
+        for store in ("int8", "int32"):
+            acc, k0 = None, 0
+            for t, k in enumerate(tiles):
+                last = t == len(tiles) - 1
+                At, Bt = A[:, k0:k0 + k], B[k0:k0 + k]
+                await matmul(ctx, b, At, Bt, store=store if last else "none", acc=t > 0,
+                             bias=bias if last else None, qmul=1_500_000_000, qshift=9, qzp=-3,
+                             prev=acc)
+                acc = matmul_ref(At, Bt, acc=acc, store="none")[1]
+                k0 += k
+                b.ram.alloc = RAM_BASE
+            whole, _ = matmul_ref(A, B, bias=bias, store=store, multiplier=1_500_000_000,
+                                  shift=9, zero_point=-3)
+            got, _ = await matmul(ctx, b, A, B, store=store, bias=bias, qmul=1_500_000_000,
+                                  qshift=9, qzp=-3)
+            assert np.array_equal(got, whole)
+    Bench().run(body)
+
+
+def test_extreme_values_long_k():
+    """(-128)·(-128) and (-128)·127 summed over a long K: exact int32, no overflow; biases
+    put some sums exactly at INT32_MAX / INT32_MIN and one past (documented: wraps mod 2**32);
+    then the requantizer on such extreme accumulators."""
+    params = dict(dim=4, max_m=4, max_n=8, k_chunk=64)
+    K = 1024
+    A = np.full((2, K), -128, dtype=np.int8)
+    B = np.full((K, 8), -128, dtype=np.int8)
+    B[:, 4:] = 127
+    top, bottom = K * 16384, -K * 16256
+    bias = [0, INT32_MAX - top, INT32_MAX - top + 1, 7, 0, INT32_MIN - bottom,
+            INT32_MIN - bottom - 1, -7]
+
+    async def body(ctx, b):
+        got, _ = await matmul(ctx, b, A, B, store="int32", bias=bias)
+        assert list(got[0]) == [top, INT32_MAX, INT32_MIN, top + 7,
+                                bottom, INT32_MIN, INT32_MAX, bottom - 7]
+        for qmul, qshift in [(INT32_MAX, 0), (1 << 30, 31), (INT32_MIN, 0), (INT32_MIN, 31)]:
+            b.ram.alloc = RAM_BASE
+            k = 16
+            kb = [v + (K - k) * (16384 if i < 4 else -16256) if abs(v) > 100 else v
+                  for i, v in enumerate(bias)]      # same extreme sums with a short K
+            await matmul(ctx, b, A[:, :k], B[:k], store="int8", bias=kb, qmul=qmul,
+                         qshift=qshift, qzp=5, relu=qshift == 31)
+    Bench(params=params).run(body)
+
+
+def requant_vectors(rng, qmul, shift):
+    """Inputs for one parameter set: extremes, exact ties of both roundings, random."""
+    xs = [INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, INT32_MAX - 1, 1 << 30, -(1 << 30)]
+    if qmul == 1 << 30:
+        # SRDHM(x, 2**30) = x/2 rounded: odd x are its ties. 2·y with y = ±(2k+1)·2**(s-1)
+        # are exact ties of RoundingDivideByPOT.
+        xs += [2 * k + 1 for k in range(-6, 6)]
+        if shift:
+            for k in range(0, 5):
+                y = (2 * k + 1) << (shift - 1)
+                xs += [2 * y, -2 * y, 2 * y + 2, -2 * y - 2, 2 * y - 2, -2 * y + 2]
+    xs += list(rng.integers(INT32_MIN, INT32_MAX, size=40, endpoint=True))
+    xs += list(rng.integers(-(1 << 16), 1 << 16, size=40))
+    return [int(x) for x in xs if INT32_MIN <= x <= INT32_MAX]
+
+
+def test_requantizer_rounding_edges():
+    """The requantizer alone, one value per cycle, against gemmlowp's definitions."""
+    rng = np.random.default_rng(6)
+    # multiplier, shift, zero point, relu
+    sets = [(1 << 30, 0, 0, False), (1 << 30, 1, 0, False), (1 << 30, 3, -7, False),
+            (1 << 30, 31, 0, False), (1 << 30, 5, 100, True), (INT32_MIN, 0, 0, False),
+            (INT32_MIN, 4, -128, True), (INT32_MAX, 0, 127, False), (INT32_MAX, 20, 3, True),
+            (0, 3, -20, False), (1, 0, 0, False), (-1, 0, 0, False),
+            (-(1 << 30), 2, 10, False)]
+    sets += [(int(rng.integers(INT32_MIN, INT32_MAX)), int(rng.integers(0, 32)),
+              int(rng.integers(-128, 128)), bool(rng.integers(0, 2))) for _ in range(6)]
+    dut = Requantizer(tag_width=8)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for qmul, shift, zp, relu in sets:
+            ctx.set(dut.multiplier, qmul)
+            ctx.set(dut.shift, shift)
+            ctx.set(dut.zero_point, zp)
+            ctx.set(dut.relu, relu)
+            await ctx.tick().repeat(2)                       # derived parameters settle
+            xs = requant_vectors(rng, qmul, shift)
+            want = requantize(np.array(xs), qmul, shift, zp, relu)
+            got = []
+            for cycle in range(len(xs) + dut.latency):
+                if cycle < len(xs):
+                    ctx.set(dut.i.valid, 1)
+                    ctx.set(dut.i.payload.value, xs[cycle])
+                    ctx.set(dut.i.payload.tag, cycle & 0xFF)
+                else:
+                    ctx.set(dut.i.valid, 0)
+                if ctx.get(dut.o.valid):
+                    assert ctx.get(dut.o.payload.tag) == len(got) & 0xFF
+                    assert ctx.get(dut.o.payload.raw) == xs[len(got)]
+                    got.append(ctx.get(dut.o.payload.value))
+                await ctx.tick()
+            assert len(got) == len(xs)
+            for x, g, w in zip(xs, got, want):
+                assert g == w, (f"x={x} qmul={qmul} shift={shift} zp={zp} relu={relu}: "
+                                f"got {g}, want {w} (srdhm={int(srdhm(x, qmul))})")
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_srdhm_shortcut_equals_gemmlowp():
+    """The hardware computes SRDHM as floor((a·b + 2**30) / 2**31), saturated; docs/matmul.md
+    claims that equals gemmlowp's nudge-and-truncate definition. Check it on many pairs."""
+    rng = np.random.default_rng(7)
+    a = np.concatenate([rng.integers(INT32_MIN, INT32_MAX, size=20000, endpoint=True),
+                        [INT32_MIN, INT32_MAX, 0, -1, 1, 1 << 15, -(1 << 15)]])
+    for b in [INT32_MIN, INT32_MAX, 1 << 30, -(1 << 30), 1, -1, 0, 3, 12345678,
+              *rng.integers(INT32_MIN, INT32_MAX, size=20)]:
+        ab = a.astype(object) * int(b)
+        short = np.array([min((v + (1 << 30)) >> 31, INT32_MAX) for v in ab], dtype=np.int64)
+        assert np.array_equal(short, srdhm(a, int(b))), b
+
+
+def test_misuse_ends_with_error_never_hangs():
+    """Bad parameters are refused before any bus traffic; DMA refusals, START while busy and
+    ABORT end the operation with ERROR and a cause; the next good operation still works."""
+    rng = np.random.default_rng(8)
+    A, B = rand_i8(rng, (5, 6)), rand_i8(rng, (6, 7))
+
+    async def body(ctx, b):
+        ram = b.ram
+        a, lda = ram.matrix(A)
+        bb, ldb = ram.matrix(B)
+        c = ram.reserve(5 * 8)
+        good = dict(a=a, lda=lda, b=bb, ldb=ldb, c=c, ldc=8, m=5, n=7, k=6)
+
+        async def expect(cause, **changes):
+            before = b.requests
+            await b.program(ctx, **{**good, **changes})
+            st, cycles = await b.start_and_wait(ctx, timeout=5000)
+            assert st == {"busy": 0, "done": 1, "error": 1, "cause": cause}, (changes, st)
+            if cause not in (Cause.DMA, Cause.BUSY, Cause.ABORTED):
+                assert b.requests == before and cycles <= 3, (changes, b.requests - before)
+
+        await expect(Cause.ZERO_SIZE, m=0)
+        await expect(Cause.ZERO_SIZE, n=0)
+        await expect(Cause.ZERO_SIZE, k=0)
+        await expect(Cause.TOO_BIG, m=17)
+        await expect(Cause.TOO_BIG, n=17)
+        await expect(Cause.TOO_BIG, k=MAX_K + 1)
+        await expect(Cause.TOO_BIG, m=1 << 31)
+        await expect(Cause.ALIGN, a=a + 1)
+        await expect(Cause.ALIGN, b=bb + 2)
+        await expect(Cause.ALIGN, c=c + 3)
+        await expect(Cause.ALIGN, lda=lda + 1)
+        await expect(Cause.ALIGN, ldb=ldb + 2)
+        await expect(Cause.ALIGN, ldc=6)
+        await expect(Cause.ALIGN, bias=a + 2)
+        await expect(Cause.BAD_OP, store=3)
+        # The DMA windows: A, B, C or the bias outside RAM; a stride walking out of it.
+        await expect(Cause.DMA, a=0x1000_0000)
+        await expect(Cause.DMA, b=RAM_BASE + RAM_SIZE - 8)
+        await expect(Cause.DMA, c=RAM_BASE - 0x100)
+        await expect(Cause.DMA, bias=RAM_BASE + RAM_SIZE)
+        await expect(Cause.DMA, lda=RAM_SIZE // 4)
+        await expect(Cause.DMA, ldc=0x8000_0000)
+        # No store: C's address and stride do not matter.
+        await b.program(ctx, **{**good, "c": 1, "ldc": 3, "store": "none"})
+        st, _ = await b.start_and_wait(ctx)
+        assert not st["error"]
+
+        # START while busy, then ABORT: both end the running operation.
+        for reg, cause in (("START", Cause.BUSY), ("ABORT", Cause.ABORTED)):
+            await b.program(ctx, **good)
+            await b.write(ctx, "START", 1)
+            await ctx.tick().repeat(40)
+            assert (await b.status(ctx))["busy"]
+            await b.write(ctx, reg, 1)
+            for _ in range(100):
+                if ctx.get(b.top.copro.irq):
+                    break
+                await ctx.tick()
+            st = await b.status(ctx)
+            assert st == {"busy": 0, "done": 1, "error": 1, "cause": cause}, st
+            assert not ctx.get(b.top.dma.chan.busy)
+            await b.write(ctx, "STATUS", 2)
+        # ABORT while idle does nothing.
+        assert not await b.write(ctx, "ABORT", 1)
+        assert (await b.status(ctx))["done"] == 0
+
+        ram.alloc = c + 64
+        await matmul(ctx, b, A, B, store="int8", qshift=6)
+    Bench().run(body)
+
+
+def test_abort_during_store_and_under_bus_stalls():
+    """Abort at many points of an operation whose memory stalls: never hangs, and the next
+    operation is exact."""
+    rng = np.random.default_rng(9)
+    A, B = rand_i8(rng, (16, 12)), rand_i8(rng, (12, 16))
+
+    async def body(ctx, b):
+        _, full = await matmul(ctx, b, A, B, store="int32")
+        for when in range(20, full, full // 7):
+            b.ram.alloc = RAM_BASE
+            a, lda = b.ram.matrix(A)
+            bb, ldb = b.ram.matrix(B)
+            await b.program(ctx, a=a, lda=lda, b=bb, ldb=ldb, c=b.ram.reserve(1024), ldc=64,
+                            m=16, n=16, k=12, store="int32")
+            await b.write(ctx, "START", 1)
+            await ctx.tick().repeat(when)
+            await b.write(ctx, "ABORT", 1)
+            for _ in range(100):
+                if ctx.get(b.top.copro.irq):
+                    break
+                await ctx.tick()
+            st = await b.status(ctx)
+            assert st["done"] and st["error"] and st["cause"] == Cause.ABORTED, (when, st)
+            await b.write(ctx, "STATUS", 2)
+        b.ram.alloc = RAM_BASE
+        await matmul(ctx, b, A, B, store="int8", qshift=8, bias=rng.integers(-99, 99, size=16))
+    Bench(stall=lambda c: c % 5 in (1, 2)).run(body)
+
+
+def test_irq_enable_and_acknowledge():
+    rng = np.random.default_rng(10)
+    A, B = rand_i8(rng, (2, 3)), rand_i8(rng, (3, 2))
+
+    async def body(ctx, b):
+        a, lda = b.ram.matrix(A)
+        bb, ldb = b.ram.matrix(B)
+        await b.program(ctx, a=a, lda=lda, b=bb, ldb=ldb, c=b.ram.reserve(16), ldc=4,
+                        m=2, n=2, k=3)
+        await b.write(ctx, "IRQ_EN", 0)
+        await b.write(ctx, "START", 1)
+        await ctx.tick().until(~b.top.copro.busy)
+        st = await b.status(ctx)
+        assert st["done"] and not ctx.get(b.top.copro.irq)
+        await b.write(ctx, "IRQ_EN", 1)
+        assert ctx.get(b.top.copro.irq)
+        await b.write(ctx, "STATUS", 2)
+        assert not ctx.get(b.top.copro.irq) and not (await b.status(ctx))["done"]
+    Bench().run(body)
+
+
+def test_constant_time():
+    """Same sizes and operation, different values (random, zeros, extremes): identical
+    CYCLES, and identical cycles from START to the interrupt."""
+    rng = np.random.default_rng(11)
+    M, N, K = 11, 13, 21
+    inputs = [(rand_i8(rng, (M, K)), rand_i8(rng, (K, N))) for _ in range(2)]
+    inputs += [(np.zeros((M, K), np.int8), np.zeros((K, N), np.int8)),
+               (np.full((M, K), -128, np.int8), np.full((K, N), -128, np.int8))]
+
+    async def body(ctx, b):
+        for store in ("int8", "int32"):
+            seen = set()
+            for A, B in inputs:
+                b.ram.alloc = RAM_BASE
+                bias = rng.integers(INT32_MIN, INT32_MAX, size=N)
+                a, lda = b.ram.matrix(A)
+                bb, ldb = b.ram.matrix(B)
+                bias_addr, _ = b.ram.matrix(bias.astype(np.int32)[None, :])
+                await b.program(ctx, a=a, lda=lda, b=bb, ldb=ldb, c=b.ram.reserve(M * 64),
+                                ldc=64, m=M, n=N, k=K, store=store, bias=bias_addr, relu=True,
+                                qmul=int(rng.integers(0, INT32_MAX)), qshift=int(rng.integers(0, 32)))
+                await b.write(ctx, "START", 1)
+                t = 0
+                while not ctx.get(b.top.copro.irq):
+                    await ctx.tick()
+                    t += 1
+                cycles = await b.read(ctx, "CYCLES")
+                await b.write(ctx, "STATUS", 2)
+                seen.add((t, cycles))
+            assert len(seen) == 1, f"{store}: timing depends on values: {seen}"
+    Bench().run(body)
+
+
+def test_full_size_utilisation(capsys):
+    """The full configuration (8×8 array) on the benchmark size 64×64×64; cycle figures for
+    docs/matmul.md. Utilisation = useful MACs / (64 MACs × cycles)."""
+    rng = np.random.default_rng(12)
+    A, B = rand_i8(rng, (64, 64)), rand_i8(rng, (64, 64))
+
+    async def body(ctx, b):
+        figures = {}
+        for store in ("none", "int8"):
+            b.ram.alloc = RAM_BASE
+            _, cycles = await matmul(ctx, b, A, B, store=store, qshift=11)
+            figures[store] = cycles
+        with capsys.disabled():
+            for store, cycles in figures.items():
+                print(f"\n64x64x64 store={store}: {cycles} cycles, "
+                      f"utilisation {64 ** 3 / 64 / cycles:.1%}", end="")
+        assert figures["none"] < 6000 and figures["int8"] < 10500
+    Bench(params={}).run(body)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl._ir.UnusedElaboratable")
+def test_init_wrong_params():
+    with pytest.raises(TypeError):
+        MatMulCoprocessor(dim=8.0)
+    with pytest.raises(ValueError):
+        MatMulCoprocessor(dim=6)
+    with pytest.raises(ValueError):
+        MatMulCoprocessor(dim=2)
+    with pytest.raises(ValueError):
+        MatMulCoprocessor(max_m=48)
+    with pytest.raises(ValueError):
+        MatMulCoprocessor(dim=8, k_chunk=4)
+    with pytest.raises(ValueError):
+        MatMulCoprocessor(max_n=4096)
+    gc.collect()
