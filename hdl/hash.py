@@ -282,6 +282,20 @@ class HashCoprocessor(wiring.Component):
         pad_done = Signal()
         blk_last = Signal()
 
+        # The buffer is a shift register: words enter at the block's last word (bw - 1) and
+        # move down, so after bw words the block sits in words 0..bw-1; the output leaves
+        # from word 0 the same way. One 2:1 choice per bit (shift or load) plus the few
+        # entry points keeps it small.
+        entry_points = sorted({pp.block_words - 1 for pp in MODE_PARAMS.values()})
+
+        def shift_in(value):
+            for i in range(ABSORB_WORDS):
+                nxt = buf[i + 1] if i + 1 < ABSORB_WORDS else C(0, 32)
+                if i in entry_points:
+                    m.d.sync += buf[i].eq(Mux(p_bw == i + 1, value, nxt))
+                else:
+                    m.d.sync += buf[i].eq(nxt)
+
         eng_busy = Mux(p_sha, sha.busy, kec.busy)
         handoff = Signal()
         fill_go = Signal()
@@ -327,9 +341,7 @@ class HashCoprocessor(wiring.Component):
         with m.If(handoff):
             m.d.sync += buf_full.eq(0)
         with m.If(take):
-            for i in range(ABSORB_WORDS):
-                with m.If(fi == i):
-                    m.d.sync += buf[i].eq(word)
+            shift_in(word)
             m.d.sync += [left.eq(left_next), pad_done.eq(pad_done | pad_here)]
             with m.If(fi == 0):
                 m.d.sync += blk_last.eq(is_last_now)
@@ -500,8 +512,7 @@ class HashCoprocessor(wiring.Component):
             with m.State("WRITE"):
                 m.d.comb += [dma.wr.valid.eq(1), dma.wr.payload.eq(buf[0])]
                 with m.If(dma.wr.ready):
-                    for i in range(ABSORB_WORDS - 1):
-                        m.d.sync += buf[i].eq(buf[i + 1])
+                    shift_in(C(0, 32))
                     m.d.sync += [out_left.eq(out_left - 1), blk_out.eq(blk_out - 1)]
                     with m.If(blk_out == 1):
                         with m.If(out_left == 1):
