@@ -1,0 +1,183 @@
+/* Driver for the Gluon int8 matrix coprocessor (slot 2, register map MATMUL),
+ * with the pure-C reference (matmul_sw.c) as fallback.  See gluon/matmul.h
+ * for the API and its rules, docs/matmul.md for the hardware.
+ *
+ * One coprocessor operation computes a tile of at most CONFIG.MAX_M rows and
+ * CONFIG.MAX_N columns of C over the whole K (the hardware streams K through
+ * its double-buffered chunks), so the driver only cuts M and N.  MAX_N is a
+ * multiple of 4, so every tile of an int8 C, B and the bias starts on a word.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gluon/regs.h"
+#include "gluon/matmul.h"
+
+#define MATMUL_KIND (('M' << 8) | 'X')
+
+/* OP.STORE values (hdl/matmul.py Store). */
+#define STORE_INT8  1u
+#define STORE_INT32 2u
+
+static int force_software;
+static uint32_t last_cycles;
+static int last_hw;
+
+static inline void barrier(void)
+{
+    /* The DMA engine reads and writes RAM behind the compiler's back: every store
+     * must reach memory before START, and memory must be re-read after DONE. */
+    __asm__ volatile("fence" ::: "memory");
+}
+
+int gluon_matmul_present(void)
+{
+    /* SYSINFO first: reading an absent slot would be a bus error. */
+    if (!(GLUON_SYSINFO_COPROCS & GLUON_SYSINFO_COPROCS_MATMUL_MASK))
+        return 0;
+    return (GLUON_MATMUL_ID >> 16) == MATMUL_KIND;
+}
+
+static volatile uint32_t *const WIN_BASE[] = {
+    &GLUON_DMA_WIN0_BASE, &GLUON_DMA_WIN1_BASE, &GLUON_DMA_WIN2_BASE, &GLUON_DMA_WIN3_BASE};
+static volatile uint32_t *const WIN_LIMIT[] = {
+    &GLUON_DMA_WIN0_LIMIT, &GLUON_DMA_WIN1_LIMIT, &GLUON_DMA_WIN2_LIMIT, &GLUON_DMA_WIN3_LIMIT};
+static volatile uint32_t *const WIN_CTRL[] = {
+    &GLUON_DMA_WIN0_CTRL, &GLUON_DMA_WIN1_CTRL, &GLUON_DMA_WIN2_CTRL, &GLUON_DMA_WIN3_CTRL};
+
+int gluon_matmul_window(unsigned win, const void *base, size_t size)
+{
+    if (win >= sizeof WIN_BASE / sizeof WIN_BASE[0] || size == 0)
+        return GLUON_MATMUL_E_ARG;
+    if (*WIN_CTRL[win] & GLUON_DMA_WIN0_CTRL_LOCK_MASK)
+        return GLUON_MATMUL_E_ARG;
+    /* Windows are word granular: widen to whole words. */
+    uintptr_t lo = (uintptr_t)base & ~(uintptr_t)3;
+    uintptr_t hi = ((uintptr_t)base + size + 3) & ~(uintptr_t)3;
+    *WIN_CTRL[win] = 0;
+    *WIN_BASE[win] = lo;
+    *WIN_LIMIT[win] = hi;
+    *WIN_CTRL[win] = GLUON_DMA_WIN0_CTRL_R_MASK | GLUON_DMA_WIN0_CTRL_W_MASK;
+    return GLUON_MATMUL_OK;
+}
+
+void gluon_matmul_force_software(int on)
+{
+    force_software = on;
+}
+
+uint32_t gluon_matmul_last_cycles(void)
+{
+    return last_cycles;
+}
+
+int gluon_matmul_last_was_hw(void)
+{
+    return last_hw;
+}
+
+/* One operation, to its end.  Returns 0 or STATUS.CAUSE. */
+static int run_tile(uint32_t op, int m, int n, int k, const int8_t *a, int lda,
+                    const int8_t *b, int ldb, void *c, int ldc, const int32_t *bias)
+{
+    GLUON_MATMUL_A_ADDR = (uint32_t)(uintptr_t)a;
+    GLUON_MATMUL_B_ADDR = (uint32_t)(uintptr_t)b;
+    GLUON_MATMUL_C_ADDR = (uint32_t)(uintptr_t)c;
+    GLUON_MATMUL_BIAS_ADDR = (uint32_t)(uintptr_t)bias;
+    GLUON_MATMUL_A_STRIDE = (uint32_t)lda;
+    GLUON_MATMUL_B_STRIDE = (uint32_t)ldb;
+    GLUON_MATMUL_C_STRIDE = (uint32_t)ldc;
+    GLUON_MATMUL_M = (uint32_t)m;
+    GLUON_MATMUL_N = (uint32_t)n;
+    GLUON_MATMUL_K = (uint32_t)k;
+    GLUON_MATMUL_OP = op;
+    barrier();
+    GLUON_MATMUL_START = GLUON_MATMUL_START_GO_MASK;
+    uint32_t st;
+    while (!((st = GLUON_MATMUL_STATUS) & GLUON_MATMUL_STATUS_DONE_MASK))
+        ;
+    GLUON_MATMUL_STATUS = GLUON_MATMUL_STATUS_DONE_MASK;     /* acknowledge */
+    barrier();
+    last_cycles += GLUON_MATMUL_CYCLES;
+    if (st & GLUON_MATMUL_STATUS_ERROR_MASK)
+        return (int)((st & GLUON_MATMUL_STATUS_CAUSE_MASK) >> GLUON_MATMUL_STATUS_CAUSE_SHIFT);
+    return GLUON_MATMUL_OK;
+}
+
+/* C (element size esize) = A·B tile by tile. */
+static int run(uint32_t store, int M, int N, int K, const int8_t *A, int lda,
+               const int8_t *B, int ldb, void *C, int ldc, int esize,
+               const int32_t *bias, const gluon_requant *rq)
+{
+    uint32_t cfg = GLUON_MATMUL_CONFIG;
+    int max_m = (int)((cfg & GLUON_MATMUL_CONFIG_MAX_M_MASK) >> GLUON_MATMUL_CONFIG_MAX_M_SHIFT);
+    int max_n = (int)((cfg & GLUON_MATMUL_CONFIG_MAX_N_MASK) >> GLUON_MATMUL_CONFIG_MAX_N_SHIFT);
+    uint32_t op = store << GLUON_MATMUL_OP_STORE_SHIFT;
+    if (bias)
+        op |= GLUON_MATMUL_OP_BIAS_MASK;
+    if (rq) {
+        if (rq->relu)
+            op |= GLUON_MATMUL_OP_RELU_MASK;
+        GLUON_MATMUL_QMUL = (uint32_t)rq->multiplier;
+        GLUON_MATMUL_QSHIFT = rq->shift;
+        GLUON_MATMUL_QZP = (uint8_t)rq->zero_point;
+    }
+    last_cycles = 0;
+    for (int i0 = 0; i0 < M; i0 += max_m) {
+        int m = M - i0 < max_m ? M - i0 : max_m;
+        for (int j0 = 0; j0 < N; j0 += max_n) {
+            int n = N - j0 < max_n ? N - j0 : max_n;
+            int err = run_tile(op, m, n, K, A + (long)i0 * lda, lda, B + j0, ldb,
+                               (int8_t *)C + (long)i0 * ldc + (long)j0 * esize, ldc,
+                               bias ? bias + j0 : NULL);
+            if (err)
+                return err;
+        }
+    }
+    return GLUON_MATMUL_OK;
+}
+
+static int use_hardware(const void *A, int lda, const void *B, int ldb, const void *C,
+                        int ldc, const void *bias)
+{
+    if (force_software || !gluon_matmul_present())
+        return 0;
+    uintptr_t any = (uintptr_t)A | (uintptr_t)B | (uintptr_t)C | (uintptr_t)bias
+                    | (uintptr_t)lda | (uintptr_t)ldb | (uintptr_t)ldc;
+    return (any & 3) == 0;
+}
+
+static int bad_args(int M, int N, int K, const void *A, const void *B, const void *C)
+{
+    return M <= 0 || N <= 0 || K <= 0 || K > GLUON_MATMUL_MAX_K || !A || !B || !C;
+}
+
+int gluon_matmul_i8(int M, int N, int K, const int8_t *A, int lda,
+                    const int8_t *B, int ldb, int8_t *C, int ldc,
+                    const gluon_requant *rq)
+{
+    if (bad_args(M, N, K, A, B, C) || !rq || rq->shift > 31)
+        return GLUON_MATMUL_E_ARG;
+    last_hw = use_hardware(A, lda, B, ldb, C, ldc, rq->bias);
+    if (!last_hw) {
+        last_cycles = 0;
+        gluon_matmul_i8_sw(M, N, K, A, lda, B, ldb, C, ldc, rq);
+        return GLUON_MATMUL_OK;
+    }
+    return run(STORE_INT8, M, N, K, A, lda, B, ldb, C, ldc, 1, rq->bias, rq);
+}
+
+int gluon_matmul_i8_i32(int M, int N, int K, const int8_t *A, int lda,
+                        const int8_t *B, int ldb, int32_t *C, int ldc,
+                        const int32_t *bias)
+{
+    if (bad_args(M, N, K, A, B, C))
+        return GLUON_MATMUL_E_ARG;
+    last_hw = use_hardware(A, lda, B, ldb, C, ldc, bias);
+    if (!last_hw) {
+        last_cycles = 0;
+        gluon_matmul_i8_i32_sw(M, N, K, A, lda, B, ldb, C, ldc, bias);
+        return GLUON_MATMUL_OK;
+    }
+    return run(STORE_INT32, M, N, K, A, lda, B, ldb, C, ldc, 4, bias, NULL);
+}

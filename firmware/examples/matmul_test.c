@@ -1,0 +1,127 @@
+/* matmul_test.c: the matrix coprocessor against the pure-C reference.
+ *
+ * For each case (M, N, K, strides, options) A and B are filled from the LCG
+ * x = 1664525 x + 1013904223 (mod 2^32), element (int8)(x >> 24), seed
+ * 0x5EED0000 + case index, A row by row then B; the bias (when used) continues
+ * the sequence with (int32)x >> 12.  The hardware result must equal the
+ * software reference byte for byte, including the word-padding bytes of int8
+ * rows (zero) and leaving the rest of each stride untouched.  Then misuse: a
+ * buffer outside the DMA window must fail with GLUON_MATMUL_E_DMA.
+ *
+ * Output: one line per case, "case <i> MxNxK ...: ok|FAIL (<cycles> cycles)",
+ * then "matmul_test: <n> cases, <f> failures".  Returns the failure count.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gluon/matmul.h"
+
+#define A_BYTES (96 * 72)
+#define B_BYTES (72 * 136)
+#define C_BYTES (96 * 80 * 4)
+
+static struct {
+    int8_t a[A_BYTES];
+    int8_t b[B_BYTES];
+    int32_t bias[136];
+    int8_t c[C_BYTES];
+} __attribute__((aligned(16))) dma;
+
+static int8_t ref[C_BYTES] __attribute__((aligned(4)));
+static int8_t outside[64] __attribute__((aligned(4)));     /* never in a window */
+
+struct test_case {
+    int m, n, k, lda, ldb, ldc;     /* strides in bytes; 0: packed (rounded up to 4) */
+    int int32;                      /* 1: raw int32 C */
+    int bias, relu, shift, zp;
+    int32_t multiplier;
+};
+
+static const struct test_case CASES[] = {
+    {1, 1, 1, 0, 0, 0, 0, 0, 0, 7, 0, 1 << 30},
+    {8, 8, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0},
+    {5, 7, 3, 0, 0, 0, 0, 1, 1, 6, -3, 1518500250},
+    {17, 13, 29, 40, 20, 16, 0, 1, 0, 9, 12, 1900000000},
+    {64, 64, 64, 0, 0, 0, 0, 1, 1, 11, 0, 1200000000},
+    {64, 64, 64, 0, 0, 0, 1, 1, 0, 0, 0, 0},
+    {70, 130, 33, 36, 136, 132, 0, 0, 0, 10, -128, 2000000000},  /* several tiles */
+    {96, 10, 72, 0, 0, 0, 1, 1, 0, 0, 0, 0},
+    {3, 70, 65, 68, 72, 288, 1, 0, 0, 0, 0, 0},
+};
+#define N_CASES (int)(sizeof CASES / sizeof CASES[0])
+
+static uint32_t lcg;
+static uint32_t next(void)
+{
+    lcg = lcg * 1664525u + 1013904223u;
+    return lcg;
+}
+
+static int round4(int x) { return (x + 3) & ~3; }
+
+static int run_case(int idx, const struct test_case *t)
+{
+    int esize = t->int32 ? 4 : 1;
+    int lda = t->lda ? t->lda : round4(t->k);
+    int ldb = t->ldb ? t->ldb : round4(t->n);
+    int ldc = t->ldc ? t->ldc : round4(t->n * esize);
+    lcg = 0x5EED0000u + (uint32_t)idx;
+    for (int i = 0; i < t->m; i++)
+        for (int k = 0; k < t->k; k++)
+            dma.a[i * lda + k] = (int8_t)(next() >> 24);
+    for (int k = 0; k < t->k; k++)
+        for (int j = 0; j < t->n; j++)
+            dma.b[k * ldb + j] = (int8_t)(next() >> 24);
+    for (int j = 0; j < t->n; j++)
+        dma.bias[j] = (int32_t)next() >> 12;
+    const int32_t *bias = t->bias ? dma.bias : NULL;
+    gluon_requant rq = {t->multiplier, (uint8_t)t->shift, (int8_t)t->zp, (uint8_t)t->relu, bias};
+
+    int bytes = t->m * ldc;
+    memset(dma.c, 0x5A, (size_t)bytes);
+    memset(ref, 0x5A, (size_t)bytes);
+    int err;
+    if (t->int32) {
+        gluon_matmul_i8_i32_sw(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, (int32_t *)ref, ldc, bias);
+        err = gluon_matmul_i8_i32(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, (int32_t *)dma.c, ldc, bias);
+    } else {
+        gluon_matmul_i8_sw(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, ref, ldc, &rq);
+        err = gluon_matmul_i8(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, dma.c, ldc, &rq);
+        /* The hardware writes whole words: the pad bytes of each row are zero. */
+        for (int i = 0; i < t->m; i++)
+            for (int j = t->n; j < round4(t->n); j++)
+                ref[i * ldc + j] = 0;
+    }
+    int ok = err == 0 && gluon_matmul_last_was_hw() && memcmp(dma.c, ref, (size_t)bytes) == 0;
+    printf("case %d %dx%dx%d lda %d ldb %d ldc %d %s%s%s: %s (%u cycles)\n", idx, t->m, t->n,
+           t->k, lda, ldb, ldc, t->int32 ? "int32" : "int8", t->bias ? " bias" : "",
+           t->relu ? " relu" : "", ok ? "ok" : "FAIL", (unsigned)gluon_matmul_last_cycles());
+    if (!ok && err)
+        printf("  error %d\n", err);
+    return !ok;
+}
+
+int main(void)
+{
+    if (!gluon_matmul_present()) {
+        printf("matmul_test: no matrix coprocessor in this SoC\n");
+        return 1;
+    }
+    gluon_matmul_window(0, &dma, sizeof dma);
+    int failures = 0;
+    for (int i = 0; i < N_CASES; i++)
+        failures += run_case(i, &CASES[i]);
+
+    /* Misuse: C outside the window, then A outside; then a good call still works. */
+    gluon_requant rq = {1 << 30, 0, 0, 0, NULL};
+    int e1 = gluon_matmul_i8(4, 4, 4, dma.a, 4, dma.b, 4, outside, 4, &rq);
+    int e2 = gluon_matmul_i8(4, 4, 4, outside, 4, dma.b, 4, dma.c, 4, &rq);
+    int e3 = gluon_matmul_i8(4, 4, 4, dma.a, 4, dma.b, 4, dma.c, 4, &rq);
+    int misuse_ok = e1 == GLUON_MATMUL_E_DMA && e2 == GLUON_MATMUL_E_DMA && e3 == 0;
+    printf("misuse: outside the window -> %d, %d; then %d: %s\n", e1, e2, e3,
+           misuse_ok ? "ok" : "FAIL");
+    failures += !misuse_ok;
+    printf("matmul_test: %d cases, %d failures\n", N_CASES + 1, failures);
+    return failures;
+}

@@ -1,0 +1,115 @@
+/* Gluon int8 matrix coprocessor driver (slot 2, register map MATMUL) and the
+ * pure-C reference it is checked against.
+ *
+ *     C = requant(A · B + bias)     A: M×K int8, B: K×N int8, C: M×N int8
+ *     C = A · B + bias              the same with int32 C (gluon_matmul_i8_i32)
+ *
+ * Matrices are row-major with explicit row strides in BYTES (lda, ldb, ldc).
+ * Any M, N, K >= 1 (K <= GLUON_MATMUL_MAX_K per call): the driver cuts C into
+ * tiles of at most CONFIG.MAX_M × CONFIG.MAX_N (64 × 64 in the full SoC) and
+ * runs one coprocessor operation per tile; K is never cut.
+ *
+ * Requantization (the same integer arithmetic as TensorFlow Lite / gemmlowp,
+ * defined exactly in docs/matmul.md):
+ *     x   = acc + bias[n]                    (int32, wraps)
+ *     y   = SaturatingRoundingDoublingHighMul(x, multiplier)
+ *     q   = RoundingDivideByPOT(y, shift)
+ *     out = clamp(q + zero_point, relu ? zero_point : -128, 127)
+ * The real scale is multiplier · 2^-31 · 2^-shift.
+ *
+ * DMA confinement.  The coprocessor reads A, B, bias and writes C by DMA,
+ * only inside the global DMA windows M-mode opened.  Open one covering all of
+ * them first, e.g.  gluon_matmul_window(0, buffers, sizeof buffers);
+ * A buffer outside the windows fails with GLUON_MATMUL_E_DMA (no hang).
+ *
+ * Buffers for the hardware.  A, B, C, bias and the three strides must be
+ * multiples of 4 (else the call runs in software, same result).  Rows are
+ * moved as whole 32-bit words: a row of A is read up to the next word
+ * boundary after its K bytes, a row of B after its N bytes, and an int8 row
+ * of C is written up to the next word boundary with zero bytes after its N
+ * values, so keep strides >= the row length rounded up to 4 (a stride that is
+ * a multiple of 4 and >= the row length always is).
+ *
+ * Timing depends on M, N, K and the options only, never on the values, in
+ * hardware and in the software reference.
+ *
+ * All hardware functions return 0 on success, else an error code below.
+ */
+#ifndef GLUON_MATMUL_H
+#define GLUON_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Errors 1..7 are the hardware's STATUS.CAUSE codes (hdl/matmul.py Cause;
+ * tests/test_matmul.py checks that they agree). */
+#define GLUON_MATMUL_OK          0
+#define GLUON_MATMUL_E_ZERO_SIZE 1   /* M, N or K is zero */
+#define GLUON_MATMUL_E_TOO_BIG   2   /* a size beyond the buffers / MAX_K */
+#define GLUON_MATMUL_E_ALIGN     3   /* address or stride not a multiple of 4 */
+#define GLUON_MATMUL_E_BAD_OP    4   /* reserved OP.STORE value */
+#define GLUON_MATMUL_E_DMA       5   /* buffer outside the DMA windows, or bus error */
+#define GLUON_MATMUL_E_BUSY      6   /* START while busy */
+#define GLUON_MATMUL_E_ABORTED   7   /* ABORT */
+/* Driver-level errors. */
+#define GLUON_MATMUL_E_ARG       16  /* bad argument (size <= 0, NULL, K too large) */
+#define GLUON_MATMUL_E_ABSENT    17  /* gluon_matmul_hw_* without the coprocessor */
+
+#define GLUON_MATMUL_MAX_K 131071    /* K·(-128)·(-128) < 2^31: no int32 overflow */
+
+typedef struct {
+    int32_t multiplier;     /* Q0.31; a real scale s in (0,1): round(s·2^(31+shift)) */
+    uint8_t shift;          /* 0..31 */
+    int8_t zero_point;      /* output zero point */
+    uint8_t relu;           /* 1: clamp below at zero_point */
+    const int32_t *bias;    /* N int32 added before requantizing, or NULL */
+} gluon_requant;
+
+/* ---- Software reference (always available, pure C) ---------------------- */
+
+int32_t gluon_srdhm(int32_t a, int32_t b);          /* SaturatingRoundingDoublingHighMul */
+int32_t gluon_rdbpot(int32_t x, int exponent);      /* RoundingDivideByPOT, 0..31 */
+int8_t gluon_requantize(int32_t acc, const gluon_requant *rq);   /* without the bias */
+
+void gluon_matmul_i8_sw(int M, int N, int K, const int8_t *A, int lda,
+                        const int8_t *B, int ldb, int8_t *C, int ldc,
+                        const gluon_requant *rq);
+void gluon_matmul_i8_i32_sw(int M, int N, int K, const int8_t *A, int lda,
+                            const int8_t *B, int ldb, int32_t *C, int ldc,
+                            const int32_t *bias);
+
+/* ---- Driver: hardware when present, else the software reference --------- */
+
+/* 1 if the SoC has the matrix coprocessor (SYSINFO.COPROCS and the ID register). */
+int gluon_matmul_present(void);
+
+/* Open DMA window `win` (0..3) for reading and writing over [base, base+size).
+ * M-mode only.  GLUON_MATMUL_E_ARG for a bad index or a locked window. */
+int gluon_matmul_window(unsigned win, const void *base, size_t size);
+
+/* Use the software reference even if the hardware is present. */
+void gluon_matmul_force_software(int on);
+
+int gluon_matmul_i8(int M, int N, int K, const int8_t *A, int lda,
+                    const int8_t *B, int ldb, int8_t *C, int ldc,
+                    const gluon_requant *rq);
+int gluon_matmul_i8_i32(int M, int N, int K, const int8_t *A, int lda,
+                        const int8_t *B, int ldb, int32_t *C, int ldc,
+                        const int32_t *bias);
+
+/* Sum of the coprocessor's CYCLES (START to DONE) over the tiles of the last
+ * hardware call; 0 after a software call. */
+uint32_t gluon_matmul_last_cycles(void);
+
+/* 1 if the last call ran on the hardware. */
+int gluon_matmul_last_was_hw(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GLUON_MATMUL_H */
