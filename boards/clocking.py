@@ -119,15 +119,15 @@ def pll_hz(family, f_in, f_out):
 
 
 class _ClockReset(wiring.Component):
-    """Common part: ``sync`` is held in reset while ``ext_rst`` is high or the PLL is not locked;
+    """Drives the ``sync`` domain its parent defines. ``sync`` is held in reset while ``ext_rst`` is high or the PLL is not locked;
     the release is synchronized to the new clock."""
 
     ext_rst: In(1)
     locked: Out(1)
 
     def _domain(self, m, platform, clk, locked, f_out):
-        m.domains.sync = cd_sync = ClockDomain("sync")
-        m.d.comb += [cd_sync.clk.eq(clk), self.locked.eq(locked)]
+        # The domain itself is defined by the top (its owner); this block drives it.
+        m.d.comb += [ClockSignal("sync").eq(clk), self.locked.eq(locked)]
         m.submodules.reset_sync = ResetSynchronizer(~locked | self.ext_rst, domain="sync")
         if platform is not None:
             platform.add_clock_constraint(clk, f_out)

@@ -13,7 +13,7 @@ ELF symbol's address, riscv-tests convention as in simulation); the SoC is not c
 """
 
 from amaranth import *
-from amaranth.lib import wiring
+from amaranth.lib import wiring, io
 
 from gluon.hdl.soc import GluonSoC
 from .clocking import ECP5ClockReset, ICE40ClockReset
@@ -40,11 +40,13 @@ class BoardTop(wiring.Component):
         board, cfg = self.board, self.config
 
         # Clock and reset: the PLL makes exactly cfg.clk_hz (the caller chose it from the PLL).
+        m.domains.sync = ClockDomain("sync")
         clk_res = platform.lookup(board.clk, 0)
         f_in = clk_res.clock.frequency
         if board.family == "ecp5":
             m.submodules.crg = crg = ECP5ClockReset(f_in=f_in, f_out=cfg.clk_hz)
-            m.d.comb += crg.clk_in.eq(platform.request(board.clk, 0).i)
+            m.submodules.clk_buf = clk_buf = io.Buffer("i", platform.request(board.clk, 0, dir="-"))
+            m.d.comb += crg.clk_in.eq(clk_buf.i)
         else:
             pad = platform.request(board.clk, 0, dir="-")
             m.submodules.crg = crg = ICE40ClockReset(pad=pad, f_in=f_in, f_out=cfg.clk_hz)
@@ -52,17 +54,20 @@ class BoardTop(wiring.Component):
             raise ValueError(f"config.clk_hz {cfg.clk_hz} is not a frequency the PLL makes "
                              f"(closest {crg.f_out:.0f} Hz): SYSINFO and the UART would be wrong")
         if board.rst is not None:
-            m.d.comb += crg.ext_rst.eq(platform.request(*board.rst).i)
+            m.submodules.rst_buf = rst_buf = io.Buffer("i", platform.request(*board.rst, dir="-"))
+            m.d.comb += crg.ext_rst.eq(rst_buf.i)
 
         # The SoC: hold and the debug initiator idle, UART to the board's USB serial.
         m.submodules.soc = soc = self.soc
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
         m.d.comb += [
             soc.hold.eq(0),
             soc.debug.cyc.eq(0),
             soc.debug.stb.eq(0),
-            uart.tx.o.eq(soc.uart_tx),
-            soc.uart_rx.eq(uart.rx.i),
+            uart_tx.o.eq(soc.uart_tx),
+            soc.uart_rx.eq(uart_rx.i),
         ]
 
         # Program end: the store to tohost (or SIMCTRL.EXIT), latched.
@@ -96,6 +101,6 @@ class BoardTop(wiring.Component):
         roles = [Mux(exited, ~failed, beat[-1]), (act != 0) | failed, exited, failed]
         roles += [code[1 + i] & failed for i in range(max(0, len(board.leds) - 4))]
         for role, index in zip(roles, board.leds):
-            led = platform.request("led", index)
+            m.submodules[f"led_{index}"] = led = io.Buffer("o", platform.request("led", index, dir="-"))
             m.d.comb += led.o.eq(role)
         return m
