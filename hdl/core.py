@@ -31,6 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from .bus import WishboneSignature
 from .divider import Divider
+from .multiplier import Multiplier
+from .branch import BranchUnit
 from .pmp import PMP
 from .isa import Opcode, Instruction, Cause, Irq, Csr
 
@@ -104,6 +106,8 @@ class Core(wiring.Component):
         wp = regfile.write_port()
 
         m.submodules.divider = divider = Divider()
+        m.submodules.multiplier = multiplier = Multiplier()
+        m.submodules.branch = branch = BranchUnit()
         m.submodules.pmp = pmp = PMP()
 
         # ------------------------------------------------------------------ X stage state
@@ -127,8 +131,6 @@ class Core(wiring.Component):
         w_insn = Signal(32)
         w_addr = Signal(32)
         w_f3 = Signal(3)
-        w_ma = Signal(33)
-        w_mb = Signal(33)
         w_priv_m = Signal()
 
         # ------------------------------------------------------------------ CSR state
@@ -258,23 +260,8 @@ class Core(wiring.Component):
                 m.d.comb += alu.eq(rs1 & opb)
 
         # branch comparison (always both operands from registers)
-        beq = rs1 == rs2
-        blt = rs1.as_signed() < rs2.as_signed()
-        bltu = rs1 < rs2
-        taken = Signal()
-        with m.Switch(f3):
-            with m.Case(0):
-                m.d.comb += taken.eq(beq)
-            with m.Case(1):
-                m.d.comb += taken.eq(~beq)
-            with m.Case(4):
-                m.d.comb += taken.eq(blt)
-            with m.Case(5):
-                m.d.comb += taken.eq(~blt)
-            with m.Case(6):
-                m.d.comb += taken.eq(bltu)
-            with m.Case(7):
-                m.d.comb += taken.eq(~bltu)
+        m.d.comb += [branch.a.eq(rs1), branch.b.eq(rs2), branch.funct3.eq(f3)]
+        taken = branch.taken
 
         pc4 = (x_pc + 4)[:32]
         br_target = (x_pc + imm_b)[:32]
@@ -497,17 +484,18 @@ class Core(wiring.Component):
                 w_addr.eq(mem_addr),
                 w_f3.eq(f3),
                 w_priv_m.eq(priv_m),
-                # MULH/MULHSU take rs1 signed, MULH takes rs2 signed (f3: 0 mul 1 mulh 2 mulhsu 3 mulhu)
-                w_ma.eq(Cat(rs1, rs1[31] & (f3[:2] != 3))),
-                w_mb.eq(Cat(rs2, rs2[31] & (f3[:2] == 1))),
             ]
         with m.Elif(~w_hold):
             m.d.sync += w_valid.eq(0)
 
         # W: late results
-        product = Signal(66)
-        m.d.comb += product.eq(w_ma.as_signed() * w_mb.as_signed())
-        mul_result = Mux(w_f3[:2] == 0, product[:32], product[32:64])
+        m.d.comb += [
+            multiplier.load.eq(x_commit & is_mul),
+            multiplier.a.eq(rs1),
+            multiplier.b.eq(rs2),
+            multiplier.funct.eq(f3[:2]),
+        ]
+        mul_result = multiplier.result
         shifted = Signal(32)
         m.d.comb += shifted.eq(bus.dat_r >> Cat(C(0, 3), w_addr[:2]))
         load_result = Signal(32)

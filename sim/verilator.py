@@ -81,7 +81,10 @@ def build_model(config, *, trace=False, log=None):
            "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
            "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-CMPCONST", "-Wno-UNOPTFLAT",
            "--top-module", "simtop", "-o", "Vsim",
-           "-CFLAGS", "-O2 -std=c++17", "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1",
+           "-CFLAGS", "-O2 -std=c++17",
+           # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
+           # breaks designs large enough to be split into several files
+           "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 CFG_CXXFLAGS_PCH_I=-include",
            "simtop.v", str(HERE / "harness.cpp")]
     if trace:
         cmd += ["--trace-fst", "-CFLAGS", "-DGLUON_TRACE"]
