@@ -27,6 +27,7 @@ from .clint import CLINT
 from .uart import UART
 from .sysinfo import SysInfo, SimCtrl
 from .dma import DMAWindows, DMAEngine
+from .perf import PerfCounters, N_SLOTS as PERF_SLOTS
 from .config import SocConfig, coprocessor_class
 
 
@@ -38,6 +39,7 @@ COPRO_BASE = 0x2000_0000
 SLOT_SIZE = 0x1000
 MAX_SLOTS = 16
 DMA_BASE = 0x1000_3000
+PERF_BASE = 0x1000_4000
 
 
 class GluonSoC(wiring.Component):
@@ -68,6 +70,8 @@ class GluonSoC(wiring.Component):
             "exit_code": Out(32),
             "trace": Out(TraceSignature()),
             "copro_busy": Out(MAX_SLOTS),
+            "dma_req": Out(MAX_SLOTS),
+            "perf_enable": Out(1),
         })
 
     @property
@@ -92,6 +96,7 @@ class GluonSoC(wiring.Component):
             ("SYSINFO", 0x1000_1000, 0x1000, SysInfo.REGS),
             ("SIMCTRL", 0x1000_2000, 0x1000, SimCtrl.REGS),
             ("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS),
+            ("PERF", PERF_BASE, SLOT_SIZE, PerfCounters.REGS),
         ]
         for c in self.coprocessors:
             entries.append((c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS))
@@ -112,11 +117,12 @@ class GluonSoC(wiring.Component):
                                                  ram_size=cfg.ram_size, coprocs_mask=self.coprocs_mask)
         m.submodules.simctrl = simctrl = SimCtrl()
         m.submodules.dma_windows = windows = hold(DMAWindows())
+        m.submodules.perf = perf = hold(PerfCounters())
 
         # The core's data bus: one decoder, built from the memory map.
         m.submodules.decoder = dec = Decoder(addr_width=30)
         targets = {"CLINT": clint.bus, "UART": uart.bus, "SYSINFO": sysinfo.bus,
-                   "SIMCTRL": simctrl.bus, "DMA": windows.bus, "RAM": ram.cbus}
+                   "SIMCTRL": simctrl.bus, "DMA": windows.bus, "PERF": perf.bus, "RAM": ram.cbus}
         for c in self.coprocessors:
             targets[c.NAME] = c.bus
         for name, base, size, _regs in self.memory_map():
@@ -142,6 +148,7 @@ class GluonSoC(wiring.Component):
             wiring.connect(m, engine.bus, arb.initiators[i])
             m.d.comb += engine.windows.win.eq(windows.cfg.win)
             busy.append((c.SLOT, c.busy))
+            m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 
         irq_lines = [Const(0, 1)] * 16
@@ -163,4 +170,12 @@ class GluonSoC(wiring.Component):
         wiring.connect(m, core.trace, wiring.flipped(self.trace))
         for slot, b in busy:
             m.d.comb += self.copro_busy[slot].eq(b)
+        dbus = core.dbus
+        m.d.comb += [
+            perf.retire.eq(core.trace.valid),
+            perf.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),
+            perf.busy.eq(self.copro_busy[:PERF_SLOTS]),
+            perf.dma.eq(self.dma_req[:PERF_SLOTS]),
+            self.perf_enable.eq(perf.enable),
+        ]
         return m

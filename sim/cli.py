@@ -29,10 +29,38 @@ def _summary(res, config_name):
              f"gluon: {res.cycles} cycles, {res.instret} instructions retired, CPI {res.cpi:.3f}",
              f"gluon: simulated {speed / 1e6:.2f} M cycles/s ({res.seconds:.3f} s, '{config_name}' SoC)"]
     if res.busy_cycles:
-        lines.insert(2, f"gluon: coprocessor busy {res.busy_cycles} cycles "
-                        f"({100 * res.busy_cycles / max(res.cycles, 1):.1f} %), glue "
-                        f"{100 * (1 - res.busy_cycles / max(res.cycles, 1)):.1f} %")
+        lines.insert(2, f"gluon: coprocessor busy {res.busy_cycles} of {res.measured['cycles']} "
+                        f"{'region' if res.region_seen else ''} cycles ({100 * res.busy_share:.1f} %), "
+                        f"glue {100 * (1 - res.busy_share):.1f} %")
     return "\n".join(lines)
+
+
+def _profile(res, config):
+    """The cycle-attribution table and the per-function profile (PC samples → ELF symbols)."""
+    from gluon.hdl.config import coprocessor_class
+    c = res.measured
+    cyc = max(c["cycles"], 1)
+    out = [f"profile ({'region marked by PERF.CTRL' if res.region_seen else 'whole run'}):",
+           f"  cycles               {c['cycles']:>12}",
+           f"  instructions retired {c['instret']:>12}   CPI {c['cycles'] / max(c['instret'], 1):.3f}",
+           f"  coprocessor busy     {c['busy_cycles']:>12}   {100 * c['busy_cycles'] / cyc:5.1f} %",
+           f"  glue                 {c['cycles'] - c['busy_cycles']:>12}   {100 * (1 - c['busy_cycles'] / cyc):5.1f} %",
+           f"  core data-bus cycles {c['core_bus_cycles']:>12}   {100 * c['core_bus_cycles'] / cyc:5.1f} %"]
+    for name in config.coprocessors:
+        slot = coprocessor_class(name).SLOT
+        out.append(f"  {name:<8} busy        {c['busy_per_slot'][slot]:>12}   "
+                   f"{100 * c['busy_per_slot'][slot] / cyc:5.1f} %   DMA bus cycles {c['dma_per_slot'][slot]}")
+    samples = getattr(res, "pc_samples", {})
+    if samples:
+        by_fn = {}
+        for pc, n in samples.items():
+            fn = res.image.symbolize(pc) or f"0x{pc:08x}"
+            by_fn[fn] = by_fn.get(fn, 0) + n
+        total = sum(by_fn.values())
+        out.append("  functions (sampled PC of the last retired instruction):")
+        for fn, n in sorted(by_fn.items(), key=lambda kv: -kv[1])[:15]:
+            out.append(f"    {100 * n / total:5.1f} %  {fn}")
+    return "\n".join(out)
 
 
 def cmd_sim(args):
@@ -47,11 +75,13 @@ def cmd_sim(args):
         _err("--max-cycles must be positive"); return 2
     try:
         res = run(args.elf, config, max_cycles=args.max_cycles, capture=False,
-                  insn_trace=args.insn_trace, fst=args.trace)
+                  insn_trace=args.insn_trace, fst=args.trace, pc_sample=97 if args.profile else 0)
     except (LoadError, SimError) as e:
         _err(str(e)); return 2
     sys.stdout.flush()
     print(_summary(res, config.name), file=sys.stderr)
+    if args.profile:
+        print(_profile(res, config), file=sys.stderr)
     if res.reason == "max-cycles":
         _err(f"the program did not finish within --max-cycles {args.max_cycles} "
              f"(no store to tohost and no SIMCTRL.EXIT); stopped")
@@ -130,6 +160,8 @@ def main(argv=None):
     p.add_argument("--trace", metavar="OUT.fst", help="write a waveform (FST; builds a traced model)")
     p.add_argument("--stats", metavar="OUT.json", help="write run statistics as JSON")
     p.add_argument("--insn-trace", metavar="FILE", help="write one line per retired instruction")
+    p.add_argument("--profile", action="store_true",
+                   help="print cycle attribution (glue vs. coprocessors) and a per-function profile")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("demo", help="build the demo firmware and run it on the simulated SoC")

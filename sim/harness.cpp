@@ -22,8 +22,25 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
+
+// Cycle attribution, for the whole run and for the region firmware marks with PERF.CTRL.ENABLE
+// (the same signal the hardware counters use).
+struct Counts {
+    uint64_t cycles = 0, instret = 0, busy = 0, core_bus = 0;
+    uint64_t busy_slot[16] = {0}, dma_slot[16] = {0};
+};
+
+static void json_counts(FILE *f, const char *name, const Counts &c) {
+    fprintf(f, "\"%s\": {\"cycles\": %" PRIu64 ", \"instret\": %" PRIu64 ", \"busy_cycles\": %" PRIu64
+               ", \"core_bus_cycles\": %" PRIu64 ", \"busy_per_slot\": [", name, c.cycles, c.instret, c.busy, c.core_bus);
+    for (int i = 0; i < 16; i++) fprintf(f, "%s%" PRIu64, i ? ", " : "", c.busy_slot[i]);
+    fprintf(f, "], \"dma_per_slot\": [");
+    for (int i = 0; i < 16; i++) fprintf(f, "%s%" PRIu64, i ? ", " : "", c.dma_slot[i]);
+    fprintf(f, "]}");
+}
 
 struct Dump { uint32_t addr, len; std::string file; };
 
@@ -71,6 +88,8 @@ static uint32_t debug_xfer(uint32_t byte_addr, bool we, uint32_t data, uint32_t 
 
 int main(int argc, char **argv) {
     const char *image = nullptr, *stats = nullptr, *itrace = nullptr, *fstfile = nullptr;
+    const char *pcfile = nullptr;
+    uint64_t pc_every = 0;
     uint32_t tohost = 0;
     uint64_t max_cycles = 100000000ULL;
     bool quiet = false;
@@ -85,6 +104,7 @@ int main(int argc, char **argv) {
         else if (a == "--insn-trace") itrace = next();
         else if (a == "--fst") fstfile = next();
         else if (a == "--quiet") quiet = true;
+        else if (a == "--pc-sample") { pc_every = strtoull(next(), nullptr, 0); pcfile = next(); }
         else if (a == "--dump") {
             std::string s = next();
             size_t p1 = s.find(':'), p2 = s.find(':', p1 + 1);
@@ -141,10 +161,12 @@ int main(int argc, char **argv) {
 
     // Run.
     top->hold = 0; top->eval();
-    uint64_t cycles = 0, instret = 0, busy_cycles = 0;
-    uint32_t result = 0;
+    uint64_t cycles = 0, instret = 0;
+    uint32_t result = 0, last_pc = 0x80000000u;
     const char *reason = "max-cycles";
-    std::vector<uint64_t> busy_per(32, 0);
+    Counts all, region;
+    bool region_seen = false;
+    std::map<uint32_t, uint64_t> pc_hist;
     auto t0 = std::chrono::steady_clock::now();
     while (cycles < max_cycles) {
         // Sample this cycle's combinational outputs, then clock.
@@ -152,16 +174,25 @@ int main(int argc, char **argv) {
             fputc(top->uart_tx_byte, stdout);
             if (top->uart_tx_byte == '\n') fflush(stdout);
         }
-        if (top->trace___05Fvalid) {
+        bool retire = top->trace___05Fvalid;
+        if (retire) {
             instret++;
+            last_pc = top->trace___05Fpc;
             if (tr) fprintf(tr, "%" PRIu64 " %08x %08x %d %d %08x\n", cycles, top->trace___05Fpc,
                             top->trace___05Finsn, top->trace___05Frd_we, top->trace___05Frd, top->trace___05Frd_data);
         }
-        uint32_t busy = top->copro_busy;
-        if (busy) {
-            busy_cycles++;
-            for (int i = 0; i < 32; i++) if (busy >> i & 1) busy_per[i]++;
+        uint32_t busy = top->copro_busy, dma = top->dma_req;
+        bool en = top->perf_enable;
+        region_seen |= en;
+        for (Counts *c : {&all, en ? &region : nullptr}) {
+            if (!c) continue;
+            c->cycles++;
+            c->instret += retire;
+            c->busy += busy != 0;
+            c->core_bus += top->core_bus;
+            for (int i = 0; i < 16; i++) { c->busy_slot[i] += busy >> i & 1; c->dma_slot[i] += dma >> i & 1; }
         }
+        if (pc_every && cycles % pc_every == 0) pc_hist[last_pc]++;
         bool stop = false;
         if (top->tohost_stb) { result = top->tohost_data; reason = "tohost"; stop = true; }
         else if (top->exit_stb) { result = top->exit_code; reason = "simctrl"; stop = true; }
@@ -190,10 +221,18 @@ int main(int argc, char **argv) {
         FILE *f = fopen(stats, "w");
         if (!f) die("cannot open stats file");
         fprintf(f, "{\"reason\": \"%s\", \"tohost\": %u, \"cycles\": %" PRIu64 ", \"instret\": %" PRIu64
-                   ", \"seconds\": %.6f, \"busy_cycles\": %" PRIu64 ", \"busy_per_slot\": [",
-                reason, result, cycles, instret, secs, busy_cycles);
-        for (int i = 0; i < 32; i++) fprintf(f, "%s%" PRIu64, i ? ", " : "", busy_per[i]);
-        fprintf(f, "]}\n");
+                   ", \"seconds\": %.6f, \"region_seen\": %s, ",
+                reason, result, cycles, instret, secs, region_seen ? "true" : "false");
+        json_counts(f, "all", all);
+        fprintf(f, ", ");
+        json_counts(f, "region", region);
+        fprintf(f, "}\n");
+        fclose(f);
+    }
+    if (pcfile) {
+        FILE *f = fopen(pcfile, "w");
+        if (!f) die("cannot open pc sample file");
+        for (auto &kv : pc_hist) fprintf(f, "%08x %" PRIu64 "\n", kv.first, kv.second);
         fclose(f);
     }
 #ifdef GLUON_TRACE

@@ -36,7 +36,9 @@ class SimTop(wiring.Component):
             "exit_code": Out(32),
             "trace": Out(TraceSignature()),
             "copro_busy": Out(self.soc.copro_busy.shape().width),
-            "core_stall": Out(1),
+            "dma_req": Out(self.soc.dma_req.shape().width),
+            "perf_enable": Out(1),
+            "core_bus": Out(1),
         })
 
     def elaborate(self, platform):
@@ -52,6 +54,8 @@ class SimTop(wiring.Component):
             self.exit_stb.eq(soc.exit_stb),
             self.exit_code.eq(soc.exit_code),
             self.copro_busy.eq(soc.copro_busy),
+            self.dma_req.eq(soc.dma_req),
+            self.perf_enable.eq(soc.perf_enable),
         ]
         # Watch the core's data bus (reading a submodule's port is observation only).
         dbus = soc.core_dbus
@@ -59,5 +63,6 @@ class SimTop(wiring.Component):
             self.tohost_stb.eq(dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
                                (dbus.adr == self.tohost_addr[2:]) & (self.tohost_addr != 0)),
             self.tohost_data.eq(dbus.dat_w),
+            self.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),
         ]
         return m

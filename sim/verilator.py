@@ -115,9 +115,23 @@ class SimResult:
     cycles: int
     instret: int
     seconds: float
-    busy_cycles: int = 0
-    busy_per_slot: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)   # {"all": {...}, "region": {...}} (harness JSON)
+    region_seen: bool = False
     output: bytes = b""    # UART output when captured
+
+    @property
+    def measured(self):
+        """The counts of the region firmware marked with PERF.CTRL.ENABLE, else the whole run."""
+        return self.counts["region"] if self.region_seen else self.counts["all"]
+
+    @property
+    def busy_cycles(self):
+        return self.measured["busy_cycles"]
+
+    @property
+    def busy_share(self):
+        c = self.measured
+        return c["busy_cycles"] / c["cycles"] if c["cycles"] else 0.0
 
     @property
     def passed(self):
@@ -138,14 +152,19 @@ class SimResult:
         return self.cycles / self.instret if self.instret else float("nan")
 
     def as_dict(self):
+        c = self.measured
         return {"reason": self.reason, "tohost": self.tohost, "cycles": self.cycles,
                 "instret": self.instret, "cpi": self.cpi, "seconds": self.seconds,
                 "cycles_per_second": self.cycles / self.seconds if self.seconds else None,
-                "busy_cycles": self.busy_cycles, "busy_per_slot": self.busy_per_slot}
+                "region": "perf-ctrl" if self.region_seen else "whole-run",
+                "measured_cycles": c["cycles"], "measured_instret": c["instret"],
+                "busy_cycles": c["busy_cycles"], "busy_share": self.busy_share,
+                "glue_share": 1 - self.busy_share, "core_bus_cycles": c["core_bus_cycles"],
+                "busy_per_slot": c["busy_per_slot"][:4], "dma_per_slot": c["dma_per_slot"][:4]}
 
 
 def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=None, fst=None,
-        dumps=(), log=None):
+        dumps=(), log=None, pc_sample=0):
     """Run an ELF on the simulated SoC. ``capture``: return UART output in the result (else it
     streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``."""
     image = load_elf(elf_path, ram_size=config.ram_size)
@@ -163,6 +182,8 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
             cmd += ["--insn-trace", str(td / "itrace.txt")]
         if fst:
             cmd += ["--fst", str(Path(fst).resolve())]
+        if pc_sample:
+            cmd += ["--pc-sample", str(pc_sample), str(td / "pcs.txt")]
         for i, (addr, length) in enumerate(dumps):
             cmd += ["--dump", f"{addr:#x}:{length}:{td / f'dump{i}.bin'}"]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None)
@@ -170,8 +191,13 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
             raise SimError(f"simulation harness failed with status {proc.returncode}")
         st = json.loads(stats.read_text())
         res = SimResult(st["reason"], st["tohost"], st["cycles"], st["instret"], st["seconds"],
-                        st["busy_cycles"], st["busy_per_slot"],
+                        {"all": st["all"], "region": st["region"]}, st["region_seen"],
                         proc.stdout if capture else b"")
+        res.pc_samples = {}
+        if pc_sample:
+            for line in (td / "pcs.txt").read_text().splitlines():
+                pc, n = line.split()
+                res.pc_samples[int(pc, 16)] = int(n)
         res.dumps = [(td / f"dump{i}.bin").read_bytes() for i in range(len(dumps))]
         res.image = image
         if insn_trace:

@@ -132,6 +132,40 @@
 #define GLUON_DMA_WIN3_CTRL_LOCK_SHIFT 2
 #define GLUON_DMA_WIN3_CTRL_LOCK_MASK 0x00000004u
 
+/* ---- PERF: 0x10004000, 0x1000 bytes -- Performance counters for cycle attribution (glue vs. coprocessors). */
+#define GLUON_PERF_BASE 0x10004000u
+#define GLUON_PERF_SIZE 0x1000u
+#define GLUON_PERF_CTRL_OFFSET 0x0u
+#define GLUON_PERF_CTRL (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x0u))
+#define GLUON_PERF_CTRL_ENABLE_SHIFT 0
+#define GLUON_PERF_CTRL_ENABLE_MASK 0x00000001u
+#define GLUON_PERF_CTRL_CLEAR_SHIFT 1
+#define GLUON_PERF_CTRL_CLEAR_MASK 0x00000002u
+#define GLUON_PERF_CYCLES_OFFSET 0x4u
+#define GLUON_PERF_CYCLES (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x4u))
+#define GLUON_PERF_INSTRET_OFFSET 0x8u
+#define GLUON_PERF_INSTRET (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x8u))
+#define GLUON_PERF_BUSY_OFFSET 0xCu
+#define GLUON_PERF_BUSY (*(volatile uint32_t *)(GLUON_PERF_BASE + 0xCu))
+#define GLUON_PERF_CORE_BUS_OFFSET 0x10u
+#define GLUON_PERF_CORE_BUS (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x10u))
+#define GLUON_PERF_BUSY0_OFFSET 0x20u
+#define GLUON_PERF_BUSY0 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x20u))
+#define GLUON_PERF_DMA0_OFFSET 0x24u
+#define GLUON_PERF_DMA0 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x24u))
+#define GLUON_PERF_BUSY1_OFFSET 0x28u
+#define GLUON_PERF_BUSY1 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x28u))
+#define GLUON_PERF_DMA1_OFFSET 0x2Cu
+#define GLUON_PERF_DMA1 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x2Cu))
+#define GLUON_PERF_BUSY2_OFFSET 0x30u
+#define GLUON_PERF_BUSY2 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x30u))
+#define GLUON_PERF_DMA2_OFFSET 0x34u
+#define GLUON_PERF_DMA2 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x34u))
+#define GLUON_PERF_BUSY3_OFFSET 0x38u
+#define GLUON_PERF_BUSY3 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x38u))
+#define GLUON_PERF_DMA3_OFFSET 0x3Cu
+#define GLUON_PERF_DMA3 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x3Cu))
+
 /* ---- RAM: 0x80000000, 0x20000 bytes */
 #define GLUON_RAM_BASE 0x80000000u
 #define GLUON_RAM_SIZE 0x20000u
