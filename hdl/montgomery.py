@@ -181,23 +181,25 @@ class RowEngine(wiring.Component):
         m.d.comb += [self.p_valid.eq(v2), self.p_tok.eq(t2),
                      self.acc_valid.eq(v3), self.acc_tok.eq(t3)]
 
-        # Accumulator state S[j] = (lo[0..P-1], hi[0..P-1]).
-        s_lo = [[Signal(LIMB_BITS, name=f"s{j}_lo{k}") for k in range(P)] for j in range(max_nb)]
-        s_hi = [[Signal(HI_BITS, name=f"s{j}_hi{k}") for k in range(P)] for j in range(max_nb)]
+        # Accumulator state S[j] = (lo, hi) of each column of block j. (Wide signals with
+        # layouts rather than one Signal per limb: far fewer objects for the simulator.)
+        col = data.StructLayout({"lo": LIMB_BITS, "hi": HI_BITS})
+        blk_layout = data.ArrayLayout(col, P)
+        state = Signal(data.ArrayLayout(blk_layout, max(max_nb, 3)))
         for k in range(P):
-            m.d.comb += [self.s0_lo[k].eq(s_lo[0][k]), self.s0_hi[k].eq(s_hi[0][k])]
-        m.d.comb += self.s1_lo0.eq(s_lo[1][0] if max_nb > 1 else 0)
+            m.d.comb += [self.s0_lo[k].eq(state[0][k].lo), self.s0_hi[k].eq(state[0][k].hi)]
+        m.d.comb += self.s1_lo0.eq(state[1][0].lo)
 
         # Stage 0: operand registers.
         s_r = Signal(LIMB_BITS)
-        y_r = [Signal(LIMB_BITS, name=f"y{k}") for k in range(P)]
+        y_r = Signal(data.ArrayLayout(LIMB_BITS, P))
         with m.If(self.s_en):
             m.d.sync += s_r.eq(self.s)
         with m.If(self.load):
-            m.d.sync += [y_r[k].eq(self.y[k]) for k in range(P)]
+            m.d.sync += y_r.eq(self.y)
 
         # Stage 1: four 16x16 partial products per lane (one MULT18X18D each).
-        pp = [[Signal(32, name=f"pp{k}_{q}") for q in range(4)] for k in range(P)]
+        pp = Signal(data.ArrayLayout(data.ArrayLayout(32, 4), P))
         s_l, s_h = s_r[:16], s_r[16:]
         for k in range(P):
             y_l, y_h = y_r[k][:16], y_r[k][16:]
@@ -207,37 +209,31 @@ class RowEngine(wiring.Component):
         # Stage 2: product sums (plus e0 into column 0 of block 0), and the early output.
         blk0 = t2.blk == 0
         e0 = Mux(blk0, self.e0, 0)
-        p = [Signal(2 * LIMB_BITS + 1, name=f"p{k}") for k in range(P)]
+        p = Signal(data.ArrayLayout(2 * LIMB_BITS + 1, P))
         for k in range(P):
             mid = pp[k][1] + pp[k][2]
             m.d.sync += p[k].eq(pp[k][0] + (mid << 16) + (pp[k][3] << 32) + (e0 if k == 0 else 0))
         # Row i's lowest limb: lo(p_0 + lo_1 + hi_0) of the previous row, whose block 0 now
         # sits in S[1] (its block 1 in S[2] when a block holds a single limb).
-        lo1_prev = s_lo[1][1] if P > 1 else s_lo[2][0]
-        prev = Mux(t2.first, 0, lo1_prev + s_hi[1][0])
+        lo1_prev = state[1][1].lo if P > 1 else state[2][0].lo
+        prev = Mux(t2.first, 0, lo1_prev + state[1][0].hi)
         low = (pp[0][0] + ((pp[0][1] + pp[0][2]) << 16))[:LIMB_BITS]
         m.d.comb += self.early.eq((low + prev + e0)[:LIMB_BITS])
 
-        # Stage 3: accumulate and shift the state.
+        # Stage 3: accumulate, x_j = p_j + lo_{j+1} + hi_j, and shift the state.
         nb = self.nb
-        new_lo = [Signal(LIMB_BITS, name=f"x{k}_lo") for k in range(P)]
-        new_hi = [Signal(HI_BITS, name=f"x{k}_hi") for k in range(P)]
+        new = Signal(blk_layout)
         for k in range(P):
-            lo_in = s_lo[0][k + 1] if k + 1 < P else Mux(t3.lastblk, 0, s_lo[1][0] if max_nb > 1 else 0)
-            hi_in = s_hi[0][k]
-            x = Signal(2 * LIMB_BITS + 2, name=f"x{k}")
-            m.d.comb += x.eq(p[k] + Mux(t3.first, 0, lo_in + hi_in))
-            m.d.comb += [new_lo[k].eq(x[:LIMB_BITS]), new_hi[k].eq(x[LIMB_BITS:])]
+            lo_in = state[0][k + 1].lo if k + 1 < P else Mux(t3.lastblk, 0, state[1][0].lo)
+            m.d.comb += new[k].as_value().eq(p[k] + Mux(t3.first, 0, lo_in + state[0][k].hi))
+        src = Mux(v3, new.as_value(), state[0].as_value())
         with m.If(v3 | self.rotate):
             for j in range(max_nb):
-                for k in range(P):
-                    src_lo = Mux(v3, new_lo[k], s_lo[0][k])
-                    src_hi = Mux(v3, new_hi[k], s_hi[0][k])
-                    with m.If(nb == j + 1):
-                        m.d.sync += [s_lo[j][k].eq(src_lo), s_hi[j][k].eq(src_hi)]
-                    if j + 1 < max_nb:
-                        with m.Elif(nb > j + 1):
-                            m.d.sync += [s_lo[j][k].eq(s_lo[j + 1][k]), s_hi[j][k].eq(s_hi[j + 1][k])]
+                with m.If(nb == j + 1):
+                    m.d.sync += state[j].eq(src)
+                if j + 1 < max_nb:
+                    with m.Elif(nb > j + 1):
+                        m.d.sync += state[j].eq(state[j + 1])
         return m
 
 
@@ -311,20 +307,17 @@ class MontgomeryUnit(wiring.Component):
             m.d.comb += [e.nb.eq(nb), e.flush.eq(self.abort)]
 
         # N and N' registers, max_nb blocks of P limbs.
-        n_reg = [Signal(LIMB_BITS, name=f"n{i}") for i in range(max_nb * P)]
-        np_reg = [Signal(LIMB_BITS, name=f"np{i}") for i in range(max_nb * P)]
+        n_reg = Signal(data.ArrayLayout(LIMB_BITS, max_nb * P))
+        np_reg = Signal(data.ArrayLayout(LIMB_BITS, max_nb * P))
         mp = self.modulus
         with m.If(mp.clear):
-            m.d.sync += [r.eq(0) for r in n_reg]
+            m.d.sync += n_reg.eq(0)
         with m.Elif(mp.we):
-            with m.Switch(mp.idx):
-                for i in range(max_limbs):
-                    with m.Case(i):
-                        m.d.sync += n_reg[i].eq(mp.data)
-        m.d.comb += mp.limb.eq(Array(n_reg)[mp.idx])
+            m.d.sync += n_reg[mp.idx].eq(mp.data)
+        m.d.comb += mp.limb.eq(n_reg[mp.idx])
 
         def block_of(regs, b):
-            return Array(Cat(*regs[i * P:(i + 1) * P]) for i in range(max_nb))[b]
+            return regs.as_value().word_select(b, WB)
 
         # ---- sequencing -----------------------------------------------------------------
         running = Signal()          # between start and done
@@ -405,7 +398,7 @@ class MontgomeryUnit(wiring.Component):
             m.d.comb += ec.y[k].eq(n_blk_c[LIMB_BITS * k:LIMB_BITS * (k + 1)])
 
         # ---- LOW: collect t_i into blocks and write them ---------------------------------
-        collect = [Signal(LIMB_BITS, name=f"col{k}") for k in range(P)]
+        collect = Signal(data.ArrayLayout(LIMB_BITS, P))
         low_wr = Signal()
         low_data = Signal(WB)
         t_row = ea.p_tok.row
@@ -521,10 +514,7 @@ class MontgomeryUnit(wiring.Component):
             self.wr.data.eq(Mux(low_wr, low_data, out)),
         ]
         with m.If(to_np & fin_wr):
-            for b in range(max_nb):
-                with m.If(f3_blk == b):
-                    m.d.sync += [np_reg[b * P + k].eq(out[LIMB_BITS * k:LIMB_BITS * (k + 1)])
-                                 for k in range(P)]
+            m.d.sync += np_reg.as_value().word_select(f3_blk, WB).eq(out)
 
         done = Signal()
         with m.If(mode == MontMode.LOW):

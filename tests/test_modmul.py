@@ -1,0 +1,476 @@
+"""MODMUL coprocessor with the real DMA engine and a RAM model, driven over its Wishbone slot:
+SETMOD (derived N' and R² checked through TOMONT/FROMMONT), programs against Python integers
+for secp256k1, BN254, BLS12-381 and a 768-bit modulus, a Montgomery-ladder modexp, the CMD
+queue, every misuse cause, abort, and constant time of whole programs."""
+import gc
+import random
+
+import pytest
+from amaranth import *
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, connect
+from amaranth.sim import Simulator
+
+from gluon.hdl.bus import WishboneSignature
+from gluon.hdl.dma import DMAEngine
+from gluon.hdl.modmul import ModMulCoprocessor, OpCode, Cause, encode
+
+
+REGS = ModMulCoprocessor.REGS
+RAM_BASE = 0x8000_0000
+RAM_SIZE = 0x4_0000
+PROG = RAM_BASE + 0x100
+DATA = RAM_BASE + 0x4000
+BAD = RAM_BASE + 0x3_0000         # inside the DMA window, but the RAM answers with a bus error
+TIMEOUT = 100_000
+
+SECP256K1_P = 2**256 - 2**32 - 977
+BN254_P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+BLS12_381_P = int("1a0111ea397fe69a4b1ba7b6434bacd764774b84f38512bf6730d2a0f6b0f6241eabfffeb153"
+                  "ffffb9feffffffffaaab", 16)
+
+O = OpCode
+
+
+def field(reg, name, value):
+    f = next(f for f in REGS[reg].fields if f.name == name)
+    return (value >> f.offset) & ((1 << f.width) - 1)
+
+
+class RAM(wiring.Component):
+    """RAM_SIZE bytes at RAM_BASE answering the next cycle; a bus error outside it and at BAD.
+    An Amaranth memory rather than a Python process, so the simulator runs no Python code
+    per cycle for it (the tests are simulation-bound)."""
+
+    bus: In(WishboneSignature(addr_width=30))
+
+    def __init__(self):
+        super().__init__()
+        self.mem = Memory(shape=32, depth=RAM_SIZE // 4, init=[])
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = self.mem
+        rd, wr = mem.read_port(), mem.write_port()
+        bus = self.bus
+        req = bus.cyc & bus.stb
+        ok = ((bus.adr >> (RAM_SIZE.bit_length() - 3)) == (RAM_BASE // RAM_SIZE)) & \
+             ((bus.adr >> 6) != (BAD >> 8))
+        m.d.comb += [rd.addr.eq(bus.adr), wr.addr.eq(bus.adr), wr.data.eq(bus.dat_w),
+                     wr.en.eq(req & bus.we & ok), bus.dat_r.eq(rd.data)]
+        m.d.sync += [bus.ack.eq(req & ok), bus.err.eq(req & ~ok)]
+        return m
+
+
+class Harness(Elaboratable):
+    """The coprocessor wired to its own DMA engine, as the SoC does, and the DMA to RAM."""
+
+    def __init__(self, **kw):
+        self.copro = ModMulCoprocessor(**kw)
+        self.dma = DMAEngine()
+        self.ram = RAM()
+        self.now = Signal(32)             # cycle counter, for hang detection
+        self.deadline = Signal(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.now.eq(self.now + 1)
+        m.submodules.copro = self.copro
+        m.submodules.dma = self.dma
+        m.submodules.ram = self.ram
+        connect(m, self.copro.dma, self.dma.chan)
+        connect(m, self.dma.bus, self.ram.bus)
+        return m
+
+
+class Bench:
+    def __init__(self, ctx, h):
+        self.ctx, self.h = ctx, h
+        self.bus = h.copro.bus
+        self.limbs = None
+
+    def word(self, addr):
+        return self.h.ram.mem.data[(addr - RAM_BASE) >> 2]
+
+    async def _access(self, reg, we, value=0):
+        ctx, bus = self.ctx, self.bus
+        ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, we); ctx.set(bus.sel, 0xF)
+        ctx.set(bus.adr, REGS[reg].offset >> 2); ctx.set(bus.dat_w, value)
+        await ctx.tick()
+        ctx.set(bus.stb, 0); ctx.set(bus.we, 0)
+        ack, err, data = ctx.get(bus.ack), ctx.get(bus.err), ctx.get(bus.dat_r)
+        ctx.set(bus.cyc, 0)
+        return ack, err, data
+
+    async def read(self, reg):
+        ack, err, data = await self._access(reg, 0)
+        assert ack and not err, f"read {reg}: no ack"
+        return data
+
+    async def write(self, reg, value):
+        ack, err, _ = await self._access(reg, 1, value)
+        return ack and not err
+
+    def put(self, addr, value, limbs):
+        for i in range(limbs):
+            self.ctx.set(self.word(addr + 4 * i), (value >> (32 * i)) & 0xFFFF_FFFF)
+
+    def get(self, addr, limbs):
+        return sum(self.ctx.get(self.word(addr + 4 * i)) << (32 * i) for i in range(limbs))
+
+    async def wait_idle(self):
+        """Waits for BUSY to drop; a program running TIMEOUT cycles counts as a hang."""
+        ctx, h = self.ctx, self.h
+        ctx.set(h.deadline, ctx.get(h.now) + TIMEOUT)
+        await ctx.tick().until(~h.copro.busy | (h.now == h.deadline))
+        assert not ctx.get(h.copro.busy), "coprocessor hangs"
+
+    async def start(self, ops, prog=PROG, data=DATA):
+        for i, op in enumerate(ops):
+            if RAM_BASE <= prog + 4 * i < RAM_BASE + RAM_SIZE:    # (some tests point outside)
+                self.ctx.set(self.word(prog + 4 * i), op)
+        await self.write("PROG_ADDR", prog)
+        await self.write("PROG_LEN", len(ops))
+        await self.write("DATA_BASE", data)
+        await self.write("START", 0)
+
+    async def run(self, ops, **kw):
+        """Runs a program to its end; returns (STATUS, CYCLES)."""
+        await self.start(ops, **kw)
+        await self.wait_idle()
+        return await self.read("STATUS"), await self.read("CYCLES")
+
+    async def run_ok(self, ops, **kw):
+        status, cycles = await self.run(ops, **kw)
+        assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status), \
+            f"status {status:#x} (cause {field('STATUS', 'CAUSE', status)})"
+        return cycles
+
+    async def expect_error(self, ops, cause, pc=None, **kw):
+        status, _ = await self.run(ops, **kw)
+        assert field("STATUS", "DONE", status) and field("STATUS", "ERROR", status), hex(status)
+        assert field("STATUS", "CAUSE", status) == cause.value, \
+            f"cause {field('STATUS', 'CAUSE', status)}, expected {cause}"
+        if pc is not None:
+            assert field("STATUS", "PC", status) == pc
+        return status
+
+    async def setmod(self, n, limbs, offset=0):
+        self.put(DATA + 4 * offset, n, limbs)
+        await self.write("LIMBS", limbs)
+        cycles = await self.run_ok([encode(O.SETMOD, imm=offset)])
+        self.limbs = limbs
+        return cycles
+
+    def value_at(self, index):
+        """Word offset of the index-th value buffer after the modulus."""
+        return self.limbs * (index + 1)
+
+    async def compute(self, n, values, ops_fn, outputs):
+        """Loads ``values`` into slots 0.., runs ``ops_fn(offset)`` and stores ``outputs``
+        slots; returns their values and the cycle count."""
+        L = self.limbs
+        ops = []
+        for i, v in enumerate(values):
+            self.put(DATA + 4 * self.value_at(i), v, L)
+            ops.append(encode(O.LOAD, d=i, imm=self.value_at(i)))
+        ops += ops_fn()
+        out_base = len(values)
+        for j, slot in enumerate(outputs):
+            ops.append(encode(O.STORE, a=slot, imm=self.value_at(out_base + j)))
+        cycles = await self.run_ok(ops)
+        return [self.get(DATA + 4 * self.value_at(out_base + j), L)
+                for j in range(len(outputs))], cycles
+
+
+def simulate(body, **kw):
+    h = Harness(**kw)
+    sim = Simulator(h)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        win = h.dma.windows.win[0]
+        ctx.set(win.base, RAM_BASE); ctx.set(win.limit, RAM_BASE + RAM_SIZE)
+        ctx.set(win.r, 1); ctx.set(win.w, 1)
+        await body(Bench(ctx, h))
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def arith_program():
+    """Slots 0 (a), 1 (b) in → 2..9 out: a·b, a+b, a-b, b-a, a·R, a², copy, chained."""
+    return [
+        encode(O.TOMONT, d=10, a=0), encode(O.TOMONT, d=11, a=1),
+        encode(O.MUL, d=12, a=10, b=11), encode(O.FROMMONT, d=2, a=12),      # a·b
+        encode(O.ADD, d=3, a=0, b=1), encode(O.SUB, d=4, a=0, b=1),
+        encode(O.SUB, d=5, a=1, b=0), encode(O.COPY, d=6, a=10),             # a·R
+        encode(O.MUL, d=13, a=10, b=10), encode(O.FROMMONT, d=7, a=13),      # a²
+        encode(O.COPY, d=8, a=0),
+        encode(O.ADD, d=14, a=12, b=10), encode(O.MUL, d=14, a=14, b=14),    # in place
+        encode(O.SUB, d=14, a=14, b=11), encode(O.FROMMONT, d=9, a=14),      # (ab+a)²-b
+    ]
+
+
+def arith_expected(a, b, n, limbs):
+    r = 1 << (32 * limbs)
+    return [a * b % n, (a + b) % n, (a - b) % n, (b - a) % n, a * r % n, a * a % n, a,
+            ((a * b + a) ** 2 - b) % n]
+
+
+def test_id_info_and_reset_state():
+    async def body(b):
+        assert await b.read("ID") == 0x4D4D_0001
+        info = await b.read("INFO")
+        assert [field("INFO", f, info) for f in ("MAX_LIMBS", "SLOTS", "LANES", "PROG_DEPTH")] \
+            == [24, 32, 4, 512]
+        status = await b.read("STATUS")
+        assert status == 0, hex(status)
+        assert not await b.write("ID", 0)            # read-only: bus error
+        assert await b.read("QUEUE") == 0
+    simulate(body)
+
+
+@pytest.mark.parametrize("name,n", [("secp256k1_p", SECP256K1_P), ("bn254_p", BN254_P),
+                                    ("bls12_381_p", BLS12_381_P)],
+                         ids=["secp256k1_p", "bn254_p", "bls12_381_p"])
+def test_programs_against_python(name, n):
+    limbs = -(-n.bit_length() // 32)
+    rng = random.Random(name)
+
+    async def body(b):
+        await b.setmod(n, limbs)
+        status = await b.read("STATUS")
+        assert field("STATUS", "MODSET", status) and field("STATUS", "ACTIVE_LIMBS", status) == limbs
+        for a, c in [(rng.randrange(n), rng.randrange(n)), (0, n - 1), (n - 1, n - 1), (1, 0)]:
+            got, _ = await b.compute(n, [a, c], arith_program, range(2, 10))
+            assert got == arith_expected(a, c, n, limbs), (hex(a), hex(c))
+    simulate(body)
+
+
+def test_768_bit_modulus_and_setmod_time():
+    rng = random.Random(768)
+    n = rng.randrange(1 << 767, 1 << 768) | 1
+
+    async def body(b):
+        cycles = await b.setmod(n, 24)
+        assert cycles < 20_000, cycles
+        a, c = rng.randrange(n), rng.randrange(n)
+        got, _ = await b.compute(n, [a, c], arith_program, range(2, 10))
+        assert got == arith_expected(a, c, n, 24)
+    simulate(body)
+
+
+def test_small_moduli_and_width_change():
+    """N = 3, a 33-bit N in 3 limbs, then a new SETMOD with another width clears the store."""
+    async def body(b):
+        for n, limbs in [(3, 1), ((1 << 32) + 15, 3), (0xFFFF_FFFB, 1)]:
+            await b.setmod(n, limbs)
+            for a, c in [(2, 2), (1, n - 1), (n // 3, n - 2)]:
+                got, _ = await b.compute(n, [a, c], arith_program, range(2, 10))
+                assert got == arith_expected(a, c, n, limbs)
+        # After SETMOD every slot reads zero.
+        await b.setmod(SECP256K1_P, 8)
+        got, _ = await b.compute(SECP256K1_P, [], lambda: [], [0, 5, 31])
+        assert got == [0, 0, 0]
+    simulate(body)
+
+
+def ladder_program(bits):
+    """Montgomery ladder on slots 0 (R0 = 1·R) and 1 (R1 = x·R); slot indices depend on the
+    exponent bits, the ops do not."""
+    ops = []
+    for bit in bits:
+        ops.append(encode(O.MUL, d=1 - bit, a=0, b=1))
+        ops.append(encode(O.MUL, d=bit, a=bit, b=bit))
+    return ops
+
+
+def test_modexp_ladder_constant_time():
+    n = SECP256K1_P
+    rng = random.Random(5)
+
+    async def body(b):
+        await b.setmod(n, 8)
+        x = rng.randrange(n)
+        results = []
+        for e in (rng.getrandbits(64) | 1 << 63, (1 << 64) - 1, 1 << 63):
+            bits = [int(c) for c in f"{e:064b}"]
+
+            def ops():
+                return [encode(O.TOMONT, d=0, a=2), encode(O.TOMONT, d=1, a=3)] + \
+                    ladder_program(bits) + [encode(O.FROMMONT, d=4, a=0)]
+            (got,), cycles = await b.compute(n, [0, 0, 1, x], ops, [4])
+            assert got == pow(x, e, n)
+            results.append(cycles)
+        assert len(set(results)) == 1, results
+        # 128 multiplies dominate: the program-level period of one 256-bit MUL.
+        (got,), c2 = await b.compute(n, [0, 0, 1, x], lambda: [encode(O.MUL, d=5, a=3, b=3)] * 65,
+                                     [5])
+        (got,), c1 = await b.compute(n, [0, 0, 1, x], lambda: [encode(O.MUL, d=5, a=3, b=3)], [5])
+        per_mul = (c2 - c1) / 64
+        assert per_mul <= 32, per_mul
+    simulate(body)
+
+
+def test_constant_time_programs():
+    n = BN254_P
+    rng = random.Random(11)
+
+    async def body(b):
+        await b.setmod(n, 8)
+        seen = set()
+        for a, c in [(0, 0), (n - 1, n - 1), (1, n - 1)] + \
+                [(rng.randrange(n), rng.randrange(n)) for _ in range(4)]:
+            _, cycles = await b.compute(n, [a, c], arith_program, range(2, 10))
+            seen.add(cycles)
+        assert len(seen) == 1, seen
+    simulate(body)
+
+
+def test_queue():
+    n = SECP256K1_P
+
+    async def body(b):
+        await b.setmod(n, 8)
+        b.put(DATA + 32, 7, 8)
+        b.put(DATA + 64, n - 2, 8)
+        ops = [encode(O.LOAD, d=0, imm=8), encode(O.LOAD, d=1, imm=16),
+               encode(O.ADD, d=2, a=0, b=1), encode(O.STORE, a=2, imm=24)]
+        await b.write("DATA_BASE", DATA)
+        for op in ops:
+            assert await b.write("CMD", op)
+        assert await b.read("QUEUE") == 4
+        await b.write("START", 1)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status)
+        assert b.get(DATA + 96, 8) == 5
+        assert await b.read("QUEUE") == 0
+        # START.QUEUE with nothing queued is refused.
+        await b.write("START", 1)
+        status = await b.read("STATUS")
+        assert field("STATUS", "ERROR", status) and \
+            field("STATUS", "CAUSE", status) == Cause.LENGTH.value
+        assert not field("STATUS", "BUSY", status)
+    simulate(body)
+
+
+def test_misuse_ends_with_defined_errors():
+    n = (1 << 63) + 25                     # odd, two limbs
+
+    async def body(b):
+        b.limbs = 2
+        # Nothing before a modulus.
+        await b.expect_error([encode(O.ADD, d=0, a=0, b=0)], Cause.NOMOD, pc=0)
+        await b.write("LIMBS", 0)
+        await b.expect_error([encode(O.SETMOD)], Cause.LIMBS)
+        await b.write("LIMBS", 25)
+        await b.expect_error([encode(O.SETMOD)], Cause.LIMBS)
+        for bad in (n - 1, 1, 0):           # even, too small
+            b.put(DATA, bad, 2)
+            await b.write("LIMBS", 2)
+            status = await b.expect_error([encode(O.SETMOD)], Cause.MODULUS)
+            assert not field("STATUS", "MODSET", status)
+        await b.expect_error([encode(O.SETMOD, imm=0)], Cause.DMA, data=RAM_BASE + RAM_SIZE)
+        await b.setmod(n, 2)
+        # LOAD of a value >= N: rejected, slot unchanged.
+        b.put(DATA + 8, 1234, 2)
+        b.put(DATA + 16, n, 2)
+        b.put(DATA + 24, n + 5, 2)
+        await b.run_ok([encode(O.LOAD, d=3, imm=2)])
+        await b.expect_error([encode(O.COPY, d=0, a=0), encode(O.LOAD, d=3, imm=4)], Cause.RANGE, pc=1)
+        await b.expect_error([encode(O.LOAD, d=3, imm=6)], Cause.RANGE)
+        await b.run_ok([encode(O.STORE, a=3, imm=10)])
+        assert b.get(DATA + 40, 2) == 1234
+        # Slots, opcodes.
+        await b.expect_error([encode(O.ADD, d=32, a=0, b=0)], Cause.SLOT)
+        await b.expect_error([encode(O.MUL, d=0, a=0, b=63)], Cause.SLOT)
+        await b.expect_error([encode(O.STORE, a=40, imm=0)], Cause.SLOT)
+        await b.expect_error([encode(O.COPY, d=1, a=0), 0], Cause.OPCODE, pc=1)
+        await b.expect_error([15], Cause.OPCODE)
+        # DMA refused (outside the window) and a bus error during the transfer.
+        await b.expect_error([encode(O.LOAD, d=0, imm=0)], Cause.DMA, data=RAM_BASE + RAM_SIZE - 4)
+        await b.expect_error([encode(O.STORE, a=0, imm=0)], Cause.DMA, data=RAM_BASE + RAM_SIZE)
+        await b.expect_error([encode(O.LOAD, d=0, imm=0)], Cause.DMA, data=BAD - 4)
+        await b.expect_error([encode(O.STORE, a=0, imm=0)], Cause.DMA, data=BAD - 4)
+        await b.expect_error([encode(O.COPY)], Cause.DMA, prog=RAM_BASE + RAM_SIZE)
+        await b.expect_error([encode(O.COPY)] * 4, Cause.DMA, prog=BAD - 8)
+        # Program lengths.
+        await b.write("PROG_LEN", 0)
+        await b.write("START", 0)
+        status = await b.read("STATUS")
+        assert field("STATUS", "CAUSE", status) == Cause.LENGTH.value and not field("STATUS", "BUSY", status)
+        await b.write("PROG_LEN", 513)
+        await b.write("START", 0)
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.LENGTH.value
+        # Writes while busy are refused; the running program still ends well.
+        b.put(DATA + 8, 5, 2)
+        await b.start([encode(O.LOAD, d=0, imm=2), encode(O.MUL, d=1, a=0, b=0)] +
+                      [encode(O.MUL, d=1, a=1, b=1)] * 19 +
+                      [encode(O.STORE, a=1, imm=12)])
+        await b.ctx.tick().repeat(30)
+        await b.write("LIMBS", 9)
+        await b.write("DATA_BASE", 0)
+        await b.write("CMD", 0)
+        await b.write("START", 0)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "DONE", status) and field("STATUS", "ERROR", status)
+        assert field("STATUS", "CAUSE", status) == Cause.BUSY.value
+        assert await b.read("LIMBS") == 2 and await b.read("DATA_BASE") == DATA
+        assert await b.read("QUEUE") == 0
+        r_inv = pow(1 << 64, -1, n)
+        assert b.get(DATA + 48, 2) == pow(5, 2**20, n) * pow(r_inv, 2**20 - 1, n) % n
+        # Clearing ERROR by writing 1.
+        await b.write("STATUS", 0b110)
+        assert (await b.read("STATUS")) & 0b110 == 0
+        # ABORT ends a long program with ABORTED, the DMA drained, and no hang.
+        await b.start([encode(O.MUL, d=1, a=0, b=0)] * 100)
+        await b.ctx.tick().repeat(50)
+        assert b.ctx.get(b.h.copro.busy)
+        await b.write("ABORT", 1)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "CAUSE", status) == Cause.ABORTED.value
+        assert field("STATUS", "MODSET", status)
+        await b.write("ABORT", 1)              # idle: no effect
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.ABORTED.value
+        # Abort while a STORE's DMA runs.
+        await b.start([encode(O.STORE, a=0, imm=20)] * 3)
+        await b.ctx.tick().repeat(12)
+        await b.write("ABORT", 1)
+        await b.wait_idle()
+        assert not b.ctx.get(b.h.dma.chan.busy)
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.ABORTED.value
+        # Interrupt: DONE & IRQ_EN.
+        await b.write("IRQ_EN", 1)
+        await b.run_ok([encode(O.COPY, d=1, a=0)])
+        assert b.ctx.get(b.h.copro.irq)
+        await b.write("STATUS", 0b010)
+        assert not b.ctx.get(b.h.copro.irq)
+        # Still fully working.
+        got, _ = await b.compute(n, [3, n - 1], arith_program, range(2, 10))
+        assert got == arith_expected(3, n - 1, n, 2)
+    simulate(body)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl._ir.UnusedElaboratable")
+@pytest.mark.parametrize("kw", [{"slots": 0}, {"slots": 33}, {"max_limbs": 0},
+                                {"prog_depth": 100}, {"lanes": 3}])
+def test_init_wrong_parameters(kw):
+    with pytest.raises(ValueError):
+        ModMulCoprocessor(**kw)
+    gc.collect()        # the half-built object warns "never used" when collected: do it here
+
+
+def test_narrow_configuration():
+    """One multiplier per engine (12 DSP), 8 limbs, 8 slots: same results, same interface."""
+    n = SECP256K1_P
+
+    async def body(b):
+        await b.setmod(n, 8)
+        got, _ = await b.compute(n, [5, n - 7], arith_program, [2, 3, 4, 5, 6, 7])
+        assert got == arith_expected(5, n - 7, n, 8)[:6]
+        await b.expect_error([encode(O.COPY, d=16, a=0)], Cause.SLOT)
+    simulate(body, lanes=1, max_limbs=8, slots=16, prog_depth=64)
