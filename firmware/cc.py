@@ -54,6 +54,7 @@ INCLUDE_DIR = SDK_DIR / "include"
 LINKER_SCRIPT = SDK_DIR / "link.ld"
 CRT0 = SDK_DIR / "crt0.S"
 LIB_DIR = SDK_DIR / "lib"
+DRIVERS_DIR = SDK_DIR / "drivers"     # coprocessor drivers and software fallbacks (an archive)
 
 RAM_BASE = 0x8000_0000
 DEFAULT_RAM_SIZE = 128 * 1024
@@ -117,7 +118,7 @@ def _cache_root() -> Path:
 
 
 def _sdk_sources() -> list[Path]:
-    return [CRT0] + sorted(LIB_DIR.glob("*.c"))
+    return [CRT0] + sorted(LIB_DIR.glob("*.c")) + sorted(DRIVERS_DIR.glob("*.c"))
 
 
 def _sdk_key(flags: Sequence[str]) -> str:
@@ -224,8 +225,19 @@ def compile(sources: Iterable[str | os.PathLike], output: str | os.PathLike,
         opt_flags = [opt] if opt in ("-O0", "-Og") else [opt, NO_FRAME_POINTER]
         # The program's own flags come first, so its -I directories are searched
         # before the SDK's.
+        # Drivers go in an archive: only what the program uses is linked, and a program may
+        # define a function of the same name itself.
+        drivers = [o for o in objects if o.name[:-2].endswith(".c") and
+                   (DRIVERS_DIR / o.name[:-2]).exists()]
+        core_objs = [o for o in objects if o not in drivers]
+        link_objs = core_objs
+        if drivers:
+            archive = Path(tmpdir) / "libgluon_drivers.a"
+            _run([sys.executable, "-m", "ziglang", "ar", "rcs", str(archive), *map(str, drivers)],
+                 "archiving the SDK drivers", verbose)
+            link_objs = core_objs + [archive]
         cmd = [*_zig_cc(), *COMMON_FLAGS, *opt_flags, *extra_flags, "-I", str(INCLUDE_DIR),
-               *sources, *objects,
+               *sources, *link_objs,
                "-T", str(script), "-Wl,--gc-sections", "-o", str(output)]
         _run(cmd, "compiling " + " ".join(str(s) for s in sources), verbose)
     return output

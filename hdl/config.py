@@ -39,7 +39,8 @@ class SocConfig:
 
 CONFIGS = {
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
-    "full": SocConfig("full", (), description="minimal + all coprocessors that have landed"),
+    "full": SocConfig("full", ("hash", "modmul", "matmul"),
+                      description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
 }
 
 
