@@ -227,9 +227,12 @@ def compile(sources: Iterable[str | os.PathLike], output: str | os.PathLike,
         # before the SDK's.
         # Drivers go in an archive: only what the program uses is linked, and a program may
         # define a function of the same name itself.
+        explicit = {src.resolve() for src in sources}
         drivers = [o for o in objects if o.name[:-2].endswith(".c") and
-                   (DRIVERS_DIR / o.name[:-2]).exists()]
-        core_objs = [o for o in objects if o not in drivers]
+                   (DRIVERS_DIR / o.name[:-2]).exists() and
+                   (DRIVERS_DIR / o.name[:-2]).resolve() not in explicit]
+        explicit_drivers = [o for o in objects if (DRIVERS_DIR / o.name[:-2]).resolve() in explicit]
+        core_objs = [o for o in objects if o not in drivers and o not in explicit_drivers]
         link_objs = core_objs
         if drivers:
             archive = Path(tmpdir) / "libgluon_drivers.a"
