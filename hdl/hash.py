@@ -172,6 +172,9 @@ class HashCoprocessor(wiring.Component):
     ``dma``  Out(DMAChannelSignature())            to this coprocessor's DMA engine
     ``irq``  Out(1)                                STATUS.DONE & IRQ_EN.DONE
     ``busy`` Out(1)                                an operation runs or its DMA is active
+
+    ``max_descriptor_words`` (keyword, default 32768): the longest DMA descriptor issued;
+    longer messages and outputs are split into several.
     """
 
     NAME = "HASH"
@@ -182,6 +185,15 @@ class HashCoprocessor(wiring.Component):
     dma: Out(DMAChannelSignature())
     irq: Out(1)
     busy: Out(1)
+
+    def __init__(self, *, max_descriptor_words=MAX_DESCRIPTOR_WORDS):
+        # Only tests change this (to exercise descriptor splitting on short messages).
+        if not isinstance(max_descriptor_words, int) or isinstance(max_descriptor_words, bool):
+            raise TypeError(f"max_descriptor_words must be an integer, not {max_descriptor_words!r}")
+        if not 1 <= max_descriptor_words <= 0xFFFF:
+            raise ValueError(f"max_descriptor_words must be in 1..65535, not {max_descriptor_words}")
+        self._max_words = max_descriptor_words
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -245,7 +257,7 @@ class HashCoprocessor(wiring.Component):
         mv_go = Signal()          # comb: start moving (addr/words/write set by the caller)
         mv_stop = Signal()        # comb: forget the transfer (after an error or abort)
         mv_idle = Signal()
-        n_next = Mux(mv_words > MAX_DESCRIPTOR_WORDS, MAX_DESCRIPTOR_WORDS, mv_words)
+        n_next = Mux(mv_words > self._max_words, self._max_words, mv_words)
         m.d.comb += [
             dma.cmd.payload.addr.eq(mv_addr),
             dma.cmd.payload.words.eq(n_next),

@@ -60,8 +60,8 @@ def field(reg, name, value):
 class Harness(Elaboratable):
     """The coprocessor wired to its own DMA engine, as the SoC does."""
 
-    def __init__(self):
-        self.copro = HashCoprocessor()
+    def __init__(self, **kwargs):
+        self.copro = HashCoprocessor(**kwargs)
         self.dma = DMAEngine()
 
     def elaborate(self, platform):
@@ -151,8 +151,8 @@ class Bench:
         return self.get(dst, digest_len(mode, outlen)), cycles
 
 
-def simulate(body, *, stall_pattern=None):
-    h = Harness()
+def simulate(body, *, stall_pattern=None, **kwargs):
+    h = Harness(**kwargs)
     mem = {}
     sim = Simulator(h)
     sim.add_clock(1e-6)
@@ -540,3 +540,29 @@ def test_firmware_benchmark(tmp_path):
     res, out = _run_firmware(tmp_path, "hash_bench")
     print(out)
     assert res.passed and "hash_bench: ok" in out, out
+
+
+def test_init_wrong_max_descriptor_words():
+    with pytest.raises(TypeError, match="must be an integer"):
+        HashCoprocessor(max_descriptor_words="big")
+    with pytest.raises(ValueError, match="1..65535"):
+        HashCoprocessor(max_descriptor_words=0)
+    with pytest.raises(ValueError, match="1..65535"):
+        HashCoprocessor(max_descriptor_words=1 << 16)
+
+
+def test_descriptor_splitting():
+    """Messages and outputs longer than one descriptor (7 words here) are split."""
+    rng = random.Random(8)
+
+    async def body(b):
+        for mode in MODE_PARAMS:
+            for n in [27, 28, 29, 300]:
+                msg = rng.randbytes(n)
+                outlen = 100 if MODE_PARAMS[mode].out_words is None else 0
+                got, _ = await b.hash(mode, msg, outlen)
+                assert got == reference(mode, msg, outlen), f"{mode.name} length {n}"
+        # A window refusal in the middle of a split message still ends with DMA.
+        status, _ = await b.run(Mode.SHA256, RAM_BASE + 0x10_0000 - 40, 100, DST)
+        _expect_error(status, Cause.DMA, "second descriptor outside the window")
+    simulate(body, max_descriptor_words=7)
