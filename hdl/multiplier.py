@@ -1,7 +1,7 @@
 """Single-cycle multiplier for MUL, MULH, MULHSU, MULHU (RV32M, Unprivileged ISA 20191213 ch. 7).
 
-One 33×33 signed product covers all four instructions (operands sign- or zero-extended by
-``funct3``). The core registers the operands at the end of X and reads ``result`` in W, so the
+One 32×32 unsigned product, with a correction term for signed operands computed a cycle
+earlier, covers all four instructions. The core registers the operands at the end of X and reads ``result`` in W, so the
 latency is one cycle for every operand value: there is no early-out path to take.
 """
 
@@ -26,19 +26,26 @@ class Multiplier(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        ma = Signal(33)
-        mb = Signal(33)
+        # A 32x32 unsigned product plus a correction for signed operands, computed in X:
+        #   signed(a) * signed(b) = a*b - 2^32 * (sa*b + sb*a)   (mod 2^64)
+        # (one 64-bit product: cheaper in DSPs and in simulation than a 33x33 signed one).
+        ua = Signal(32)
+        ub = Signal(32)
+        corr = Signal(32)
         high = Signal()
+        sa = self.a[31] & (self.funct != 3)          # MULH, MULHSU: rs1 signed
+        sb = self.b[31] & (self.funct == 1)          # MULH: rs2 signed
         m.d.sync += self.valid.eq(self.load)
         with m.If(self.load):
             m.d.sync += [
-                ma.eq(Cat(self.a, self.a[31] & (self.funct != 3))),   # MULH, MULHSU: rs1 signed
-                mb.eq(Cat(self.b, self.b[31] & (self.funct == 1))),   # MULH: rs2 signed
+                ua.eq(self.a),
+                ub.eq(self.b),
+                corr.eq(Mux(sa, self.b, 0) + Mux(sb, self.a, 0)),
                 high.eq(self.funct != 0),
             ]
-        product = Signal(66)
+        product = Signal(64)
         m.d.comb += [
-            product.eq(ma.as_signed() * mb.as_signed()),
-            self.result.eq(Mux(high, product[32:64], product[:32])),
+            product.eq(ua * ub),
+            self.result.eq(Mux(high, product[32:64] - corr, product[:32])),
         ]
         return m

@@ -64,25 +64,20 @@ static inline void tick() { half(1); half(0); }
 
 static void die(const char *msg) { fprintf(stderr, "gluon-harness: %s\n", msg); exit(70); }
 
-// One Wishbone request on the debug port; returns dat_r. Errors are fatal (loader bug).
+// One request on the debug port (4-phase handshake, see sim/simtop.py); returns the read data.
+// Errors are fatal (a loader bug: the image was checked against RAM before).
 static uint32_t debug_xfer(uint32_t byte_addr, bool we, uint32_t data, uint32_t sel) {
-    top->debug___05Fcyc = 1; top->debug___05Fstb = 1; top->debug___05Fwe = we;
-    top->debug___05Fadr = byte_addr >> 2; top->debug___05Fdat_w = data; top->debug___05Fsel = sel;
-    top->eval();
+    top->dbg_we = we; top->dbg_adr = byte_addr >> 2; top->dbg_wdata = data; top->dbg_sel = sel;
+    top->dbg_req = 1;
     int guard = 0;
-    while (top->debug___05Fstall) { tick(); if (++guard > 1000) die("debug port stalled"); }
-    tick();
-    top->debug___05Fstb = 0;
-    top->eval();
-    guard = 0;
-    while (!top->debug___05Fack && !top->debug___05Ferr) { tick(); if (++guard > 1000) die("debug port: no response"); }
-    if (top->debug___05Ferr) {
-        char buf[96]; snprintf(buf, sizeof buf, "bus error loading address 0x%08x", byte_addr); die(buf);
+    do { tick(); if (++guard > 1000) die("debug port: no response"); } while (!top->dbg_done);
+    if (top->dbg_err) {
+        char buf[96]; snprintf(buf, sizeof buf, "bus error at address 0x%08x", byte_addr); die(buf);
     }
-    uint32_t r = top->debug___05Fdat_r;
-    tick();
-    top->debug___05Fcyc = 0;
-    top->eval();
+    uint32_t r = top->dbg_rdata;
+    top->dbg_req = 0;
+    guard = 0;
+    do { tick(); if (++guard > 1000) die("debug port: stuck"); } while (top->dbg_done);
     return r;
 }
 
@@ -131,10 +126,11 @@ int main(int argc, char **argv) {
 #endif
 
     // Reset, then load with the core held.
-    top->hold = 1; top->rst = 1; top->clk = 0; top->tohost_addr = tohost;
-    top->debug___05Fcyc = 0; top->debug___05Fstb = 0;
-    half(0); tick(); tick();
-    top->rst = 0; top->eval(); tick();
+    // The model resets itself (power-on counter) during its first cycles.
+    top->hold = 1; top->clk = 0; top->tohost_addr = tohost;
+    top->dbg_req = 0;
+    half(0);
+    for (int i = 0; i < 8; i++) tick();
 
     FILE *img = fopen(image, "rb");
     if (!img) die("cannot open image file");
@@ -159,8 +155,8 @@ int main(int argc, char **argv) {
     FILE *tr = nullptr;
     if (itrace) { tr = fopen(itrace, "w"); if (!tr) die("cannot open instruction trace file"); }
 
-    // Run.
-    top->hold = 0; top->eval();
+    // Run (hold is registered in the model: the core starts one cycle after this tick).
+    top->hold = 0; tick();
     uint64_t cycles = 0, instret = 0;
     uint32_t result = 0, last_pc = 0x80000000u;
     const char *reason = "max-cycles";
@@ -206,7 +202,7 @@ int main(int argc, char **argv) {
     if (tr) fclose(tr);
 
     // Memory dumps (the core stays where it stopped; hold it so it cannot interfere).
-    top->hold = 1; top->eval(); tick();
+    top->hold = 1; tick(); tick();
     for (auto &d : dumps) {
         FILE *f = fopen(d.file.c_str(), "wb");
         if (!f) die("cannot open dump file");
