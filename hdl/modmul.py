@@ -616,7 +616,7 @@ class ModMulCoprocessor(wiring.Component):
                                     with m.Else():
                                         m.d.sync += [upc.eq(2), uiter.eq(uiter + 1)]
                                 else:
-                                    count = 33 * active_l if rep == "dbl" else rep
+                                    count = (active_l << 5) + active_l if rep == "dbl" else rep
                                     with m.If(urep == count - 1):
                                         m.d.sync += urep.eq(0)
                                         if i + 1 < len(UCODE):
