@@ -1,0 +1,1 @@
+"""Formal-check helpers: self-composition miters and a small SymbiYosys runner (pip only)."""

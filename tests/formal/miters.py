@@ -1,0 +1,460 @@
+"""Self-composition ("miter") harnesses for the data-independent-timing claims, a Wishbone B4
+pipelined protocol checker for the core's data bus, and deliberately broken variants
+("mutants") that the same harnesses must reject.
+
+Every property is added with :meth:`Harness.check` under a name, so a failing sby run can be
+mapped back to the property it broke (sby reports the source line of the assertion).
+tests/test_formal.py says what each harness does and does not prove.
+"""
+
+import sys
+
+from amaranth import *
+from amaranth.hdl import Assert, Assume, Cover
+from amaranth.asserts import AnyConst, AnySeq
+
+from gluon.hdl.divider import Divider, LATENCY
+from gluon.hdl.multiplier import Multiplier
+from gluon.hdl.branch import BranchUnit
+from gluon.hdl.core import Core
+
+
+__all__ = [
+    "Harness", "DividerMiter", "MultiplierMiter", "BranchTimingMiter", "BranchStatelessMiter",
+    "BranchSpecCheck", "CoreBusCheck",
+    "EarlyExitDivider", "SmallOperandMultiplier", "SerialBranchUnit", "StatefulBranchUnit",
+    "WrongBranchUnit", "CORE_MUTANTS",
+]
+
+
+class Harness(Elaboratable):
+    """Base of the harnesses.
+
+    It owns the ``sync`` domain: its clock is the one top-level port (sby clocks every
+    flip-flop with it) and its reset is tied low, so every trace starts from the registers'
+    init values (sby's initial state) and is never reset midway. Left undriven, ``rst`` would
+    be a free input; and a domain clock that is not a port is tied to 0 by the RTLIL export,
+    which would freeze every register and make every property pass vacuously.
+    """
+
+    def __init__(self):
+        self.sync = ClockDomain("sync")
+        self.properties = {}           # "file:line" -> property name
+        self.covers = {}
+
+    @property
+    def ports(self):
+        return [self.sync.clk]
+
+    def domain(self, m):
+        m.domains.sync = self.sync
+        m.d.comb += self.sync.rst.eq(0)
+
+    def _add(self, table, m, name, stmt, cond):
+        caller = sys._getframe(2)
+        table[f"{caller.f_code.co_filename}:{caller.f_lineno}"] = name
+        m.d.comb += stmt(cond, src_loc_at=2)
+
+    def check(self, m, name, cond):
+        """``Assert(cond)`` (under the enclosing ``m.If``), known as ``name``. One per line."""
+        self._add(self.properties, m, name, Assert, cond)
+
+    def cover(self, m, name, cond):
+        """``Cover(cond)``: sby's cover mode must reach it (non-vacuity of the environment)."""
+        self._add(self.covers, m, name, Cover, cond)
+
+    def names(self, failures):
+        """The property names of sby's ``(location, step)`` failures."""
+        return sorted({self.properties.get(loc, loc) for loc, _ in failures})
+
+
+def _any(width, seq):
+    return AnySeq(width) if seq else AnyConst(width)
+
+
+# --------------------------------------------------------------------------------- divider
+
+class DividerMiter(Harness):
+    """Two dividers; shared ``start``/``signed``/``rem`` (free in every cycle); each copy has
+    its own free operands (``operands="seq"``: new ones in every cycle, busy or not;
+    ``"const"``: one arbitrary pair per copy for the whole trace).
+
+    Properties: ``done`` equal, ``busy`` equal in every cycle; with ``reference=True`` also
+    ``done`` exactly :data:`LATENCY` cycles after the last ``start`` (a counter kept here,
+    not the divider's). The mutant tests leave the reference out, so that the two-copy
+    comparison alone has to catch them.
+    """
+
+    def __init__(self, cls=Divider, *, operands="seq", reference=True):
+        super().__init__()
+        self.a = cls()
+        self.b = cls()
+        self.operands = operands
+        self.reference = reference
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.a = a = self.a
+        m.submodules.b = b = self.b
+        seq = self.operands == "seq"
+        start, signed, rem = AnySeq(1), AnySeq(1), AnySeq(1)
+        for d in (a, b):
+            m.d.comb += [d.start.eq(start), d.signed.eq(signed), d.rem.eq(rem),
+                         d.a.eq(_any(32, seq)), d.b.eq(_any(32, seq))]
+        since = Signal(range(LATENCY + 2))      # cycles since the last start; saturates
+        with m.If(start):
+            m.d.sync += since.eq(1)
+        with m.Elif((since != 0) & (since != LATENCY + 1)):
+            m.d.sync += since.eq(since + 1)
+        self.check(m, "done equal", a.done == b.done)
+        self.check(m, "busy equal", a.busy == b.busy)
+        if self.reference:
+            self.check(m, "done LATENCY cycles after start", a.done == (since == LATENCY))
+        return m
+
+
+class EarlyExitDivider(Divider):
+    """Mutant: answers one cycle after ``start`` when the divisor is zero (the classic
+    "division by zero needs no work" shortcut). Only the timing is broken."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        fast = Signal()
+        m.d.sync += fast.eq(self.start & (self.b == 0))
+        with m.If(fast):                       # overrides the original driver of done
+            m.d.comb += self.done.eq(1)
+        return m
+
+
+# --------------------------------------------------------------------------------- multiplier
+
+class MultiplierMiter(Harness):
+    """Two multipliers; shared ``load``/``funct``, free operands per copy in every cycle.
+    Properties: ``valid`` equal in every cycle; with ``reference=True`` also exactly ``load``
+    delayed by one cycle."""
+
+    def __init__(self, cls=Multiplier, *, reference=True):
+        super().__init__()
+        self.a = cls()
+        self.b = cls()
+        self.reference = reference
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.a = a = self.a
+        m.submodules.b = b = self.b
+        load, funct = AnySeq(1), AnySeq(2)
+        for d in (a, b):
+            m.d.comb += [d.load.eq(load), d.funct.eq(funct), d.a.eq(AnySeq(32)), d.b.eq(AnySeq(32))]
+        load_q = Signal()
+        m.d.sync += load_q.eq(load)
+        self.check(m, "valid equal", a.valid == b.valid)
+        if self.reference:
+            self.check(m, "valid one cycle after load", a.valid == load_q)
+        return m
+
+
+class SmallOperandMultiplier(Multiplier):
+    """Mutant: a fast path when rs2 fits in 16 bits; otherwise ``valid`` one cycle later (as
+    a 16x16 multiplier used twice would)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        second = Signal()
+        m.d.sync += second.eq(self.load & (self.b[16:] != 0))
+        m.d.sync += self.valid.eq(self.load & (self.b[16:] == 0) | second)
+        return m
+
+
+# --------------------------------------------------------------------------------- branch unit
+
+class BranchStage(Elaboratable):
+    """How the core consumes the branch unit, reduced to timing: in an ``issue`` cycle the
+    operands and funct3 are presented; the decision is *made* (``decided``, a register, as the
+    core's next-PC register) in the first cycle the unit reports ``ready``. A unit without a
+    ``ready`` port, like :class:`BranchUnit`, is combinational: always ready, as the core
+    assumes when it picks the next fetch address in the branch's own cycle."""
+
+    def __init__(self, unit):
+        self.unit = unit
+        self.issue = Signal()
+        self.decided = Signal()
+        self.taken = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = u = self.unit
+        ready = getattr(u, "ready", C(1, 1))
+        waiting = Signal()
+        with m.If(self.issue | waiting):
+            m.d.sync += [self.decided.eq(ready), waiting.eq(~ready), self.taken.eq(u.taken)]
+        with m.Else():
+            m.d.sync += self.decided.eq(0)
+        return m
+
+
+class BranchTimingMiter(Harness):
+    """Two :class:`BranchStage`s; shared ``issue``/``funct3``, free operands per copy.
+    Property: ``decided`` equal in every cycle."""
+
+    def __init__(self, cls=BranchUnit):
+        super().__init__()
+        self.a = BranchStage(cls())
+        self.b = BranchStage(cls())
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.a = a = self.a
+        m.submodules.b = b = self.b
+        issue, f3 = AnySeq(1), AnySeq(3)
+        for s in (a, b):
+            m.d.comb += [s.issue.eq(issue), s.unit.funct3.eq(f3),
+                         s.unit.a.eq(AnySeq(32)), s.unit.b.eq(AnySeq(32))]
+        self.check(m, "decision in the same cycle", a.decided == b.decided)
+        return m
+
+
+class BranchStatelessMiter(Harness):
+    """Two branch units with arbitrary, different input histories. Property: in any cycle
+    where their present inputs are equal, ``taken`` is equal, i.e. the decision is a function
+    of the present inputs only (no state that could carry one branch's data into the next)."""
+
+    def __init__(self, cls=BranchUnit):
+        super().__init__()
+        self.a = cls()
+        self.b = cls()
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.a = a = self.a
+        m.submodules.b = b = self.b
+        same = AnySeq(1)
+        va, vb, f3 = AnySeq(32), AnySeq(32), AnySeq(3)
+        m.d.comb += [a.a.eq(va), a.b.eq(vb), a.funct3.eq(f3),
+                     b.a.eq(Mux(same, va, AnySeq(32))), b.b.eq(Mux(same, vb, AnySeq(32))),
+                     b.funct3.eq(Mux(same, f3, AnySeq(3)))]
+        with m.If(same):
+            self.check(m, "taken depends on present inputs only", a.taken == b.taken)
+        return m
+
+
+class BranchSpecCheck(Harness):
+    """One branch unit against the six branch conditions of the ISA (section 2.5), written
+    here independently (signed order by flipping the sign bits). funct3 2 and 3 are not
+    branches: the core raises an illegal instruction for them, the unit's output is unused."""
+
+    def __init__(self, cls=BranchUnit):
+        super().__init__()
+        self.u = cls()
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.u = u = self.u
+        va, vb, f3 = AnySeq(32), AnySeq(32), AnySeq(3)
+        m.d.comb += [u.a.eq(va), u.b.eq(vb), u.funct3.eq(f3)]
+        sa, sb = va ^ 0x8000_0000, vb ^ 0x8000_0000
+        spec = Signal()
+        with m.Switch(f3):
+            with m.Case(0): m.d.comb += spec.eq(va == vb)
+            with m.Case(1): m.d.comb += spec.eq(va != vb)
+            with m.Case(4): m.d.comb += spec.eq(sa < sb)
+            with m.Case(5): m.d.comb += spec.eq(sa >= sb)
+            with m.Case(6): m.d.comb += spec.eq(va < vb)
+            with m.Case(7): m.d.comb += spec.eq(va >= vb)
+        with m.If((f3 != 2) & (f3 != 3)):
+            self.check(m, "taken as the ISA defines", u.taken == spec)
+        return m
+
+
+class SerialBranchUnit(BranchUnit):
+    """Mutant: an "optimised" comparator that decides at once when the top bytes differ and
+    needs one more cycle (``ready`` low) when they are equal."""
+
+    def __init__(self):
+        super().__init__()
+        self.ready = Signal()
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        second = Signal()
+        m.d.sync += second.eq(~second & (self.a[24:] == self.b[24:]))
+        m.d.comb += self.ready.eq((self.a[24:] != self.b[24:]) | second)
+        return m
+
+
+class StatefulBranchUnit(BranchUnit):
+    """Mutant: remembers the last operand ``a`` and answers BEQ "taken" from that memory (a
+    toy result cache): the output depends on history."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        last = Signal(32)
+        m.d.sync += last.eq(self.a)
+        with m.If((self.funct3 == 0) & (last == self.b)):
+            m.d.comb += self.taken.eq(1)
+        return m
+
+
+class WrongBranchUnit(BranchUnit):
+    """Mutant: BLT compares unsigned."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(self.funct3 == 4):
+            m.d.comb += self.taken.eq(self.a < self.b)
+        return m
+
+
+# --------------------------------------------------------------------------------- core data bus
+
+#: Yosys commands for :class:`CoreBusCheck`: the multiplier, divider and PMP are replaced by
+#: free outputs (``cutpoint``: any value in any cycle). Sound for these properties (the real
+#: blocks' behaviours are among the free ones; a pass stays a pass) and 2-3x faster.
+CORE_CUTPOINTS = "cutpoint top.core.multiplier top.core.divider top.core.pmp"
+
+
+class CoreBusCheck(Harness):
+    """The core with a free environment, and Wishbone B4 pipelined properties of its data-bus
+    initiator (``Core.dbus``).
+
+    Environment (assumptions):
+
+    * instruction port: a synchronous-read RAM whose output word is *arbitrary* (AnySeq) after
+      each enabled read and held otherwise, as the BRAM port is: every instruction sequence;
+    * interrupt lines, ``mtime``: arbitrary in every cycle;
+    * data-bus target: ``stall`` and ``dat_r`` arbitrary; ``ack``/``err`` arbitrary but never
+      both, and only while a request accepted in an earlier cycle is unanswered, so each
+      accepted request gets at most one answer, at least one cycle later, in any later cycle
+      or never (safety properties need no liveness).
+
+    Properties, with ``out`` the number of accepted, unanswered requests:
+
+    * ``stb implies cyc``;
+    * ``cyc while outstanding``: ``out != 0`` implies ``cyc`` (no abort with a load pending);
+    * ``at most one outstanding``: ``out <= 1``;
+    * ``no request while unanswered``: ``cyc & stb`` only when ``out == 0`` or the answer
+      arrives in the same cycle;
+    * ``stalled request held``: after a cycle with ``cyc & stb & stall``, if ``cyc`` is still
+      high then ``stb`` is, and ``adr``, ``we``, ``sel`` (and ``dat_w`` for a write) are
+      unchanged. Dropping ``cyc`` withdraws the request, which B4 allows and the core does when
+      it takes an interrupt while its access is stalled;
+    * ``sel aligned``: ``sel`` is one byte, an aligned half-word or the whole word.
+    """
+
+    def __init__(self, cls=Core):
+        super().__init__()
+        self.core = cls()
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.core = core = self.core
+        bus = core.dbus
+
+        iword = Signal(32)
+        with m.If(core.ibus.en):
+            m.d.sync += iword.eq(AnySeq(32))
+        m.d.comb += [
+            core.ibus.data.eq(iword),
+            core.timer_irq.eq(AnySeq(1)), core.soft_irq.eq(AnySeq(1)),
+            core.local_irq.eq(AnySeq(16)), core.mtime.eq(AnySeq(64)),
+        ]
+
+        out = Signal(2)                        # accepted, unanswered; saturates at 3
+        answer = Signal()
+        accepted = Signal()
+        m.d.comb += [
+            bus.stall.eq(AnySeq(1)), bus.dat_r.eq(AnySeq(32)),
+            bus.ack.eq(AnySeq(1)), bus.err.eq(AnySeq(1)),
+            answer.eq(bus.ack | bus.err),
+            accepted.eq(bus.cyc & bus.stb & ~bus.stall),
+            Assume(~(bus.ack & bus.err)),
+            Assume(~answer | (out != 0)),
+        ]
+        nxt = out + accepted - answer
+        m.d.sync += out.eq(Mux(nxt > 3, 3, nxt))
+
+        # the previous cycle (Amaranth 0.5 has no Past)
+        p_req = Signal()
+        p_adr = Signal.like(bus.adr)
+        p_we = Signal()
+        p_sel = Signal(4)
+        p_dat = Signal(32)
+        m.d.sync += [p_req.eq(bus.cyc & bus.stb & bus.stall), p_adr.eq(bus.adr),
+                     p_we.eq(bus.we), p_sel.eq(bus.sel), p_dat.eq(bus.dat_w)]
+
+        self.check(m, "stb implies cyc", ~bus.stb | bus.cyc)
+        self.check(m, "cyc while outstanding", (out == 0) | bus.cyc)
+        self.check(m, "at most one outstanding", out <= 1)
+        self.check(m, "no request while unanswered", ~(bus.cyc & bus.stb) | (out == 0) | answer)
+        with m.If(p_req & bus.cyc):
+            self.check(m, "stalled request held: stb", bus.stb)
+            self.check(m, "stalled request held: adr", bus.adr == p_adr)
+            self.check(m, "stalled request held: we", bus.we == p_we)
+            self.check(m, "stalled request held: sel", bus.sel == p_sel)
+            with m.If(p_we):                   # DAT_O means something on writes only
+                self.check(m, "stalled request held: dat_w", bus.dat_w == p_dat)
+        with m.If(bus.cyc & bus.stb):
+            self.check(m, "sel aligned", (bus.sel == 0b0001) | (bus.sel == 0b0010) |
+                       (bus.sel == 0b0100) | (bus.sel == 0b1000) | (bus.sel == 0b0011) |
+                       (bus.sel == 0b1100) | (bus.sel == 0b1111))
+
+        # reachability: sby's cover mode must reach each (the environment is not vacuous)
+        p_store = Signal()
+        m.d.sync += p_store.eq(accepted & bus.we)
+        acks = Signal(2)
+        with m.If(bus.ack & (acks != 3)):
+            m.d.sync += acks.eq(acks + 1)
+        self.cover(m, "accepted after a stall", p_req & accepted)
+        self.cover(m, "accepted in the cycle of an answer", accepted & answer)
+        self.cover(m, "store answered with err one cycle later", bus.err & p_store)
+        self.cover(m, "stalled request withdrawn (cyc dropped)", p_req & ~bus.cyc)
+        self.cover(m, "two requests answered with ack", acks == 2)
+        return m
+
+
+def _core_mutant(name, doc, patch):
+    def elaborate(self, platform):
+        m = Core.elaborate(self, platform)
+        patch(self, m)                     # later statements override the core's drivers
+        return m
+    return type(name, (Core,), {"__doc__": doc, "elaborate": elaborate})
+
+
+def _no_hold(core, m):
+    flip = Signal()
+    m.d.sync += flip.eq(~flip)
+    with m.If(core.dbus.stall & flip):
+        m.d.comb += core.dbus.adr.eq(0x123)
+
+
+def _eager(core, m):
+    with m.If(core.dbus.cyc):
+        m.d.comb += core.dbus.stb.eq(1)
+
+
+def _drop_cyc(core, m):
+    m.d.comb += core.dbus.cyc.eq(core.dbus.stb)
+
+
+def _stb_alone(core, m):
+    with m.If(core.dbus.stall):
+        m.d.comb += core.dbus.cyc.eq(0)
+
+
+#: name -> (Core subclass, the property it must break)
+CORE_MUTANTS = {
+    "no_hold": (_core_mutant("NoHoldCore", "Mutant: the address moves while stalled.",
+                             _no_hold), "stalled request held: adr"),
+    "eager": (_core_mutant("EagerCore", "Mutant: stb whenever cyc is high, answer pending or "
+                           "not.", _eager), "no request while unanswered"),
+    "drop_cyc": (_core_mutant("DropCycCore", "Mutant: cyc only with stb (forgets the pending "
+                              "answer).", _drop_cyc), "cyc while outstanding"),
+    "stb_alone": (_core_mutant("StbAloneCore", "Mutant: cyc low while stalled, stb not.",
+                               _stb_alone), "stb implies cyc"),
+}
