@@ -27,7 +27,7 @@ import time
 
 
 __all__ = ["BuildError", "BuildResult", "prepare", "build", "main", "tool_env",
-           "block_table", "format_summary"]
+           "block_table", "soc_blocks", "format_summary", "format_blocks"]
 
 
 class BuildError(Exception):
@@ -279,6 +279,16 @@ def block_table(stat_json, top, family):
     return rows
 
 
+def soc_blocks(rows, name):
+    """The whole design as the first row, then the SoC's own hierarchy (board glue left out)."""
+    root = next((n for _d, n, _c in rows if n.endswith(".soc")), None)
+    if root is None:
+        return rows
+    base = next(d for d, n, _c in rows if n == root)
+    return [rows[0]] + [(1 + d - base, n, c) for d, n, c in rows
+                        if n == root or n.startswith(root + ".")]
+
+
 def _parse_report(report, family):
     util = report.get("utilization", {})
     res = {}
@@ -365,7 +375,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
             log(f"[{_mmss(time.monotonic() - t0)}] waiting for the per-block synthesis")
             if blocks_proc.wait() == 0:
                 stat = json.loads((out_dir / f"{name}.blocks.json").read_text())
-                res.blocks = block_table(stat, name, board.family)
+                res.blocks = soc_blocks(block_table(stat, name, board.family), name)
             else:
                 log("gluon build: warning: the per-block synthesis failed "
                     f"(see {out_dir}/{name}.blocks.log)")
@@ -423,7 +433,7 @@ def format_summary(res):
     return "\n".join(lines)
 
 
-def format_blocks(rows, max_depth=2):
+def format_blocks(rows, max_depth=3):
     lines = [f"{'block':<34}{'LUT':>8}{'FF':>8}{'BRAM':>6}{'DSP':>5}"]
     for depth, name, c in rows:
         if depth > max_depth:

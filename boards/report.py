@@ -22,8 +22,8 @@ import subprocess
 import sys
 import time
 
-from .build import (BuildError, build, prepare, tool_env, block_table, format_summary,
-                    format_blocks, _critical_paths)
+from .build import (BuildError, build, prepare, tool_env, block_table, soc_blocks,
+                    _critical_paths)
 
 
 __all__ = ["MATRIX", "CORE_REFERENCES", "CORE_TARGET_LUT4", "synth_core", "run", "main"]
@@ -172,19 +172,23 @@ def markdown(results):
             if d.get("blocks"):
                 out += [f"#### Per block: {d['board']}, {d['config']}", "",
                         "| block | LUT4 | FF | BRAM | DSP |", "|---|---|---|---|---|"]
-                for depth, name, c in d["blocks"]:
-                    if depth > 2:
+                for depth, name, c in soc_blocks(d["blocks"], f"gluon_{d['config']}"):
+                    if depth > 3:
                         continue
-                    label = ("&nbsp;&nbsp;" * depth) + (name.rsplit(".", 1)[-1] if depth else "total")
+                    label = ("&nbsp;&nbsp;" * depth) + (name.rsplit(".", 1)[-1] if depth else "whole design")
                     out.append(f"| {label} | {c['LUT']:,} | {c['FF']:,} | {c['BRAM']} | {c['DSP']} |")
                 out.append("")
     core = results.get("core")
     if core:
         out += ["### The core alone (ECP5, `synth_ecp5`, RV32IM + Zicsr)", "",
                 "| design | LUT4 | note |", "|---|---|---|"]
+        cells = core.get("cells", {})
         out.append(f"| **Gluon core (as built: with PMP)** | **{core['lut4']:,}** | "
-                   f"target ≤ {CORE_TARGET_LUT4:,}; nextpnr: {core['pnr_lut4']:,} LUT4, "
-                   f"Fmax {core['fmax_mhz']:.1f} MHz out of context |")
+                   f"target ≤ {CORE_TARGET_LUT4:,}; Yosys cells: {cells.get('LUT4', 0):,} LUT4 + "
+                   f"{cells.get('CCU2C', 0):,} CCU2C + {cells.get('TRELLIS_DPR16X4', 0)} "
+                   f"DPR16X4, {cells.get('TRELLIS_FF', 0):,} FF, {cells.get('MULT18X18D', 0)} "
+                   f"DSP; nextpnr: {core['pnr_lut4']:,} LUT4, Fmax {core['fmax_mhz']:.1f} MHz "
+                   f"out of context |")
         blocks = {name: c for _d, name, c in core.get("blocks", [])}
         if "core.pmp" in blocks:
             pmp = blocks["core.pmp"]["LUT"]
