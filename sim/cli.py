@@ -157,7 +157,9 @@ def main(argv=None):
     p.add_argument("--config", default="full", help="SoC configuration: minimal or full (default full)")
     p.add_argument("--max-cycles", type=int, default=200_000_000,
                    help="stop a program that has not finished after N cycles (default 2e8)")
-    p.add_argument("--trace", metavar="OUT.fst", help="write a waveform (FST; builds a traced model)")
+    p.add_argument("--trace", metavar="OUT.vcd|OUT.fst",
+                   help="write a waveform, VCD or FST by the file's extension (builds a traced "
+                        "model once; FST needs the system's liblz4-dev)")
     p.add_argument("--stats", metavar="OUT.json", help="write run statistics as JSON")
     p.add_argument("--insn-trace", metavar="FILE", help="write one line per retired instruction")
     p.add_argument("--profile", action="store_true",

@@ -2,7 +2,7 @@
 // per-cycle loop. Built and run by gluon.sim.verilator (`gluon sim`); not meant to be run by hand.
 //
 //   Vsim --image FILE [--tohost ADDR] [--max-cycles N] [--stats FILE] [--insn-trace FILE]
-//        [--fst FILE] [--dump ADDR:LEN:FILE]... [--quiet]
+//        [--wave FILE] [--dump ADDR:LEN:FILE]... [--quiet]
 //
 // The image file holds segments: repeated { u32 addr, u32 nbytes, nbytes of data } (little
 // endian). They are written into RAM through the SoC's debug port while `hold` keeps the core
@@ -12,8 +12,14 @@
 
 #include "Vsimtop.h"
 #include "verilated.h"
-#ifdef GLUON_TRACE
+#ifdef GLUON_TRACE_FST
 #include "verilated_fst_c.h"
+typedef VerilatedFstC Wave;
+#define GLUON_TRACE
+#elif defined(GLUON_TRACE_VCD)
+#include "verilated_vcd_c.h"
+typedef VerilatedVcdC Wave;
+#define GLUON_TRACE
 #endif
 
 #include <chrono>
@@ -47,14 +53,14 @@ struct Dump { uint32_t addr, len; std::string file; };
 static Vsimtop *top;
 static uint64_t sim_time = 0;
 #ifdef GLUON_TRACE
-static VerilatedFstC *fst = nullptr;
+static Wave *wave = nullptr;
 #endif
 
 static void half(int clk) {
     top->clk = clk;
     top->eval();
 #ifdef GLUON_TRACE
-    if (fst) fst->dump(sim_time);
+    if (wave) wave->dump(sim_time);
 #endif
     sim_time += 5;
 }
@@ -97,7 +103,7 @@ int main(int argc, char **argv) {
         else if (a == "--max-cycles") max_cycles = strtoull(next(), nullptr, 0);
         else if (a == "--stats") stats = next();
         else if (a == "--insn-trace") itrace = next();
-        else if (a == "--fst") fstfile = next();
+        else if (a == "--wave") fstfile = next();
         else if (a == "--quiet") quiet = true;
         else if (a == "--pc-sample") { pc_every = strtoull(next(), nullptr, 0); pcfile = next(); }
         else if (a == "--dump") {
@@ -117,9 +123,9 @@ int main(int argc, char **argv) {
 #ifdef GLUON_TRACE
     if (fstfile) {
         Verilated::traceEverOn(true);
-        fst = new VerilatedFstC;
-        top->trace(fst, 99);
-        fst->open(fstfile);
+        wave = new Wave;
+        top->trace(wave, 99);
+        wave->open(fstfile);
     }
 #else
     if (fstfile) die("this model was built without tracing");
@@ -232,7 +238,7 @@ int main(int argc, char **argv) {
         fclose(f);
     }
 #ifdef GLUON_TRACE
-    if (fst) fst->close();
+    if (wave) wave->close();
 #endif
     top->final();
     delete top;

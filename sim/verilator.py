@@ -44,7 +44,7 @@ def _source_hash(config, trace):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     h.update(repr(config).encode())
-    h.update(b"trace" if trace else b"fast")
+    h.update(str(trace or "fast").encode())
     return h.hexdigest()[:16]
 
 
@@ -86,8 +86,10 @@ def build_model(config, *, trace=False, log=None):
            # breaks designs large enough to be split into several files
            "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 CFG_CXXFLAGS_PCH_I=-include",
            "simtop.v", str(HERE / "harness.cpp")]
-    if trace:
-        cmd += ["--trace-fst", "-CFLAGS", "-DGLUON_TRACE"]
+    if trace == "fst":
+        cmd += ["--trace-fst", "-CFLAGS", "-DGLUON_TRACE_FST"]
+    elif trace:
+        cmd += ["--trace", "-CFLAGS", "-DGLUON_TRACE_VCD"]
     proc = subprocess.run(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     if proc.returncode != 0:
@@ -168,7 +170,15 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
     """Run an ELF on the simulated SoC. ``capture``: return UART output in the result (else it
     streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``."""
     image = load_elf(elf_path, ram_size=config.ram_size)
-    binary = build_model(config, trace=fst is not None, log=log)
+    trace = None
+    if fst is not None:
+        trace = "fst" if str(fst).endswith(".fst") else "vcd"
+        if trace == "fst" and not (Path("/usr/include/lz4.h").exists() and
+                                   Path("/usr/include/zlib.h").exists()):
+            raise SimError("FST waveforms need the system's lz4 and zlib headers (Debian: "
+                           "apt install liblz4-dev zlib1g-dev), which Verilator's FST writer "
+                           "links against; write a VCD instead: --trace out.vcd")
+    binary = build_model(config, trace=trace, log=log)
     with tempfile.TemporaryDirectory(prefix="gluon-run-") as td:
         td = Path(td)
         img = td / "image.bin"
@@ -181,7 +191,7 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
         if insn_trace:
             cmd += ["--insn-trace", str(td / "itrace.txt")]
         if fst:
-            cmd += ["--fst", str(Path(fst).resolve())]
+            cmd += ["--wave", str(Path(fst).resolve())]
         if pc_sample:
             cmd += ["--pc-sample", str(pc_sample), str(td / "pcs.txt")]
         for i, (addr, length) in enumerate(dumps):
