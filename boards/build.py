@@ -409,8 +409,13 @@ def _check_timing(res, report_path, board, allow_timing_fail, log):
         lines = [f"clock {c}: achieved {a:.2f} MHz < constraint {b:.2f} MHz"
                  for c, (a, b) in failing.items()]
         for p in res.critical_path[:1]:
-            lines.append(f"critical path ({p['delay_ns']} ns): {p['start']} -> {p['end']}")
-            lines += [f"  net {n}" for n in p["nets"]]
+            lines.append(f"critical path ({p['delay_ns']} ns, {len(p['nets'])} nets): "
+                         f"{p['start']} -> {p['end']}")
+            nets = p["nets"] if len(p["nets"]) <= 10 else \
+                p["nets"][:5] + [f"... {len(p['nets']) - 10} more ..."] + p["nets"][-5:]
+            lines += [f"  net {n[:150]}" for n in nets]
+        lines.append(f"(the whole path: {report_path.with_suffix('').with_suffix('.tim')}, "
+                     f"'Critical path report')")
         raise BuildError("timing", "timing not met (use --allow-timing-fail to pack the "
                                    "bitstream anyway)", lines)
     if failing:
