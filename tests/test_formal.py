@@ -23,9 +23,11 @@ What is proven, and what is not:
 * **Core data bus** (bounded, ``CORE_DEPTH`` cycles from reset; cover mode shows the
   environment reaches stalls, err answers, withdrawn requests and back-to-back requests):
   every instruction sequence, interrupt pattern, stall pattern and answer timing. Bounded:
-  a violation needing a longer prefix than the depth would be missed. k-induction needs
-  invariants on core-internal state (e.g. "a store in W has rd = 0") that the harness cannot
-  see; see the docstring of :func:`test_core_bus_induction_needs_internal_invariants`.
+  a violation needing a longer prefix than the depth would be missed. k-induction fails on
+  unreachable states that only core-internal invariants exclude (e.g. "a store in W has
+  rd = 0", "a request is outstanding iff W holds a load/store"): the harness cannot see
+  those signals (they are local to ``Core.elaborate``). The multiplier, divider and PMP are
+  replaced by free outputs (``CORE_CUTPOINTS``): sound for these properties, 2-3x faster.
 
 Every harness is run on at least one deliberately broken variant, which it must reject with
 the property it was written for.
