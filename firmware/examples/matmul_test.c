@@ -8,8 +8,11 @@
  * rows (zero) and leaving the rest of each stride untouched.  Then misuse: a
  * buffer outside the DMA window must fail with GLUON_MATMUL_E_DMA.
  *
- * Output: one line per case, "case <i> MxNxK ...: ok|FAIL (<cycles> cycles)",
- * then "matmul_test: <n> cases, <f> failures".  Returns the failure count.
+ * Output: one line per case, "case <i> MxNxK ...: ok|FAIL (<cycles> cycles)
+ * fnv=<FNV-1a 32 of the M·ldc bytes of C>", then "matmul_test: <n> cases,
+ * <f> failures".  Returns the failure count.  Built with
+ * -DMATMUL_TEST_HW_ONLY the software reference is skipped (the host checks
+ * the fnv values against numpy instead: tests/test_matmul.py).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +31,9 @@ static struct {
     int8_t c[C_BYTES];
 } __attribute__((aligned(16))) dma;
 
+#ifndef MATMUL_TEST_HW_ONLY
 static int8_t ref[C_BYTES] __attribute__((aligned(4)));
+#endif
 static int8_t outside[64] __attribute__((aligned(4)));     /* never in a window */
 
 struct test_case {
@@ -60,6 +65,15 @@ static uint32_t next(void)
 
 static int round4(int x) { return (x + 3) & ~3; }
 
+static uint32_t fnv1a(const void *p, int n)
+{
+    const uint8_t *b = p;
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
 static int run_case(int idx, const struct test_case *t)
 {
     int esize = t->int32 ? 4 : 1;
@@ -80,23 +94,32 @@ static int run_case(int idx, const struct test_case *t)
 
     int bytes = t->m * ldc;
     memset(dma.c, 0x5A, (size_t)bytes);
+#ifndef MATMUL_TEST_HW_ONLY
     memset(ref, 0x5A, (size_t)bytes);
+#endif
     int err;
+    if (t->int32)
+        err = gluon_matmul_i8_i32(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, (int32_t *)dma.c, ldc, bias);
+    else
+        err = gluon_matmul_i8(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, dma.c, ldc, &rq);
+    int ok = err == 0 && gluon_matmul_last_was_hw();
+    uint32_t cycles = gluon_matmul_last_cycles();
+#ifndef MATMUL_TEST_HW_ONLY
     if (t->int32) {
         gluon_matmul_i8_i32_sw(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, (int32_t *)ref, ldc, bias);
-        err = gluon_matmul_i8_i32(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, (int32_t *)dma.c, ldc, bias);
     } else {
         gluon_matmul_i8_sw(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, ref, ldc, &rq);
-        err = gluon_matmul_i8(t->m, t->n, t->k, dma.a, lda, dma.b, ldb, dma.c, ldc, &rq);
         /* The hardware writes whole words: the pad bytes of each row are zero. */
         for (int i = 0; i < t->m; i++)
             for (int j = t->n; j < round4(t->n); j++)
                 ref[i * ldc + j] = 0;
     }
-    int ok = err == 0 && gluon_matmul_last_was_hw() && memcmp(dma.c, ref, (size_t)bytes) == 0;
-    printf("case %d %dx%dx%d lda %d ldb %d ldc %d %s%s%s: %s (%u cycles)\n", idx, t->m, t->n,
-           t->k, lda, ldb, ldc, t->int32 ? "int32" : "int8", t->bias ? " bias" : "",
-           t->relu ? " relu" : "", ok ? "ok" : "FAIL", (unsigned)gluon_matmul_last_cycles());
+    ok = ok && memcmp(dma.c, ref, (size_t)bytes) == 0;
+#endif
+    printf("case %d %dx%dx%d lda %d ldb %d ldc %d %s%s%s: %s (%u cycles) fnv=0x%08x\n", idx,
+           t->m, t->n, t->k, lda, ldb, ldc, t->int32 ? "int32" : "int8", t->bias ? " bias" : "",
+           t->relu ? " relu" : "", ok ? "ok" : "FAIL", (unsigned)cycles,
+           (unsigned)fnv1a(dma.c, bytes));
     if (!ok && err)
         printf("  error %d\n", err);
     return !ok;
