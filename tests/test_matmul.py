@@ -716,3 +716,45 @@ def test_firmware_mlp_digits(tmp_path):
     assert res.passed, out
     assert f"mlp_digits: {images} images, {correct} correct" in out, out
     assert ", 0 differ from the integer reference" in out and "same classes: yes" in out
+
+
+def test_c_header_matches_hardware():
+    """gluon/matmul.h repeats the CAUSE codes and MAX_K; matmul.c the OP.STORE values."""
+    h = (FIRMWARE / "include" / "gluon" / "matmul.h").read_text()
+    for cause in Cause:
+        if cause is not Cause.NONE:
+            m = re.search(rf"#define GLUON_MATMUL_E_{cause.name}\s+(\d+)", h)
+            assert m and int(m.group(1)) == cause.value, cause
+    assert int(re.search(r"#define GLUON_MATMUL_MAX_K (\d+)", h).group(1)) == MAX_K
+    c = (FIRMWARE / "drivers" / "matmul.c").read_text()
+    from gluon.hdl.matmul import Store
+    assert f"#define STORE_INT8  {Store.INT8.value}u" in c
+    assert f"#define STORE_INT32 {Store.INT32.value}u" in c
+
+
+def test_mlp_model_header_is_the_integer_reference():
+    """The classes in firmware/models/mlp_digits_model.h are what the numpy integer reference
+    computes from the header's own weights and images (so the firmware check is meaningful)."""
+    from gluon.sim.quantize_mlp import MLP, integer_forward
+    text = (FIRMWARE / "models" / "mlp_digits_model.h").read_text()
+    d = {k: int(v) for k, v in re.findall(r"#define (MLP_\w+) (-?\d+)", text)}
+    body = text[text.index("MLP_MODEL"):]
+    body = body[body.index("= {") + 3:body.index("};")]
+    nums = np.array([int(v) for v in re.findall(r"-?\d+", body)], dtype=np.int64)
+    sizes = [("w1", (d["MLP_IN"], d["MLP_HIDDEN"])), ("w2", (d["MLP_HIDDEN"], d["MLP_OUT_PAD"])),
+             ("b1", (d["MLP_HIDDEN"],)), ("b2", (d["MLP_OUT"],)),
+             ("images", (d["MLP_IMAGES"], d["MLP_IN"])), ("labels", (d["MLP_IMAGES"],)),
+             ("expected", (d["MLP_IMAGES"],))]
+    arrays, pos = {}, 0
+    for name, shape in sizes:
+        n = int(np.prod(shape))
+        arrays[name] = nums[pos:pos + n].reshape(shape)
+        pos += n
+    assert pos == len(nums)
+    mlp = MLP(arrays["w1"].astype(np.int8), arrays["b1"],
+              (d["MLP_L1_MULTIPLIER"], d["MLP_L1_SHIFT"], d["MLP_L1_ZERO_POINT"]),
+              arrays["w2"][:, :d["MLP_OUT"]].astype(np.int8), arrays["b2"], {})
+    _, logits = integer_forward(mlp, arrays["images"].astype(np.int8))
+    assert np.array_equal(np.argmax(logits, axis=1), arrays["expected"])
+    assert np.sum(arrays["expected"] == arrays["labels"]) == d["MLP_INT_CORRECT"]
+    assert d["MLP_INT_CORRECT"] / d["MLP_IMAGES"] > 0.9
