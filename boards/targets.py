@@ -34,16 +34,19 @@ class Board:
 
 _ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0))
 
+# Block RAM: the RAM's instruction and data read ports each get their own copy of the array
+# (seen on both families), so a RAM of N KiB takes 2 x N/2 KiB blocks: the smaller ECP5 parts
+# (LFE5U-45F: 108 DP16KD, 25F: 56, 12F: 32) get a smaller RAM.
 BOARDS = {b.name: b for b in [
     Board("ulx3s-85f", ULX3S_85F_Platform, default_config="full", default_mhz=60, **_ULX3S),
-    Board("ulx3s-45f", ULX3S_45F_Platform, default_config="full", default_mhz=60, **_ULX3S),
+    Board("ulx3s-45f", ULX3S_45F_Platform, default_config="full", default_mhz=60,
+          ram_size=32 * 1024, **_ULX3S),
     Board("ulx3s-25f", ULX3S_25F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=64 * 1024, **_ULX3S),
+          ram_size=16 * 1024, **_ULX3S),
     Board("ulx3s-12f", ULX3S_12F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=64 * 1024, **_ULX3S),
+          ram_size=8 * 1024, **_ULX3S),
     # iCEBreaker: LED 1 is green (heartbeat), LED 0 red (UART activity). UP5K block RAM is
-    # 30 x 4 Kbit; the RAM's instruction and data read ports each need their own copy on iCE40
-    # (SB_RAM40_4K has one read port), so 4 KiB of RAM takes 16 blocks and 8 KiB would take 32.
+    # 30 x 4 Kbit: 4 KiB of RAM takes 16 blocks (two copies), 8 KiB would take 32.
     Board("icebreaker", ICEBreakerPlatform, family="ice40", clk="clk12", leds=(1, 0),
           rst=("button", 0), default_config="minimal", default_mhz=25, ram_size=4 * 1024),
 ]}
