@@ -29,6 +29,14 @@ What is proven, and what is not:
   those signals (they are local to ``Core.elaborate``). The multiplier, divider and PMP are
   replaced by free outputs (``CORE_CUTPOINTS``): sound for these properties, 2-3x faster.
 
+* **Whole core, two copies** (bounded, ``CORE_MITER_DEPTH`` cycles from reset; cover mode
+  shows results really differ between the copies): same instruction stream, same bus
+  timing, different loaded data; both fetch, retire and request in the same cycles. Scope:
+  trap-free runs whose control flow (fetch addresses) does not depend on the data, the
+  discipline of constant-time code; see :class:`formal.miters.CoreTimingMiter`. A complete
+  DIV needs 34 cycles, more than the CI depth: the divider's own miter covers it, and the
+  slow suite runs 40 cycles.
+
 Every harness is run on at least one deliberately broken variant, which it must reject with
 the property it was written for.
 """
@@ -47,6 +55,8 @@ pytestmark = pytest.mark.skipif(sby_missing() is not None,
 #: BMC depth of the core's bus properties in the default suite (about 20 s on a loaded
 #: 2-core machine); GLUON_FORMAL_CORE_DEPTH overrides it; the slow test goes deeper.
 CORE_DEPTH = int(os.environ.get("GLUON_FORMAL_CORE_DEPTH", "10"))
+#: BMC depth of the two-core timing miter in the default suite (about 20 s loaded)
+CORE_MITER_DEPTH = int(os.environ.get("GLUON_FORMAL_MITER_DEPTH", "8"))
 
 
 def _explain(res, harness):
@@ -139,6 +149,36 @@ def test_core_bus_environment_reaches_interesting_cases(tmp_path):
 def test_core_bus_check_rejects_broken_initiator(tmp_path, mutant):
     cls, prop = M.CORE_MUTANTS[mutant]
     _rejects(M.CoreBusCheck(cls), tmp_path, prop, mode="bmc", depth=6, script=M.CORE_CUTPOINTS)
+
+
+# ----------------------------------------------------------------------------- whole core
+
+#: the multipliers' product is replaced by free outputs (different in the two copies, as the
+#: data are): the core reads it a fixed cycle later, never waits on it
+CORE_MITER_CUTPOINTS = "cutpoint top.a.multiplier top.b.multiplier"
+
+
+def test_core_timing_miter_bmc(tmp_path):
+    _passes(M.CoreTimingMiter(), tmp_path, mode="bmc", depth=CORE_MITER_DEPTH,
+            script=CORE_MITER_CUTPOINTS)
+
+
+def test_core_timing_miter_scope_is_not_empty(tmp_path):
+    h = M.CoreTimingMiter()
+    res = run_sby(h, tmp_path, mode="cover", depth=8, script=CORE_MITER_CUTPOINTS)
+    assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
+
+
+def test_core_timing_miter_rejects_early_exit_divider(tmp_path):
+    _rejects(M.CoreTimingMiter(M.EarlyExitDividerCore), tmp_path, "fetch in the same cycles",
+             mode="bmc", depth=6, script=CORE_MITER_CUTPOINTS)
+
+
+@pytest.mark.slow
+def test_core_timing_miter_bmc_deep(tmp_path):
+    # 40 cycles: long enough for complete DIVs (34 cycles) inside the window
+    _passes(M.CoreTimingMiter(), tmp_path, mode="bmc", depth=40, script=CORE_MITER_CUTPOINTS,
+            timeout=4 * 3600)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ __all__ = [
     "Harness", "DividerMiter", "MultiplierMiter", "BranchTimingMiter", "BranchStatelessMiter",
     "BranchSpecCheck", "CoreBusCheck",
     "EarlyExitDivider", "SmallOperandMultiplier", "SerialBranchUnit", "StatefulBranchUnit",
-    "WrongBranchUnit", "CORE_MUTANTS",
+    "WrongBranchUnit", "CORE_MUTANTS", "CoreTimingMiter", "EarlyExitDividerCore",
 ]
 
 
@@ -458,3 +458,97 @@ CORE_MUTANTS = {
     "stb_alone": (_core_mutant("StbAloneCore", "Mutant: cyc low while stalled, stb not.",
                                _stb_alone), "stb implies cyc"),
 }
+
+
+# --------------------------------------------------------------------------------- whole core
+
+class CoreTimingMiter(Harness):
+    """Two cores, one instruction stream, different data: their timing must agree.
+
+    Both cores get the same instruction words (one AnySeq stream, through a BRAM-like port
+    each), the same ``mtime`` and the same bus timing (``stall``, ``ack``/``err``, shared);
+    the *data* differ: each copy's loads return its own arbitrary words (``dat_r``), so every
+    register value downstream differs (the "secret").
+
+    Scope: trap-free executions whose control flow does not depend on the secret, the
+    discipline of constant-time code. Assumed: in any cycle where either core fetches, both
+    present the same fetch address, and it lies in RAM (0x8000_0000 and up); no instruction
+    writes ``mtvec``, which therefore stays 0, so any trap (a fetch from 0) leaves the scope;
+    interrupt lines are low. A data-dependent trap (misaligned or PMP-denied address,
+    misaligned jump target) is control flow and is excluded this way. Caveat: a copy that does
+    *not* fetch in a cycle still shows its computed next address, so a timing difference that
+    coincides with a differing stale next address would be assumed away. Memory *addresses* may differ (the claim is that RAM addresses do not
+    matter), and the bus environment answers both copies alike (as RAM does).
+
+    Properties: in every cycle both cores fetch (``ibus.en``), retire (``trace.valid``) and
+    make data requests (``cyc``, ``stb``) alike.
+    """
+
+    def __init__(self, cls=Core):
+        super().__init__()
+        self.a = cls()
+        self.b = cls()
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.a = a = self.a
+        m.submodules.b = b = self.b
+
+        word = Signal(32)
+        m.d.comb += word.eq(AnySeq(32))
+        # mtvec stays 0 (its reset value): no CSR write to it (csrrw/s/c, immediate forms too)
+        m.d.comb += Assume(~((word[:7] == 0b1110011) & (word[12:14] != 0) &
+                             (word[20:32] == 0x305)))
+        timer, soft, local, mtime = C(0, 1), C(0, 1), C(0, 16), AnySeq(64)
+        stall, ack, err = AnySeq(1), AnySeq(1), AnySeq(1)
+        for core in (a, b):
+            iword = Signal(32)
+            with m.If(core.ibus.en):
+                m.d.sync += iword.eq(word)
+            m.d.comb += [
+                core.ibus.data.eq(iword),
+                core.timer_irq.eq(timer), core.soft_irq.eq(soft),
+                core.local_irq.eq(local), core.mtime.eq(mtime),
+                core.dbus.stall.eq(stall), core.dbus.ack.eq(ack), core.dbus.err.eq(err),
+                core.dbus.dat_r.eq(AnySeq(32)),
+            ]
+        out = Signal(2)
+        accepted = a.dbus.cyc & a.dbus.stb & ~stall
+        m.d.sync += out.eq(out + accepted - (ack | err))
+        m.d.comb += [
+            Assume(~(ack & err)),
+            Assume(~(ack | err) | (out != 0)),
+        ]
+        with m.If(a.ibus.en | b.ibus.en):
+            m.d.comb += [Assume(a.ibus.adr == b.ibus.adr),
+                         Assume(a.ibus.adr[28:] == 0b10)]     # 0x8000_0000..: RAM, not mtvec
+
+        self.check(m, "fetch in the same cycles", a.ibus.en == b.ibus.en)
+        self.check(m, "retire in the same cycles", a.trace.valid == b.trace.valid)
+        self.check(m, "cyc alike", a.dbus.cyc == b.dbus.cyc)
+        self.check(m, "stb alike", a.dbus.stb == b.dbus.stb)
+
+        # the scope is not empty: retirements with different results in the two copies
+        differ = Signal(2)
+        with m.If(a.trace.valid & a.trace.rd_we & (a.trace.rd_data != b.trace.rd_data) &
+                  (differ != 3)):
+            m.d.sync += differ.eq(differ + 1)
+        self.cover(m, "two results differ between the copies", differ == 2)
+        p_stalled = Signal()
+        m.d.sync += p_stalled.eq(a.dbus.cyc & a.dbus.stb & stall)
+        self.cover(m, "a request accepted after a stall", p_stalled & accepted)
+        return m
+
+
+class EarlyExitDividerCore(Core):
+    """Mutant: the core built with :class:`EarlyExitDivider` (DIV by zero finishes early)."""
+
+    def elaborate(self, platform):
+        from gluon.hdl import core as core_module
+        saved = core_module.Divider
+        core_module.Divider = EarlyExitDivider
+        try:
+            return super().elaborate(platform)
+        finally:
+            core_module.Divider = saved
