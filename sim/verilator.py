@@ -66,6 +66,20 @@ def build_model(config, *, trace=False, log=None):
     binary = out / "obj_dir" / "Vsim"
     if binary.exists():
         return binary
+    # One build per model at a time (pytest-xdist workers, parallel `gluon sim`s): the others
+    # wait for it instead of compiling the same thing.
+    import fcntl
+    _mkdir(out.parent)
+    with open(out.parent / f".{config.name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():
+            return binary
+        return _build(config, trace, key, out, binary, log)
+
+
+def _build(config, trace, key, out, binary, log):
+    from amaranth.back import verilog
+    from .simtop import SimTop
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix=f"{config.name}-", dir=out.parent if out.parent.exists()
