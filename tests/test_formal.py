@@ -1,6 +1,6 @@
 """Formal checks with SymbiYosys (``yowasp-sby`` + ``yices-smt2``, both pip): constant-time
-miters for the divider, multiplier and branch unit, and Wishbone B4 properties of the core's
-data-bus initiator. Harnesses and mutants live in tests/formal/miters.py.
+miters for the divider, multiplier and branch unit and for the whole core, and Wishbone B4
+properties of the core's data-bus initiator. Harnesses and mutants: tests/formal/miters.py.
 
 What is proven, and what is not:
 
@@ -28,12 +28,13 @@ What is proven, and what is not:
   rd = 0", "a request is outstanding iff W holds a load/store"): the harness cannot see
   those signals (they are local to ``Core.elaborate``). The multiplier, divider and PMP are
   replaced by free outputs (``CORE_CUTPOINTS``): sound for these properties, 2-3x faster.
-
 * **Whole core, two copies** (bounded, ``CORE_MITER_DEPTH`` cycles from reset; cover mode
   shows results really differ between the copies): same instruction stream, same bus
   timing, different loaded data; both fetch, retire and request in the same cycles. Scope:
   trap-free runs whose control flow (fetch addresses) does not depend on the data, the
-  discipline of constant-time code; see :class:`formal.miters.CoreTimingMiter`. A complete
+  discipline of constant-time code (so taken/not-taken branches on the data are *not*
+  compared here: tests/test_core_timing.py measures them); see
+  :class:`formal.miters.CoreTimingMiter`. A complete
   DIV needs 34 cycles, more than any depth reached here (CI 8, slow suite 16): the divider's
   own miter covers it.
 
