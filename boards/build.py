@@ -54,6 +54,9 @@ class BuildResult:
     critical_path: list = field(default_factory=list)
     blocks: list = field(default_factory=list)      # [(depth, name, {LUT, FF, BRAM, DSP})]
     timing_met: bool = False
+    ok: bool = False                                # a bitstream was written
+    error: str = ""
+    error_lines: list = field(default_factory=list)
 
     def as_dict(self):
         return asdict(self)
@@ -344,7 +347,8 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     if board.family == "ice40":
         overrides["synth_opts"] = "-dsp"          # the multiplier on SB_MAC16, not on LUTs
     plan = platform.build(top, name=name, do_build=False, **overrides)
-    for stale in ("bit", "bin", "report.json", "summary.json", "blocks.json"):
+    for stale in ("bit", "bin", "rpt", "tim", "report.json", "summary.json", "blocks.json",
+                  "stat.json"):
         (out_dir / f"{name}.{stale}").unlink(missing_ok=True)
     plan.extract(out_dir)
     res.seconds["elaborate"] = round(time.monotonic() - t0, 1)
@@ -379,7 +383,9 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
             else:
                 log("gluon build: warning: the per-block synthesis failed "
                     f"(see {out_dir}/{name}.blocks.log)")
+        res.ok = True
     except BuildError as e:
+        res.error, res.error_lines = str(e), e.lines
         e.result = res
         raise
     finally:

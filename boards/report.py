@@ -3,6 +3,7 @@
     python -m gluon.boards.report                 # everything (tens of minutes on 2 cores)
     python -m gluon.boards.report --only core     # the core alone on ECP5 (a few minutes)
     python -m gluon.boards.report --only builds --board icebreaker
+    python -m gluon.boards.report --only builds --collect   # tables from the last builds
 
 Writes the generated section of ``docs/fpga.md`` (between the ``BEGIN``/``END report``
 markers; the prose around it is kept) and ``build/report.json``. Work directories are under
@@ -115,6 +116,16 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print):
     return res
 
 
+def _collect(board, config):
+    """The last `gluon build` of (board, config) from its summary file, or None."""
+    path = Path("build") / board / f"gluon_{config}.summary.json"
+    if not path.exists():
+        return None
+    d = json.loads(path.read_text())
+    d.setdefault("ok", bool(d.get("bitstream")))
+    return d
+
+
 def _build_one(board, config, log):
     from .firmware import LoadError
     try:
@@ -222,7 +233,7 @@ def write_docs(results, path="docs/fpga.md"):
 
 # ---------------------------------------------------------------------------------- CLI
 
-def run(only=None, boards=None, log=print):
+def run(only=None, boards=None, log=print, collect=False):
     results = {}
     prev = Path("build/report.json")
     if prev.exists():
@@ -233,7 +244,9 @@ def run(only=None, boards=None, log=print):
         todo = [(b, c) for b, c in MATRIX if not boards or b in boards]
         done = {(d["board"], d["config"]): d for d in results.get("builds", [])}
         for b, c in todo:
-            done[(b, c)] = _build_one(b, c, log)
+            d = _collect(b, c) if collect else _build_one(b, c, log)
+            if d is not None:
+                done[(b, c)] = d
         results["builds"] = [done[k] for k in MATRIX if k in done] + \
                             [d for k, d in done.items() if k not in MATRIX]
     prev.parent.mkdir(exist_ok=True)
@@ -245,9 +258,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m gluon.boards.report", description=__doc__.split("\n")[0])
     ap.add_argument("--only", choices=["core", "builds"])
     ap.add_argument("--board", action="append", help="only this board (repeatable)")
+    ap.add_argument("--collect", action="store_true",
+                    help="use the last `gluon build` of each pair (build/<board>/*.summary.json) "
+                         "instead of building again")
     ap.add_argument("--docs", default="docs/fpga.md")
     args = ap.parse_args(argv)
-    results = run(args.only, args.board, log=lambda m: print(m, flush=True))
+    results = run(args.only, args.board, log=lambda m: print(m, flush=True),
+                  collect=args.collect)
     write_docs(results, args.docs)
     print(markdown(results))
     return 0
