@@ -3,7 +3,7 @@
     gluon cc     C/assembly -> ELF with the Gluon SDK (ziglang clang)
     gluon sim    ELF -> the simulated SoC (Verilator), UART on stdout, exit status = result
     gluon demo   build the demo firmware and run it on the simulated SoC
-    gluon bench  benchmark programs: cycles, CPI, simulation speed
+    gluon bench  software vs coprocessor: cycles, speedup, glue share; CPI; simulation speed
     gluon build  FPGA bitstream (Yosys + nextpnr from pip)
     gluon regs   regenerate the register header and docs from the Python declarations
 """
@@ -108,18 +108,29 @@ def cmd_cc(argv):
 
 
 def cmd_demo(args):
+    """Build firmware/examples/demo.c and run it on the simulated SoC: hello, SYSINFO, short
+    versions of the accelerated workloads on both paths, and a glue-vs-coprocessor table the
+    firmware prints from its own PERF counters."""
     from gluon.hdl.config import get_config
     from gluon.firmware import cc
-    from .verilator import run
-    config = get_config(args.config)
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / "gluon-demo.elf"
+    from .verilator import run, build_model, SimError
+    try:
+        config = get_config(args.config)
+    except ValueError as e:
+        _err(str(e)); return 2
     src = EXAMPLES / "demo.c"
     if not src.exists():
         src = EXAMPLES / "hello.c"
-    print(f"gluon demo: compiling {src.relative_to(ROOT)}", file=sys.stderr)
-    cc.compile([src], out, opt="-O2")
-    print(f"gluon demo: running on the simulated '{config.name}' SoC", file=sys.stderr)
-    res = run(out, config, capture=False, max_cycles=args.max_cycles)
+    try:
+        build_model(config)
+        with __import__("tempfile").TemporaryDirectory(prefix="gluon-demo-") as td:
+            out = Path(td) / "demo.elf"
+            print(f"gluon demo: compiling {src.relative_to(ROOT)}", file=sys.stderr)
+            cc.compile([src], out, opt="-O2")
+            print(f"gluon demo: running on the simulated '{config.name}' SoC", file=sys.stderr)
+            res = run(out, config, capture=False, max_cycles=args.max_cycles)
+    except (cc.CompileError, SimError) as e:
+        _err(str(e)); return 2
     sys.stdout.flush()
     print(_summary(res, config.name), file=sys.stderr)
     return res.exit_code
@@ -168,13 +179,20 @@ def main(argv=None):
 
     p = sub.add_parser("demo", help="build the demo firmware and run it on the simulated SoC")
     p.add_argument("--config", default="full")
-    p.add_argument("--max-cycles", type=int, default=200_000_000)
+    p.add_argument("--max-cycles", type=int, default=50_000_000)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="run the benchmarks: cycles, CPI, simulation speed")
+    p = sub.add_parser("bench", help="software vs coprocessor cycles, glue share, CPI, "
+                       "simulation speed")
     p.add_argument("--config", default="full")
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
-    p.add_argument("--quick", action="store_true", help="a short subset")
+    p.add_argument("--quick", action="store_true",
+                   help="a short subset (SHA-256 and Keccak-256 of 4 KiB, sort)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
+    p.add_argument("--docs", action="store_true",
+                   help="write docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="simulations in parallel (default: the number of CPUs)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("build", help="build an FPGA bitstream")

@@ -92,6 +92,17 @@ static inline uint32_t bench_fnv1a(const void *p, size_t n)
     return h;
 }
 
+/* Let the UART send what is queued before the program ends (exit() does not
+ * wait, and a simulation stops at the tohost store): the FIFO empty, then the
+ * time of a few bytes in the simulator (the last one may still be shifting). */
+static inline void bench_uart_drain(void)
+{
+    while (!(GLUON_UART_STATUS & GLUON_UART_STATUS_TX_EMPTY_MASK))
+        ;
+    for (volatile int i = 0; i < 64; i++)
+        ;
+}
+
 static inline void bench_header(const char *workload)
 {
     printf("workload: %s\npath: %s\n", workload, BENCH_PATH);
