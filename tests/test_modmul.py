@@ -4,6 +4,8 @@ for secp256k1, BN254, BLS12-381 and a 768-bit modulus, a Montgomery-ladder modex
 queue, every misuse cause, abort, and constant time of whole programs."""
 import gc
 import random
+import re
+from pathlib import Path
 
 import pytest
 from amaranth import *
@@ -474,3 +476,52 @@ def test_narrow_configuration():
         assert got == arith_expected(5, n - 7, n, 8)[:6]
         await b.expect_error([encode(O.COPY, d=16, a=0)], Cause.SLOT)
     simulate(body, lanes=1, max_limbs=8, slots=16, prog_depth=64)
+
+
+# ---- the C header agrees with the hardware ------------------------------------------------------
+
+FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
+
+
+def test_c_header_matches_hardware():
+    text = (FIRMWARE / "include" / "gluon" / "modmul.h").read_text()
+    for cause in Cause:
+        if cause is Cause.NONE:
+            continue
+        m = re.search(rf"#define GLUON_MODMUL_E_{cause.name}\s+(\d+)", text)
+        assert m and int(m.group(1)) == cause.value, cause
+    for op in OpCode:
+        m = re.search(rf"#define GLUON_MODMUL_OP_{op.name}\s+(\d+)", text)
+        assert m and int(m.group(1)) == op.value, op
+    m = re.search(r"#define GLUON_MODMUL_OP\(opc, d, a, tail\) \\\s*(.*)", text)
+    assert m and "<< 4" in m.group(1) and "<< 10" in m.group(1) and "<< 16" in m.group(1)
+
+
+# ---- end to end: driver and firmware on the simulated SoC (Verilator) -----------------------------
+
+DRIVER = [FIRMWARE / "drivers" / name for name in ("modmul.c", "mont_sw.c")]
+
+
+def _run_firmware(tmp_path, prog):
+    from gluon.firmware import cc
+    from gluon.hdl.config import get_config
+    from gluon.sim.verilator import run
+    elf = cc.compile([FIRMWARE / "examples" / f"{prog}.c", *DRIVER], tmp_path / f"{prog}.elf",
+                     opt="-O2", extra_flags=["-Wall", "-Wextra", "-Werror"])
+    res = run(elf, get_config("full"), max_cycles=50_000_000)
+    out = res.output.decode(errors="replace")
+    print(out)
+    return res, out
+
+
+def test_firmware_end_to_end(tmp_path):
+    res, out = _run_firmware(tmp_path, "modmul_test")
+    assert res.passed and "modmul_test: PASS" in out, out
+    line = next(l for l in out.splitlines() if l.startswith("modexp "))
+    x, e, r = (int(v, 16) for v in line.split()[1:4])
+    assert r == pow(x, e, SECP256K1_P) and e.bit_length() > 200
+
+
+def test_firmware_benchmark(tmp_path):
+    res, out = _run_firmware(tmp_path, "modmul_bench")
+    assert res.passed and "modmul_bench: ok" in out, out
