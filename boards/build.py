@@ -200,7 +200,7 @@ def _error_lines(paths, limit=25):
                 # nextpnr explains an over-full device in the utilisation block just above
                 if "place" in line.lower() or "bel" in line.lower():
                     for u in text[max(0, i - 30):i]:
-                        if re.search(r"\d+/\s*\d+\s+\d+%", u) and u not in lines:
+                        if re.search(r"[1-9]\d*/\s*\d+\s+\d+%", u) and u not in lines:
                             lines.insert(-1, u.rstrip())
     if not lines:                   # no ERROR line: the tail of the output
         for p in paths[:1]:
@@ -375,19 +375,15 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
                 _check_timing(res, out_dir / f"{name}.report.json", board, allow_timing_fail, log)
             res.seconds[stage] = round(_run_stage(stage, argv, out_dir, env, log_name, t0, log), 1)
         res.bitstream = str(out_dir / f"{name}.{'bit' if board.family == 'ecp5' else 'bin'}")
-        if blocks_proc is not None:
-            log(f"[{_mmss(time.monotonic() - t0)}] waiting for the per-block synthesis")
-            if blocks_proc.wait() == 0:
-                stat = json.loads((out_dir / f"{name}.blocks.json").read_text())
-                res.blocks = soc_blocks(block_table(stat, name, board.family), name)
-            else:
-                log("gluon build: warning: the per-block synthesis failed "
-                    f"(see {out_dir}/{name}.blocks.log)")
         res.ok = True
     except BuildError as e:
         res.error, res.error_lines = str(e), e.lines
         e.result = res
+        if e.stage != "synth":          # what each block costs matters most when it fails
+            _collect_blocks(res, blocks_proc, out_dir, name, board, t0, log)
         raise
+    else:
+        _collect_blocks(res, blocks_proc, out_dir, name, board, t0, log)
     finally:
         if blocks_proc is not None and blocks_proc.poll() is None:
             blocks_proc.kill()
@@ -395,6 +391,18 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
         res.seconds["total"] = round(time.monotonic() - t0, 1)
         (out_dir / f"{name}.summary.json").write_text(json.dumps(res.as_dict(), indent=2) + "\n")
     return res
+
+
+def _collect_blocks(res, proc, out_dir, name, board, t0, log):
+    if proc is None:
+        return
+    if proc.poll() is None:
+        log(f"[{_mmss(time.monotonic() - t0)}] waiting for the per-block synthesis")
+    if proc.wait() == 0:
+        stat = json.loads((out_dir / f"{name}.blocks.json").read_text())
+        res.blocks = soc_blocks(block_table(stat, name, board.family), name)
+    else:
+        log(f"gluon build: warning: the per-block synthesis failed (see {out_dir}/{name}.blocks.log)")
 
 
 def _check_timing(res, report_path, board, allow_timing_fail, log):
@@ -480,6 +488,8 @@ def main(args):
         r = getattr(e, "result", None)
         if r is not None and r.clocks:
             print(format_summary(r), file=sys.stderr)
+        if r is not None and r.blocks:
+            print("\n" + format_blocks(r.blocks), file=sys.stderr)
         return 1
     except ValueError as e:
         _err(str(e)); return 2
