@@ -391,16 +391,18 @@ def test_fuzz_short_campaign():
     assert not mismatches, f"{len(mismatches)} mismatch(es):\n\n" + "\n\n".join(mismatches)
 
 
-def test_fuzz_catches_a_difference():
+def test_fuzz_catches_a_difference(tmp_path, monkeypatch):
     """The harness has teeth: a misaligned lw (traps here, performed by Unicorn) injected
     into the second of three programs is reported for that program's seed only, with the
     load's destination (x9, loaded there, left alone here) as the first difference."""
+    monkeypatch.setenv("GLUON_FUZZ_OUT", str(tmp_path))       # keep this reproducer out of the cache
     progs = [Generator(seed, i, 60).generate() for i, seed in enumerate((7, 8, 9))]
     dump = progs[1].lines.index("    sw x1, 4(x3)")
     progs[1].lines.insert(dump, f"    lw x9, {4 * REGS + 1}(x{GP})")
     reports, hw = run_batch(None, 60, progs=progs)
     assert hw.passed
     assert len(reports) == 1 and reports[0].startswith("seed 8: first difference in register x9"), reports
+    assert (tmp_path / "fail-seed8-len60.S").exists()
 
 
 @pytest.mark.slow
