@@ -217,3 +217,33 @@ handler:
     assert res.passed, res
     assert w[0] == 0x8000_0007
     assert (w[1] >> 11) & 3 == 0
+
+
+def test_locked_dma_window_cannot_change_until_reset():
+    body = """
+    li s0, 0x10003000            # DMA window registers
+    li t0, 0x80010000
+    sw t0, 0(s0)                 # WIN0_BASE
+    li t0, 0x80011000
+    sw t0, 4(s0)                 # WIN0_LIMIT
+    li t0, 0x7                   # R | W | LOCK
+    sw t0, 8(s0)
+    li t0, 0x80000000
+    sw t0, 0(s0)                 # try to widen: ignored
+    sw zero, 4(s0)
+    sw zero, 8(s0)               # try to unlock: ignored
+    lw t0, 0(s0)
+    sw t0, 0(gp)
+    lw t0, 4(s0)
+    sw t0, 4(gp)
+    lw t0, 8(s0)
+    sw t0, 8(gp)
+    li t0, 0x80020000            # an unlocked window still changes
+    sw t0, 16(s0)
+    lw t0, 16(s0)
+    sw t0, 12(gp)
+    PASS
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    assert w[:4] == [0x80010000, 0x80011000, 0x7, 0x80020000]
