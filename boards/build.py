@@ -282,6 +282,20 @@ def block_table(stat_json, top, family):
     return rows
 
 
+def blocks_script(il_path, name, family, depth=2):
+    """A Yosys script for the per-block statistics: the SoC's blocks and their sub-blocks down
+    to ``depth`` levels keep their hierarchy, deeper ones are flattened into them. (Keeping
+    every level, ``-noflatten``, trips an ABC9 assertion in Yosys 0.70 on the systolic array.)"""
+    mods = re.findall(r"^module \\(\S+)$", Path(il_path).read_text(), re.M)
+    soc = next((m for m in mods if m.endswith(".soc")), None)
+    keep = [m for m in mods if soc and m.startswith(soc + ".") and
+            m.count(".") - soc.count(".") <= depth] + ([soc] if soc else [])
+    synth = "synth_ecp5" if family == "ecp5" else "synth_ice40 -dsp"
+    return (f"read_rtlil {name}.il; hierarchy -top {name}; "
+            + "".join(f"setattr -mod -set keep_hierarchy 1 {m}; " for m in keep)
+            + f"{synth} -top {name}; tee -q -o {name}.blocks.json stat -json")
+
+
 def soc_blocks(rows, name):
     """The whole design as the first row, then the SoC's own hierarchy (board glue left out)."""
     root = next((n for _d, n, _c in rows if n.endswith(".soc")), None)
@@ -357,9 +371,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     env = tool_env()
     blocks_proc = None
     if blocks:
-        synth = "synth_ecp5" if board.family == "ecp5" else "synth_ice40 -dsp"
-        script = (f"read_rtlil {name}.il; {synth} -noflatten -top {name}; "
-                  f"tee -q -o {name}.blocks.json stat -json")
+        script = blocks_script(out_dir / f"{name}.il", name, board.family)
         blocks_proc = subprocess.Popen([env["YOSYS"], "-q", "-l", f"{name}.blocks.log", "-p", script],
                                        cwd=out_dir, env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)

@@ -363,3 +363,15 @@ def test_board_logic_runs_echo_firmware(fw_dir):
     # LEDs: heartbeat -> on (pass), UART activity (recent bytes), ended, not failed, code 0
     assert state["leds"] & 0b1101 == 0b0101 and state["leds"] >> 4 == 0, bin(state["leds"])
     assert "x" in text[text.index("ends."):]          # the echo
+
+
+def test_blocks_script_keeps_two_levels(tmp_path):
+    il = tmp_path / "t.il"
+    il.write_text("".join(f"module \\{m}\nend\n" for m in [
+        "t", "t.logic", "t.logic.soc", "t.logic.soc.core", "t.logic.soc.core.pmp",
+        "t.logic.soc.matmul", "t.logic.soc.matmul.engine", "t.logic.soc.matmul.engine.array"]))
+    script = gbuild.blocks_script(il, "t", "ecp5")
+    kept = re.findall(r"keep_hierarchy 1 (\S+);", script)
+    assert set(kept) == {"t.logic.soc", "t.logic.soc.core", "t.logic.soc.core.pmp",
+                         "t.logic.soc.matmul", "t.logic.soc.matmul.engine"}
+    assert "synth_ecp5 -top t;" in script and "-noflatten" not in script
