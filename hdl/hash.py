@@ -242,6 +242,7 @@ class HashCoprocessor(wiring.Component):
         p_thresh = Signal(8)      # last-block threshold in bytes
         p_pad = Signal(8)         # first padding byte
         p_outw = Signal(5)        # digest words of the fixed-length modes
+        p_last_fi = Signal(6)     # index of a block's last word
         p_wmask = Signal(ABSORB_WORDS)   # buffer words inside the rate
 
         # Streaming state: an unfinished message (MORE chunks) of held_mode in the engine.
@@ -293,6 +294,11 @@ class HashCoprocessor(wiring.Component):
         left = Signal(32)         # message bytes of this chunk not yet in a block
         pad_done = Signal()
         blk_last = Signal()
+        # Comparisons on ``left``, kept in registers (updated with ``left``) so the filler's
+        # word path and its shift enable stay shallow.
+        left_nz = Signal()        # left != 0
+        left_ge4 = Signal()       # left >= 4
+        left_lt = Signal()        # left < the last-block threshold
 
         # The buffer is a shift register: words enter at the block's last word (bw - 1) and
         # move down, so after bw words the block sits in words 0..bw-1; the output leaves
@@ -308,6 +314,13 @@ class HashCoprocessor(wiring.Component):
                 else:
                     m.d.sync += buf[i].eq(nxt)
 
+        def set_left_flags(value):
+            m.d.sync += [
+                left_nz.eq(value != 0),
+                left_ge4.eq(value[2:] != 0),
+                left_lt.eq((value[8:] == 0) & (value[:8] < p_thresh)),
+            ]
+
         eng_busy = Mux(p_sha, sha.busy, kec.busy)
         handoff = Signal()
         fill_go = Signal()
@@ -317,9 +330,9 @@ class HashCoprocessor(wiring.Component):
             fill_go.eq(absorbing & fill_active & (~buf_full | handoff)),
         ]
 
-        need = left != 0
-        ge4 = left[2:] != 0
-        is_last_now = ~more & (left[8:] == 0) & (left[:8] < p_thresh)
+        need = left_nz
+        ge4 = left_ge4
+        is_last_now = ~more & left_lt
         is_last = Mux(fi == 0, is_last_now, blk_last)
         mask = Signal(32)
         with m.Switch(Cat(left[:2], ge4)):
@@ -332,7 +345,7 @@ class HashCoprocessor(wiring.Component):
         raw = Signal(32)
         m.d.comb += raw.eq((dma.rd.payload & mask)
                            | Mux(pad_here, p_pad << Cat(C(0, 3), left[:2]), 0)
-                           | Mux(~p_sha & is_last & (fi == p_bw - 1), 0x8000_0000, 0))
+                           | Mux(~p_sha & is_last & (fi == p_last_fi), 0x8000_0000, 0))
         bitlen = Cat(C(0, 3), total)
         word = Signal(32)
         with m.If(p_sha & is_last & (fi == 14)):
@@ -343,7 +356,7 @@ class HashCoprocessor(wiring.Component):
             m.d.comb += word.eq(_bswap(raw))
         with m.Else():
             m.d.comb += word.eq(raw)
-        left_next = Mux(ge4, left - 4, 0)
+        left_next = Mux(ge4, left - 4, 0)[:32]
 
         take = Signal()
         m.d.comb += [
@@ -355,9 +368,10 @@ class HashCoprocessor(wiring.Component):
         with m.If(take):
             shift_in(word)
             m.d.sync += [left.eq(left_next), pad_done.eq(pad_done | pad_here)]
+            set_left_flags(left_next)
             with m.If(fi == 0):
                 m.d.sync += blk_last.eq(is_last_now)
-            with m.If(fi == p_bw - 1):
+            with m.If(fi == p_last_fi):
                 m.d.sync += [
                     fi.eq(0),
                     buf_full.eq(1),
@@ -386,6 +400,7 @@ class HashCoprocessor(wiring.Component):
 
         # ---- output ------------------------------------------------------------------------
         out_left = Signal(30)     # words still to write
+        out_more = Signal()       # out_left > block words: another squeeze block follows
         blk_out = Signal(6)       # words of the buffer still to write
 
         # ---- control -----------------------------------------------------------------------
@@ -423,6 +438,7 @@ class HashCoprocessor(wiring.Component):
                                     p_bw.eq(pp.block_words), p_bytes.eq(pp.block_bytes),
                                     p_thresh.eq(pp.last_threshold), p_pad.eq(pp.pad),
                                     p_outw.eq(pp.out_words or 0),
+                                    p_last_fi.eq(pp.block_words - 1),
                                     p_wmask.eq((1 << pp.block_words) - 1),
                                 ]
                         with m.Default():
@@ -482,6 +498,7 @@ class HashCoprocessor(wiring.Component):
                     left.eq(length), pad_done.eq(0), fi.eq(0), buf_full.eq(0), fill_active.eq(1),
                     mv_addr.eq(src), mv_words.eq((length + 3) >> 2), mv_write.eq(0),
                 ]
+                set_left_flags(length)
                 m.d.comb += mv_go.eq(length != 0)
                 m.next = "ABSORB"
                 stop_on_request()
@@ -493,8 +510,10 @@ class HashCoprocessor(wiring.Component):
                         m.d.sync += [held_valid.eq(1), held_mode.eq(mode), done.eq(1)]
                         m.next = "IDLE"
                     with m.Else():
+                        out_total = Mux(p_shake, outlen[2:], p_outw)
                         m.d.sync += [
-                            out_left.eq(Mux(p_shake, outlen[2:], p_outw)),
+                            out_left.eq(out_total),
+                            out_more.eq(out_total > p_bw),
                             mv_addr.eq(dst), mv_words.eq(Mux(p_shake, outlen[2:], p_outw)),
                             mv_write.eq(1),
                         ]
@@ -513,7 +532,7 @@ class HashCoprocessor(wiring.Component):
                         for i in range(ABSORB_WORDS // 2):
                             m.d.sync += [buf[2 * i].eq(kec.state[i][:32]),
                                          buf[2 * i + 1].eq(kec.state[i][32:])]
-                    with m.If(out_left > p_bw):
+                    with m.If(out_more):
                         m.d.sync += blk_out.eq(p_bw)
                         m.d.comb += kec_start.eq(1)
                     with m.Else():
@@ -525,7 +544,8 @@ class HashCoprocessor(wiring.Component):
                 m.d.comb += [dma.wr.valid.eq(1), dma.wr.payload.eq(buf[0])]
                 with m.If(dma.wr.ready):
                     shift_in(C(0, 32))
-                    m.d.sync += [out_left.eq(out_left - 1), blk_out.eq(blk_out - 1)]
+                    m.d.sync += [out_left.eq(out_left - 1), blk_out.eq(blk_out - 1),
+                                 out_more.eq((out_left - 1) > p_bw)]
                     with m.If(blk_out == 1):
                         with m.If(out_left == 1):
                             m.next = "FLUSH"

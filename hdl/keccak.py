@@ -112,11 +112,14 @@ class KeccakF1600(wiring.Component):
         m.d.comb += self.busy.eq(running)
 
         go = self.start & ~running
+        # The block is XOR-ed in whenever the engine is idle (the result is only loaded on
+        # ``start``), so the round logic is gated by a register, not by ``start``: whatever
+        # logic decides ``start`` only reaches the flip-flop enables.
         inp = []
         for i in range(25):
             if 2 * i + 1 < ABSORB_WORDS:
                 xin = Cat(self.absorb[2 * i], self.absorb[2 * i + 1])
-                inp.append(lanes[i] ^ Mux(go, xin, 0))
+                inp.append(lanes[i] ^ Mux(running, 0, xin))
             else:
                 inp.append(lanes[i])
 
