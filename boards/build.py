@@ -154,14 +154,14 @@ def _last_progress(path, kind, pos):
     return pos + cut + 1, latest
 
 
-def _run_stage(stage, cmd, cwd, env, log_name, t0, log, background=()):
-    """Run one tool; print progress (stage, elapsed, the log's latest step); raise BuildError
-    with the relevant lines if it fails."""
+def _run_stage(stage, cmd, cwd, env, log_name, t0, log):
+    """Run one tool; print progress (elapsed time, stage, the log's latest step: on a change
+    at most every 5 s, else every 30 s); raise BuildError with the relevant lines if it fails."""
     out_path = Path(cwd) / f"{stage}.out"
+    log_path = Path(cwd) / log_name if log_name else None
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        log_path = Path(cwd) / log_name if log_name else None
-        pos, shown, last_print = 0, None, 0.0
+        pos, current, shown, last_print = 0, None, None, 0.0
         start = time.monotonic()
         while True:
             try:
@@ -171,13 +171,14 @@ def _run_stage(stage, cmd, cwd, env, log_name, t0, log, background=()):
                 pass
             if log_path is not None:
                 pos, latest = _last_progress(log_path, stage, pos)
-                now = time.monotonic()
-                if latest and (latest != shown and now - last_print >= 5 or now - last_print >= 30):
-                    shown, last_print = latest, now
-                    log(f"[{_mmss(now - t0)}] {stage:5s} {latest[:90]}")
-                elif not latest and now - last_print >= 30:
-                    last_print = now
-                    log(f"[{_mmss(now - t0)}] {stage:5s} ({_mmss(now - start)} in this stage)")
+                current = latest or current
+            now = time.monotonic()
+            if current != shown and now - last_print >= 5 or now - last_print >= 30:
+                step = (current or "")[:90]
+                if current is None or current == shown:
+                    step += f" ({_mmss(now - start).strip()} in {stage})"
+                log(f"[{_mmss(now - t0)}] {stage:5s} {step.strip()}")
+                shown, last_print = current, now
     if proc.returncode:
         lines = _error_lines(([log_path] if log_path else []) + [out_path])
         raise BuildError(stage, f"{stage} failed ({Path(cmd[0]).name} exit status "

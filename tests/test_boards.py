@@ -375,3 +375,20 @@ def test_blocks_script_keeps_two_levels(tmp_path):
     assert set(kept) == {"t.logic.soc", "t.logic.soc.core", "t.logic.soc.core.pmp",
                          "t.logic.soc.matmul", "t.logic.soc.matmul.engine"}
     assert "synth_ecp5 -top t;" in script and "-noflatten" not in script
+
+
+def test_run_stage_progress_and_failure(tmp_path):
+    """A stand-in tool that writes a Yosys-like log and fails: progress names the step, the
+    error carries the tool's ERROR line."""
+    tool = ("import time\n"
+            "with open('t.rpt', 'w') as f:\n"
+            "    f.write('2.3. Executing PROC pass.\\n'); f.flush(); time.sleep(1.5)\n"
+            "    f.write('2.4. Executing ABC9 pass.\\nERROR: out of cheese\\n')\n"
+            "raise SystemExit(1)\n")
+    lines = []
+    with pytest.raises(gbuild.BuildError) as e:
+        gbuild._run_stage("synth", [sys.executable, "-c", tool], tmp_path, None, "t.rpt",
+                          0.0, lines.append)
+    assert e.value.stage == "synth" and "exit status 1" in str(e.value)
+    assert "ERROR: out of cheese" in e.value.lines
+    assert any("synth PROC" in l for l in lines), lines
