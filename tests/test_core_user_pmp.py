@@ -247,3 +247,19 @@ def test_locked_dma_window_cannot_change_until_reset():
     res, w = run_asm(body)
     assert res.passed, res
     assert w[:4] == [0x80010000, 0x80011000, 0x7, 0x80020000]
+
+
+def test_sdk_user_task_example(tmp_path):
+    """firmware/examples/user_task.c through the SDK's PMP/U-mode API (gluon/pmp.h)."""
+    from pathlib import Path
+    from gluon.firmware import cc
+    from gluon.hdl.config import get_config
+    from gluon.sim.verilator import run
+    src = Path(cc.__file__).parent / "examples" / "user_task.c"
+    elf = cc.compile([src], tmp_path / "user_task.elf")
+    res = run(elf, get_config("minimal"), max_cycles=2_000_000)
+    text = res.output.decode()
+    assert res.passed, text
+    assert text.count("M-mode: stopped the task") == 3
+    assert "load access fault" in text and "address 0x10000010" in text and "address 0x20000018" in text
+    assert "faults: 3, key intact, UART intact, coprocessor idle: PASS" in text

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "gluon/sdk.h"
+#include "gluon/pmp.h"
 
 uint32_t *volatile gluon_trap_regs;
 
@@ -54,5 +55,6 @@ void gluon_trap_default(uint32_t mcause, uint32_t mepc, uint32_t mtval)
 __attribute__((weak))
 void gluon_trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval)
 {
+    gluon_user_check_exit(mcause);      /* a U-mode task's gluon_user_exit() (gluon/pmp.h) */
     gluon_trap_default(mcause, mepc, mtval);
 }
