@@ -591,7 +591,8 @@ def chart(rows, path):
     plt.close(fig)
 
 
-def print_summary(rows, info, out=sys.stdout):
+def print_summary(rows, info, out=None):
+    out = out or sys.stdout
     print(table(rows), file=out)
     print(file=out)
     for g, m, ok in goals(rows):

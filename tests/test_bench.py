@@ -169,3 +169,78 @@ def test_bench_full(tmp_path):
     assert rc == 0
     names = {r["workload"] for r in rows}
     assert {w.name for w in bench.WORKLOADS} | set(bench.CPU_PROGRAMS) == names
+
+
+# ---------------------------------------------------------------- docs/adding-a-coprocessor.md
+
+DOC = Path(bench.ROOT) / "docs" / "adding-a-coprocessor.md"
+
+
+def doc_examples():
+    """{path: code} of the blocks marked `<!-- example-file: path -->` in the walkthrough."""
+    import re
+    blocks = re.findall(r"<!-- example-file: (\S+) -->\n```\w*\n(.*?)\n```", DOC.read_text(),
+                        re.S)
+    return {path: code + "\n" for path, code in blocks}
+
+
+def _install_example(monkeypatch):
+    """Import the walkthrough's hdl/crc32.py as gluon.hdl.crc32 (for this test only)."""
+    import sys
+    import types
+    code = doc_examples()["hdl/crc32.py"]
+    mod = types.ModuleType("gluon.hdl.crc32")
+    mod.__file__ = str(DOC)
+    exec(compile(code, f"{DOC.name}:hdl/crc32.py", "exec"), mod.__dict__)
+    monkeypatch.setitem(sys.modules, "gluon.hdl.crc32", mod)
+    return code
+
+
+def test_adding_a_coprocessor_example(monkeypatch):
+    ex = doc_examples()
+    assert set(ex) == {"hdl/crc32.py", "firmware/include/gluon/crc32.h",
+                       "firmware/drivers/crc32.c", "tests/test_crc32.py",
+                       "firmware/examples/crc32_demo.c"}
+    _install_example(monkeypatch)
+    ns = {}
+    exec(compile(ex["tests/test_crc32.py"], f"{DOC.name}:tests/test_crc32.py", "exec"), ns)
+    tests = [v for k, v in ns.items() if k.startswith("test_")]
+    assert tests
+    for t in tests:
+        t()
+
+
+@pytest.mark.slow
+def test_adding_a_coprocessor_example_on_soc(monkeypatch, tmp_path):
+    """The walkthrough's steps 2-6 for real: the example in a full SoC, its registers
+    generated, the C driver and demo compiled and run."""
+    from gluon.firmware import cc
+    from gluon.hdl import config as hdl_config, regsgen
+    from gluon.hdl.soc import GluonSoC
+    from gluon.sim.verilator import run
+    code = _install_example(monkeypatch)
+    monkeypatch.setitem(hdl_config.COPROCESSORS, "crc32", ("gluon.hdl.crc32", "Crc32Coprocessor"))
+    # the model cache is keyed by the HDL files and the configuration: name the configuration
+    # after the example's code so a changed example is rebuilt
+    tag = hashlib.sha256(code.encode()).hexdigest()[:8]
+    config = hdl_config.CONFIGS["full"].with_(
+        name=f"full_crc32doc_{tag}", coprocessors=("hash", "modmul", "matmul", "crc32"))
+    ex = doc_examples()
+    inc = tmp_path / "include" / "gluon"
+    inc.mkdir(parents=True)
+    (inc / "regs.h").write_text(regsgen.header_text(GluonSoC(config).memory_map()))
+    (inc / "crc32.h").write_text(ex["firmware/include/gluon/crc32.h"])
+    (tmp_path / "crc32.c").write_text(ex["firmware/drivers/crc32.c"])
+    (tmp_path / "crc32_demo.c").write_text(ex["firmware/examples/crc32_demo.c"])
+    elf = cc.compile([tmp_path / "crc32_demo.c", tmp_path / "crc32.c"], tmp_path / "demo.elf",
+                     opt="-O2", extra_flags=["-I", str(tmp_path / "include")])
+    res = run(elf, config, max_cycles=5_000_000)
+    out = res.output.decode()
+    print(out)
+    assert res.passed, out
+    import re
+    sw, hw = re.search(r"sw ([0-9a-f]{8}) .* hw ([0-9a-f]{8})", out).groups()
+    msg, _ = bench.lcg_bytes(4096, 1)
+    import zlib
+    assert int(sw, 16) == int(hw, 16) == zlib.crc32(msg)
+    assert res.counts["all"]["busy_per_slot"][3] > 1024      # slot 3 worked: 1024 words
