@@ -465,10 +465,15 @@ def format_summary(res):
     return "\n".join(lines)
 
 
+# Sub-blocks left out of the per-block tables (their parent's figure includes them).
+MINOR_BLOCKS = {"regs", "unmapped", "rxf", "txf", "rfifo"}
+
+
 def format_blocks(rows, max_depth=3):
     lines = [f"{'block':<34}{'LUT':>8}{'FF':>8}{'BRAM':>6}{'DSP':>5}"]
     for depth, name, c in rows:
-        if depth > max_depth:
+        leaf = name.rsplit(".", 1)[-1]
+        if depth > max_depth or not any(c.values()) or (depth >= 2 and leaf in MINOR_BLOCKS):
             continue
         label = "  " * depth + (name.rsplit(".", 1)[-1] if depth else name)
         lines.append(f"{label[:34]:<34}{c['LUT']:>8}{c['FF']:>8}{c['BRAM']:>6}{c['DSP']:>5}")
