@@ -181,59 +181,77 @@ class RowEngine(wiring.Component):
         m.d.comb += [self.p_valid.eq(v2), self.p_tok.eq(t2),
                      self.acc_valid.eq(v3), self.acc_tok.eq(t3)]
 
-        # Accumulator state S[j] = (lo, hi) of each column of block j. (Wide signals with
-        # layouts rather than one Signal per limb: far fewer objects for the simulator.)
-        col = data.StructLayout({"lo": LIMB_BITS, "hi": HI_BITS})
-        blk_layout = data.ArrayLayout(col, P)
-        state = Signal(data.ArrayLayout(blk_layout, max(max_nb, 3)))
+        # Accumulator state S[j] = (lo, hi) of each column of block j, one Signal per word:
+        # every value stays within 64 bits, so a simulator (Verilator) uses native integers,
+        # and each pipeline stage only loads its registers when a token is there (nothing
+        # downstream reads them otherwise), so an idle engine costs a simulator little.
+        n_state = max(max_nb, 3)
+        st_lo = [[Signal(LIMB_BITS, name=f"s{j}_lo{k}") for k in range(P)] for j in range(n_state)]
+        st_hi = [[Signal(HI_BITS, name=f"s{j}_hi{k}") for k in range(P)] for j in range(n_state)]
         for k in range(P):
-            m.d.comb += [self.s0_lo[k].eq(state[0][k].lo), self.s0_hi[k].eq(state[0][k].hi)]
-        m.d.comb += self.s1_lo0.eq(state[1][0].lo)
+            m.d.comb += [self.s0_lo[k].eq(st_lo[0][k]), self.s0_hi[k].eq(st_hi[0][k])]
+        m.d.comb += self.s1_lo0.eq(st_lo[1][0])
 
         # Stage 0: operand registers.
         s_r = Signal(LIMB_BITS)
-        y_r = Signal(data.ArrayLayout(LIMB_BITS, P))
+        y_r = [Signal(LIMB_BITS, name=f"y_r{k}") for k in range(P)]
         with m.If(self.s_en):
             m.d.sync += s_r.eq(self.s)
         with m.If(self.load):
-            m.d.sync += y_r.eq(self.y)
+            m.d.sync += [y_r[k].eq(self.y[k]) for k in range(P)]
 
         # Stage 1: four 16x16 partial products per lane (one MULT18X18D each).
-        pp = Signal(data.ArrayLayout(data.ArrayLayout(32, 4), P))
+        pp = [[Signal(32, name=f"pp{k}_{i}") for i in range(4)] for k in range(P)]
         s_l, s_h = s_r[:16], s_r[16:]
-        for k in range(P):
-            y_l, y_h = y_r[k][:16], y_r[k][16:]
-            m.d.sync += [pp[k][0].eq(s_l * y_l), pp[k][1].eq(s_l * y_h),
-                         pp[k][2].eq(s_h * y_l), pp[k][3].eq(s_h * y_h)]
+        with m.If(v1):
+            for k in range(P):
+                y_l, y_h = y_r[k][:16], y_r[k][16:]
+                m.d.sync += [pp[k][0].eq(s_l * y_l), pp[k][1].eq(s_l * y_h),
+                             pp[k][2].eq(s_h * y_l), pp[k][3].eq(s_h * y_h)]
 
         # Stage 2: product sums (plus e0 into column 0 of block 0), and the early output.
+        # p_k = s·y_k (+ e0) < 2^64, kept as its low and high words.
         blk0 = t2.blk == 0
         e0 = Mux(blk0, self.e0, 0)
-        p = Signal(data.ArrayLayout(2 * LIMB_BITS + 1, P))
-        for k in range(P):
-            mid = pp[k][1] + pp[k][2]
-            m.d.sync += p[k].eq(pp[k][0] + (mid << 16) + (pp[k][3] << 32) + (e0 if k == 0 else 0))
+        p_lo = [Signal(LIMB_BITS, name=f"p_lo{k}") for k in range(P)]
+        p_hi = [Signal(LIMB_BITS + 1, name=f"p_hi{k}") for k in range(P)]
+        with m.If(v2):
+            for k in range(P):
+                mid = pp[k][1] + pp[k][2]                                    # 33 bits
+                t = pp[k][0] + Cat(C(0, 16), mid[:16]) + (e0 if k == 0 else 0)  # < 3·2^32
+                m.d.sync += [p_lo[k].eq(t[:LIMB_BITS]),
+                             p_hi[k].eq(pp[k][3] + mid[16:] + t[LIMB_BITS:])]
         # Row i's lowest limb: lo(p_0 + lo_1 + hi_0) of the previous row, whose block 0 now
         # sits in S[1] (its block 1 in S[2] when a block holds a single limb).
-        lo1_prev = state[1][1].lo if P > 1 else state[2][0].lo
-        prev = Mux(t2.first, 0, lo1_prev + state[1][0].hi)
+        lo1_prev = st_lo[1][1] if P > 1 else st_lo[2][0]
+        prev = Mux(t2.first, 0, lo1_prev + st_hi[1][0])
         low = (pp[0][0] + ((pp[0][1] + pp[0][2]) << 16))[:LIMB_BITS]
         m.d.comb += self.early.eq((low + prev + e0)[:LIMB_BITS])
 
         # Stage 3: accumulate, x_j = p_j + lo_{j+1} + hi_j, and shift the state.
         nb = self.nb
-        new = Signal(blk_layout)
-        for k in range(P):
-            lo_in = state[0][k + 1].lo if k + 1 < P else Mux(t3.lastblk, 0, state[1][0].lo)
-            m.d.comb += new[k].as_value().eq(p[k] + Mux(t3.first, 0, lo_in + state[0][k].hi))
-        src = Mux(v3, new.as_value(), state[0].as_value())
+        new_lo = [Signal(LIMB_BITS, name=f"new_lo{k}") for k in range(P)]
+        new_hi = [Signal(HI_BITS, name=f"new_hi{k}") for k in range(P)]
+        with m.If(v3):
+            for k in range(P):
+                lo_in = st_lo[0][k + 1] if k + 1 < P else Mux(t3.lastblk, 0, st_lo[1][0])
+                add = Mux(t3.first, 0, lo_in + st_hi[0][k])                 # < 2^35
+                lo_sum = p_lo[k] + add                                       # < 2^36
+                m.d.comb += [new_lo[k].eq(lo_sum[:LIMB_BITS]),
+                             new_hi[k].eq(p_hi[k] + lo_sum[LIMB_BITS:])]
         with m.If(v3 | self.rotate):
             for j in range(max_nb):
                 with m.If(nb == j + 1):
-                    m.d.sync += state[j].eq(src)
+                    with m.If(v3):
+                        m.d.sync += [st_lo[j][k].eq(new_lo[k]) for k in range(P)]
+                        m.d.sync += [st_hi[j][k].eq(new_hi[k]) for k in range(P)]
+                    with m.Else():
+                        m.d.sync += [st_lo[j][k].eq(st_lo[0][k]) for k in range(P)]
+                        m.d.sync += [st_hi[j][k].eq(st_hi[0][k]) for k in range(P)]
                 if j + 1 < max_nb:
                     with m.Elif(nb > j + 1):
-                        m.d.sync += state[j].eq(state[j + 1])
+                        m.d.sync += [st_lo[j][k].eq(st_lo[j + 1][k]) for k in range(P)]
+                        m.d.sync += [st_hi[j][k].eq(st_hi[j + 1][k]) for k in range(P)]
         return m
 
 
@@ -306,18 +324,22 @@ class MontgomeryUnit(wiring.Component):
         for e in eng:
             m.d.comb += [e.nb.eq(nb), e.flush.eq(self.abort)]
 
-        # N and N' registers, max_nb blocks of P limbs.
-        n_reg = Signal(data.ArrayLayout(LIMB_BITS, max_nb * P))
-        np_reg = Signal(data.ArrayLayout(LIMB_BITS, max_nb * P))
+        # N and N' registers, max_nb blocks of P limbs (one Signal per limb: a simulator
+        # then selects a block with a small case statement, not a shift of a wide vector).
+        n_limbs = [Signal(LIMB_BITS, name=f"n{i}") for i in range(max_nb * P)]
+        np_limbs = [Signal(LIMB_BITS, name=f"np{i}") for i in range(max_nb * P)]
         mp = self.modulus
         with m.If(mp.clear):
-            m.d.sync += n_reg.eq(0)
+            m.d.sync += [limb.eq(0) for limb in n_limbs]
         with m.Elif(mp.we):
-            m.d.sync += n_reg[mp.idx].eq(mp.data)
-        m.d.comb += mp.limb.eq(n_reg[mp.idx])
+            with m.Switch(mp.idx):
+                for i in range(min(max_nb * P, 1 << len(mp.idx))):
+                    with m.Case(i):
+                        m.d.sync += n_limbs[i].eq(mp.data)
+        m.d.comb += mp.limb.eq(Array(n_limbs)[mp.idx])
 
-        def block_of(regs, b):
-            return regs.as_value().word_select(b, WB)
+        def block_of(limbs, b):
+            return Array(Cat(*limbs[P * i:P * (i + 1)]) for i in range(max_nb))[b]
 
         # ---- sequencing -----------------------------------------------------------------
         running = Signal()          # between start and done
@@ -381,9 +403,10 @@ class MontgomeryUnit(wiring.Component):
             eb.load.eq(b_load), eb.tok.eq(ea.p_tok),
             eb.s_en.eq(b_load & (ea.p_tok.blk == 0)), eb.s.eq(ea.early), eb.e0.eq(0),
         ]
-        np_blk = block_of(np_reg, ea.p_tok.blk)
-        for k in range(P):
-            m.d.comb += eb.y[k].eq(np_blk[LIMB_BITS * k:LIMB_BITS * (k + 1)])
+        with m.If(b_load):                  # (y is only read on load)
+            np_blk = block_of(np_limbs, ea.p_tok.blk)
+            for k in range(P):
+                m.d.comb += eb.y[k].eq(np_blk[LIMB_BITS * k:LIMB_BITS * (k + 1)])
 
         # ---- engine C: m_i · N + t_i ----------------------------------------------------
         t_delay = [Signal(LIMB_BITS, name=f"t_d{i}") for i in range(4)]
@@ -393,9 +416,10 @@ class MontgomeryUnit(wiring.Component):
             ec.s_en.eq(eb.p_valid & (eb.p_tok.blk == 0)), ec.s.eq(eb.early),
             ec.e0.eq(t_delay[3]),
         ]
-        n_blk_c = block_of(n_reg, eb.p_tok.blk)
-        for k in range(P):
-            m.d.comb += ec.y[k].eq(n_blk_c[LIMB_BITS * k:LIMB_BITS * (k + 1)])
+        with m.If(eb.p_valid):
+            n_blk_c = block_of(n_limbs, eb.p_tok.blk)
+            for k in range(P):
+                m.d.comb += ec.y[k].eq(n_blk_c[LIMB_BITS * k:LIMB_BITS * (k + 1)])
 
         # ---- LOW: collect t_i into blocks and write them ---------------------------------
         collect = Signal(data.ArrayLayout(LIMB_BITS, P))
@@ -440,71 +464,81 @@ class MontgomeryUnit(wiring.Component):
             f2_valid.eq(f1_valid & ~self.abort), f2_blk.eq(f1_blk), f2_p2.eq(f1_p2),
             f3_valid.eq(f2_valid & ~self.abort), f3_blk.eq(f2_blk), f3_p2.eq(f2_p2),
         ]
-        X = Signal(WB)
-        Y = Signal(WB)
+        # X, Y, U, V as 32-bit limbs, added with explicit carries between them (native
+        # integers in a simulator); each stage computes only when its token is valid.
+        X = [Signal(LIMB_BITS, name=f"X{k}") for k in range(P)]
+        Y = [Signal(LIMB_BITS, name=f"Y{k}") for k in range(P)]
         ytop = Signal(4)
         is_sub = (mode == MontMode.SUB) | (mode == MontMode.SUBR)
         with m.If(is_mont):
             # MONT: column sums of engine C's and engine A's (T_hi) state, in block order.
             m.d.comb += [ea.rotate.eq(f1_valid), ec.rotate.eq(f1_valid)]
-            last = f1_blk == nb - 1
-            zs = []
-            for k in range(P):
-                z = Signal(LIMB_BITS + 3, name=f"z{k}")
-                lo_c = ec.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ec.s1_lo0)
-                lo_a = ea.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ea.s1_lo0)
-                m.d.comb += z.eq(lo_c + ec.s0_hi[k] + lo_a + ea.s0_hi[k])
-                zs.append(z)
-            # Y: the 3-bit carries of the column sums, each at the next limb's position; the
-            # top one leaves the block (ytop) and joins the next block's carry-in.
-            y_parts = [C(0, LIMB_BITS)] + [Cat(z[LIMB_BITS:], C(0, LIMB_BITS - 3)) for z in zs[:-1]]
-            m.d.sync += [
-                X.eq(Cat(*(z[:LIMB_BITS] for z in zs))),
-                Y.eq(Cat(*y_parts)),
-                ytop.eq(zs[-1][LIMB_BITS:]),
-            ]
-        with m.Else():
-            yb = Mux(zb, 0, self.rd_b.data)
-            m.d.sync += [
-                X.eq(Mux(za, 0, self.rd_a.data)),
-                Y.eq(Mux(is_sub, ~yb, yb)),
-                ytop.eq(0),
-            ]
+        with m.If(f1_valid):
+            with m.If(is_mont):
+                last = f1_blk == nb - 1
+                zs = []
+                for k in range(P):
+                    z = Signal(LIMB_BITS + 3, name=f"z{k}")
+                    lo_c = ec.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ec.s1_lo0)
+                    lo_a = ea.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ea.s1_lo0)
+                    m.d.comb += z.eq(lo_c + ec.s0_hi[k] + lo_a + ea.s0_hi[k])
+                    zs.append(z)
+                # Y: the 3-bit carries of the column sums, each at the next limb's position;
+                # the top one leaves the block (ytop) and joins the next block's carry-in.
+                m.d.sync += [X[k].eq(zs[k][:LIMB_BITS]) for k in range(P)]
+                m.d.sync += [Y[0].eq(0)] + [Y[k].eq(zs[k - 1][LIMB_BITS:]) for k in range(1, P)]
+                m.d.sync += ytop.eq(zs[-1][LIMB_BITS:])
+            with m.Else():
+                for k in range(P):
+                    a_k = self.rd_a.data[LIMB_BITS * k:LIMB_BITS * (k + 1)]
+                    b_k = self.rd_b.data[LIMB_BITS * k:LIMB_BITS * (k + 1)]
+                    yb = Mux(zb, 0, b_k)
+                    m.d.sync += [X[k].eq(Mux(za, 0, a_k)), Y[k].eq(Mux(is_sub, ~yb, yb))]
+                m.d.sync += ytop.eq(0)
 
         # FT2: U = X + Y + carry.
-        U = Signal(WB)
+        U = [Signal(LIMB_BITS, name=f"U{k}") for k in range(P)]
         cu = Signal(5)
         cu_init = Mux(is_sub, 1, Mux(mode == MontMode.ADDR, imm, 0))
         cin_u = Mux(f2_blk == 0, cu_init, cu)
-        sum_u = Signal(WB + 5)
-        m.d.comb += sum_u.eq(X + Y + cin_u)
         with m.If(f2_valid):
-            m.d.sync += [U.eq(sum_u[:WB]), cu.eq(sum_u[WB:] + ytop)]
+            c = cin_u
+            for k in range(P):
+                s_k = X[k] + Y[k] + c
+                m.d.sync += U[k].eq(s_k[:LIMB_BITS])
+                c = s_k[LIMB_BITS:]
+            m.d.sync += cu.eq(c + ytop)
 
         # FT3: V = U - N (ADD, MONT) or U + N (SUB); select; write in pass 2.
         cv = Signal()
         sel = Signal()
-        n_blk_f = block_of(n_reg, f3_blk)
         cin_v = Mux(f3_blk == 0, ~is_sub, cv)
-        sum_v = Signal(WB + 1)
-        m.d.comb += sum_v.eq(U + Mux(is_sub, n_blk_f, ~n_blk_f) + cin_v)
+        cout_v = Signal()                     # the carry out of the block's U ∓ N
+        out = Signal(WB)
         with m.If(f3_valid):
-            m.d.sync += cv.eq(sum_v[WB])
+            n_blk_f = block_of(n_limbs, f3_blk)
+            c = cin_v
+            V = []
+            for k in range(P):
+                n_k = n_blk_f[LIMB_BITS * k:LIMB_BITS * (k + 1)]
+                s_k = U[k] + Mux(is_sub, n_k, ~n_k) + c
+                V.append(s_k[:LIMB_BITS])
+                c = s_k[LIMB_BITS]
+            m.d.comb += cout_v.eq(c)
+            m.d.sync += cv.eq(c)
+            for k in range(P):
+                keep = (f3_blk * P + k) < L
+                m.d.comb += out[LIMB_BITS * k:LIMB_BITS * (k + 1)].eq(
+                    Mux(keep, Mux(sel, V[k], U[k]), 0))
         last3 = f3_blk == nb - 1
         with m.If(f3_valid & ~f3_p2 & last3):
             with m.Switch(mode):
                 with m.Case(MontMode.MONT, MontMode.ADD):
-                    m.d.sync += sel.eq((cu != 0) | sum_v[WB])
+                    m.d.sync += sel.eq((cu != 0) | cout_v)
                 with m.Case(MontMode.SUB):
                     m.d.sync += sel.eq(cu == 0)
                 with m.Default():
                     m.d.sync += sel.eq(0)
-        out = Signal(WB)
-        chosen = Mux(sel, sum_v[:WB], U)
-        for k in range(P):
-            keep = (f3_blk * P + k) < L
-            m.d.comb += out[LIMB_BITS * k:LIMB_BITS * (k + 1)].eq(
-                Mux(keep, chosen[LIMB_BITS * k:LIMB_BITS * (k + 1)], 0))
         fin_wr = f3_valid & f3_p2
 
         # ---- result writes, N' register, done -------------------------------------------
@@ -514,7 +548,11 @@ class MontgomeryUnit(wiring.Component):
             self.wr.data.eq(Mux(low_wr, low_data, out)),
         ]
         with m.If(to_np & fin_wr):
-            m.d.sync += np_reg.as_value().word_select(f3_blk, WB).eq(out)
+            with m.Switch(f3_blk):
+                for b in range(max_nb):
+                    with m.Case(b):
+                        m.d.sync += [np_limbs[P * b + k].eq(out[LIMB_BITS * k:LIMB_BITS * (k + 1)])
+                                     for k in range(P)]
 
         done = Signal()
         with m.If(mode == MontMode.LOW):
