@@ -201,17 +201,22 @@ class Requantizer(wiring.Component):
             half.eq(((C(1, 33) << self.shift) - 1) >> 1),
         ]
 
-        # Side channel: valid, raw value and tag travel alongside the arithmetic.
+        # Side channel: valid, raw value and tag travel alongside the arithmetic. Every stage
+        # register loads only when the value it takes is valid (``sv[0]`` of the stage before):
+        # the others are never read, and an idle requantizer costs a simulator little.
         stages = []
         def side(prev_valid, prev_raw, prev_tag):
             v, r, t = Signal(), Signal(signed(32)), Signal(self._tag_width)
-            m.d.sync += [v.eq(prev_valid), r.eq(prev_raw), t.eq(prev_tag)]
+            m.d.sync += v.eq(prev_valid)
+            with m.If(prev_valid):
+                m.d.sync += [r.eq(prev_raw), t.eq(prev_tag)]
             stages.append((v, r, t))
             return v, r, t
 
         # Stage 0: register the input.
         x = Signal(signed(32))
-        m.d.sync += x.eq(self.i.payload.value)
+        with m.If(self.i.valid):
+            m.d.sync += x.eq(self.i.payload.value)
         sv = side(self.i.valid, self.i.payload.value, self.i.payload.tag)
 
         # Stages 1..5: x · multiplier as a tree of partial sums (value, weight 2**shift).
@@ -230,7 +235,8 @@ class Requantizer(wiring.Component):
             for k in range(0, len(terms), 2):
                 v, s = combine(terms[k], terms[k + 1])
                 r = Signal(signed(len(v)), name=f"pp{len(terms) // 2}_{k // 2}")
-                m.d.sync += r.eq(v)
+                with m.If(sv[0]):
+                    m.d.sync += r.eq(v)
                 level.append((r, s))
             terms = level
             sv = side(*sv)
@@ -242,26 +248,29 @@ class Requantizer(wiring.Component):
         hi = Signal(signed(35))
         m.d.comb += hi.eq(((prod >> 30) + 1) >> 1)
         y = Signal(signed(32))
-        with m.If(hi > (1 << 31) - 1):
-            m.d.sync += y.eq((1 << 31) - 1)
-        with m.Elif(hi < -(1 << 31)):
-            m.d.sync += y.eq(-(1 << 31))
-        with m.Else():
-            m.d.sync += y.eq(hi)
+        with m.If(sv[0]):
+            with m.If(hi > (1 << 31) - 1):
+                m.d.sync += y.eq((1 << 31) - 1)
+            with m.Elif(hi < -(1 << 31)):
+                m.d.sync += y.eq(-(1 << 31))
+            with m.Else():
+                m.d.sync += y.eq(hi)
         sv = side(*sv)
 
         # Stages 7, 8: RoundingDivideByPOT(y, shift): round half away from zero.
         shifted = Signal(signed(32))
         rem = Signal(32)
         thr = Signal(33)
-        m.d.sync += [
-            shifted.eq(y >> self.shift),
-            rem.eq(y.as_unsigned() & mask),
-            thr.eq(half + y[31]),
-        ]
+        with m.If(sv[0]):
+            m.d.sync += [
+                shifted.eq(y >> self.shift),
+                rem.eq(y.as_unsigned() & mask),
+                thr.eq(half + y[31]),
+            ]
         sv = side(*sv)
         q = Signal(signed(32))
-        m.d.sync += q.eq(shifted + (rem > thr))
+        with m.If(sv[0]):
+            m.d.sync += q.eq(shifted + (rem > thr))
         sv = side(*sv)
 
         # Stage 9: zero point, clamp (ReLU raises the floor to the zero point).
@@ -269,12 +278,13 @@ class Requantizer(wiring.Component):
         m.d.comb += s.eq(q + self.zero_point)
         lo = Mux(self.relu, self.zero_point, -128)
         out = Signal(signed(8))
-        with m.If(s > 127):
-            m.d.sync += out.eq(127)
-        with m.Elif(s < lo):
-            m.d.sync += out.eq(lo)
-        with m.Else():
-            m.d.sync += out.eq(s)
+        with m.If(sv[0]):
+            with m.If(s > 127):
+                m.d.sync += out.eq(127)
+            with m.Elif(s < lo):
+                m.d.sync += out.eq(lo)
+            with m.Else():
+                m.d.sync += out.eq(s)
         sv = side(*sv)
 
         assert len(stages) == self.latency, len(stages)
@@ -654,23 +664,29 @@ class MatMulEngine(wiring.Component):
         ]
         for d in range(array.latency + 1):
             meta_d = Signal(meta_layout, name=f"meta_{d}")
-            m.d.sync += meta_d.eq(meta)
+            m.d.sync += meta_d.valid.eq(meta.valid)
+            with m.If(meta.valid):              # (first and addr only matter when valid)
+                m.d.sync += [meta_d.first.eq(meta.first), meta_d.addr.eq(meta.addr)]
             meta = meta_d
 
         # Read-modify-write of one accumulator row (P int32) per cycle. A row is revisited
         # only `slot` >= 2P cycles later, long after its write.
         sums_d = Signal.like(array.sums.payload)
         rmw = Signal(meta_layout)
-        m.d.sync += [sums_d.eq(array.sums.payload), rmw.eq(meta)]
-        new = []
-        for j in range(P):
-            old = acc_r.data[32 * j:32 * j + 32].as_signed()
-            new.append((Mux(rmw.first, 0, old) + sums_d[j])[:32])
+        m.d.sync += rmw.valid.eq(meta.valid)
+        with m.If(meta.valid):
+            m.d.sync += [sums_d.eq(array.sums.payload), rmw.first.eq(meta.first),
+                         rmw.addr.eq(meta.addr)]
         m.d.comb += [
             acc_w.addr.eq(rmw.addr),
-            acc_w.data.eq(Cat(new)),
             acc_w.en.eq(rmw.valid),
         ]
+        with m.If(rmw.valid):
+            new = []
+            for j in range(P):
+                old = acc_r.data[32 * j:32 * j + 32].as_signed()
+                new.append((Mux(rmw.first, 0, old) + sums_d[j])[:32])
+            m.d.comb += acc_w.data.eq(Cat(new))
 
         # ---- output stage: accumulators → (+bias) → requantizer → packer → FIFO → DMA -----
         st_row = Signal(range(MM + 1))            # producer position
@@ -711,15 +727,16 @@ class MatMulEngine(wiring.Component):
             p1_tag.word_end.eq(~is_int8 | (st_n[:2] == 3)),
         ]
         lane_val = Signal(signed(32))
-        m.d.comb += lane_val.eq(acc_r.data.word_select(p1_lane, 32))
         x = Signal(signed(32))
         x_valid = Signal()
         x_tag = Signal(tag_layout)
         m.d.sync += [
-            x.eq(lane_val + Mux(job.op.bias, bias_r.data, 0)),
             x_valid.eq(p1_valid),
             x_tag.eq(p1_tag),
         ]
+        with m.If(p1_valid):                    # (x is only read when x_valid)
+            m.d.comb += lane_val.eq(acc_r.data.word_select(p1_lane, 32))
+            m.d.sync += x.eq(lane_val + Mux(job.op.bias, bias_r.data, 0))
         m.d.comb += [
             rq.i.valid.eq(x_valid),
             rq.i.payload.value.eq(x),

@@ -93,62 +93,86 @@ class SystolicArray(wiring.Component):
         m = Module()
         P = self.dim
 
-        # Weight storage: two banks per cell.
-        w = [[[Signal(signed(8), name=f"w{b}_{i}_{j}") for j in range(P)] for i in range(P)]
-             for b in range(2)]
+        SW = self.sum_width
+
+        def chunks(n, width):
+            """Registers of at most 64 bits holding n fields of `width` bits: a simulator then
+            handles a few native words instead of hundreds of small registers."""
+            per = max(1, 64 // width)
+            return [(k, min(per, n - k)) for k in range(0, n, per)]
+
+        # vd: bit d is set when a valid row entered d+1 cycles ago. The array only moves while
+        # a valid row is in flight (``active``); otherwise every register holds. Nothing reads
+        # the registers' contents outside valid rows, so the valid results are those of an
+        # array that always moves, and an idle array costs a simulator almost nothing.
+        vd = Signal(self.latency)
+        m.d.sync += vd.eq(Cat(self.rows.valid, vd[:-1]))
+        m.d.comb += self.sums.valid.eq(vd[-1])
+        active = self.rows.valid | vd[:-1].any()
+
+        # Weight storage: two banks per cell, one P x int8 register per bank and cell row.
+        w_row = [[Signal(8 * P, name=f"w{b}_{i}") for i in range(P)] for b in range(2)]
         wp = self.weights.payload
         with m.If(self.weights.valid):
             for b in range(2):
                 with m.If(wp.bank == b):
                     for i in range(P):
                         with m.If(wp.index == i):
-                            m.d.sync += [w[b][i][j].eq(wp.w[j]) for j in range(P)]
+                            m.d.sync += w_row[b][i].eq(wp.w.as_value())
 
-        # Input skew: lane i (with its bank bit) waits i cycles.
-        a_in, bank_in = [], []
-        for i in range(P):
-            a = self.rows.payload.a[i]
-            bank = self.rows.payload.bank
-            for d in range(i):
-                a_d = Signal(signed(8), name=f"skew_a{i}_{d}")
-                bank_d = Signal(name=f"skew_bank{i}_{d}")
-                m.d.sync += [a_d.eq(a), bank_d.eq(bank)]
-                a, bank = a_d, bank_d
-            a_in.append(a)
-            bank_in.append(bank)
+        def field(vec, k, width):
+            return vec[width * k:width * (k + 1)]
 
-        # The cells.
-        psum_above = [C(0, signed(self.sum_width))] * P
-        for i in range(P):
-            a_left, bank_left = a_in[i], bank_in[i]
+        with m.If(active):
+            # Input skew: lane i (9 bits: a and the bank bit) waits i cycles, in one shift
+            # register per lane.
+            lane_in = []
+            for i in range(P):
+                x = Cat(self.rows.payload.a[i], self.rows.payload.bank)
+                if i:
+                    sk = Signal(9 * i, name=f"skew{i}")
+                    m.d.sync += sk.eq(Cat(x, sk[:-9]) if i > 1 else x)
+                    x = sk[-9:]
+                lane_in.append(x)
+
+            # The cells of row i: a and bank registers (shift registers along the row),
+            # products, partial sums. Cell (i, j) sees its row's lane i i+j+1 cycles after the
+            # row entered, its product one cycle later, its partial sum one more cycle later.
+            psum_above = [C(0, signed(SW))] * P
+            for i in range(P):
+                a_row = Signal(8 * P, name=f"a_row{i}")
+                bank_row = Signal(P, name=f"bank_row{i}")
+                a_new, bank_new = lane_in[i][:8], lane_in[i][8]
+                m.d.sync += [a_row.eq(Cat(a_new, a_row[:-8]) if P > 1 else a_new),
+                             bank_row.eq(Cat(bank_new, bank_row[:-1]) if P > 1 else bank_new)]
+                prods = []
+                for k, n in chunks(P, 16):
+                    reg = Signal(16 * n, name=f"prod{i}_{k}")
+                    vals = []
+                    for j in range(k, k + n):
+                        a_ij = field(a_row, j, 8).as_signed()
+                        w_ij = Mux(bank_row[j], field(w_row[1][i], j, 8),
+                                   field(w_row[0][i], j, 8)).as_signed()
+                        vals.append((a_ij * w_ij)[:16])
+                    m.d.sync += reg.eq(Cat(*vals))
+                    prods += [field(reg, j, 16).as_signed() for j in range(n)]
+                sums = []
+                for k, n in chunks(P, SW):
+                    reg = Signal(SW * n, name=f"psum{i}_{k}")
+                    m.d.sync += reg.eq(Cat(*((psum_above[j] + prods[j])[:SW]
+                                             for j in range(k, k + n))))
+                    sums += [field(reg, j, SW).as_signed() for j in range(n)]
+                psum_above = sums
+
+            # Output de-skew: column j waits P-1-j cycles, in one shift register per column.
+            outs = []
             for j in range(P):
-                a_r = Signal(signed(8), name=f"a_{i}_{j}")
-                bank_r = Signal(name=f"bank_{i}_{j}")
-                prod = Signal(signed(16), name=f"prod_{i}_{j}")
-                psum = Signal(signed(self.sum_width), name=f"psum_{i}_{j}")
-                m.d.sync += [
-                    a_r.eq(a_left),
-                    bank_r.eq(bank_left),
-                    prod.eq(a_r * Mux(bank_r, w[1][i][j], w[0][i][j])),
-                    psum.eq(psum_above[j] + prod),
-                ]
-                psum_above[j] = psum
-                a_left, bank_left = a_r, bank_r
-
-        # Output de-skew: column j waits P-1-j cycles.
-        for j in range(P):
-            s = psum_above[j]
-            for d in range(P - 1 - j):
-                s_d = Signal(signed(self.sum_width), name=f"deskew{j}_{d}")
-                m.d.sync += s_d.eq(s)
-                s = s_d
-            m.d.comb += self.sums.payload[j].eq(s)
-
-        # valid follows the row with the same latency.
-        v = self.rows.valid
-        for d in range(self.latency):
-            v_d = Signal(name=f"valid_{d}")
-            m.d.sync += v_d.eq(v)
-            v = v_d
-        m.d.comb += self.sums.valid.eq(v)
+                s = psum_above[j]
+                depth = P - 1 - j
+                if depth:
+                    dk = Signal(SW * depth, name=f"deskew{j}")
+                    m.d.sync += dk.eq(Cat(s, dk[:-SW]) if depth > 1 else s)
+                    s = dk[-SW:].as_signed()
+                outs.append(s)
+        m.d.comb += [self.sums.payload[j].eq(outs[j]) for j in range(P)]
         return m
