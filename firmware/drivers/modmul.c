@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "gluon/regs.h"
+#include "gluon/sdk.h"
 #include "gluon/modmul.h"
 
 #define MM_KIND (('M' << 8) | 'M')
@@ -33,15 +34,6 @@ static unsigned active_limbs;
 static uint32_t last_cycles;
 static unsigned last_pc;
 
-static volatile uint32_t *const WIN_BASE[] = {
-    &GLUON_DMA_WIN0_BASE, &GLUON_DMA_WIN1_BASE, &GLUON_DMA_WIN2_BASE, &GLUON_DMA_WIN3_BASE,
-};
-static volatile uint32_t *const WIN_LIMIT[] = {
-    &GLUON_DMA_WIN0_LIMIT, &GLUON_DMA_WIN1_LIMIT, &GLUON_DMA_WIN2_LIMIT, &GLUON_DMA_WIN3_LIMIT,
-};
-static volatile uint32_t *const WIN_CTRL[] = {
-    &GLUON_DMA_WIN0_CTRL, &GLUON_DMA_WIN1_CTRL, &GLUON_DMA_WIN2_CTRL, &GLUON_DMA_WIN3_CTRL,
-};
 
 static inline void barrier(void)
 {
@@ -64,17 +56,7 @@ int gluon_modmul_present(void)
 
 int gluon_modmul_window(unsigned win, const void *base, size_t size)
 {
-    if (win >= sizeof WIN_BASE / sizeof WIN_BASE[0] || size == 0)
-        return GLUON_MODMUL_E_ARG;
-    if (*WIN_CTRL[win] & GLUON_DMA_WIN0_CTRL_LOCK_MASK)
-        return GLUON_MODMUL_E_ARG;
-    uintptr_t lo = (uintptr_t)base & ~(uintptr_t)3;
-    uintptr_t hi = ((uintptr_t)base + size + 3) & ~(uintptr_t)3;
-    *WIN_CTRL[win] = 0;
-    *WIN_BASE[win] = lo;
-    *WIN_LIMIT[win] = hi;
-    *WIN_CTRL[win] = GLUON_DMA_WIN0_CTRL_R_MASK | GLUON_DMA_WIN0_CTRL_W_MASK;
-    return GLUON_MODMUL_OK;
+    return gluon_dma_window(win, base, size) ? GLUON_MODMUL_E_ARG : GLUON_MODMUL_OK;
 }
 
 int gluon_modmul_init(unsigned win)
