@@ -83,8 +83,10 @@ def cmd_sim(args):
     if args.profile:
         print(_profile(res, config), file=sys.stderr)
     if res.reason == "max-cycles":
+        where = res.image.symbolize(res.last_pc)
         _err(f"the program did not finish within --max-cycles {args.max_cycles} "
-             f"(no store to tohost and no SIMCTRL.EXIT); stopped")
+             f"(no store to tohost and no SIMCTRL.EXIT); stopped at pc 0x{res.last_pc:08x}"
+             + (f" in {where}" if where else ""))
     elif res.tohost != 1:
         print(f"gluon: FAIL: tohost = {res.tohost:#x}" +
               (f" (exit code {res.tohost >> 1})" if res.tohost & 1 else ""), file=sys.stderr)

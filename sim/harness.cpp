@@ -223,8 +223,8 @@ int main(int argc, char **argv) {
         FILE *f = fopen(stats, "w");
         if (!f) die("cannot open stats file");
         fprintf(f, "{\"reason\": \"%s\", \"tohost\": %u, \"cycles\": %" PRIu64 ", \"instret\": %" PRIu64
-                   ", \"seconds\": %.6f, \"region_seen\": %s, ",
-                reason, result, cycles, instret, secs, region_seen ? "true" : "false");
+                   ", \"seconds\": %.6f, \"last_pc\": %u, \"region_seen\": %s, ",
+                reason, result, cycles, instret, secs, last_pc, region_seen ? "true" : "false");
         json_counts(f, "all", all);
         fprintf(f, ", ");
         json_counts(f, "region", region);

@@ -217,6 +217,7 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
         res = SimResult(st["reason"], st["tohost"], st["cycles"], st["instret"], st["seconds"],
                         {"all": st["all"], "region": st["region"]}, st["region_seen"],
                         proc.stdout if capture else b"")
+        res.last_pc = st.get("last_pc", 0)
         res.pc_samples = {}
         if pc_sample:
             for line in (td / "pcs.txt").read_text().splitlines():

@@ -64,6 +64,7 @@ def test_gluon_sim_runaway_and_bad_elf(tmp_path):
     p = _gluon("sim", "--config", "minimal", "--max-cycles", "5000", str(elf))
     assert p.returncode != 0
     assert "did not finish within --max-cycles 5000" in p.stderr
+    assert "stopped at pc 0x8" in p.stderr and "in main" in p.stderr
     assert "Traceback" not in p.stderr
     bad = tmp_path / "bad.elf"
     bad.write_bytes(b"\x7fELF garbage" * 10)
