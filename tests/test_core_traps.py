@@ -191,3 +191,46 @@ patch:
     res, w = run_asm(body)
     assert res.passed, res
     assert w[0] == 42
+
+
+def test_interrupt_entry_latency_is_fixed():
+    """docs/security.md: from the cycle MTIP is pending and enabled to the handler's first
+    instruction, 1 cycle, whatever the phase of the background loop (16 interrupts)."""
+    body = """
+    la t0, handler
+    csrw mtvec, t0
+    li s1, 0x02004000            # mtimecmp
+    csrr t1, time                # mtime - mcycle is constant: read both back to back
+    csrr t2, mcycle
+    addi t2, t2, -1
+    sub s10, t1, t2
+    addi s11, t1, 300            # T
+    sw zero, 4(s1)
+    sw s11, 0(s1)
+    li s9, 0                     # interrupts taken
+    li t0, 0x80
+    csrs mie, t0
+    csrs mstatus, 8
+1:  addi s5, s5, 1
+    xor s6, s6, s5
+    j 1b
+.align 2
+handler:
+    csrr t0, mcycle              # the handler's first instruction
+    sub t1, s11, s10             # mcycle in the cycle mtime == T
+    sub t0, t0, t1
+    sw t0, 0(gp)
+    addi gp, gp, 4
+    addi s9, s9, 1
+    li t2, 16
+    beq s9, t2, 2f
+    andi t3, s9, 3
+    addi s11, s11, 97
+    add s11, s11, t3             # vary the phase
+    sw s11, 0(s1)
+    mret
+2:  PASS
+"""
+    res, w = run_asm(body, max_cycles=50000)
+    assert res.passed, res
+    assert w[:16] == [1] * 16, f"interrupt entry latencies: {w[:16]}"
