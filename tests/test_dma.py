@@ -6,6 +6,8 @@ from amaranth.sim import Simulator
 
 from gluon.hdl.dma import DMAEngine, N_WINDOWS
 
+from wbmodel import wishbone_ram
+
 
 def run(body, *, mem, stall_pattern=None):
     dut = DMAEngine()
@@ -13,26 +15,12 @@ def run(body, *, mem, stall_pattern=None):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
-    async def target(ctx):
-        cycle = 0
-        ctx.set(dut.bus.stall, bool(stall_pattern and stall_pattern(0)))
-        async for _clk, _rst, cyc, stb, we, adr, dat, stall in ctx.tick().sample(
-                dut.bus.cyc, dut.bus.stb, dut.bus.we, dut.bus.adr, dut.bus.dat_w, dut.bus.stall):
-            cycle += 1
-            ctx.set(dut.bus.stall, bool(stall_pattern and stall_pattern(cycle)))
-            ctx.set(dut.bus.ack, 0)
-            ctx.set(dut.bus.err, 0)
-            if cyc and stb and not stall:
-                log["requests"] += 1
-                byte = adr << 2
-                if we:
-                    mem[byte] = dat
-                    ctx.set(dut.bus.ack, 1)
-                elif byte in mem:
-                    ctx.set(dut.bus.dat_r, mem[byte])
-                    ctx.set(dut.bus.ack, 1)
-                else:
-                    ctx.set(dut.bus.err, 1)
+    def store(byte, data):
+        mem[byte] = data
+        return True
+
+    target = wishbone_ram(dut.bus, mem.get, store, stall=stall_pattern,
+                          on_request=lambda: log.__setitem__("requests", log["requests"] + 1))
     sim.add_process(target)
     async def bench(ctx):
         await body(ctx, dut, log)

@@ -14,6 +14,8 @@ from Crypto.Hash import keccak as pycryptodome_keccak
 from gluon.hdl.dma import DMAEngine
 from gluon.hdl.hash import HashCoprocessor, Mode, Cause, MODE_PARAMS
 
+from wbmodel import wishbone_ram
+
 
 REGS = HashCoprocessor.REGS
 RAM_BASE = 0x8000_0000
@@ -158,25 +160,16 @@ def simulate(body, *, stall_pattern=None, **kwargs):
     sim.add_clock(1e-6)
     bus = h.dma.bus
 
-    async def ram(ctx):
-        """Pipelined RAM: one request per cycle, answered the next cycle; err outside RAM."""
-        cycle = 0
-        async for _clk, _rst, cyc, stb, we, adr, dat, stall in ctx.tick().sample(
-                bus.cyc, bus.stb, bus.we, bus.adr, bus.dat_w, bus.stall):
-            cycle += 1
-            ctx.set(bus.stall, bool(stall_pattern and stall_pattern(cycle)))
-            ctx.set(bus.ack, 0)
-            ctx.set(bus.err, 0)
-            if cyc and stb and not stall:
-                byte = adr << 2
-                if not RAM_BASE <= byte < RAM_BASE + 0x10_0000:
-                    ctx.set(bus.err, 1)
-                elif we:
-                    mem[byte] = dat
-                    ctx.set(bus.ack, 1)
-                else:
-                    ctx.set(bus.dat_r, mem.get(byte, 0))
-                    ctx.set(bus.ack, 1)
+    def load(byte):
+        return mem.get(byte, 0) if RAM_BASE <= byte < RAM_BASE + 0x10_0000 else None
+
+    def store(byte, data):
+        if not RAM_BASE <= byte < RAM_BASE + 0x10_0000:
+            return False
+        mem[byte] = data
+        return True
+
+    ram = wishbone_ram(bus, load, store, stall=stall_pattern)
     sim.add_process(ram)
 
     async def bench(ctx):

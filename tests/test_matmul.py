@@ -15,6 +15,8 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from gluon.hdl.dma import DMAEngine
+
+from wbmodel import wishbone_ram
 from gluon.hdl.matmul import MatMulCoprocessor, Requantizer, Cause, MAX_K, VERSION
 from gluon.sim.quantize_mlp import (matmul_ref, requantize, srdhm, rounding_divide_by_pot,
                                     INT32_MIN, INT32_MAX)
@@ -90,26 +92,23 @@ class Bench:
         sim = Simulator(top)
         sim.add_clock(1e-6)
 
-        async def memory(ctx):
-            cycle = 0
-            async for _clk, _rst, cyc, stb, we, adr, dat in ctx.tick().sample(
-                    bus.cyc, bus.stb, bus.we, bus.adr, bus.dat_w):
-                stalled = bool(self.stall and self.stall(cycle))
-                cycle += 1
-                ctx.set(bus.ack, 0)
-                ctx.set(bus.err, 0)
-                if cyc and stb and not stalled:
-                    self.requests += 1
-                    off = (adr << 2) - RAM_BASE
-                    if not 0 <= off < len(ram.data):
-                        ctx.set(bus.err, 1)
-                    elif we:
-                        ram.data[off:off + 4] = dat.to_bytes(4, "little")
-                        ctx.set(bus.ack, 1)
-                    else:
-                        ctx.set(bus.dat_r, int.from_bytes(ram.data[off:off + 4], "little"))
-                        ctx.set(bus.ack, 1)
-                ctx.set(bus.stall, bool(self.stall and self.stall(cycle)))
+        def load(byte):
+            off = byte - RAM_BASE
+            if not 0 <= off < len(ram.data):
+                return None
+            return int.from_bytes(ram.data[off:off + 4], "little")
+
+        def store(byte, data):
+            off = byte - RAM_BASE
+            if not 0 <= off < len(ram.data):
+                return False
+            ram.data[off:off + 4] = data.to_bytes(4, "little")
+            return True
+
+        def count():
+            self.requests += 1
+
+        memory = wishbone_ram(bus, load, store, stall=self.stall, on_request=count)
         sim.add_process(memory)
 
         async def bench(ctx):
