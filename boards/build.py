@@ -108,6 +108,10 @@ def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=No
     if firmware is None:
         log(f"gluon build: compiling the default firmware for {config.ram_size // 1024} KiB of RAM")
         firmware = default_firmware(out_dir / "firmware", ram_size=config.ram_size)
+    elif firmware == "boot":                    # the UART boot loader (boards/boot.py)
+        from .boot import build_loader
+        log(f"gluon build: compiling the UART boot loader for {config.ram_size // 1024} KiB of RAM")
+        firmware = build_loader(out_dir / "firmware", ram_size=config.ram_size)
     words, elf = ram_init_from_elf(firmware, ram_size=config.ram_size)
     top = BoardTop(board=board, config=config, ram_init=words, tohost=elf.tohost)
     return board, config, platform, top, Path(firmware), out_dir

@@ -58,9 +58,10 @@ def default_firmware(out_dir, *, ram_size):
                         ram_size=ram_size)
 
 
-def compile_bare(sources, output, *, ram_size):
-    """Compile a program without the SDK's runtime (own start-up code, ``fw/bare.ld``) with the
-    pip-installed Zig clang; includes the SDK's generated register header only."""
+def compile_bare(sources, output, *, ram_size, link_script="bare.ld", symbols=None):
+    """Compile a program without the SDK's runtime (own start-up code, ``fw/<link_script>``,
+    ``__ram_size`` and the extra linker ``symbols`` defined) with the pip-installed Zig clang;
+    includes the SDK's generated register header only."""
     import subprocess, sys, tempfile
     from gluon.firmware import cc
     output = Path(output)
@@ -68,7 +69,9 @@ def compile_bare(sources, output, *, ram_size):
     with tempfile.TemporaryDirectory(prefix="gluon-fw-") as tmp:
         # Zig's linker driver has no --defsym: the RAM size goes in a wrapper script.
         script = Path(tmp) / "link.ld"
-        script.write_text(f"__ram_size = {ram_size:#x};\nINCLUDE \"{FW_DIR / 'bare.ld'}\"\n")
+        defs = {"__ram_size": ram_size, **(symbols or {})}
+        script.write_text("".join(f"{k} = {v:#x};\n" for k, v in defs.items())
+                          + f"INCLUDE \"{FW_DIR / link_script}\"\n")
         cmd = [sys.executable, "-m", "ziglang", "cc", *cc.TARGET_FLAGS, "-Os", "-g",
                "-ffreestanding", "-nostdlib", "-fno-unwind-tables",
                "-fno-asynchronous-unwind-tables", "-fno-sanitize=all", "-ffunction-sections",

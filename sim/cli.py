@@ -151,6 +151,30 @@ def cmd_build(args):
     return build_main(args)
 
 
+def cmd_load(args):
+    """`gluon load`: send an ELF to the board's UART boot loader and start it."""
+    from gluon.boards.boot import Loader, SerialPort, BootError
+    try:
+        port = SerialPort(args.port, args.baud)
+    except BootError as e:
+        _err(str(e)); return 2
+    try:
+        loader = Loader(port, timeout=args.timeout,
+                        log=lambda msg: print(f"\rgluon load: {msg}", end="", flush=True))
+        n = loader.load(args.elf)
+        print(f"\ngluon load: {n} bytes loaded, program started", flush=True)
+        if args.monitor:
+            while True:
+                data = port.read(256, 0.1)
+                if data:
+                    sys.stdout.buffer.write(data); sys.stdout.flush()
+    except BootError as e:
+        print(); _err(str(e)); return 1
+    finally:
+        port.close()
+    return 0
+
+
 def cmd_regs(args):
     from gluon.hdl import regsgen
     return regsgen.main(["--check"] if args.check else [])
@@ -204,6 +228,16 @@ def main(argv=None):
     p.add_argument("--firmware", default=None, help="ELF placed in block RAM's initial contents")
     p.add_argument("--allow-timing-fail", action="store_true")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("load", help="load an ELF over the UART into a board running the boot "
+                       "loader (`gluon build --firmware boot`) and start it")
+    p.add_argument("elf")
+    p.add_argument("--port", required=True, help="the board's serial device, e.g. /dev/ttyUSB1")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each reply")
+    p.add_argument("--monitor", action="store_true",
+                   help="then print what the program sends until Ctrl-C")
+    p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("regs", help="regenerate firmware/include/gluon/regs.h and docs/registers.md")
     p.add_argument("--check", action="store_true")
