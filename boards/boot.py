@@ -47,8 +47,9 @@ def build_loader(out_dir, *, ram_size):
         raise LoadError(f"{ram_size} bytes of RAM leave no room for programs beside the "
                         f"{BOOT_SIZE}-byte boot loader")
     out = Path(out_dir) / "boot.elf"
-    return compile_bare([FW_DIR / "boot_start.S", FW_DIR / "boot.c"], out, ram_size=ram_size,
-                        link_script="boot.ld", symbols={"__boot_size": BOOT_SIZE})
+    return compile_bare([FW_DIR / "start.S", FW_DIR / "boot.c"], out, ram_size=ram_size,
+                        link_script="boot.ld", symbols={"__boot_size": BOOT_SIZE},
+                        defines=["BOOT_LOADER"])
 
 
 def ping_frame():

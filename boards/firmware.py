@@ -58,10 +58,10 @@ def default_firmware(out_dir, *, ram_size):
                         ram_size=ram_size)
 
 
-def compile_bare(sources, output, *, ram_size, link_script="bare.ld", symbols=None):
+def compile_bare(sources, output, *, ram_size, link_script="bare.ld", symbols=None, defines=()):
     """Compile a program without the SDK's runtime (own start-up code, ``fw/<link_script>``,
-    ``__ram_size`` and the extra linker ``symbols`` defined) with the pip-installed Zig clang;
-    includes the SDK's generated register header only."""
+    ``__ram_size`` and the extra linker ``symbols`` defined, the preprocessor ``defines``) with
+    the pip-installed Zig clang; includes the SDK's generated register header only."""
     import subprocess, sys, tempfile
     from gluon.firmware import cc
     output = Path(output)
@@ -76,6 +76,7 @@ def compile_bare(sources, output, *, ram_size, link_script="bare.ld", symbols=No
                "-ffreestanding", "-nostdlib", "-fno-unwind-tables",
                "-fno-asynchronous-unwind-tables", "-fno-sanitize=all", "-ffunction-sections",
                "-fdata-sections", "-Wl,--gc-sections", f"-I{cc.INCLUDE_DIR}",
+               *(f"-D{d}" for d in defines),
                "-T", str(script), *map(str, sources), "-o", str(output)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:

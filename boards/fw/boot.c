@@ -86,7 +86,7 @@ static int in_ram(uint32_t addr, uint32_t len)
     return addr >= lo && addr <= hi && len <= hi - addr;
 }
 
-uint32_t boot_main(void)
+uint32_t main(void)
 {
     const uint32_t timeout = GLUON_SYSINFO_CLK_HZ / 4u;
     const uint32_t boot_base = (uint32_t)__boot_base;
