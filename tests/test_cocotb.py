@@ -1,6 +1,7 @@
 """cocotb on the SoC's Verilog: a C program runs under a Python test bench (cocotb + Verilator)
 and prints exactly what the independent unicorn emulator prints for it."""
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -29,7 +30,9 @@ def test_cocotb_runs_c_program(tmp_path):
     image = load_elf(elf)
     image.write_image(tmp_path / "image.bin")
 
-    build = cache_dir() / "cocotb" / "minimal"
+    # cocotb's build directory holds absolute paths of this Python environment: one per venv
+    venv = hashlib.sha1(sys.prefix.encode()).hexdigest()[:10]
+    build = cache_dir() / "cocotb" / f"minimal-{venv}"
     build.mkdir(parents=True, exist_ok=True)
     vfile = build / "simtop.v"
     text = verilog.convert(SimTop(get_config("minimal")), name="simtop", emit_src=False)
