@@ -59,8 +59,9 @@ static Wave *wave = nullptr;
 
 // The model's own evaluation function. Vsimtop::eval() wraps it with bookkeeping this
 // single-threaded harness does not need (a deferred-delete list and a cross-thread message
-// queue, each behind a mutex: ~15 % of the minimal SoC's run time), so once the model is
+// queue, each behind a mutex: ~10 % of the minimal SoC's instructions), so once the model is
 // initialised by a first eval() the cycle loop calls it directly. Traced models keep eval().
+// This assumes a model built without --threads (sim/verilator.py builds none).
 void Vsimtop___024root___eval(Vsimtop___024root *vlSelf);
 
 static void half(int clk) {
