@@ -24,7 +24,7 @@ never on the data: the filler waits only for DMA words, the engines have fixed l
 """
 
 from amaranth import *
-from amaranth.lib import wiring, data, enum
+from amaranth.lib import wiring, enum
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from .bus import WishboneSignature
@@ -287,7 +287,9 @@ class HashCoprocessor(wiring.Component):
                         m.next = "ISSUE"
 
         # ---- block buffer, filler ----------------------------------------------------------
-        buf = Signal(data.ArrayLayout(32, ABSORB_WORDS))
+        # One signal per word rather than one 1344-bit signal: the simulator (Verilator) then
+        # handles 42 machine words instead of copying a wide value twice every cycle.
+        buf = [Signal(32, name=f"buf{i}") for i in range(ABSORB_WORDS)]
         buf_full = Signal()
         fill_active = Signal()    # blocks of this chunk remain to be filled
         fi = Signal(range(ABSORB_WORDS))

@@ -16,7 +16,7 @@ Timing never depends on the data.
 """
 
 from amaranth import *
-from amaranth.lib import wiring, data
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
@@ -94,11 +94,13 @@ class KeccakF1600(wiring.Component):
     ``state``  Out(25 × 64) the state lanes, lane (x, y) at ``x + 5*y``
     """
 
-    absorb: In(data.ArrayLayout(32, ABSORB_WORDS))
+    # Arrays of separate ports rather than one 1344-bit / 1600-bit signal: Verilator then keeps
+    # the words and lanes as machine words instead of assembling wide values every cycle.
+    absorb: In(32).array(ABSORB_WORDS)
     start: In(1)
     clear: In(1)
     busy: Out(1)
-    state: Out(data.ArrayLayout(64, 25))
+    state: Out(64).array(25)
 
     def elaborate(self, platform):
         m = Module()

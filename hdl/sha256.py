@@ -22,7 +22,7 @@ Why it is shaped like this:
 """
 
 from amaranth import *
-from amaranth.lib import wiring, data
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
@@ -70,11 +70,13 @@ class SHA256Engine(wiring.Component):
     ``digest`` Out(8 × 32)  the chaining value H0..H7 (the hash once the last block is done)
     """
 
-    block: In(data.ArrayLayout(32, 16))
+    # Word arrays are arrays of separate 32-bit ports, not one wide signal: Verilator then
+    # keeps them as plain machine words instead of assembling a 512-bit value every cycle.
+    block: In(32).array(16)
     start: In(1)
     init: In(1)
     busy: Out(1)
-    digest: Out(data.ArrayLayout(32, 8))
+    digest: Out(32).array(8)
 
     def elaborate(self, platform):
         m = Module()
