@@ -475,6 +475,14 @@ def test_narrow_configuration():
         got, _ = await b.compute(n, [5, n - 7], arith_program, [2, 3, 4, 5, 6, 7])
         assert got == arith_expected(5, n - 7, n, 8)[:6]
         await b.expect_error([encode(O.COPY, d=16, a=0)], Cause.SLOT)
+        # The register path: FIFOs of 16 words (two 8-limb values), one limb per block.
+        assert field("XFIFO", "DEPTH", await b.read("XFIFO")) == 16
+        for x, y in [(n - 1, n - 2), (3, 1 << 200)]:
+            await push(b, x, 8)
+            await push(b, y, 8)
+            status, _ = await run_queued(b, mulmod_ops())
+            assert not field("STATUS", "ERROR", status), hex(status)
+            assert await pull(b, 8) == x * y % n
     simulate(body, lanes=1, max_limbs=8, slots=16, prog_depth=64)
 
 
@@ -612,6 +620,17 @@ def test_register_path_timing_and_misuse():
         assert field("STATUS", "CAUSE", status) == Cause.FIFO.value
         assert field("STATUS", "PC", status) == 1
         assert XIN_WAIT <= cycles <= XIN_WAIT + 20, cycles
+        # ABORT ends a LOADX waiting for its words.
+        await push(b, 3, 5)
+        await b.write("CMD", encode(O.LOADX, d=0))
+        await b.write("START", 1)
+        await b.ctx.tick().repeat(50)
+        assert b.ctx.get(b.h.copro.busy)
+        await b.write("ABORT", 1)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "CAUSE", status) == Cause.ABORTED.value
+        assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
         # Words written after START (as the driver does): taken as they arrive.
         for op in mulmod_ops():
             await b.write("CMD", op)
