@@ -33,7 +33,6 @@ See docs/modmul.md.
 
 from amaranth import *
 from amaranth.lib import wiring, data, enum
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect, flipped
 
@@ -201,6 +200,53 @@ def _regs(max_limbs, slots, lanes, prog_depth):
             "See docs/modmul.md.")
 
 
+class WordFIFO(wiring.Component):
+    """``depth`` 32-bit words, first word fall-through (``r_data`` valid while ``r_rdy``),
+    in block RAM (``depth - 1`` words) plus an output register. ``clear`` empties it.
+
+    The XIN/XOUT FIFOs. (Not ``amaranth.lib.fifo.SyncFIFOBuffered``: Yosys maps that
+    storage to LUT RAM, and the full SoC then trips an assertion in synth_ecp5's ABC9 step.)
+    """
+
+    def __init__(self, depth):
+        if not isinstance(depth, int) or depth < 2:
+            raise ValueError(f"depth must be an integer of at least 2, not {depth!r}")
+        self.depth = depth
+        super().__init__({
+            "w_data": In(LIMB_BITS), "w_en": In(1), "w_rdy": Out(1),
+            "r_data": Out(LIMB_BITS), "r_en": In(1), "r_rdy": Out(1),
+            "level": Out(range(depth + 1)), "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.depth - 1
+        m.submodules.storage = mem = Memory(shape=LIMB_BITS, depth=n, init=[],
+                                            attrs={"ram_style": "block"})
+        wp, rp = mem.write_port(), mem.read_port(domain="sync")
+        head, tail = Signal(range(n)), Signal(range(n))
+        count = Signal(range(n + 1))                  # words in the RAM
+        push = self.w_en & self.w_rdy
+        # Move the oldest stored word into the output register when that is free or read.
+        fill = (count != 0) & (~self.r_rdy | self.r_en)
+        m.d.comb += [
+            self.w_rdy.eq(count != n),
+            wp.addr.eq(head), wp.data.eq(self.w_data), wp.en.eq(push),
+            rp.addr.eq(tail), rp.en.eq(fill), self.r_data.eq(rp.data),
+            self.level.eq(count + self.r_rdy),
+        ]
+        with m.If(push):
+            m.d.sync += head.eq(Mux(head == n - 1, 0, head + 1))
+        with m.If(fill):
+            m.d.sync += [tail.eq(Mux(tail == n - 1, 0, tail + 1)), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        m.d.sync += count.eq(count + push - fill)
+        with m.If(self.clear):
+            m.d.sync += [head.eq(0), tail.eq(0), count.eq(0), self.r_rdy.eq(0)]
+        return m
+
+
 class ModMulCoprocessor(wiring.Component):
     """The modular-arithmetic coprocessor (see the module docstring and docs/modmul.md).
 
@@ -282,10 +328,9 @@ class ModMulCoprocessor(wiring.Component):
         # The register path: XIN → LOADX, STOREX → XOUT (no DMA, no program fetch).
         xdepth = xfifo_depth(max_limbs)
         xin_clear, xout_clear = Signal(), Signal()
-        xin = SyncFIFOBuffered(width=LIMB_BITS, depth=xdepth)
-        xout = SyncFIFOBuffered(width=LIMB_BITS, depth=xdepth)
-        m.submodules.xin = ResetInserter(xin_clear)(xin)
-        m.submodules.xout = ResetInserter(xout_clear)(xout)
+        m.submodules.xin = xin = WordFIFO(xdepth)
+        m.submodules.xout = xout = WordFIFO(xdepth)
+        m.d.comb += [xin.clear.eq(xin_clear), xout.clear.eq(xout_clear)]
 
         def vaddr(slot, blk):
             return Cat(blk[:blk_bits] if blk_bits else C(0, 0), slot)
