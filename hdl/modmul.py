@@ -48,6 +48,7 @@ __all__ = ["OpCode", "Op", "Cause", "ModMulCoprocessor", "VERSION", "encode"]
 VERSION = 1
 NEWTON_START_BITS = 3          # x0 = N is N^-1 mod 8 for every odd N
 R2_SQUARINGS = 5               # 2^(33L) → R² mod N by five Montgomery squarings
+XIN_WAIT = 1024                # cycles a LOADX waits for its words before failing (cause FIFO)
 
 
 class OpCode(enum.Enum, shape=4):
@@ -60,6 +61,8 @@ class OpCode(enum.Enum, shape=4):
     MUL      = 7
     TOMONT   = 8
     FROMMONT = 9
+    LOADX    = 10
+    STOREX   = 11
 
 
 class OpTail(data.Union):
@@ -94,6 +97,7 @@ class Cause(enum.Enum, shape=4):
     DMA     = 8
     LENGTH  = 9
     ABORTED = 10
+    FIFO    = 11
 
 
 CAUSE_DOC = {
@@ -111,10 +115,20 @@ CAUSE_DOC = {
     Cause.LENGTH:  "PROG_LEN is 0 or above the program memory, START.QUEUE with no pushed op, "
                    "or CMD with the queue full",
     Cause.ABORTED: "ABORT was written while a program ran",
+    Cause.FIFO:    f"LOADX whose L words did not all arrive in XIN within {XIN_WAIT} cycles, "
+                   "STOREX with room for fewer than L words in XOUT, XIN written while full, "
+                   "XOUT read while empty",
 }
 
 
+def xfifo_depth(max_limbs):
+    """Words of each of the XIN/XOUT FIFOs: two values of the largest width, rounded up to a
+    power of two (64 for 24 limbs)."""
+    return 1 << (2 * max_limbs - 1).bit_length()
+
+
 def _regs(max_limbs, slots, lanes, prog_depth):
+    xdepth = xfifo_depth(max_limbs)
     return RegisterMap("MODMUL", [
         Register("ID", 0x00, "r", [
             Field("VERSION", 16, desc="Register interface version"),
@@ -134,6 +148,9 @@ def _regs(max_limbs, slots, lanes, prog_depth):
         Register("START", 0x08, "w", [
             Field("QUEUE", 1, desc="0: fetch PROG_LEN ops from PROG_ADDR by DMA and run them; "
                                    "1: run the ops pushed through CMD (the queue empties)"),
+            Field("AGAIN", 1, desc="1: run the last program started with QUEUE once more: its "
+                                   "ops stay in the program memory until a CMD write or a "
+                                   "DMA-fetched program replaces them (else cause LENGTH)"),
         ], desc="Starts a program."),
         Register("ABORT", 0x0C, "w", desc="Any write stops the running program: its DMA is "
                  "drained, then DONE and ERROR are set with cause ABORTED. No effect when idle."),
@@ -162,9 +179,72 @@ def _regs(max_limbs, slots, lanes, prog_depth):
             Field("LANES", 4, desc=f"32x32 multipliers per engine ({lanes})"),
             Field("PROG_DEPTH", 12, desc=f"Program memory in ops ({prog_depth})"),
         ], desc="Build parameters."),
+        Register("XIN", 0x34, "w", desc=f"Appends a word to the input FIFO ({xdepth} words) "
+                 "that LOADX takes values from, least significant limb first. Accepted at any "
+                 "time, also while a program runs (a LOADX takes the words as they arrive, "
+                 f"waiting at most {XIN_WAIT} cycles); a write to a full FIFO is refused "
+                 "(ERROR, cause FIFO)."),
+        Register("XOUT", 0x38, "r", desc=f"Takes the oldest word of the output FIFO ({xdepth} "
+                 "words) that STOREX fills, least significant limb first. Reading it empty "
+                 "returns 0 and sets ERROR with cause FIFO."),
+        Register("XFIFO", 0x3C, "ext", [
+            Field("IN_LEVEL", 8, desc="Words in XIN"),
+            Field("OUT_LEVEL", 8, desc="Words in XOUT"),
+            Field("DEPTH", 8, desc=f"Words each FIFO holds ({xdepth})"),
+            Field("CLEAR_IN", 1, desc="Write 1: empty XIN (refused while a program runs)"),
+            Field("CLEAR_OUT", 1, desc="Write 1: empty XOUT (refused while a program runs)"),
+        ], desc="The register-path FIFOs: values move through XIN/XOUT and the LOADX/STOREX "
+                "ops without DMA. A failing or aborted program empties XIN."),
     ], desc="Modular arithmetic (Montgomery) coprocessor in the style of EVM-MAX (EIP-6690): "
-            "a value store and programs of SETMOD/LOAD/STORE/COPY/ADD/SUB/MUL/TOMONT/FROMMONT. "
+            "a value store and programs of SETMOD/LOAD/STORE/COPY/ADD/SUB/MUL/TOMONT/FROMMONT/LOADX/STOREX. "
             "See docs/modmul.md.")
+
+
+class WordFIFO(wiring.Component):
+    """``depth`` 32-bit words, first word fall-through (``r_data`` valid while ``r_rdy``),
+    in block RAM (``depth - 1`` words) plus an output register. ``clear`` empties it.
+
+    The XIN/XOUT FIFOs. (Not ``amaranth.lib.fifo.SyncFIFOBuffered``: Yosys maps that
+    storage to LUT RAM, and the full SoC then trips an assertion in synth_ecp5's ABC9 step.)
+    """
+
+    def __init__(self, depth):
+        if not isinstance(depth, int) or depth < 2:
+            raise ValueError(f"depth must be an integer of at least 2, not {depth!r}")
+        self.depth = depth
+        super().__init__({
+            "w_data": In(LIMB_BITS), "w_en": In(1), "w_rdy": Out(1),
+            "r_data": Out(LIMB_BITS), "r_en": In(1), "r_rdy": Out(1),
+            "level": Out(range(depth + 1)), "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.depth - 1
+        m.submodules.storage = mem = Memory(shape=LIMB_BITS, depth=n, init=[],
+                                            attrs={"ram_style": "block"})
+        wp, rp = mem.write_port(), mem.read_port(domain="sync")
+        head, tail = Signal(range(n)), Signal(range(n))
+        count = Signal(range(n + 1))                  # words in the RAM
+        push = self.w_en & self.w_rdy
+        # Move the oldest stored word into the output register when that is free or read.
+        fill = (count != 0) & (~self.r_rdy | self.r_en)
+        m.d.comb += [
+            self.w_rdy.eq(count != n),
+            wp.addr.eq(head), wp.data.eq(self.w_data), wp.en.eq(push),
+            rp.addr.eq(tail), rp.en.eq(fill), self.r_data.eq(rp.data),
+            self.level.eq(count + self.r_rdy),
+        ]
+        with m.If(push):
+            m.d.sync += head.eq(Mux(head == n - 1, 0, head + 1))
+        with m.If(fill):
+            m.d.sync += [tail.eq(Mux(tail == n - 1, 0, tail + 1)), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        m.d.sync += count.eq(count + push - fill)
+        with m.If(self.clear):
+            m.d.sync += [head.eq(0), tail.eq(0), count.eq(0), self.r_rdy.eq(0)]
+        return m
 
 
 class ModMulCoprocessor(wiring.Component):
@@ -245,6 +325,13 @@ class ModMulCoprocessor(wiring.Component):
         prog_rd = program.read_port()
         prog_wr = program.write_port()
 
+        # The register path: XIN → LOADX, STOREX → XOUT (no DMA, no program fetch).
+        xdepth = xfifo_depth(max_limbs)
+        xin_clear, xout_clear = Signal(), Signal()
+        m.submodules.xin = xin = WordFIFO(xdepth)
+        m.submodules.xout = xout = WordFIFO(xdepth)
+        m.d.comb += [xin.clear.eq(xin_clear), xout.clear.eq(xout_clear)]
+
         def vaddr(slot, blk):
             return Cat(blk[:blk_bits] if blk_bits else C(0, 0), slot)
 
@@ -267,6 +354,7 @@ class ModMulCoprocessor(wiring.Component):
         pc = Signal(range(self.prog_depth + 1))
         plen = Signal(range(self.prog_depth + 1))
         qcount = Signal(range(self.prog_depth + 1))
+        qlast = Signal(range(self.prog_depth + 1))   # length of the last queued program (AGAIN)
         cycles = Signal(32)
 
         limbs_req = Signal(6)
@@ -313,6 +401,31 @@ class ModMulCoprocessor(wiring.Component):
                         value = value & ~3
                     m.d.sync += store.eq(value)
 
+        # XIN, XOUT, XFIFO.
+        m.d.comb += [
+            regs.xfifo.r_data.in_level.eq(xin.level),
+            regs.xfifo.r_data.out_level.eq(xout.level),
+            regs.xfifo.r_data.depth.eq(xdepth),
+            xin.w_data.eq(regs.xin.w_data.as_value()),
+            regs.xout.r_data.eq(Mux(xout.r_rdy, xout.r_data, 0)),
+        ]
+        with m.If(regs.xin.w_stb):
+            with m.If(xin.w_rdy):
+                m.d.comb += xin.w_en.eq(1)
+            with m.Else():
+                m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.FIFO)]
+        with m.If(regs.xout.r_stb):
+            with m.If(xout.r_rdy):
+                m.d.comb += xout.r_en.eq(1)
+            with m.Else():
+                m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.FIFO)]
+        with m.If(regs.xfifo.w_stb):
+            with m.If(running):
+                m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.BUSY)]
+            with m.Else():
+                m.d.comb += [xin_clear.eq(regs.xfifo.w_data.clear_in),
+                             xout_clear.eq(regs.xfifo.w_data.clear_out)]
+
         # CMD: push into the program memory while idle.
         with m.If(regs.cmd.w_stb):
             with m.If(running):
@@ -322,14 +435,18 @@ class ModMulCoprocessor(wiring.Component):
             with m.Else():
                 m.d.comb += [prog_wr.en.eq(1), prog_wr.addr.eq(qcount),
                              prog_wr.data.eq(regs.cmd.w_data.as_value())]
-                m.d.sync += qcount.eq(qcount + 1)
+                m.d.sync += [qcount.eq(qcount + 1), qlast.eq(0)]
 
         with m.If(running):
             m.d.sync += cycles.eq(cycles + 1)
 
         # ---- the op being run -----------------------------------------------------------
         op = Signal(Op)
-        m.d.comb += [prog_rd.addr.eq(pc), op.eq(prog_rd.data)]
+        # fetch_next: read the op after pc now (it is there next cycle, in DECODE);
+        # fetch_first: read op 0 (a program starting from the program memory).
+        fetch_next, fetch_first = Signal(), Signal()
+        m.d.comb += [prog_rd.addr.eq(Mux(fetch_first, 0, Mux(fetch_next, pc + 1, pc))),
+                     op.eq(prog_rd.data)]
         ua, ub, ud = Signal(slot_bits), Signal(slot_bits), Signal(slot_bits)
         m.d.comb += [unit.limbs.eq(active_l)]
 
@@ -347,11 +464,16 @@ class ModMulCoprocessor(wiring.Component):
                      unit.zero_b.eq(u_zb), unit.imm.eq(u_imm), unit.to_np.eq(u_np)]
 
         # Value-store ports: the unit's, unless a DMA op or the clear uses them.
+        words = Signal(range(1024 + 1))        # word counter of a transfer (DMA, XIN, XOUT)
+        lg = P.bit_length() - 1
         st_blk = Signal(range(max_nb))
         st_slot = Signal(slot_bits)
         use_store_port = Signal()
+        st_stream = Signal()                   # STOREX: read the block of word `words + 1`
         m.d.comb += [
-            rd_a.addr.eq(Mux(use_store_port, vaddr(st_slot, st_blk), vaddr(ua, unit.rd_a.addr))),
+            rd_a.addr.eq(Mux(use_store_port,
+                             vaddr(st_slot, Mux(st_stream, (words + 1) >> lg, st_blk)),
+                             vaddr(ua, unit.rd_a.addr))),
             rd_b.addr.eq(vaddr(ub, unit.rd_b.addr)),
             unit.rd_a.data.eq(rd_a.data),
             unit.rd_b.data.eq(rd_b.data),
@@ -366,15 +488,16 @@ class ModMulCoprocessor(wiring.Component):
         ]
 
         # ---- DMA transfers of values (LOAD, SETMOD, STORE) and of the program -------------
-        words = Signal(range(1024 + 1))        # word counter of the transfer
         asm = [Signal(LIMB_BITS, name=f"asm{k}") for k in range(P)]
         borrow = Signal()                      # LOAD: running borrow of x - N
         odd = Signal()
         big = Signal()                         # SETMOD: N ≥ 3
         ld_slot = Signal(slot_bits)
         is_setmod = Signal()
+        from_x = Signal()                      # LOADX: the words come from XIN, not the DMA
+        xwait = Signal(range(XIN_WAIT))        # LOADX: cycles waited so far
+        to_x = Signal()                        # STOREX: the words go to XOUT
         xfer_len = Signal(range(1024 + 1))
-        lg = P.bit_length() - 1
         hold = Signal(WB)
 
         # SETMOD microcode: (mode, d, a, b, zero_a, zero_b, imm, to_np, repeat)
@@ -395,19 +518,22 @@ class ModMulCoprocessor(wiring.Component):
         urep = Signal(range(33 * max_limbs + 1))
         uiter = Signal(range(self.newton_steps + 1))
         clr = Signal(len(wr.addr) + 1)
+        mv = Signal(range(max_nb + 2))         # LD_MOVE: block counter
+        used_blocks = Signal(range(max_nb + 1))
+        m.d.comb += used_blocks.eq((active_l + P - 1) >> lg)
 
         # Decoded checks for the op at pc.
         opc = op.opcode
         known = Signal()
         m.d.comb += known.eq((opc.as_value() >= OpCode.SETMOD.value) &
-                             (opc.as_value() <= OpCode.FROMMONT.value))
+                             (opc.as_value() <= OpCode.STOREX.value))
         uses_d = Signal()
         uses_a = Signal()
         uses_b = Signal()
         with m.Switch(opc):
-            with m.Case(OpCode.LOAD):
+            with m.Case(OpCode.LOAD, OpCode.LOADX):
                 m.d.comb += uses_d.eq(1)
-            with m.Case(OpCode.STORE):
+            with m.Case(OpCode.STORE, OpCode.STOREX):
                 m.d.comb += uses_a.eq(1)
             with m.Case(OpCode.COPY, OpCode.TOMONT, OpCode.FROMMONT):
                 m.d.comb += [uses_d.eq(1), uses_a.eq(1)]
@@ -426,21 +552,31 @@ class ModMulCoprocessor(wiring.Component):
         with m.FSM(name="ctrl") as fsm:
             with m.State("IDLE"):
                 with m.If(regs.start.w_stb):
-                    with m.If(regs.start.w_data.queue):
+                    with m.If(regs.start.w_data.again):
+                        with m.If(qlast == 0):
+                            m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.LENGTH)]
+                        with m.Else():
+                            m.d.comb += fetch_first.eq(1)
+                            m.d.sync += [plen.eq(qlast), pc.eq(0), running.eq(1),
+                                         done.eq(0), error.eq(0), cause.eq(Cause.NONE),
+                                         cycles.eq(0)]
+                            m.next = "DECODE"
+                    with m.Elif(regs.start.w_data.queue):
                         with m.If(qcount == 0):
                             m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.LENGTH)]
                         with m.Else():
-                            m.d.sync += [plen.eq(qcount), qcount.eq(0), pc.eq(0), running.eq(1),
-                                         done.eq(0), error.eq(0), cause.eq(Cause.NONE),
-                                         cycles.eq(0)]
-                            m.next = "FETCH_OP"
+                            m.d.comb += fetch_first.eq(1)
+                            m.d.sync += [plen.eq(qcount), qlast.eq(qcount), qcount.eq(0), pc.eq(0),
+                                         running.eq(1), done.eq(0), error.eq(0),
+                                         cause.eq(Cause.NONE), cycles.eq(0)]
+                            m.next = "DECODE"
                     with m.Else():
                         with m.If((prog_len == 0) | (prog_len > self.prog_depth)):
                             m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.LENGTH)]
                         with m.Else():
-                            m.d.sync += [plen.eq(prog_len), qcount.eq(0), pc.eq(0), running.eq(1),
-                                         done.eq(0), error.eq(0), cause.eq(Cause.NONE),
-                                         cycles.eq(0), words.eq(0)]
+                            m.d.sync += [plen.eq(prog_len), qcount.eq(0), qlast.eq(0), pc.eq(0),
+                                         running.eq(1), done.eq(0), error.eq(0),
+                                         cause.eq(Cause.NONE), cycles.eq(0), words.eq(0)]
                             m.next = "PROG_CMD"
 
             with m.State("PROG_CMD"):
@@ -485,15 +621,29 @@ class ModMulCoprocessor(wiring.Component):
                             with m.Else():
                                 m.d.sync += [modset.eq(0), active_l.eq(limbs_req), clr.eq(0),
                                              is_setmod.eq(1), ld_slot.eq(S["N"]),
-                                             xfer_len.eq(limbs_req)]
+                                             xfer_len.eq(limbs_req), from_x.eq(0)]
                                 m.next = "CLEAR"
                         with m.Case(OpCode.LOAD):
                             m.d.sync += [is_setmod.eq(0), ld_slot.eq(S["STAGE"]),
-                                         xfer_len.eq(active_l)]
+                                         xfer_len.eq(active_l), from_x.eq(0)]
                             m.next = "LD_CMD"
                         with m.Case(OpCode.STORE):
-                            m.d.sync += [st_slot.eq(op.a), st_blk.eq(0), xfer_len.eq(active_l)]
+                            m.d.sync += [st_slot.eq(op.a), st_blk.eq(0), xfer_len.eq(active_l),
+                                         to_x.eq(0)]
                             m.next = "ST_CMD"
+                        with m.Case(OpCode.LOADX):
+                            # The words may still be on their way: the core can start the
+                            # program first and write XIN while it runs.
+                            m.d.sync += [is_setmod.eq(0), ld_slot.eq(S["STAGE"]),
+                                         xfer_len.eq(active_l), from_x.eq(1), xwait.eq(0)]
+                            m.next = "LD_WORDS"
+                        with m.Case(OpCode.STOREX):
+                            with m.If(xdepth - xout.level < active_l):
+                                m.d.comb += [fail.eq(1), fail_cause.eq(Cause.FIFO)]
+                            with m.Else():
+                                m.d.sync += [st_slot.eq(op.a), st_blk.eq(0),
+                                             xfer_len.eq(active_l), to_x.eq(1)]
+                                m.next = "ST_READ"
                         with m.Default():
                             m.d.comb += [u_start.eq(1), u_d.eq(op.d), u_a.eq(op.a)]
                             with m.Switch(opc):
@@ -527,8 +677,9 @@ class ModMulCoprocessor(wiring.Component):
                 with m.If(pc + 1 == plen):
                     m.next = "FINISH"
                 with m.Else():
+                    m.d.comb += fetch_next.eq(1)
                     m.d.sync += pc.eq(pc + 1)
-                    m.next = "FETCH_OP"
+                    m.next = "DECODE"
                 leave_on_failure()
 
             # SETMOD: zero the whole store and N, then load N like a value.
@@ -550,10 +701,12 @@ class ModMulCoprocessor(wiring.Component):
                         m.next = "LD_WORDS"
                 leave_on_failure()
             with m.State("LD_WORDS"):
-                w = dma.rd.payload
-                m.d.comb += [dma.rd.ready.eq(1), unit.modulus.idx.eq(words)]
+                w = Mux(from_x, xin.r_data, dma.rd.payload)
+                w_valid = Mux(from_x, xin.r_rdy, dma.rd.valid)
+                m.d.comb += [dma.rd.ready.eq(~from_x), xin.r_en.eq(from_x),
+                             unit.modulus.idx.eq(words)]
                 lane = words[:lg] if lg else C(0, 1)
-                with m.If(dma.rd.valid):
+                with m.If(w_valid):
                     m.d.sync += words.eq(words + 1)
                     merged = [Mux(lane == k, w, asm[k]) for k in range(P)]
                     full = (lane == P - 1) | (words == xfer_len - 1)
@@ -569,7 +722,13 @@ class ModMulCoprocessor(wiring.Component):
                             m.d.sync += [odd.eq(w[0]), big.eq(w >= 3)]
                         with m.Elif(w != 0):
                             m.d.sync += big.eq(1)
-                with m.If(dma.error):
+                with m.If(from_x):
+                    m.d.sync += xwait.eq(xwait + 1)
+                    with m.If(w_valid & (words == xfer_len - 1)):
+                        m.next = "LD_CHECK"
+                    with m.Elif(xwait == XIN_WAIT - 1):
+                        m.d.comb += [fail.eq(1), fail_cause.eq(Cause.FIFO)]
+                with m.Elif(dma.error):
                     m.d.comb += [fail.eq(1), fail_cause.eq(Cause.DMA)]
                 with m.Elif(dma.done):
                     m.next = "LD_CHECK"
@@ -585,12 +744,18 @@ class ModMulCoprocessor(wiring.Component):
                 with m.Elif(~borrow):
                     m.d.comb += [fail.eq(1), fail_cause.eq(Cause.RANGE)]
                 with m.Else():
-                    m.d.comb += [u_start.eq(1), u_mode.eq(MontMode.ADDR), u_a.eq(S["STAGE"]),
-                                 u_d.eq(op.d), u_zb.eq(1)]
-                    m.next = "LD_COPY"
+                    m.d.sync += [st_slot.eq(S["STAGE"]), st_blk.eq(0), mv.eq(0)]
+                    m.next = "LD_MOVE"
                 leave_on_failure()
-            with m.State("LD_COPY"):
-                with m.If(unit.done):
+            with m.State("LD_MOVE"):
+                # The checked value: STAGE → d, one block per cycle (blocks at and above
+                # ceil(L/lanes) are zero in every slot).
+                m.d.comb += use_store_port.eq(1)
+                m.d.sync += [st_blk.eq(st_blk + 1), mv.eq(mv + 1)]
+                with m.If(mv != 0):
+                    m.d.comb += [ld_wr.eq(1), ld_addr.eq(vaddr(op.d, mv - 1)),
+                                 ld_data.eq(rd_a.data)]
+                with m.If(mv == used_blocks):
                     m.next = "NEXT"
                 leave_on_failure()
 
@@ -641,7 +806,21 @@ class ModMulCoprocessor(wiring.Component):
                 leave_on_failure()
             with m.State("ST_READ"):
                 m.d.comb += use_store_port.eq(1)
-                m.next = "ST_HOLD"
+                with m.If(to_x):
+                    m.next = "STX_SEND"
+                with m.Else():
+                    m.next = "ST_HOLD"
+                leave_on_failure()
+            with m.State("STX_SEND"):
+                # STOREX: XOUT always has room (checked at DECODE): one word per cycle, the
+                # block of the next word read meanwhile.
+                lane = words[:lg] if lg else C(0, 1)
+                m.d.comb += [use_store_port.eq(1), st_stream.eq(1), xout.w_en.eq(1),
+                             xout.w_data.eq(Array(rd_a.data[LIMB_BITS * k:LIMB_BITS * (k + 1)]
+                                                  for k in range(P))[lane])]
+                m.d.sync += words.eq(words + 1)
+                with m.If(words == xfer_len - 1):
+                    m.next = "NEXT"
                 leave_on_failure()
             with m.State("ST_HOLD"):
                 m.d.comb += use_store_port.eq(1)
@@ -650,13 +829,15 @@ class ModMulCoprocessor(wiring.Component):
                 leave_on_failure()
             with m.State("ST_SEND"):
                 lane = words[:lg] if lg else C(0, 1)
-                m.d.comb += [dma.wr.valid.eq(1),
-                             dma.wr.payload.eq(Array(hold[LIMB_BITS * k:LIMB_BITS * (k + 1)]
-                                                     for k in range(P))[lane])]
-                with m.If(dma.wr.ready):
+                limb = Array(hold[LIMB_BITS * k:LIMB_BITS * (k + 1)] for k in range(P))[lane]
+                m.d.comb += [dma.wr.valid.eq(~to_x), dma.wr.payload.eq(limb),
+                             xout.w_en.eq(to_x), xout.w_data.eq(limb)]
+                with m.If(Mux(to_x, xout.w_rdy, dma.wr.ready)):
                     m.d.sync += words.eq(words + 1)
                     with m.If(words == xfer_len - 1):
                         m.next = "ST_WAIT"
+                        with m.If(to_x):
+                            m.next = "NEXT"
                     with m.Elif(lane == P - 1):
                         m.d.sync += st_blk.eq(st_blk + 1)
                         m.next = "ST_READ"
@@ -682,7 +863,7 @@ class ModMulCoprocessor(wiring.Component):
                     m.next = "IDLE"
 
         with m.If((fail | abort_req) & ~fsm.ongoing("DRAIN")):
-            m.d.comb += unit.abort.eq(1)
+            m.d.comb += [unit.abort.eq(1), xin_clear.eq(1)]
             m.d.sync += [error.eq(1), cause.eq(Mux(fail, fail_cause, Cause.ABORTED))]
         with m.If(regs.start.w_stb & running):
             m.d.comb += [refuse.eq(1), refuse_cause.eq(Cause.BUSY)]

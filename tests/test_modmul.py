@@ -16,7 +16,7 @@ from amaranth.sim import Simulator
 
 from gluon.hdl.bus import WishboneSignature
 from gluon.hdl.dma import DMAEngine
-from gluon.hdl.modmul import ModMulCoprocessor, OpCode, Cause, encode
+from gluon.hdl.modmul import ModMulCoprocessor, OpCode, Cause, encode, XIN_WAIT
 
 
 REGS = ModMulCoprocessor.REGS
@@ -475,6 +475,14 @@ def test_narrow_configuration():
         got, _ = await b.compute(n, [5, n - 7], arith_program, [2, 3, 4, 5, 6, 7])
         assert got == arith_expected(5, n - 7, n, 8)[:6]
         await b.expect_error([encode(O.COPY, d=16, a=0)], Cause.SLOT)
+        # The register path: FIFOs of 16 words (two 8-limb values), one limb per block.
+        assert field("XFIFO", "DEPTH", await b.read("XFIFO")) == 16
+        for x, y in [(n - 1, n - 2), (3, 1 << 200)]:
+            await push(b, x, 8)
+            await push(b, y, 8)
+            status, _ = await run_queued(b, mulmod_ops())
+            assert not field("STATUS", "ERROR", status), hex(status)
+            assert await pull(b, 8) == x * y % n
     simulate(body, lanes=1, max_limbs=8, slots=16, prog_depth=64)
 
 
@@ -525,3 +533,230 @@ def test_firmware_end_to_end(tmp_path):
 def test_firmware_benchmark(tmp_path):
     res, out = _run_firmware(tmp_path, "modmul_bench")
     assert res.passed and "modmul_bench: ok" in out, out
+
+
+# ---- the register path: XIN → LOADX, STOREX → XOUT, programs pushed through CMD -----------------
+
+async def push(b, value, limbs):
+    for i in range(limbs):
+        assert await b.write("XIN", (value >> (32 * i)) & 0xFFFF_FFFF)
+
+
+async def pull(b, limbs):
+    value = 0
+    for i in range(limbs):
+        value |= await b.read("XOUT") << (32 * i)
+    return value
+
+
+async def run_queued(b, ops):
+    """Pushes ``ops`` through CMD, runs them (START.QUEUE); returns (STATUS, CYCLES)."""
+    for op in ops:
+        assert await b.write("CMD", op)
+    await b.write("START", 1)
+    await b.wait_idle()
+    return await b.read("STATUS"), await b.read("CYCLES")
+
+
+def mulmod_ops():
+    """a·b mod N in plain form from XIN, result to XOUT (the driver's gluon_modmul_mulmod)."""
+    return [encode(O.LOADX, d=0), encode(O.LOADX, d=1), encode(O.TOMONT, d=2, a=0),
+            encode(O.MUL, d=3, a=2, b=1), encode(O.STOREX, a=3)]
+
+
+@pytest.mark.parametrize("name,n", [("secp256k1_p", SECP256K1_P), ("bls12_381_p", BLS12_381_P),
+                                    ("768", (1 << 767) + 1234567), ("64", (1 << 64) - 59)],
+                         ids=["secp256k1_p", "bls12_381_p", "768", "64"])
+def test_register_path_against_python(name, n):
+    """LOADX/STOREX through the FIFOs against Python integers, edge operands included, with
+    cycles independent of the values."""
+    limbs = -(-n.bit_length() // 32)
+    rng = random.Random(name)
+    r = 1 << (32 * limbs)
+
+    async def body(b):
+        await b.setmod(n, limbs)
+        seen = set()
+        for a, c in [(0, 0), (n - 1, n - 1), (1, r % n), (rng.randrange(n), rng.randrange(n)),
+                     (rng.randrange(n), rng.randrange(n))]:
+            await push(b, a, limbs)
+            await push(b, c, limbs)
+            assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 2 * limbs
+            status, cycles = await run_queued(b, mulmod_ops())
+            assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status), \
+                hex(status)
+            xf = await b.read("XFIFO")
+            assert field("XFIFO", "IN_LEVEL", xf) == 0 and field("XFIFO", "OUT_LEVEL", xf) == limbs
+            assert await pull(b, limbs) == a * c % n, (hex(a), hex(c))
+            seen.add(cycles)
+        assert len(seen) == 1, seen
+        # STOREX of a DMA-loaded value and LOADX of a value read back by STORE agree.
+        b.put(DATA + 4 * limbs, n - 2, limbs)
+        await push(b, 5, limbs)
+        status, _ = await run_queued(b, [encode(O.LOAD, d=4, imm=limbs), encode(O.STOREX, a=4),
+                                         encode(O.LOADX, d=5),
+                                         encode(O.STORE, a=5, imm=2 * limbs)])
+        assert not field("STATUS", "ERROR", status)
+        assert await pull(b, limbs) == n - 2 and b.get(DATA + 8 * limbs, limbs) == 5
+    simulate(body)
+
+
+def test_register_path_timing_and_misuse():
+    n = SECP256K1_P
+
+    async def body(b):
+        await b.write("LIMBS", 8)
+        await push(b, 3, 8)
+        # Before a modulus: NOMOD (and the failing program empties XIN).
+        status, _ = await run_queued(b, [encode(O.LOADX, d=0)])
+        assert field("STATUS", "CAUSE", status) == Cause.NOMOD.value
+        assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
+        await b.setmod(n, 8)
+        xf = await b.read("XFIFO")
+        assert field("XFIFO", "DEPTH", xf) == 64
+        # Too few words: the LOADX waits XIN_WAIT cycles for them, then fails with FIFO.
+        await push(b, 3, 7)
+        status, cycles = await run_queued(b, [encode(O.COPY, d=1, a=1), encode(O.LOADX, d=0)])
+        assert field("STATUS", "CAUSE", status) == Cause.FIFO.value
+        assert field("STATUS", "PC", status) == 1
+        assert XIN_WAIT <= cycles <= XIN_WAIT + 20, cycles
+        # ABORT ends a LOADX waiting for its words.
+        await push(b, 3, 5)
+        await b.write("CMD", encode(O.LOADX, d=0))
+        await b.write("START", 1)
+        await b.ctx.tick().repeat(50)
+        assert b.ctx.get(b.h.copro.busy)
+        await b.write("ABORT", 1)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "CAUSE", status) == Cause.ABORTED.value
+        assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
+        # Words written after START (as the driver does): taken as they arrive.
+        for op in mulmod_ops():
+            await b.write("CMD", op)
+        await b.write("START", 1)
+        await push(b, 1111, 8)
+        await b.ctx.tick().repeat(40)
+        await push(b, n - 3, 8)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert not field("STATUS", "ERROR", status), hex(status)
+        assert await pull(b, 8) == 1111 * (n - 3) % n
+        # x >= N: RANGE, slot unchanged; the remaining words are dropped.
+        await push(b, 77, 8)
+        assert not field("STATUS", "ERROR", (await run_queued(b, [encode(O.LOADX, d=0)]))[0])
+        await push(b, n, 8)
+        await push(b, 5, 8)
+        status, _ = await run_queued(b, [encode(O.LOADX, d=0), encode(O.LOADX, d=1)])
+        assert field("STATUS", "CAUSE", status) == Cause.RANGE.value and \
+            field("STATUS", "PC", status) == 0
+        assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
+        status, _ = await run_queued(b, [encode(O.STOREX, a=0)])
+        assert await pull(b, 8) == 77
+        # XOUT read empty, XIN written full: refused with FIFO, no hang, no bus error.
+        await b.write("STATUS", 0b110)
+        assert await b.read("XOUT") == 0
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.FIFO.value
+        await b.write("STATUS", 0b110)
+        for i in range(64):
+            assert await b.write("XIN", i)
+        assert field("STATUS", "ERROR", await b.read("STATUS")) == 0
+        await b.write("XIN", 99)
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.FIFO.value
+        await b.write("XFIFO", 1 << 24)
+        assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
+        # STOREX with no room: FIFO.
+        await b.write("STATUS", 0b110)
+        status, _ = await run_queued(b, [encode(O.STOREX, a=0)] * 9)
+        assert field("STATUS", "CAUSE", status) == Cause.FIFO.value and \
+            field("STATUS", "PC", status) == 8
+        assert field("XFIFO", "OUT_LEVEL", await b.read("XFIFO")) == 64
+        await b.write("XFIFO", 1 << 25)
+        assert field("XFIFO", "OUT_LEVEL", await b.read("XFIFO")) == 0
+        # Clearing while busy is refused; XIN accepts words while a program runs.
+        await push(b, 9, 8)
+        for op in [encode(O.MUL, d=2, a=0, b=0)] * 4 + [encode(O.LOADX, d=3), encode(O.STOREX, a=3)]:
+            await b.write("CMD", op)
+        await b.write("START", 1)
+        await b.write("XFIFO", 3 << 24)
+        await b.wait_idle()
+        status = await b.read("STATUS")
+        assert field("STATUS", "CAUSE", status) == Cause.BUSY.value
+        assert await pull(b, 8) == 9
+        # START.AGAIN re-runs the last queued program; a CMD write or a DMA program ends that.
+        await b.write("STATUS", 0b110)
+        for op in mulmod_ops():
+            await b.write("CMD", op)
+        await push(b, 3, 8)
+        await push(b, 4, 8)
+        await b.write("START", 1)
+        await b.wait_idle()
+        assert await pull(b, 8) == 12
+        for x, y in [(5, 6), (n - 1, n - 2)]:
+            await push(b, x, 8)
+            await b.write("START", 2)
+            await push(b, y, 8)
+            await b.wait_idle()
+            assert not field("STATUS", "ERROR", await b.read("STATUS"))
+            assert await pull(b, 8) == x * y % n
+        await b.write("CMD", encode(O.COPY, d=1, a=1))
+        await b.write("START", 2)
+        status = await b.read("STATUS")
+        assert field("STATUS", "CAUSE", status) == Cause.LENGTH.value and \
+            not field("STATUS", "BUSY", status)
+        await b.write("START", 1)                   # runs the COPY
+        await b.wait_idle()
+        await b.run_ok([encode(O.COPY, d=1, a=1)])  # a DMA program replaces it
+        await b.write("START", 2)
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.LENGTH.value
+        # Cycle figures of the register path (8 limbs), docs/modmul.md.
+        await b.write("STATUS", 0b110)
+        await push(b, 1234, 8)
+        await push(b, 5678, 8)
+        status, cycles = await run_queued(b, mulmod_ops())
+        assert not field("STATUS", "ERROR", status)
+        assert await pull(b, 8) == 1234 * 5678 % n
+        print("mulmod program (LOADX, LOADX, TOMONT, MUL, STOREX):", cycles, "cycles")
+        status, one_mul = await run_queued(b, [encode(O.MUL, d=3, a=2, b=1)])
+        print("one queued MUL:", one_mul, "cycles")
+        assert one_mul <= 34, one_mul
+    simulate(body)
+
+
+def test_word_fifo_against_a_deque():
+    """The XIN/XOUT FIFO alone: random pushes, pops and clears against collections.deque."""
+    from collections import deque
+    from gluon.hdl.modmul import WordFIFO
+    dut = WordFIFO(8)
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    rng = random.Random(8)
+
+    async def bench(ctx):
+        ref = deque()
+        seen_full = False
+        for step in range(600):
+            w_en, r_en, clear = rng.random() < 0.55, rng.random() < 0.45, rng.random() < 0.02
+            value = rng.getrandbits(32)
+            assert ctx.get(dut.level) == len(ref), step
+            if len(ref) < 7:
+                assert ctx.get(dut.w_rdy), step
+            if len(ref) == 8:
+                assert not ctx.get(dut.w_rdy), step
+            if ctx.get(dut.r_rdy):
+                assert ctx.get(dut.r_data) == ref[0], step
+            ctx.set(dut.w_en, w_en); ctx.set(dut.w_data, value)
+            ctx.set(dut.r_en, r_en); ctx.set(dut.clear, clear)
+            pushed = w_en and ctx.get(dut.w_rdy)
+            popped = r_en and ctx.get(dut.r_rdy)
+            await ctx.tick()
+            if popped:
+                ref.popleft()
+            if pushed:
+                ref.append(value)
+            if clear:
+                ref.clear()
+            seen_full = seen_full or len(ref) == 8
+        assert seen_full
+    sim.add_testbench(bench)
+    sim.run()

@@ -5,10 +5,11 @@
  * (all 256 exponent bits, a constant-time Montgomery ladder: 512 Montgomery
  * multiplications), on
  *   - default: the MODMUL driver, gluon_modmul_setmod + gluon_modmul_modexp
- *     (it builds each 128-bit chunk of the ladder as a program, then runs it
- *     and waits);
- *   - -DGLUON_STREAMED: the same ladder streamed as double-buffered programs
- *     (mm_stream.h): the next program is written while one runs;
+ *     (it streams the ladder's op words as double-buffered programs: the
+ *     next program is written while one runs);
+ *   - -DGLUON_STREAMED: SETMOD and the same ladder written here as one op
+ *     stream through the driver's stream API (gluon_modmul_emit), the way an
+ *     application writes its own op sequences;
  *   - -DGLUON_SOFTWARE: gluon_mont_sw_init + gluon_mont_sw_modexp.
  * Prints N, x, e and the result; sim/bench.py checks it with Python's pow().
  */
@@ -39,8 +40,6 @@ static int modexp(void)
 }
 
 #elif defined(GLUON_STREAMED)
-#include "mm_stream.h"
-
 enum { D_N = 0, D_X = 8, D_ONE = 16, D_R = 24, D_WORDS = 32 };
 enum { S_R0 = 0, S_R1 = 1, S_TMP = 2 };
 static uint32_t data[D_WORDS] __attribute__((aligned(16)));
@@ -52,27 +51,32 @@ static int prepare(void)
     memcpy(&data[D_N], n_, sizeof n_);
     memcpy(&data[D_X], x_, sizeof x_);
     data[D_ONE] = 1;
-    mm_stream_init(0, data, sizeof data);
-    return 0;
+    int rc = gluon_modmul_init(0);
+    if (rc)
+        return rc;
+    return gluon_modmul_window(1, data, sizeof data);
 }
 
 static int modexp(void)
 {
     GLUON_MODMUL_LIMBS = L;
-    mm_emit(GLUON_MM_SETMOD(D_N));
-    mm_emit(GLUON_MM_LOAD(S_TMP, D_ONE));
-    mm_emit(GLUON_MM_TOMONT(S_R0, S_TMP));
-    mm_emit(GLUON_MM_LOAD(S_TMP, D_X));
-    mm_emit(GLUON_MM_TOMONT(S_R1, S_TMP));
+    int rc = gluon_modmul_stream_begin(data);
+    if (rc)
+        return rc;
+    gluon_modmul_emit(GLUON_MM_SETMOD(D_N));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_TMP, D_ONE));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_R0, S_TMP));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_TMP, D_X));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_R1, S_TMP));
     for (int i = 32 * L - 1; i >= 0; i--) {
         /* b = 0: R1 = R0 R1, R0 = R0^2;  b = 1: R0 = R0 R1, R1 = R1^2 (slots only). */
         uint32_t b = (e_[i >> 5] >> (i & 31)) & 1;
-        mm_emit(GLUON_MM_MUL(S_R0 + (b ^ 1), S_R0, S_R1));
-        mm_emit(GLUON_MM_MUL(S_R0 + b, S_R0 + b, S_R0 + b));
+        gluon_modmul_emit(GLUON_MM_MUL(S_R0 + (b ^ 1), S_R0, S_R1));
+        gluon_modmul_emit(GLUON_MM_MUL(S_R0 + b, S_R0 + b, S_R0 + b));
     }
-    mm_emit(GLUON_MM_FROMMONT(S_TMP, S_R0));
-    mm_emit(GLUON_MM_STORE(S_TMP, D_R));
-    int rc = mm_finish();
+    gluon_modmul_emit(GLUON_MM_FROMMONT(S_TMP, S_R0));
+    gluon_modmul_emit(GLUON_MM_STORE(S_TMP, D_R));
+    rc = gluon_modmul_stream_end();
     memcpy(r_, &data[D_R], sizeof r_);
     return rc;
 }

@@ -13,7 +13,8 @@
  *   - the affine result through Z^(p-2) (Fermat; the exponent is public).
  *
  * Coprocessor path: the ladder's op words (GLUON_MM_*) stream to the MODMUL
- * coprocessor as 512-op programs, double-buffered (mm_stream.h): the core
+ * coprocessor through the driver's stream API (gluon_modmul_emit: programs of
+ * up to 512 ops, double-buffered, the next one written while one runs): the core
  * only writes op words (picked from two per-bit templates by a mask), never
  * waits per multiply.  Software path (-DGLUON_SOFTWARE): the same formulas
  * on the driver's software Montgomery code (gluon_mont_sw_mul) and
@@ -53,8 +54,6 @@ static uint32_t out_x[L], out_y[L];
 
 #ifndef GLUON_SOFTWARE
 /* ===================== coprocessor path ===================== */
-#include "mm_stream.h"
-
 /* Value slots. */
 enum {
     S_X0, S_Y0, S_Z0,       /* R0 */
@@ -140,37 +139,40 @@ static int scalar_mul(void)
     build_step(tmpl[0], 0);
     build_step(tmpl[1], 1);
     GLUON_MODMUL_LIMBS = L;
+    int rc = gluon_modmul_stream_begin(data);
+    if (rc)
+        return rc;
     /* Set-up: SETMOD zeroes every slot, so X0 = Z0 = 0 already (R0 = O). */
-    mm_emit(GLUON_MM_SETMOD(D_P));
-    mm_emit(GLUON_MM_LOAD(S_TMP, D_ONE));
-    mm_emit(GLUON_MM_TOMONT(S_Y0, S_TMP));
-    mm_emit(GLUON_MM_TOMONT(S_Z1, S_TMP));
-    mm_emit(GLUON_MM_LOAD(S_TMP, D_GX));
-    mm_emit(GLUON_MM_TOMONT(S_X1, S_TMP));
-    mm_emit(GLUON_MM_LOAD(S_TMP, D_GY));
-    mm_emit(GLUON_MM_TOMONT(S_Y1, S_TMP));
-    mm_emit(GLUON_MM_LOAD(S_TMP, D_B3));
-    mm_emit(GLUON_MM_TOMONT(S_B3, S_TMP));
+    gluon_modmul_emit(GLUON_MM_SETMOD(D_P));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_TMP, D_ONE));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_Y0, S_TMP));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_Z1, S_TMP));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_TMP, D_GX));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_X1, S_TMP));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_TMP, D_GY));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_Y1, S_TMP));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_TMP, D_B3));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_B3, S_TMP));
     /* The ladder: each op word is tmpl[0][j] or tmpl[1][j], selected by a mask. */
     for (int i = 32 * L - 1; i >= 0; i--) {
         uint32_t mask = -((k[i >> 5] >> (i & 31)) & 1);
         for (unsigned j = 0; j < STEP_OPS; j++)
-            mm_emit(tmpl[0][j] ^ (mask & (tmpl[0][j] ^ tmpl[1][j])));
+            gluon_modmul_emit(tmpl[0][j] ^ (mask & (tmpl[0][j] ^ tmpl[1][j])));
     }
     /* ACC = Z0^(p-2) = 1/Z0 (left to right; p - 2 is public, its top bit is set). */
-    mm_emit(GLUON_MM_COPY(S_ACC, S_Z0));
+    gluon_modmul_emit(GLUON_MM_COPY(S_ACC, S_Z0));
     for (int i = 32 * L - 2; i >= 0; i--) {
-        mm_emit(GLUON_MM_MUL(S_ACC, S_ACC, S_ACC));
+        gluon_modmul_emit(GLUON_MM_MUL(S_ACC, S_ACC, S_ACC));
         if ((P_MINUS_2[i >> 5] >> (i & 31)) & 1)
-            mm_emit(GLUON_MM_MUL(S_ACC, S_ACC, S_Z0));
+            gluon_modmul_emit(GLUON_MM_MUL(S_ACC, S_ACC, S_Z0));
     }
-    mm_emit(GLUON_MM_MUL(S_TMP, S_X0, S_ACC));
-    mm_emit(GLUON_MM_FROMMONT(S_TMP, S_TMP));
-    mm_emit(GLUON_MM_STORE(S_TMP, D_X));
-    mm_emit(GLUON_MM_MUL(S_TMP, S_Y0, S_ACC));
-    mm_emit(GLUON_MM_FROMMONT(S_TMP, S_TMP));
-    mm_emit(GLUON_MM_STORE(S_TMP, D_Y));
-    int rc = mm_finish();
+    gluon_modmul_emit(GLUON_MM_MUL(S_TMP, S_X0, S_ACC));
+    gluon_modmul_emit(GLUON_MM_FROMMONT(S_TMP, S_TMP));
+    gluon_modmul_emit(GLUON_MM_STORE(S_TMP, D_X));
+    gluon_modmul_emit(GLUON_MM_MUL(S_TMP, S_Y0, S_ACC));
+    gluon_modmul_emit(GLUON_MM_FROMMONT(S_TMP, S_TMP));
+    gluon_modmul_emit(GLUON_MM_STORE(S_TMP, D_Y));
+    rc = gluon_modmul_stream_end();
     memcpy(out_x, &data[D_X], sizeof out_x);
     memcpy(out_y, &data[D_Y], sizeof out_y);
     return rc;
@@ -187,8 +189,12 @@ static int prepare(void)
     memcpy(&data[D_GY], GY, sizeof GY);
     data[D_ONE] = 1;
     data[D_B3] = B3;
-    mm_stream_init(0, data, sizeof data);
-    return 0;
+    int rc = gluon_modmul_init(0);
+    if (!rc)
+        rc = gluon_modmul_window(1, data, sizeof data);
+    if (rc)
+        printf("MODMUL set-up failed (%d)\n", rc);
+    return rc;
 }
 
 #else

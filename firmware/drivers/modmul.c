@@ -16,7 +16,6 @@
 
 #define MM_KIND (('M' << 8) | 'M')
 #define MAXL GLUON_MODMUL_MAX_LIMBS
-#define LADDER_CHUNK 128                /* exponent bits per program: 256 MULs */
 
 /* Value buffers in `area.val`, as word offsets from its start (the programs' data base). */
 enum { V_N, V_A, V_B, V_OUT, V_ONE, V_COUNT };
@@ -26,11 +25,17 @@ enum { V_N, V_A, V_B, V_OUT, V_ONE, V_COUNT };
 enum { S_A = 24, S_B, S_T, S_OUT, S_ONE, S_X, S_R0, S_R1 };
 
 static struct {
-    uint32_t prog[2 * LADDER_CHUNK + 8];
+    uint32_t prog[2][GLUON_MODMUL_STREAM_MAX];   /* [0]: one-shot programs; both: streams */
     uint32_t val[V_COUNT][MAXL];
 } __attribute__((aligned(16))) area;
 
+struct gluon_modmul_stream gluon_modmul_stream_state;
+
 static unsigned active_limbs;
+/* Which binary() program the program memory holds (START.AGAIN re-runs it): 0 none, else
+ * mul + 2 (1: SUB, 2: ADD, 3: MUL).  Anything else that writes CMD or starts a DMA program
+ * sets it to 0. */
+static int queued;
 static uint32_t last_cycles;
 static unsigned last_pc;
 
@@ -73,6 +78,7 @@ int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data)
     if (ops == NULL || n == 0)
         return GLUON_MODMUL_E_ARG;
     barrier();
+    queued = 0;
     GLUON_MODMUL_PROG_ADDR = (uint32_t)(uintptr_t)ops;
     GLUON_MODMUL_PROG_LEN = n;
     GLUON_MODMUL_DATA_BASE = (uint32_t)(uintptr_t)data;
@@ -107,7 +113,76 @@ unsigned gluon_modmul_limbs(void)
 
 static int run_area(unsigned n)
 {
-    return gluon_modmul_run(area.prog, n, area.val);
+    return gluon_modmul_run(area.prog[0], n, area.val);
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
+int gluon_modmul_stream_begin(const void *data)
+{
+    struct gluon_modmul_stream *s = &gluon_modmul_stream_state;
+    s->data = data ? data : (const void *)area.val;
+    s->cur = area.prog[0];
+    s->which = 0;
+    s->n = 0;
+    s->running = 0;
+    s->error = gluon_modmul_present() ? 0 : GLUON_MODMUL_E_ABSENT;
+    s->programs = 0;
+    s->cycles = 0;
+    s->limit = GLUON_MODMUL_STREAM_FIRST;
+    return s->error;
+}
+
+/* Wait for the running program (if any). */
+static void stream_wait(struct gluon_modmul_stream *s)
+{
+    if (!s->running)
+        return;
+    uint32_t status;
+    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
+        ;
+    s->running = 0;
+    s->cycles += GLUON_MODMUL_CYCLES;
+    last_pc = (status & GLUON_MODMUL_STATUS_PC_MASK) >> GLUON_MODMUL_STATUS_PC_SHIFT;
+    if ((status & GLUON_MODMUL_STATUS_ERROR_MASK) && !s->error)
+        s->error = (int)((status & GLUON_MODMUL_STATUS_CAUSE_MASK) >>
+                         GLUON_MODMUL_STATUS_CAUSE_SHIFT);
+}
+
+void gluon_modmul_stream_flush(void)
+{
+    struct gluon_modmul_stream *s = &gluon_modmul_stream_state;
+    unsigned n = s->n;
+    s->n = 0;
+    if (n == 0)
+        return;
+    stream_wait(s);
+    if (s->error)
+        return;                     /* drop the ops after a failure */
+    barrier();                      /* the op words are in RAM before START */
+    queued = 0;
+    GLUON_MODMUL_PROG_ADDR = (uint32_t)(uintptr_t)s->cur;
+    GLUON_MODMUL_PROG_LEN = n;
+    GLUON_MODMUL_DATA_BASE = (uint32_t)(uintptr_t)s->data;
+    GLUON_MODMUL_START = 0;
+    s->running = 1;
+    s->programs++;
+    s->which ^= 1;
+    s->cur = area.prog[s->which];
+    s->limit = s->limit >= GLUON_MODMUL_STREAM_MAX / 2 ? GLUON_MODMUL_STREAM_MAX : 2 * s->limit;
+}
+
+int gluon_modmul_stream_end(void)
+{
+    struct gluon_modmul_stream *s = &gluon_modmul_stream_state;
+    gluon_modmul_stream_flush();
+    stream_wait(s);
+    barrier();                      /* STOREd values are read after the program ended */
+    uint32_t status = GLUON_MODMUL_STATUS;
+    active_limbs = (status & GLUON_MODMUL_STATUS_ACTIVE_LIMBS_MASK) >>
+                   GLUON_MODMUL_STATUS_ACTIVE_LIMBS_SHIFT;
+    last_cycles = s->cycles;
+    return s->error;
 }
 
 int gluon_modmul_setmod(const uint32_t *n, unsigned limbs)
@@ -116,39 +191,155 @@ int gluon_modmul_setmod(const uint32_t *n, unsigned limbs)
         return GLUON_MODMUL_E_ARG;
     copy_words(area.val[V_N], n, limbs);
     GLUON_MODMUL_LIMBS = limbs;
-    area.prog[0] = GLUON_MM_SETMOD(IMM(V_N));
+    area.prog[0][0] = GLUON_MM_SETMOD(IMM(V_N));
     int rc = run_area(1);
     if (rc)
         active_limbs = 0;
     return rc;
 }
 
-/* Load a and b, run `op` (one of GLUON_MM_MUL/ADD/SUB on S_A, S_B), store. */
+/* The register path: n words into XIN / out of XOUT (four per loop turn: no registers to
+ * save). */
+static void xin_words(const uint32_t *src, unsigned n)
+{
+    volatile uint32_t *xin = &GLUON_MODMUL_XIN;
+    const uint32_t *end4 = src + (n & ~3u), *end = src + n;
+    for (; src != end4; src += 4) {
+        uint32_t w0 = src[0], w1 = src[1], w2 = src[2], w3 = src[3];
+        *xin = w0;
+        *xin = w1;
+        *xin = w2;
+        *xin = w3;
+    }
+    for (; src != end; src++)
+        *xin = *src;
+}
+
+static void xout_words(uint32_t *dst, unsigned n)
+{
+    volatile uint32_t *xout = &GLUON_MODMUL_XOUT;
+    uint32_t *end4 = dst + (n & ~3u), *end = dst + n;
+    for (; dst != end4; dst += 4) {
+        uint32_t w0 = *xout, w1 = *xout, w2 = *xout, w3 = *xout;
+        dst[0] = w0;
+        dst[1] = w1;
+        dst[2] = w2;
+        dst[3] = w3;
+    }
+    for (; dst != end; dst++)
+        *dst = *xout;
+}
+
+/* Wait for the queued program; its error cause (XIN/XOUT emptied then) or 0. */
+static int queue_wait(void)
+{
+    uint32_t status;
+    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
+        ;
+    last_cycles = GLUON_MODMUL_CYCLES;
+    if (status & GLUON_MODMUL_STATUS_ERROR_MASK) {
+        /* Leave no stray words for the next call (the hardware emptied XIN already). */
+        GLUON_MODMUL_XFIFO = GLUON_MODMUL_XFIFO_CLEAR_IN_MASK | GLUON_MODMUL_XFIFO_CLEAR_OUT_MASK;
+        last_pc = (status & GLUON_MODMUL_STATUS_PC_MASK) >> GLUON_MODMUL_STATUS_PC_SHIFT;
+        return (int)((status & GLUON_MODMUL_STATUS_CAUSE_MASK) >> GLUON_MODMUL_STATUS_CAUSE_SHIFT);
+    }
+    return GLUON_MODMUL_OK;
+}
+
+int gluon_modmul_exec(const uint32_t *ops, unsigned n)
+{
+    if (ops == NULL || n == 0 || n > GLUON_MODMUL_STREAM_MAX)
+        return GLUON_MODMUL_E_ARG;
+    queued = 0;
+    for (unsigned i = 0; i < n; i++)
+        GLUON_MODMUL_CMD = ops[i];
+    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    return queue_wait();
+}
+
+int gluon_modmul_put(unsigned slot, const uint32_t *x)
+{
+    unsigned l = active_limbs;
+    if (l == 0)
+        return GLUON_MODMUL_E_NOMOD;
+    if (x == NULL || slot >= GLUON_MODMUL_SLOTS)
+        return GLUON_MODMUL_E_ARG;
+    queued = 0;
+    GLUON_MODMUL_CMD = GLUON_MM_LOADX(slot);
+    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    xin_words(x, l);
+    return queue_wait();
+}
+
+int gluon_modmul_get(uint32_t *x, unsigned slot)
+{
+    unsigned l = active_limbs;
+    if (l == 0)
+        return GLUON_MODMUL_E_NOMOD;
+    if (x == NULL || slot >= GLUON_MODMUL_SLOTS)
+        return GLUON_MODMUL_E_ARG;
+    queued = 0;
+    GLUON_MODMUL_CMD = GLUON_MM_STOREX(slot);
+    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    int rc = queue_wait();
+    if (rc == GLUON_MODMUL_OK)
+        xout_words(x, l);
+    return rc;
+}
+
+/* One queued program (no DMA, no program fetch), started before its operands are written:
+ * LOADX takes the words from XIN as they arrive, so writing them overlaps the coprocessor's
+ * work (LOADX and TOMONT of a while b is written).  LOADX a; (TOMONT t, a; LOADX b; MUL out, t, b)
+ * or (LOADX b; ADD/SUB out, a, b); STOREX out; the result comes back through XOUT. */
+static void binary_ops(int mul)
+{
+    GLUON_MODMUL_CMD = GLUON_MM_LOADX(S_A);
+    if (mul > 0) {
+        /* (a R) b R^-1 = a b */
+        GLUON_MODMUL_CMD = GLUON_MM_TOMONT(S_T, S_A);
+        GLUON_MODMUL_CMD = GLUON_MM_LOADX(S_B);
+        GLUON_MODMUL_CMD = GLUON_MM_MUL(S_OUT, S_T, S_B);
+        GLUON_MODMUL_CMD = GLUON_MM_STOREX(S_OUT);
+        return;
+    }
+    GLUON_MODMUL_CMD = GLUON_MM_LOADX(S_B);
+    if (mul == 0) {
+        GLUON_MODMUL_CMD = GLUON_MM_ADD(S_OUT, S_A, S_B);
+    } else {
+        GLUON_MODMUL_CMD = GLUON_MM_SUB(S_OUT, S_A, S_B);
+    }
+    GLUON_MODMUL_CMD = GLUON_MM_STOREX(S_OUT);
+}
+
 static int binary(uint32_t *r, const uint32_t *a, const uint32_t *b, int mul)
 {
-    unsigned l = active_limbs, k = 0;
+    unsigned l = active_limbs;
     if (l == 0)
         return GLUON_MODMUL_E_NOMOD;
     if (r == NULL || a == NULL || b == NULL)
         return GLUON_MODMUL_E_ARG;
-    copy_words(area.val[V_A], a, l);
-    copy_words(area.val[V_B], b, l);
-    area.prog[k++] = GLUON_MM_LOAD(S_A, IMM(V_A));
-    area.prog[k++] = GLUON_MM_LOAD(S_B, IMM(V_B));
-    if (mul > 0) {
-        /* (a R) b R^-1 = a b */
-        area.prog[k++] = GLUON_MM_TOMONT(S_T, S_A);
-        area.prog[k++] = GLUON_MM_MUL(S_OUT, S_T, S_B);
-    } else if (mul == 0) {
-        area.prog[k++] = GLUON_MM_ADD(S_OUT, S_A, S_B);
-    } else {
-        area.prog[k++] = GLUON_MM_SUB(S_OUT, S_A, S_B);
+    uint32_t start = GLUON_MODMUL_START_AGAIN_MASK;
+    if (queued != mul + 2) {
+        binary_ops(mul);
+        queued = mul + 2;
+        start = GLUON_MODMUL_START_QUEUE_MASK;
     }
-    area.prog[k++] = GLUON_MM_STORE(S_OUT, IMM(V_OUT));
-    int rc = run_area(k);
-    if (rc == GLUON_MODMUL_OK)
-        copy_words(r, area.val[V_OUT], l);
-    return rc;
+    GLUON_MODMUL_START = start;
+    xin_words(a, l);
+    xin_words(b, l);
+    int rc = queue_wait();
+    if (rc == GLUON_MODMUL_E_FIFO) {
+        /* The words came too late (a long interrupt between START and the writes): once
+         * more with the words written first. */
+        xin_words(a, l);
+        xin_words(b, l);
+        GLUON_MODMUL_START = GLUON_MODMUL_START_AGAIN_MASK;
+        rc = queue_wait();
+    }
+    if (rc)
+        return rc;
+    xout_words(r, l);
+    return GLUON_MODMUL_OK;
 }
 
 int gluon_modmul_mulmod(uint32_t *r, const uint32_t *a, const uint32_t *b)
@@ -177,32 +368,25 @@ int gluon_modmul_modexp(uint32_t *r, const uint32_t *base, const uint32_t *exp,
     copy_words(area.val[V_A], base, l);
     for (unsigned i = 0; i < MAXL; i++)
         area.val[V_ONE][i] = i == 0;
-    int bit = 32 * (int)exp_limbs - 1;
-    int first = 1;
-    while (bit >= 0) {
-        unsigned k = 0;
-        if (first) {
-            area.prog[k++] = GLUON_MM_LOAD(S_X, IMM(V_A));
-            area.prog[k++] = GLUON_MM_LOAD(S_ONE, IMM(V_ONE));
-            area.prog[k++] = GLUON_MM_TOMONT(S_R0, S_ONE);     /* R0 = 1 */
-            area.prog[k++] = GLUON_MM_TOMONT(S_R1, S_X);       /* R1 = x */
-            first = 0;
-        }
-        for (int n = 0; n < LADDER_CHUNK && bit >= 0; n++, bit--) {
-            /* b = 0: R1 = R0 R1, R0 = R0^2;  b = 1: R0 = R0 R1, R1 = R1^2.
-             * Only slot numbers depend on b, computed without branches. */
-            uint32_t b = (exp[bit >> 5] >> (bit & 31)) & 1;
-            area.prog[k++] = GLUON_MM_MUL(S_R0 + (b ^ 1), S_R0, S_R1);
-            area.prog[k++] = GLUON_MM_MUL(S_R0 + b, S_R0 + b, S_R0 + b);
-        }
-        if (bit < 0) {
-            area.prog[k++] = GLUON_MM_FROMMONT(S_OUT, S_R0);
-            area.prog[k++] = GLUON_MM_STORE(S_OUT, IMM(V_OUT));
-        }
-        int rc = run_area(k);
-        if (rc)
-            return rc;
+    int rc = gluon_modmul_stream_begin(area.val);
+    if (rc)
+        return rc;
+    gluon_modmul_emit(GLUON_MM_LOAD(S_X, IMM(V_A)));
+    gluon_modmul_emit(GLUON_MM_LOAD(S_ONE, IMM(V_ONE)));
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_R0, S_ONE));     /* R0 = 1 */
+    gluon_modmul_emit(GLUON_MM_TOMONT(S_R1, S_X));       /* R1 = x */
+    for (int bit = 32 * (int)exp_limbs - 1; bit >= 0; bit--) {
+        /* b = 0: R1 = R0 R1, R0 = R0^2;  b = 1: R0 = R0 R1, R1 = R1^2.
+         * Only slot numbers depend on b, computed without branches. */
+        uint32_t b = (exp[bit >> 5] >> (bit & 31)) & 1;
+        gluon_modmul_emit(GLUON_MM_MUL(S_R0 + (b ^ 1), S_R0, S_R1));
+        gluon_modmul_emit(GLUON_MM_MUL(S_R0 + b, S_R0 + b, S_R0 + b));
     }
+    gluon_modmul_emit(GLUON_MM_FROMMONT(S_OUT, S_R0));
+    gluon_modmul_emit(GLUON_MM_STORE(S_OUT, IMM(V_OUT)));
+    rc = gluon_modmul_stream_end();
+    if (rc)
+        return rc;
     copy_words(r, area.val[V_OUT], l);
     return GLUON_MODMUL_OK;
 }

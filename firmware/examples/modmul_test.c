@@ -16,6 +16,10 @@
  * 4. Misuse: a value >= N (E_RANGE), an even modulus (E_MODULUS), a program
  *    outside the DMA windows (E_DMA), an unknown opcode (E_OPCODE) -- and the
  *    coprocessor still works afterwards.
+ * 5. The register path and streams: put/get round trip, one resident MUL
+ *    (gluon_modmul_exec1) against gluon_mont_sw_mul, a second operand >= N
+ *    (E_RANGE, the next call unaffected), a stream with a bad op (its error,
+ *    the ops after it dropped).
  * Output ends with "modmul_test: PASS" or "modmul_test: FAIL (<n> errors)";
  * returns the number of errors.
  */
@@ -203,6 +207,46 @@ int main(void)
         fail("unknown opcode", rc);
     if ((rc = gluon_modmul_mulmod(hw, x, x)))
         fail("after misuse", rc);
+
+    /* Register path and streams (secp256k1 p still set). */
+    gluon_mont_sw_init(&sw, SECP256K1_P, 8);
+    uint32_t y[8], got[8];
+    value(y, SECP256K1_P, 8);
+    if ((rc = gluon_modmul_put(3, x)) || (rc = gluon_modmul_put(4, y)))
+        fail("put", rc);
+    if ((rc = gluon_modmul_get(got, 3)) || !equal(got, x, 8))
+        fail("put/get", rc);
+    if ((rc = gluon_modmul_exec1(GLUON_MM_MUL(5, 3, 4))))
+        fail("exec1", rc);
+    gluon_mont_sw_mul(&sw, ref, x, y);
+    if ((rc = gluon_modmul_get(got, 5)) || !equal(got, ref, 8))
+        fail("resident MUL value", rc);
+    if ((rc = gluon_modmul_put(6, SECP256K1_P)) != GLUON_MODMUL_E_RANGE)
+        fail("put of N accepted", rc);
+    if ((rc = gluon_modmul_mulmod(hw, x, SECP256K1_P)) != GLUON_MODMUL_E_RANGE)
+        fail("second operand >= N accepted", rc);
+    if ((rc = gluon_modmul_mulmod(hw, x, y)))
+        fail("mulmod after a range error", rc);
+    gluon_mont_sw_to(&sw, got, x);
+    gluon_mont_sw_mul(&sw, ref, got, y);
+    if (!equal(hw, ref, 8))
+        fail("mulmod after a range error: value", 0);
+    uint32_t ops[2] = {GLUON_MM_ADD(6, 3, 4), GLUON_MM_SUB(7, 6, 4)};
+    if ((rc = gluon_modmul_exec(ops, 2)) || (rc = gluon_modmul_get(got, 7)) || !equal(got, x, 8))
+        fail("exec", rc);
+    if ((rc = gluon_modmul_stream_begin(NULL)))
+        fail("stream begin", rc);
+    for (int i = 0; i < 40; i++)
+        gluon_modmul_emit(GLUON_MM_MUL(8, 3, 4));
+    gluon_modmul_emit(GLUON_MM_COPY(40, 3));            /* slot 40: E_SLOT */
+    for (int i = 0; i < 600; i++)
+        gluon_modmul_emit(GLUON_MM_COPY(9, 3));
+    if ((rc = gluon_modmul_stream_end()) != GLUON_MODMUL_E_SLOT)
+        fail("stream error", rc);
+    if ((rc = gluon_modmul_get(got, 9)) || got[0] != 0 || got[7] != 0)
+        fail("ops after a stream error dropped", rc);
+    if ((rc = gluon_modmul_mulmod(hw, x, x)))
+        fail("after the stream error", rc);
 
     if (errors) {
         printf("modmul_test: FAIL (%d errors)\n", errors);

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gluon/regs.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,6 +48,7 @@ extern "C" {
 #define GLUON_MODMUL_E_DMA       8   /* buffer outside the DMA windows, or bus error */
 #define GLUON_MODMUL_E_LENGTH    9   /* program length 0 or > 512 */
 #define GLUON_MODMUL_E_ABORTED   10  /* ABORT */
+#define GLUON_MODMUL_E_FIFO      11  /* LOADX/STOREX/XIN/XOUT: too few words or no room */
 /* Driver-level errors. */
 #define GLUON_MODMUL_E_ARG       16  /* bad argument */
 #define GLUON_MODMUL_E_ABSENT    17  /* no MODMUL coprocessor in this SoC */
@@ -60,6 +63,8 @@ extern "C" {
 #define GLUON_MODMUL_OP_MUL      7
 #define GLUON_MODMUL_OP_TOMONT   8
 #define GLUON_MODMUL_OP_FROMMONT 9
+#define GLUON_MODMUL_OP_LOADX    10
+#define GLUON_MODMUL_OP_STOREX   11
 
 #define GLUON_MODMUL_OP(opc, d, a, tail) \
     ((uint32_t)(opc) | ((uint32_t)(d) << 4) | ((uint32_t)(a) << 10) | ((uint32_t)(tail) << 16))
@@ -73,6 +78,9 @@ extern "C" {
 #define GLUON_MM_MUL(d, a, b)    GLUON_MODMUL_OP(GLUON_MODMUL_OP_MUL, (d), (a), (b))
 #define GLUON_MM_TOMONT(d, a)    GLUON_MODMUL_OP(GLUON_MODMUL_OP_TOMONT, (d), (a), 0)
 #define GLUON_MM_FROMMONT(d, a)  GLUON_MODMUL_OP(GLUON_MODMUL_OP_FROMMONT, (d), (a), 0)
+/* The register path: slot d <- the next L words written to XIN; XOUT <- slot a. */
+#define GLUON_MM_LOADX(d)        GLUON_MODMUL_OP(GLUON_MODMUL_OP_LOADX, (d), 0, 0)
+#define GLUON_MM_STOREX(a)       GLUON_MODMUL_OP(GLUON_MODMUL_OP_STOREX, 0, (a), 0)
 
 /* ---- Coprocessor ---------------------------------------------------------- */
 
@@ -92,6 +100,75 @@ int gluon_modmul_init(unsigned win);
 int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data);
 uint32_t gluon_modmul_last_cycles(void);   /* CYCLES of the last run */
 unsigned gluon_modmul_last_pc(void);
+
+/* ---- Streams: long op sequences without the core in the loop -------------
+ *
+ *     gluon_modmul_stream_begin(data);    data: base of every LOAD/STORE/SETMOD
+ *                                         imm, inside a DMA window (or NULL:
+ *                                         the driver's own value buffers)
+ *     gluon_modmul_emit(op) ...           append an op word (GLUON_MM_*)
+ *     rc = gluon_modmul_stream_end();     run what is left, wait: 0 or the
+ *                                         first error
+ *
+ * The ops go out as a series of programs, double-buffered in the driver's
+ * buffers: while one program runs (fetched by DMA), the core writes the next
+ * into the other buffer, so writing op words overlaps the coprocessor's work.
+ * The first program is short (GLUON_MODMUL_STREAM_FIRST ops) so that the
+ * coprocessor starts early; each next one may be twice as long, up to
+ * GLUON_MODMUL_STREAM_MAX.  Slots persist between programs, so a program
+ * boundary may fall anywhere.  After an error, the remaining ops are dropped.
+ * Call no other coprocessor function between begin and end (they would find
+ * the coprocessor busy).  Needs gluon_modmul_init(). */
+#define GLUON_MODMUL_STREAM_MAX   512   /* PROG_LEN limit, INFO.PROG_DEPTH */
+#define GLUON_MODMUL_STREAM_FIRST 16
+
+struct gluon_modmul_stream {
+    uint32_t *cur;          /* buffer being written */
+    unsigned n;             /* ops in it */
+    unsigned limit;         /* flush at this many ops */
+    unsigned which;         /* index of `cur` */
+    int running;            /* a program runs from the other buffer */
+    int error;              /* first error cause seen (0: none) */
+    const void *data;
+    unsigned programs;      /* programs started */
+    uint32_t cycles;        /* sum of CYCLES over the finished programs */
+};
+extern struct gluon_modmul_stream gluon_modmul_stream_state;
+
+int gluon_modmul_stream_begin(const void *data);
+void gluon_modmul_stream_flush(void);     /* start the buffered ops now */
+int gluon_modmul_stream_end(void);
+
+static inline void gluon_modmul_emit(uint32_t op)
+{
+    struct gluon_modmul_stream *s = &gluon_modmul_stream_state;
+    s->cur[s->n++] = op;
+    if (s->n == s->limit)
+        gluon_modmul_stream_flush();
+}
+
+/* ---- The register path (EVM-MAX style: values stay in the slots) ---------
+ *
+ * Values move through the XIN/XOUT FIFOs (LOADX/STOREX ops) and ops go
+ * through the CMD queue: no DMA, no program fetch, no DMA window needed.
+ * gluon_modmul_put/get move one value (L words) into/out of a slot;
+ * gluon_modmul_exec runs up to 512 op words (from any memory) and waits;
+ * gluon_modmul_exec1 is one op, inline: 3 stores and the wait. */
+int gluon_modmul_put(unsigned slot, const uint32_t *x);   /* x < N, else E_RANGE */
+int gluon_modmul_get(uint32_t *x, unsigned slot);
+int gluon_modmul_exec(const uint32_t *ops, unsigned n);
+
+static inline int gluon_modmul_exec1(uint32_t op)
+{
+    GLUON_MODMUL_CMD = op;
+    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    uint32_t status;
+    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
+        ;
+    if (status & GLUON_MODMUL_STATUS_ERROR_MASK)
+        return (int)((status & GLUON_MODMUL_STATUS_CAUSE_MASK) >> GLUON_MODMUL_STATUS_CAUSE_SHIFT);
+    return 0;
+}
 
 /* Set the modulus (odd, >= 3, `limbs` words).  Clears every slot. */
 int gluon_modmul_setmod(const uint32_t *n, unsigned limbs);
