@@ -589,7 +589,10 @@ def test_full_size_utilisation(capsys):
             for store, cycles in figures.items():
                 print(f"\n64x64x64 store={store}: {cycles} cycles, "
                       f"utilisation {64 ** 3 / 64 / cycles:.1%}", end="")
-        assert figures["none"] < 6000 and figures["int8"] < 10500
+        # The target: >= 85 % of the array's peak with int8 output, data movement
+        # included (64**3 / 64 / 0.85 = 4818.8 cycles).
+        assert figures["int8"] <= 4818, figures
+        assert figures["none"] < figures["int8"] <= figures["none"] + 300, figures
     Bench(params={}).run(body)
 
 
@@ -700,6 +703,8 @@ def test_firmware_matmul_vs_numpy(tmp_path):
         got = int(line.rsplit("fnv=", 1)[1], 16)
         assert got == matmul_test_expected(idx, case), line
     assert "misuse: outside the window -> 5, 5; then 0: ok" in out
+    assert ("nonblocking: start 0 0, busy 6 6, poll 0, wait 0 0, same C yes, wait again 16, "
+            "tiled 0 1 0: ok") in out, out
 
 
 def test_firmware_mlp_digits(tmp_path):
