@@ -349,9 +349,10 @@ class MatMulEngine(wiring.Component):
 
         m.d.comb += dma.abort.eq(self.halt)
 
-        def smul(a, b, bbits):
+        def smul(a, b):
             """a · b for a small unsigned b, as shifts and adds (no DSP block)."""
-            return sum(Mux(b[i], a << i, 0) for i in range(bbits))
+            b = Value.cast(b)
+            return sum(Mux(b[i], a << i, 0) for i in range(len(b)))
 
         # ---- buffers --------------------------------------------------------------------
         m.submodules.a_buf = a_buf = Memory(shape=8 * P, depth=2 * half_a, init=[])
@@ -491,7 +492,7 @@ class MatMulEngine(wiring.Component):
         ld_rows = Signal(range(max(G, Kc) + 1))   # rows of the current load
         ld_wpr = Signal(range(max(MN, Kc) + 1))   # words per row of the current load
         ld_merge = Signal()                       # one descriptor for all rows
-        ld_cmd_words_reg = Signal(16)
+        ld_words = Signal(16)                     # words per descriptor of the current load
         a_chunk_ptr = Signal(32)
         a_ptr = Signal(32)
         b_ptr = Signal(32)
@@ -532,9 +533,11 @@ class MatMulEngine(wiring.Component):
                 with m.Elif(ld_c == n_chunks):
                     m.next = "END"
                 with m.Elif(~a_full.bit_select(ld_ah, 1)):
+                    a_merge = job.lda == (a_words << 2)
                     m.d.sync += [
                         ld_row.eq(0), ld_word.eq(0), ld_rows.eq(ld_mg), ld_wpr.eq(a_words),
-                        ld_merge.eq(job.lda == (a_words << 2)),
+                        ld_merge.eq(a_merge),
+                        ld_words.eq(Mux(a_merge, smul(a_words, ld_mg), a_words)),
                     ]
                     m.next = "A_CMD"
             with m.State("BIAS_CMD"):
@@ -562,11 +565,10 @@ class MatMulEngine(wiring.Component):
                 m.d.comb += [
                     ld_req.eq(1),
                     ld_cmd.addr.eq(a_ptr),
-                    ld_cmd.words.eq(Mux(ld_merge, smul(ld_wpr, ld_rows, len(ld_rows)), ld_wpr)),
+                    ld_cmd.words.eq(ld_words),
                     ld_cmd.write.eq(0),
                 ]
                 with m.If(ld_grant):
-                    m.d.sync += ld_cmd_words_reg.eq(ld_cmd.words)
                     m.next = "A_DATA"
             with m.State("A_DATA"):
                 m.d.comb += [
@@ -577,7 +579,7 @@ class MatMulEngine(wiring.Component):
                 ]
                 count_word()
                 with m.If(ld_done):
-                    m.d.sync += a_ptr.eq(a_ptr + Mux(ld_merge, ld_cmd_words_reg << 2, job.lda))
+                    m.d.sync += a_ptr.eq(a_ptr + Mux(ld_merge, ld_words << 2, job.lda))
                     with m.If(ld_row == ld_rows):
                         m.d.comb += a_loaded.eq(Mux(ld_ah, 0b10, 0b01))
                         m.d.sync += ld_ah.eq(~ld_ah)
@@ -589,9 +591,11 @@ class MatMulEngine(wiring.Component):
                         m.next = "A_CMD"
             with m.State("B_WAIT"):
                 with m.If(~b_full.bit_select(ld_bh, 1)):
+                    b_merge = job.ldb == (b_words << 2)
                     m.d.sync += [
                         ld_row.eq(0), ld_word.eq(0), ld_rows.eq(k_c), ld_wpr.eq(b_words),
-                        ld_merge.eq(job.ldb == (b_words << 2)),
+                        ld_merge.eq(b_merge),
+                        ld_words.eq(Mux(b_merge, smul(b_words, k_c), b_words)),
                     ]
                     m.next = "B_CMD"
             with m.State("B_CMD"):
@@ -599,11 +603,10 @@ class MatMulEngine(wiring.Component):
                     b_loading.eq(1),
                     ld_req.eq(1),
                     ld_cmd.addr.eq(b_ptr),
-                    ld_cmd.words.eq(Mux(ld_merge, smul(ld_wpr, ld_rows, len(ld_rows)), ld_wpr)),
+                    ld_cmd.words.eq(ld_words),
                     ld_cmd.write.eq(0),
                 ]
                 with m.If(ld_grant):
-                    m.d.sync += ld_cmd_words_reg.eq(ld_cmd.words)
                     m.next = "B_DATA"
             with m.State("B_DATA"):
                 m.d.comb += [
@@ -615,7 +618,7 @@ class MatMulEngine(wiring.Component):
                 ]
                 count_word()
                 with m.If(ld_done):
-                    m.d.sync += b_ptr.eq(b_ptr + Mux(ld_merge, ld_cmd_words_reg << 2, job.ldb))
+                    m.d.sync += b_ptr.eq(b_ptr + Mux(ld_merge, ld_words << 2, job.ldb))
                     with m.If(ld_row == ld_rows):
                         m.d.comb += b_loaded.eq(Mux(ld_bh, 0b10, 0b01))
                         m.d.sync += ld_bh.eq(~ld_bh)
@@ -918,14 +921,21 @@ class MatMulEngine(wiring.Component):
         # holds the DMA engine waiting).
         c_ptr = Signal(32)
         c_row = Signal(range(G + 1))
-        c_mg = Mux(st_done == last_g, mg_last, G)
-        c_merge = job.ldc == (st_words << 2)
+        c_mg = Signal(range(G + 1))               # rows of the group being stored
+        c_merge = Signal()                        # rows of C contiguous: one descriptor
+        c_words = Signal(16)                      # words per descriptor
         with m.FSM(name="store"):
             with m.State("IDLE"):
                 with m.If(run & storing):
                     m.d.sync += [c_ptr.eq(job.c_addr), c_row.eq(0), st_done.eq(0)]
                     m.next = "WAIT"
             with m.State("WAIT"):
+                mg = Mux(st_done == last_g, mg_last, G)
+                merge = job.ldc == (st_words << 2)
+                m.d.sync += [
+                    c_mg.eq(mg), c_merge.eq(merge),
+                    c_words.eq(Mux(merge, smul(st_words, mg), st_words)),
+                ]
                 with m.If(st_done == last_g + 1):
                     m.next = "END"
                 with m.Elif((st_done < st_ready) & bias_done):
@@ -934,7 +944,7 @@ class MatMulEngine(wiring.Component):
                 m.d.comb += [
                     st_req.eq(1),
                     st_cmd.addr.eq(c_ptr),
-                    st_cmd.words.eq(Mux(c_merge, smul(st_words, c_mg, len(c_row)), st_words)),
+                    st_cmd.words.eq(c_words),
                     st_cmd.write.eq(1),
                 ]
                 with m.If(st_grant):
@@ -942,7 +952,7 @@ class MatMulEngine(wiring.Component):
             with m.State("DATA"):
                 with m.If(wr_done):
                     with m.If(c_merge):
-                        m.d.sync += [c_ptr.eq(c_ptr + (smul(st_words, c_mg, len(c_row)) << 2)),
+                        m.d.sync += [c_ptr.eq(c_ptr + (c_words << 2)),
                                      c_row.eq(0), st_done.eq(st_done + 1)]
                         m.next = "WAIT"
                     with m.Elif(c_row == c_mg - 1):
@@ -956,9 +966,6 @@ class MatMulEngine(wiring.Component):
                 pass
         with m.If(~run):
             m.d.sync += st_ready.eq(0)
-        self._probe = dict(inj=inj_valid, wl=wl_valid, ld_req=ld_req, st_req=st_req,
-                           owner=owner, pg=pg, st_done=st_done, st_ready=st_ready,
-                           rdv=rd.valid, wrr=dma.wr.ready, run=run)
         return m
 
 
