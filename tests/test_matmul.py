@@ -540,6 +540,34 @@ def test_irq_enable_and_acknowledge():
     Bench().run(body)
 
 
+def test_groups_store_while_computing():
+    """Four groups of 2P rows: group g is stored from its accumulator bank while the array
+    works on g+1, and group g+2 (same bank) waits for that store. Short K and int32 output
+    make the store slower than the computation, so the wait really happens; long K makes
+    several chunks; strided and packed rows (merged and per-row descriptors); OP.ACC."""
+    params = dict(dim=4, max_m=32, max_n=16, k_chunk=8)
+    rng = np.random.default_rng(21)
+
+    async def body(ctx, b):
+        for M, N, K, store, ld in [(32, 16, 4, "int32", None), (32, 16, 3, "int8", None),
+                                   (29, 13, 20, "int8", 36), (25, 16, 17, "int32", 24),
+                                   (32, 5, 8, "int8", None), (9, 16, 40, "int32", None)]:
+            b.ram.alloc = RAM_BASE
+            A, B = rand_i8(rng, (M, K)), rand_i8(rng, (K, N))
+            bias = rng.integers(-(1 << 20), 1 << 20, size=N)
+            await matmul(ctx, b, A, B, store=store, bias=bias, relu=True, qshift=9,
+                         lda=ld and max(ld, (K + 3) & ~3), ldb=ld and max(ld, (N + 3) & ~3),
+                         ldc=ld and max(ld, N * (4 if store == "int32" else 1) + 3 & ~3))
+        # Accumulate over two operations with four groups, then store.
+        b.ram.alloc = RAM_BASE
+        A, B = rand_i8(rng, (32, 24)), rand_i8(rng, (24, 16))
+        await matmul(ctx, b, A[:, :10], B[:10], store="none")
+        b.ram.alloc = RAM_BASE
+        _, prev = matmul_ref(A[:, :10], B[:10], store="none")
+        await matmul(ctx, b, A[:, 10:], B[10:], store="int32", acc=True, prev=prev)
+    Bench(params=params).run(body)
+
+
 def test_constant_time():
     """Same sizes and operation, different values (random, zeros, extremes): identical
     CYCLES, and identical cycles from START to the interrupt."""
