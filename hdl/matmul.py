@@ -21,19 +21,23 @@ Structure:
 * :class:`MatMulCoprocessor` — the contract's component: register bank, parameter checks,
   START/ABORT/STATUS/IRQ. It holds the engine in reset whenever no operation runs, so an
   aborted operation leaves nothing in flight.
-* :class:`MatMulEngine` — buffers (A, B double-buffered by K chunk; int32 accumulators; bias),
-  the loader (DMA reads into the buffers), the sequencer feeding the array, the accumulator
-  read-modify-write, and the output stage (requantizer, packer, DMA writes).
+* :class:`MatMulEngine` — buffers (B double-buffered by K chunk, A double-buffered by unit,
+  int32 accumulators in two banks, bias), the loader (DMA reads into the buffers), the
+  sequencer feeding the array, the accumulator read-modify-write, and the output stage
+  (four requantizer lanes, DMA writes), which runs while the array computes.
 * :class:`Requantizer` — the int32 → int8 pipeline, one value per cycle, LUT multiplier.
 
-Schedule. K is cut into chunks of ``k_chunk``; chunk c of A (M × k_chunk) and of B
-(k_chunk × N) is loaded into buffer half c mod 2 while the array works on chunk c-1. Within a
-chunk the array runs *passes*: for each column block nb (P columns of C) and each K block kb
-(P elements of K), the P×P block of B is the array's weights and the M rows of A stream
-through, one per cycle, each producing P partial sums that are added to the accumulators.
-A pass occupies a *slot* of L = max(M, 2P) cycles; during slot p the weights of pass p+1 are
-written into the other weight bank, so consecutive passes follow without a gap. Every count
-depends only on M, N, K and the operation, never on data.
+Schedule. K is cut into chunks of ``k_chunk`` and M into groups of G = 2P rows; a *unit*
+(c, g) is chunk c of the rows of group g. Chunk c of B stays in buffer half c mod 2 for all
+groups; the A unit of the next group is loaded while the array works on the current one.
+Within a unit the array runs *passes* (K block kb outer, column block nb inner): the P×P
+block of B is the array's weights and the group's rows stream through, one per cycle, each
+producing P partial sums that are added to the accumulators. A pass occupies a *slot* of
+exactly 2P cycles; during slot p the weights of pass p+1 are written into the other weight
+bank, so consecutive passes follow without a gap. When the last chunk's passes of group g
+are done, its accumulators (bank g mod 2) are requantized and stored, one word of C per
+cycle, while the array works on group g+1 (bank (g+1) mod 2). Every count and every wait
+depends only on M, N, K, the strides' contiguity and the operation, never on data.
 """
 
 from amaranth import *
