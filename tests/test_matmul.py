@@ -558,6 +558,15 @@ def test_groups_store_while_computing():
             await matmul(ctx, b, A, B, store=store, bias=bias, relu=True, qshift=9,
                          lda=ld and max(ld, (K + 3) & ~3), ldb=ld and max(ld, (N + 3) & ~3),
                          ldc=ld and max(ld, N * (4 if store == "int32" else 1) + 3 & ~3))
+        # Constant time with four groups and the store competing for the DMA engine.
+        seen = set()
+        for A, B in [(rand_i8(rng, (32, 6)), rand_i8(rng, (6, 16))),
+                     (np.zeros((32, 6), np.int8), np.zeros((6, 16), np.int8)),
+                     (np.full((32, 6), -128, np.int8), np.full((6, 16), 127, np.int8))]:
+            b.ram.alloc = RAM_BASE
+            _, cycles = await matmul(ctx, b, A, B, store="int8", bias=[7] * 16, qshift=3)
+            seen.add(cycles)
+        assert len(seen) == 1, seen
         # Accumulate over two operations with four groups, then store.
         b.ram.alloc = RAM_BASE
         A, B = rand_i8(rng, (32, 24)), rand_i8(rng, (24, 16))
