@@ -252,7 +252,11 @@ static int start_or_run(uint32_t store, int M, int N, int K, const int8_t *A, in
         uint32_t op = setup_op(store, bias, rq);
         int running = slot == 1 && queue[0].state == Q_RUN;
         program_tile(op, M, N, K, A, lda, B, ldb, C, ldc, bias);
-        GLUON_MATMUL_IRQ_EN = GLUON_MATMUL_IRQ_EN_DONE_MASK;   /* for gluon_matmul_poll */
+        static int irq_on;
+        if (!irq_on) {          /* for gluon_matmul_poll (mip); once */
+            GLUON_MATMUL_IRQ_EN = GLUON_MATMUL_IRQ_EN_DONE_MASK;
+            irq_on = 1;
+        }
         if (running) {
             queue[slot].state = Q_READY;            /* START in gluon_matmul_wait() */
         } else {
