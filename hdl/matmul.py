@@ -887,20 +887,19 @@ class MatMulEngine(wiring.Component):
             p1_lane.eq(pw[:2]),
             p1_pad.eq(Cat(((pw << 2) + l >= N) & is_int8 for l in range(4))),
         ]
+        # The requantizers' input registers take the sums directly (their stage 0).
         x = [Signal(signed(32), name=f"x{l}") for l in range(4)]
-        x_valid = Signal()
-        x_pad = Signal(4)
-        m.d.sync += [x_valid.eq(p1_valid), x_pad.eq(p1_pad)]
-        with m.If(p1_valid):                    # (x is only read when x_valid)
-            entry = Mux(p1_bank, acc_r[-1].data, acc_r[0].data)
-            quad = entry.word_select(p1_quad, 128) if QPE > 1 else entry
-            bquad = Mux(job.op.bias, bias_r.data, 0)
-            vals = [quad[32 * l:32 * l + 32].as_signed() + bquad[32 * l:32 * l + 32].as_signed()
-                    for l in range(4)]
-            one = Signal(signed(32))
-            m.d.comb += one.eq(Array(vals)[p1_lane])
-            for l in range(4):
-                m.d.sync += x[l].eq(Mux(is_int8, vals[l], one if l == 0 else 0))
+        x_valid = p1_valid
+        x_pad = p1_pad
+        entry = Mux(p1_bank, acc_r[-1].data, acc_r[0].data)
+        quad = entry.word_select(p1_quad, 128) if QPE > 1 else entry
+        bquad = Mux(job.op.bias, bias_r.data, 0)
+        vals = [quad[32 * l:32 * l + 32].as_signed() + bquad[32 * l:32 * l + 32].as_signed()
+                for l in range(4)]
+        one = Signal(signed(32))
+        m.d.comb += one.eq(Array(vals)[p1_lane])
+        for l in range(4):
+            m.d.comb += x[l].eq(Mux(is_int8, vals[l], one if l == 0 else 0))
         for l, rq in enumerate(rqs):
             m.d.comb += [
                 rq.i.valid.eq(x_valid),
@@ -1004,7 +1003,10 @@ class MatMulCoprocessor(wiring.Component):
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
 
+        # The engine's reset is a register: it fans out to every flip-flop of the engine, so
+        # nothing but a clock-to-output delay may precede it (the parameter checks do not).
         engine_rst = Signal(init=1)
+        go = Signal()                             # first cycle of RUN: start the engine
         m.submodules.engine = ResetInserter(engine_rst)(self.engine)
         eng = self.engine
         wiring.connect(m, wiring.flipped(self.dma), eng.dma)
@@ -1087,22 +1089,23 @@ class MatMulCoprocessor(wiring.Component):
                     finish(check)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += [engine_rst.eq(0), eng.start.eq(1)]
+                    m.d.sync += [engine_rst.eq(0), go.eq(1)]
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [self.busy.eq(1), engine_rst.eq(0)]
-                m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += [self.busy.eq(1), eng.start.eq(go)]
+                m.d.sync += [cycles.eq(cycles + 1), go.eq(0)]
                 with m.If(start):
-                    m.d.sync += cause.eq(Cause.BUSY)
+                    m.d.sync += [cause.eq(Cause.BUSY), engine_rst.eq(1)]
                     m.next = "HALT"
                 with m.Elif(abort):
-                    m.d.sync += cause.eq(Cause.ABORTED)
+                    m.d.sync += [cause.eq(Cause.ABORTED), engine_rst.eq(1)]
                     m.next = "HALT"
                 with m.Elif(eng.error):
-                    m.d.sync += cause.eq(Cause.DMA)
+                    m.d.sync += [cause.eq(Cause.DMA), engine_rst.eq(1)]
                     m.next = "HALT"
                 with m.Elif(eng.done):
                     finish(Cause.NONE)
+                    m.d.sync += engine_rst.eq(1)
                     m.next = "IDLE"
             with m.State("HALT"):
                 # Engine held in reset (nothing in flight), DMA told to abort; wait until the
