@@ -21,19 +21,23 @@ Structure:
 * :class:`MatMulCoprocessor` — the contract's component: register bank, parameter checks,
   START/ABORT/STATUS/IRQ. It holds the engine in reset whenever no operation runs, so an
   aborted operation leaves nothing in flight.
-* :class:`MatMulEngine` — buffers (A, B double-buffered by K chunk; int32 accumulators; bias),
-  the loader (DMA reads into the buffers), the sequencer feeding the array, the accumulator
-  read-modify-write, and the output stage (requantizer, packer, DMA writes).
+* :class:`MatMulEngine` — buffers (B double-buffered by K chunk, A double-buffered by unit,
+  int32 accumulators in two banks, bias), the loader (DMA reads into the buffers), the
+  sequencer feeding the array, the accumulator read-modify-write, and the output stage
+  (four requantizer lanes, DMA writes), which runs while the array computes.
 * :class:`Requantizer` — the int32 → int8 pipeline, one value per cycle, LUT multiplier.
 
-Schedule. K is cut into chunks of ``k_chunk``; chunk c of A (M × k_chunk) and of B
-(k_chunk × N) is loaded into buffer half c mod 2 while the array works on chunk c-1. Within a
-chunk the array runs *passes*: for each column block nb (P columns of C) and each K block kb
-(P elements of K), the P×P block of B is the array's weights and the M rows of A stream
-through, one per cycle, each producing P partial sums that are added to the accumulators.
-A pass occupies a *slot* of L = max(M, 2P) cycles; during slot p the weights of pass p+1 are
-written into the other weight bank, so consecutive passes follow without a gap. Every count
-depends only on M, N, K and the operation, never on data.
+Schedule. K is cut into chunks of ``k_chunk`` and M into groups of G = 2P rows; a *unit*
+(c, g) is chunk c of the rows of group g. Chunk c of B stays in buffer half c mod 2 for all
+groups; the A unit of the next group is loaded while the array works on the current one.
+Within a unit the array runs *passes* (K block kb outer, column block nb inner): the P×P
+block of B is the array's weights and the group's rows stream through, one per cycle, each
+producing P partial sums that are added to the accumulators. A pass occupies a *slot* of
+exactly 2P cycles; during slot p the weights of pass p+1 are written into the other weight
+bank, so consecutive passes follow without a gap. When the last chunk's passes of group g
+are done, its accumulators (bank g mod 2) are requantized and stored, one word of C per
+cycle, while the array works on group g+1 (bank (g+1) mod 2). Every count and every wait
+depends only on M, N, K, the strides' contiguity and the operation, never on data.
 """
 
 from amaranth import *
@@ -45,7 +49,7 @@ from amaranth.utils import ceil_log2, exact_log2
 
 from .bus import WishboneSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
-from .dma import DMAChannelSignature
+from .dma import DMAChannelSignature, DMACommand
 from .systolic import SystolicArray
 
 
@@ -333,60 +337,80 @@ class MatMulEngine(wiring.Component):
         m = Module()
         P, Kc = self.dim, self.k_chunk
         MM, MN = self.max_m, self.max_n
+        G = 2 * P                                 # rows of A per group (one slot = G cycles)
         job, dma = self.job, self.dma
-        lgP, lgKc = exact_log2(P), exact_log2(Kc)
+        lgP, lgKc, lgG = exact_log2(P), exact_log2(Kc), exact_log2(G)
         wpe = P // 4                              # 32-bit words per buffer entry
         lg_wpe = exact_log2(wpe)
         a_epr = Kc // P                           # A buffer entries per row of a chunk
         b_epr = MN // P                           # B buffer / accumulator entries per row
-        half_a = MM * a_epr                       # entries in one half of the A buffer
+        half_a = G * a_epr                        # entries in one half of the A buffer
         half_b = Kc * b_epr
         max_chunks = (MAX_K + Kc - 1) // Kc
+        max_groups = (MM + G - 1) // G
+        two_banks = MM > G
+        bank_rows = MM // 2 if two_banks else MM
 
         m.d.comb += dma.abort.eq(self.halt)
+
+        def smul(a, b):
+            """a · b for a small unsigned b, as shifts and adds (no DSP block)."""
+            b = Value.cast(b)
+            return sum(Mux(b[i], a << i, 0) for i in range(len(b)))
 
         # ---- buffers --------------------------------------------------------------------
         m.submodules.a_buf = a_buf = Memory(shape=8 * P, depth=2 * half_a, init=[])
         m.submodules.b_buf = b_buf = Memory(shape=8 * P, depth=2 * half_b, init=[])
-        m.submodules.acc_buf = acc_buf = Memory(shape=32 * P, depth=MM * b_epr, init=[])
-        m.submodules.bias_buf = bias_buf = Memory(shape=32, depth=MN, init=[])
+        m.submodules.bias_buf = bias_buf = Memory(shape=128, depth=max(MN // 4, 1), init=[])
         a_w = a_buf.write_port(granularity=32)
         a_r = a_buf.read_port()
         b_w = b_buf.write_port(granularity=32)
         b_r = b_buf.read_port()
-        acc_w = acc_buf.write_port()
-        acc_r = acc_buf.read_port()
-        bias_w = bias_buf.write_port()
+        bias_w = bias_buf.write_port(granularity=32)
         bias_r = bias_buf.read_port()
+        # Accumulators: groups alternate between two banks, so that the store reads one bank
+        # while the array updates the other.
+        acc_w, acc_r = [], []
+        for bk in range(2 if two_banks else 1):
+            mem = Memory(shape=32 * P, depth=bank_rows * b_epr, init=[])
+            m.submodules[f"acc_buf{bk}"] = mem
+            acc_w.append(mem.write_port())
+            acc_r.append(mem.read_port())
 
         m.submodules.array = array = SystolicArray(dim=P)
-        m.submodules.requant = rq = Requantizer(tag_width=3)
+        rqs = []
+        for lane in range(4):
+            rq = Requantizer(tag_width=1)
+            m.submodules[f"requant{lane}"] = rq
+            rqs.append(rq)
 
         # ---- derived sizes (registered in SETUP) ---------------------------------------
         M = job.m[:ceil_log2(MM + 1)]
         N = job.n[:ceil_log2(MN + 1)]
         K = job.k[:17]
         is_int8 = job.op.store == Store.INT8
+        storing = job.op.store != Store.NONE
+        bias_used = job.op.bias & storing
         n_chunks = Signal(range(max_chunks + 1))
         last_c = Signal(range(max_chunks))
         k_last = Signal(range(Kc + 1))            # K elements in the last chunk
         kb_last = Signal(range(Kc // P + 1))      # K blocks in the last chunk
         rem_last = Signal(range(P))               # last valid lane of the last K block
         a_words_last = Signal(range(Kc // 4 + 1))
-        b_words = Signal(range(MN // 4 + 1))      # words per row of B (and of int8 C)
+        b_words = Signal(range(MN // 4 + 1))      # words per row of B
         nb_cnt = Signal(range(MN // P + 1))
-        slot = Signal(range(max(MM, 2 * P) + 1))
+        last_g = Signal(range(max_groups))
+        mg_last = Signal(range(G + 1))            # rows in the last group
         st_words = Signal(range(MN + 1))          # words per stored row of C
-        st_vals = Signal(range(MN + 4))           # values per stored row (int8: padded)
         km1 = Signal(17)
         m.d.comb += km1.eq(K - 1)
 
         # ---- engine phases ---------------------------------------------------------------
-        run = Signal()                            # loader and compute active
-        store_go = Signal()
+        run = Signal()                            # loader, compute and store active
         compute_end = Signal()
         drain = Signal(range(array.latency + 8))
-        store_end = Signal()
+        st_done = Signal(range(max_groups + 1))   # groups of C completely written
+        pg = Signal(range(max_groups + 1))        # groups of C read out of the accumulators
 
         with m.FSM(name="phase"):
             with m.State("IDLE"):
@@ -402,9 +426,9 @@ class MatMulEngine(wiring.Component):
                     a_words_last.eq(((km1 & (Kc - 1)) >> 2) + 1),
                     b_words.eq(((N - 1) >> 2) + 1),
                     nb_cnt.eq(((N - 1) >> lgP) + 1),
-                    slot.eq(Mux(M > 2 * P, M, 2 * P)),
+                    last_g.eq((M - 1) >> lgG),
+                    mg_last.eq(((M - 1) & (G - 1)) + 1),
                     st_words.eq(Mux(is_int8, ((N - 1) >> 2) + 1, N)),
-                    st_vals.eq(Mux(is_int8, (((N - 1) >> 2) + 1) << 2, N)),
                 ]
                 m.next = "RUN"
             with m.State("RUN"):
@@ -413,172 +437,272 @@ class MatMulEngine(wiring.Component):
                     m.d.sync += drain.eq(0)
                     m.next = "DRAIN"
             with m.State("DRAIN"):
-                # Let the last rows leave the array and reach the accumulators.
-                m.d.sync += drain.eq(drain + 1)
-                with m.If(drain == array.latency + 4):
-                    with m.If(job.op.store == Store.NONE):
-                        m.d.comb += self.done.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "STORE"
-            with m.State("STORE"):
-                m.d.comb += store_go.eq(1)
-                with m.If(store_end):
+                # Let the last rows leave the array and reach the accumulators; then wait
+                # until every group of C is written.
+                m.d.comb += run.eq(1)
+                with m.If(drain != array.latency + 4):
+                    m.d.sync += drain.eq(drain + 1)
+                with m.Elif(~storing | (st_done == last_g + 1)):
                     m.d.comb += self.done.eq(1)
                     m.next = "IDLE"
 
         m.d.comb += self.error.eq(dma.error)
 
-        # ---- loader: DMA reads into the A/B halves, bias first ---------------------------
-        full = Signal(2)                          # half h holds a loaded chunk
-        release = Signal(2)                       # compute frees a half (pulse)
-        loaded = Signal(2)                        # loader fills a half (pulse)
-        m.d.sync += full.eq((full | loaded) & ~release)
-
-        ld_c = Signal(range(max_chunks + 1))      # chunk being loaded
-        ld_half = Signal()
-        ld_row = Signal(range(max(MM, Kc) + 1))
-        ld_word = Signal(range(MN + 1))
-        a_chunk_ptr = Signal(32)
-        a_ptr = Signal(32)
-        b_ptr = Signal(32)
-        ld_is_last = ld_c == last_c
-        k_c = Mux(ld_is_last, k_last, Kc)
-
+        # ---- DMA arbitration: the loader first, then the store --------------------------
         cmd = dma.cmd.payload
         rd = dma.rd
         m.d.comb += rd.ready.eq(1)
+        ld_req = Signal()
+        st_req = Signal()
+        ld_cmd = Signal(DMACommand)
+        st_cmd = Signal(DMACommand)
+        owner = Signal(2)                         # 1: loader's descriptor, 2: store's
+        ld_grant = Signal()
+        st_grant = Signal()
+        m.d.comb += [
+            ld_grant.eq((owner == 0) & ld_req & dma.cmd.ready),
+            st_grant.eq((owner == 0) & ~ld_req & st_req & dma.cmd.ready),
+            dma.cmd.valid.eq((owner == 0) & (ld_req | st_req)),
+            cmd.eq(Mux(ld_req, ld_cmd.as_value(), st_cmd.as_value())),
+        ]
+        with m.If(ld_grant):
+            m.d.sync += owner.eq(1)
+        with m.Elif(st_grant):
+            m.d.sync += owner.eq(2)
+        with m.Elif(dma.done):
+            m.d.sync += owner.eq(0)
+        ld_done = dma.done & (owner == 1)
+        wr_done = dma.done & (owner == 2)
+
+        # ---- loader: DMA reads into the A (per unit) and B (per chunk) halves, bias -----
+        # Units (c, g): chunk c of the rows of group g. Order: A(c,0), B(c), [bias after
+        # the second unit], A(c,1), A(c,2), ... so the array starts on the first rows of B.
+        a_full = Signal(2)
+        a_release = Signal(2)
+        a_loaded = Signal(2)
+        m.d.sync += a_full.eq((a_full | a_loaded) & ~a_release)
+        b_full = Signal(2)
+        b_release = Signal(2)
+        b_loaded = Signal(2)
+        m.d.sync += b_full.eq((b_full | b_loaded) & ~b_release)
+        b_loading = Signal()                      # the loader fills B half ld_bh now
+
+        ld_c = Signal(range(max_chunks + 1))
+        ld_g = Signal(range(max_groups + 1))
+        ld_ah = Signal()
+        ld_bh = Signal()
+        ld_row = Signal(range(max(G, Kc) + 1))
+        ld_word = Signal(range(max(MN, Kc) + 1))
+        ld_rows = Signal(range(max(G, Kc) + 1))   # rows of the current load
+        ld_wpr = Signal(range(max(MN, Kc) + 1))   # words per row of the current load
+        ld_merge = Signal()                       # one descriptor for all rows
+        ld_words = Signal(16)                     # words per descriptor of the current load
+        a_chunk_ptr = Signal(32)
+        a_ptr = Signal(32)
+        b_ptr = Signal(32)
+        bias_pending = Signal()
+        bias_done = Signal()
+        ld_is_last = ld_c == last_c
+        k_c = Mux(ld_is_last, k_last, Kc)
+        a_words = Mux(ld_is_last, a_words_last, Kc // 4)
+        ld_mg = Mux(ld_g == last_g, mg_last, G)
+
+        def count_word():
+            with m.If(rd.valid):
+                with m.If(ld_word == ld_wpr - 1):
+                    m.d.sync += [ld_word.eq(0), ld_row.eq(ld_row + 1)]
+                with m.Else():
+                    m.d.sync += ld_word.eq(ld_word + 1)
+
+        def next_unit():
+            with m.If(ld_g == last_g):
+                m.d.sync += [ld_g.eq(0), ld_c.eq(ld_c + 1),
+                             a_chunk_ptr.eq(a_chunk_ptr + Kc), a_ptr.eq(a_chunk_ptr + Kc)]
+            with m.Else():
+                m.d.sync += ld_g.eq(ld_g + 1)
+            m.next = "WAIT"
 
         with m.FSM(name="loader"):
             with m.State("IDLE"):
                 with m.If(run):
                     m.d.sync += [
-                        ld_c.eq(0), ld_half.eq(0),
-                        a_chunk_ptr.eq(job.a_addr), b_ptr.eq(job.b_addr),
+                        ld_c.eq(0), ld_g.eq(0), ld_ah.eq(0), ld_bh.eq(0),
+                        a_chunk_ptr.eq(job.a_addr), a_ptr.eq(job.a_addr), b_ptr.eq(job.b_addr),
+                        bias_pending.eq(bias_used), bias_done.eq(~bias_used),
                     ]
-                    with m.If(job.op.bias & (job.op.store != Store.NONE)):
-                        m.next = "BIAS_CMD"
-                    with m.Else():
-                        m.next = "WAIT"
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(bias_pending & ((ld_c != 0) | (ld_g == 2))):
+                    m.next = "BIAS_CMD"
+                with m.Elif(ld_c == n_chunks):
+                    m.next = "END"
+                with m.Elif(~a_full.bit_select(ld_ah, 1)):
+                    a_merge = job.lda == (a_words << 2)
+                    m.d.sync += [
+                        ld_row.eq(0), ld_word.eq(0), ld_rows.eq(ld_mg), ld_wpr.eq(a_words),
+                        ld_merge.eq(a_merge),
+                        ld_words.eq(Mux(a_merge, smul(a_words, ld_mg), a_words)),
+                    ]
+                    m.next = "A_CMD"
             with m.State("BIAS_CMD"):
                 m.d.comb += [
-                    dma.cmd.valid.eq(1),
-                    cmd.addr.eq(job.bias_addr),
-                    cmd.words.eq(N),
-                    cmd.write.eq(0),
+                    ld_req.eq(1),
+                    ld_cmd.addr.eq(job.bias_addr),
+                    ld_cmd.words.eq(N),
+                    ld_cmd.write.eq(0),
                 ]
-                with m.If(dma.cmd.ready):
-                    m.d.sync += ld_word.eq(0)
+                with m.If(ld_grant):
+                    m.d.sync += [ld_word.eq(0), bias_pending.eq(0)]
                     m.next = "BIAS_DATA"
             with m.State("BIAS_DATA"):
                 m.d.comb += [
-                    bias_w.addr.eq(ld_word),
-                    bias_w.data.eq(rd.payload),
-                    bias_w.en.eq(rd.valid),
+                    bias_w.addr.eq(ld_word >> 2),
+                    bias_w.data.eq(Cat([rd.payload] * 4)),
+                    bias_w.en.eq(Mux(rd.valid, C(1, 4) << ld_word[:2], 0)),
                 ]
                 with m.If(rd.valid):
                     m.d.sync += ld_word.eq(ld_word + 1)
-                with m.If(dma.done):
+                with m.If(ld_done):
+                    m.d.sync += bias_done.eq(1)
                     m.next = "WAIT"
-            with m.State("WAIT"):
-                with m.If(ld_c == n_chunks):
-                    m.next = "END"
-                with m.Elif(~full.bit_select(ld_half, 1)):
-                    m.d.sync += [ld_row.eq(0), a_ptr.eq(a_chunk_ptr)]
-                    m.next = "A_CMD"
             with m.State("A_CMD"):
                 m.d.comb += [
-                    dma.cmd.valid.eq(1),
-                    cmd.addr.eq(a_ptr),
-                    cmd.words.eq(Mux(ld_is_last, a_words_last, Kc // 4)),
-                    cmd.write.eq(0),
+                    ld_req.eq(1),
+                    ld_cmd.addr.eq(a_ptr),
+                    ld_cmd.words.eq(ld_words),
+                    ld_cmd.write.eq(0),
                 ]
-                with m.If(dma.cmd.ready):
-                    m.d.sync += ld_word.eq(0)
+                with m.If(ld_grant):
                     m.next = "A_DATA"
             with m.State("A_DATA"):
                 m.d.comb += [
-                    a_w.addr.eq(ld_half * half_a + (ld_row << exact_log2(a_epr))
+                    a_w.addr.eq(ld_ah * half_a + (ld_row << exact_log2(a_epr))
                                 + (ld_word >> lg_wpe)),
                     a_w.data.eq(Cat([rd.payload] * wpe)),
                     a_w.en.eq(Mux(rd.valid, C(1, wpe) << (ld_word & (wpe - 1)), 0)),
                 ]
-                with m.If(rd.valid):
-                    m.d.sync += ld_word.eq(ld_word + 1)
-                with m.If(dma.done):
-                    m.d.sync += [ld_row.eq(ld_row + 1), a_ptr.eq(a_ptr + job.lda)]
-                    with m.If(ld_row + 1 == M):
-                        m.d.sync += ld_row.eq(0)
-                        m.next = "B_CMD"
+                count_word()
+                with m.If(ld_done):
+                    m.d.sync += a_ptr.eq(a_ptr + Mux(ld_merge, ld_words << 2, job.lda))
+                    with m.If(ld_row == ld_rows):
+                        m.d.comb += a_loaded.eq(Mux(ld_ah, 0b10, 0b01))
+                        m.d.sync += ld_ah.eq(~ld_ah)
+                        with m.If(ld_g == 0):
+                            m.next = "B_WAIT"
+                        with m.Else():
+                            next_unit()
                     with m.Else():
                         m.next = "A_CMD"
+            with m.State("B_WAIT"):
+                with m.If(~b_full.bit_select(ld_bh, 1)):
+                    b_merge = job.ldb == (b_words << 2)
+                    m.d.sync += [
+                        ld_row.eq(0), ld_word.eq(0), ld_rows.eq(k_c), ld_wpr.eq(b_words),
+                        ld_merge.eq(b_merge),
+                        ld_words.eq(Mux(b_merge, smul(b_words, k_c), b_words)),
+                    ]
+                    m.next = "B_CMD"
             with m.State("B_CMD"):
                 m.d.comb += [
-                    dma.cmd.valid.eq(1),
-                    cmd.addr.eq(b_ptr),
-                    cmd.words.eq(b_words),
-                    cmd.write.eq(0),
+                    b_loading.eq(1),
+                    ld_req.eq(1),
+                    ld_cmd.addr.eq(b_ptr),
+                    ld_cmd.words.eq(ld_words),
+                    ld_cmd.write.eq(0),
                 ]
-                with m.If(dma.cmd.ready):
-                    m.d.sync += ld_word.eq(0)
+                with m.If(ld_grant):
                     m.next = "B_DATA"
             with m.State("B_DATA"):
                 m.d.comb += [
-                    b_w.addr.eq(ld_half * half_b + (ld_row << exact_log2(b_epr))
+                    b_loading.eq(1),
+                    b_w.addr.eq(ld_bh * half_b + (ld_row << exact_log2(b_epr))
                                 + (ld_word >> lg_wpe)),
                     b_w.data.eq(Cat([rd.payload] * wpe)),
                     b_w.en.eq(Mux(rd.valid, C(1, wpe) << (ld_word & (wpe - 1)), 0)),
                 ]
-                with m.If(rd.valid):
-                    m.d.sync += ld_word.eq(ld_word + 1)
-                with m.If(dma.done):
-                    m.d.sync += [ld_row.eq(ld_row + 1), b_ptr.eq(b_ptr + job.ldb)]
-                    with m.If(ld_row + 1 == k_c):
-                        m.d.comb += loaded.eq(Mux(ld_half, 0b10, 0b01))
-                        m.d.sync += [
-                            ld_c.eq(ld_c + 1),
-                            ld_half.eq(~ld_half),
-                            a_chunk_ptr.eq(a_chunk_ptr + Kc),
-                        ]
-                        m.next = "WAIT"
+                count_word()
+                with m.If(ld_done):
+                    m.d.sync += b_ptr.eq(b_ptr + Mux(ld_merge, ld_words << 2, job.ldb))
+                    with m.If(ld_row == ld_rows):
+                        m.d.comb += b_loaded.eq(Mux(ld_bh, 0b10, 0b01))
+                        m.d.sync += ld_bh.eq(~ld_bh)
+                        next_unit()
                     with m.Else():
                         m.next = "B_CMD"
             with m.State("END"):
                 pass
 
-        # ---- compute sequencer: slots of `slot` cycles, one pass each ---------------------
-        # "cur" is the pass whose A rows stream in this slot; "nxt" the pass whose weights
-        # are written into the other bank in this slot.
+        # ---- compute sequencer: slots of G = 2P cycles, one pass each --------------------
+        # Pass order: chunk c, group g, K block kb, column block nb (innermost). "cur" is the
+        # pass whose A rows stream in this slot; "nxt" the pass whose weights are written into
+        # the other bank in this slot.
         cur_valid = Signal()
-        cur_half = Signal()
+        cur_ah = Signal()
+        cur_bh = Signal()
+        cur_g = Signal(range(max_groups))
         cur_nb = Signal(range(MN // P))
         cur_kb = Signal(range(Kc // P))
         cur_bank = Signal()
+        cur_mg = Signal(range(G + 1))
         cur_first = Signal()                      # first K block: overwrite the accumulators
         cur_partial = Signal()                    # last K block of K: mask lanes past K
-        cur_release = Signal()                    # last pass of its chunk: free the half
+        cur_unit_end = Signal()                   # last pass of its unit: free the A half
+        cur_chunk_end = Signal()                  # last pass of its chunk: free the B half
+        cur_last_c = Signal()                     # a pass of the last chunk
 
         nxt_valid = Signal()
         nxt_c = Signal(range(max_chunks + 1))
-        nxt_half = Signal()
+        nxt_g = Signal(range(max_groups))
+        nxt_ah = Signal()
+        nxt_bh = Signal()
         nxt_nb = Signal(range(MN // P))
         nxt_kb = Signal(range(Kc // P))
         nxt_bank = Signal()
         nxt_kb_end = Mux(nxt_c == last_c, kb_last, Kc // P) - 1
+        nxt_unit_end = (nxt_kb == nxt_kb_end) & (nxt_nb == nb_cnt - 1)
 
-        s = Signal(range(max(MM, 2 * P) + 1))     # cycle within the slot
+        s = Signal(range(G))                      # cycle within the slot
 
         inj_valid = Signal()                      # this cycle: read A for injection next cycle
         wl_valid = Signal()                       # this cycle: read B for a weight row
         wl_index = Signal(range(P))
         m.d.comb += wl_index.eq(s - P)
 
+        # The weights of nxt need B rows up to (kb+1)·P of its chunk; the rows of cur need
+        # their A unit; in the last chunk, group g reuses the accumulator bank of group g-2,
+        # whose store must have ended.
+        def b_ready(bh, kb):
+            return (b_full.bit_select(bh, 1)
+                    | (b_loading & (ld_bh == bh) & (ld_row >= ((kb + 1) << lgP))))
+        def a_ready(ah, g, last):
+            return (a_full.bit_select(ah, 1) & ~(storing & last & (g >= pg + 2)))
+        cur_ok = ~cur_valid | a_ready(cur_ah, cur_g, cur_last_c)
+        nxt_ok = ~nxt_valid | b_ready(nxt_bh, nxt_kb)
+        # The successor of nxt, to decide at the end of a slot whether the next slot can
+        # follow without a gap (nxt becomes cur, the successor becomes nxt).
+        succ_valid = Signal()
+        succ_bh = Signal()
+        succ_kb = Signal(range(Kc // P))
+        m.d.comb += [succ_valid.eq(nxt_valid), succ_bh.eq(nxt_bh), succ_kb.eq(nxt_kb)]
+        with m.If(nxt_nb != nb_cnt - 1):
+            pass
+        with m.Elif(nxt_kb != nxt_kb_end):
+            m.d.comb += succ_kb.eq(nxt_kb + 1)
+        with m.Elif(nxt_g != last_g):
+            m.d.comb += succ_kb.eq(0)
+        with m.Elif(nxt_c != last_c):
+            m.d.comb += [succ_kb.eq(0), succ_bh.eq(~nxt_bh)]
+        with m.Else():
+            m.d.comb += succ_valid.eq(0)
+        next_ok = ((~nxt_valid | a_ready(nxt_ah, nxt_g, nxt_c == last_c))
+                   & (~succ_valid | b_ready(succ_bh, succ_kb)) & (nxt_valid | succ_valid))
+
         with m.FSM(name="compute"):
             with m.State("IDLE"):
                 with m.If(run):
                     m.d.sync += [
                         cur_valid.eq(0),
-                        nxt_valid.eq(1), nxt_c.eq(0), nxt_half.eq(0),
+                        nxt_valid.eq(1), nxt_c.eq(0), nxt_g.eq(0), nxt_ah.eq(0), nxt_bh.eq(0),
                         nxt_nb.eq(0), nxt_kb.eq(0), nxt_bank.eq(0),
                     ]
                     m.next = "WAIT"
@@ -586,47 +710,60 @@ class MatMulEngine(wiring.Component):
                 with m.If(~cur_valid & ~nxt_valid):
                     m.d.comb += compute_end.eq(1)
                     m.next = "END"
-                with m.Elif(~nxt_valid | full.bit_select(nxt_half, 1)):
+                with m.Elif(cur_ok & nxt_ok):
                     m.d.sync += s.eq(0)
                     m.next = "SLOT"
             with m.State("SLOT"):
                 m.d.sync += s.eq(s + 1)
                 m.d.comb += [
-                    inj_valid.eq(cur_valid & (s < M)),
-                    wl_valid.eq(nxt_valid & (s >= P) & (s < 2 * P)),
+                    inj_valid.eq(cur_valid & (s < cur_mg)),
+                    wl_valid.eq(nxt_valid & (s >= P)),
                 ]
-                with m.If(s == slot - 1):
-                    with m.If(cur_valid & cur_release):
-                        m.d.comb += release.eq(Mux(cur_half, 0b10, 0b01))
+                with m.If(s == G - 1):
+                    with m.If(cur_valid & cur_unit_end):
+                        m.d.comb += a_release.eq(Mux(cur_ah, 0b10, 0b01))
+                    with m.If(cur_valid & cur_chunk_end):
+                        m.d.comb += b_release.eq(Mux(cur_bh, 0b10, 0b01))
                     # Advance: nxt becomes cur, nxt steps to its successor.
                     m.d.sync += [
                         cur_valid.eq(nxt_valid),
-                        cur_half.eq(nxt_half),
+                        cur_ah.eq(nxt_ah),
+                        cur_bh.eq(nxt_bh),
+                        cur_g.eq(nxt_g),
                         cur_nb.eq(nxt_nb),
                         cur_kb.eq(nxt_kb),
                         cur_bank.eq(nxt_bank),
+                        cur_mg.eq(Mux(nxt_g == last_g, mg_last, G)),
                         cur_first.eq((nxt_c == 0) & (nxt_kb == 0) & ~job.op.acc),
                         cur_partial.eq((nxt_c == last_c) & (nxt_kb == kb_last - 1)),
-                        cur_release.eq((nxt_kb == nxt_kb_end) & (nxt_nb == nb_cnt - 1)),
+                        cur_unit_end.eq(nxt_unit_end),
+                        cur_chunk_end.eq(nxt_unit_end & (nxt_g == last_g)),
+                        cur_last_c.eq(nxt_c == last_c),
                         nxt_bank.eq(~nxt_bank),
                     ]
-                    with m.If(nxt_kb != nxt_kb_end):
-                        m.d.sync += nxt_kb.eq(nxt_kb + 1)
-                    with m.Elif(nxt_nb != nb_cnt - 1):
-                        m.d.sync += [nxt_kb.eq(0), nxt_nb.eq(nxt_nb + 1)]
+                    with m.If(nxt_nb != nb_cnt - 1):
+                        m.d.sync += nxt_nb.eq(nxt_nb + 1)
+                    with m.Elif(nxt_kb != nxt_kb_end):
+                        m.d.sync += [nxt_nb.eq(0), nxt_kb.eq(nxt_kb + 1)]
+                    with m.Elif(nxt_g != last_g):
+                        m.d.sync += [nxt_nb.eq(0), nxt_kb.eq(0), nxt_g.eq(nxt_g + 1),
+                                     nxt_ah.eq(~nxt_ah)]
                     with m.Elif(nxt_c != last_c):
-                        m.d.sync += [nxt_kb.eq(0), nxt_nb.eq(0), nxt_c.eq(nxt_c + 1),
-                                     nxt_half.eq(~nxt_half)]
+                        m.d.sync += [nxt_nb.eq(0), nxt_kb.eq(0), nxt_g.eq(0),
+                                     nxt_c.eq(nxt_c + 1), nxt_ah.eq(~nxt_ah), nxt_bh.eq(~nxt_bh)]
                     with m.Else():
                         m.d.sync += nxt_valid.eq(0)
-                    m.next = "WAIT"
+                    with m.If(next_ok):
+                        m.d.sync += s.eq(0)
+                    with m.Else():
+                        m.next = "WAIT"
             with m.State("END"):
                 pass
 
         # Buffer reads for this cycle; the array sees the data next cycle.
         m.d.comb += [
-            a_r.addr.eq(cur_half * half_a + (s << exact_log2(a_epr)) + cur_kb),
-            b_r.addr.eq(nxt_half * half_b + (((nxt_kb << lgP) + wl_index) << exact_log2(b_epr))
+            a_r.addr.eq(cur_ah * half_a + (s << exact_log2(a_epr)) + cur_kb),
+            b_r.addr.eq(nxt_bh * half_b + (((nxt_kb << lgP) + wl_index) << exact_log2(b_epr))
                         + nxt_nb),
         ]
         inj_d = Signal()
@@ -653,141 +790,185 @@ class MatMulEngine(wiring.Component):
             array.weights.payload.bank.eq(wl_bank_d),
         ]
 
-        # Accumulator address and "first" travel beside the array (latency + 1 cycles).
+        # Accumulator bank, address, "first" and "group final" travel beside the array
+        # (latency + 1 cycles).
         meta_layout = data.StructLayout({
-            "valid": 1, "first": 1, "addr": range(MM * b_epr)})
+            "valid": 1, "first": 1, "final": 1, "bank": 1, "addr": range(bank_rows * b_epr)})
         meta = Signal(meta_layout)
+        bank_row = Cat(s[:lgG], cur_g[1:]) if two_banks else s
         m.d.comb += [
             meta.valid.eq(inj_valid),
             meta.first.eq(cur_first),
-            meta.addr.eq((s << exact_log2(b_epr)) + cur_nb),
+            meta.final.eq(cur_last_c & cur_unit_end & (s == cur_mg - 1)),
+            meta.bank.eq(cur_g[0] if two_banks else 0),
+            meta.addr.eq((bank_row << exact_log2(b_epr)) + cur_nb),
         ]
         for d in range(array.latency + 1):
             meta_d = Signal(meta_layout, name=f"meta_{d}")
             m.d.sync += meta_d.valid.eq(meta.valid)
-            with m.If(meta.valid):              # (first and addr only matter when valid)
-                m.d.sync += [meta_d.first.eq(meta.first), meta_d.addr.eq(meta.addr)]
+            with m.If(meta.valid):              # (the rest only matters when valid)
+                m.d.sync += [meta_d.first.eq(meta.first), meta_d.final.eq(meta.final),
+                             meta_d.bank.eq(meta.bank), meta_d.addr.eq(meta.addr)]
             meta = meta_d
 
         # Read-modify-write of one accumulator row (P int32) per cycle. A row is revisited
-        # only `slot` >= 2P cycles later, long after its write.
+        # only a slot (2P cycles) later, long after its write.
         sums_d = Signal.like(array.sums.payload)
         rmw = Signal(meta_layout)
         m.d.sync += rmw.valid.eq(meta.valid)
         with m.If(meta.valid):
             m.d.sync += [sums_d.eq(array.sums.payload), rmw.first.eq(meta.first),
+                         rmw.final.eq(meta.final), rmw.bank.eq(meta.bank),
                          rmw.addr.eq(meta.addr)]
-        m.d.comb += [
-            acc_w.addr.eq(rmw.addr),
-            acc_w.en.eq(rmw.valid),
-        ]
+        rmw_old = Mux(rmw.bank, acc_r[-1].data, acc_r[0].data)
+        rmw_data = Signal(32 * P)
         with m.If(rmw.valid):
             new = []
             for j in range(P):
-                old = acc_r.data[32 * j:32 * j + 32].as_signed()
+                old = rmw_old[32 * j:32 * j + 32].as_signed()
                 new.append((Mux(rmw.first, 0, old) + sums_d[j])[:32])
-            m.d.comb += acc_w.data.eq(Cat(new))
-
-        # ---- output stage: accumulators → (+bias) → requantizer → packer → FIFO → DMA -----
-        st_row = Signal(range(MM + 1))            # producer position
-        st_n = Signal(range(MN + 4))
-        st_run = Signal()
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=32, depth=32)
-        pipe_depth = 2 + rq.latency + 1
-        issue = Signal()
-        m.d.comb += issue.eq(st_run & (out_fifo.level < out_fifo.depth - pipe_depth))
-
-        with m.If(store_go & ~st_run & (st_row == 0) & (st_n == 0)):
-            m.d.sync += st_run.eq(1)
-        with m.If(issue):
-            with m.If(st_n == st_vals - 1):
-                m.d.sync += [st_n.eq(0), st_row.eq(st_row + 1)]
-                with m.If(st_row == M - 1):
-                    m.d.sync += [st_run.eq(0), st_row.eq(M)]   # stays stopped
-            with m.Else():
-                m.d.sync += st_n.eq(st_n + 1)
-
-        with m.If(store_go):
+            m.d.comb += rmw_data.eq(Cat(new))
+        for bk, wp in enumerate(acc_w):
             m.d.comb += [
-                acc_r.addr.eq((st_row << exact_log2(b_epr)) + (st_n >> lgP)),
+                wp.addr.eq(rmw.addr),
+                wp.data.eq(rmw_data),
+                wp.en.eq(rmw.valid & (rmw.bank == bk)),
             ]
-        with m.Else():
-            m.d.comb += acc_r.addr.eq(meta.addr)
-        m.d.comb += bias_r.addr.eq(st_n)
+        st_ready = Signal(range(max_groups + 1))  # groups whose accumulators are final
+        with m.If(rmw.valid & rmw.final):
+            m.d.sync += st_ready.eq(st_ready + 1)
 
-        # Stage 1: select the lane, add the bias.
-        tag_layout = data.StructLayout({"pad": 1, "word_end": 1, "_": 1})
+        # ---- output stage: accumulators → (+bias) → 4 requantizers → FIFO → DMA ----------
+        # One 32-bit word of C per cycle: four int8 values, or one int32 value. Group g of
+        # C is stored (from bank g mod 2) while the array works on group g+1.
+        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=32, depth=32)
+        pipe_depth = 3 + rqs[0].latency
+        # producer: group pg (defined above), row in group, word
+        pr = Signal(range(G))
+        pw = Signal(range(MN + 1))
+        p_mg = Mux(pg == last_g, mg_last, G)
+        p_go = run & storing & (pg < st_ready) & bias_done
+        issue = Signal()
+        m.d.comb += issue.eq(p_go & (out_fifo.level < out_fifo.depth - pipe_depth))
+        with m.If(issue):
+            with m.If(pw == st_words - 1):
+                m.d.sync += [pw.eq(0), pr.eq(pr + 1)]
+                with m.If(pr == p_mg - 1):
+                    m.d.sync += [pr.eq(0), pg.eq(pg + 1)]
+            with m.Else():
+                m.d.sync += pw.eq(pw + 1)
+        with m.If(~run):
+            m.d.sync += [pg.eq(0), pr.eq(0), pw.eq(0)]
+
+        QPE = P // 4                              # quads (4 values) per accumulator entry
+        lg_qpe = exact_log2(QPE)
+        p_entry = Mux(is_int8, pw >> lg_qpe, pw >> lgP)
+        p_quad = Mux(is_int8, pw, pw >> 2)[:lg_qpe] if lg_qpe else C(0, 1)
+        p_row = Cat(pr[:lgG], pg[1:]) if two_banks else pr
+        st_addr = (p_row << exact_log2(b_epr)) + p_entry
+        for bk, rp in enumerate(acc_r):
+            # The array's bank and the store's bank never coincide (see cur_ok).
+            with m.If(meta.valid & (meta.bank == bk)):
+                m.d.comb += rp.addr.eq(meta.addr)
+            with m.Else():
+                m.d.comb += rp.addr.eq(st_addr)
+        m.d.comb += bias_r.addr.eq(Mux(is_int8, pw, pw >> 2))
+
+        # Stage 1: data of the accumulator entry and the bias quad arrive; select the quad.
         p1_valid = Signal()
-        p1_lane = Signal(range(P))
-        p1_tag = Signal(tag_layout)
+        p1_bank = Signal()
+        p1_quad = Signal(max(lg_qpe, 1))
+        p1_lane = Signal(2)
+        p1_pad = Signal(4)
         m.d.sync += [
             p1_valid.eq(issue),
-            p1_lane.eq(st_n & (P - 1)),
-            p1_tag.pad.eq(st_n >= N),
-            p1_tag.word_end.eq(~is_int8 | (st_n[:2] == 3)),
+            p1_bank.eq(pg[0] if two_banks else 0),
+            p1_quad.eq(p_quad),
+            p1_lane.eq(pw[:2]),
+            p1_pad.eq(Cat(((pw << 2) + l >= N) & is_int8 for l in range(4))),
         ]
-        lane_val = Signal(signed(32))
-        x = Signal(signed(32))
-        x_valid = Signal()
-        x_tag = Signal(tag_layout)
-        m.d.sync += [
-            x_valid.eq(p1_valid),
-            x_tag.eq(p1_tag),
-        ]
-        with m.If(p1_valid):                    # (x is only read when x_valid)
-            m.d.comb += lane_val.eq(acc_r.data.word_select(p1_lane, 32))
-            m.d.sync += x.eq(lane_val + Mux(job.op.bias, bias_r.data, 0))
+        # The requantizers' input registers take the sums directly (their stage 0).
+        x = [Signal(signed(32), name=f"x{l}") for l in range(4)]
+        x_valid = p1_valid
+        x_pad = p1_pad
+        entry = Mux(p1_bank, acc_r[-1].data, acc_r[0].data)
+        quad = entry.word_select(p1_quad, 128) if QPE > 1 else entry
+        bquad = Mux(job.op.bias, bias_r.data, 0)
+        vals = [quad[32 * l:32 * l + 32].as_signed() + bquad[32 * l:32 * l + 32].as_signed()
+                for l in range(4)]
+        one = Signal(signed(32))
+        m.d.comb += one.eq(Array(vals)[p1_lane])
+        for l in range(4):
+            m.d.comb += x[l].eq(Mux(is_int8, vals[l], one if l == 0 else 0))
+        for l, rq in enumerate(rqs):
+            m.d.comb += [
+                rq.i.valid.eq(x_valid),
+                rq.i.payload.value.eq(x[l]),
+                rq.i.payload.tag.eq(x_pad[l]),
+                rq.multiplier.eq(job.qmul),
+                rq.shift.eq(job.qshift),
+                rq.zero_point.eq(job.qzp),
+                rq.relu.eq(job.op.relu),
+            ]
+        bytes_ = [Mux(rq.o.payload.tag[0], 0, rq.o.payload.value.as_unsigned()) for rq in rqs]
         m.d.comb += [
-            rq.i.valid.eq(x_valid),
-            rq.i.payload.value.eq(x),
-            rq.i.payload.tag.eq(x_tag),
-            rq.multiplier.eq(job.qmul),
-            rq.shift.eq(job.qshift),
-            rq.zero_point.eq(job.qzp),
-            rq.relu.eq(job.op.relu),
-        ]
-
-        # Packer: four int8 (little-endian) per word, or one int32 per word.
-        pack = Signal(24)
-        o_tag = Signal(tag_layout)
-        m.d.comb += o_tag.eq(rq.o.payload.tag)
-        byte = Mux(o_tag.pad, 0, rq.o.payload.value.as_unsigned())
-        with m.If(rq.o.valid):
-            m.d.sync += pack.eq(Cat(pack[8:], byte))
-        m.d.comb += [
-            out_fifo.w_en.eq(rq.o.valid & o_tag.word_end),
-            out_fifo.w_data.eq(Mux(is_int8, Cat(pack, byte), rq.o.payload.raw)),
+            out_fifo.w_en.eq(rqs[0].o.valid),
+            out_fifo.w_data.eq(Mux(is_int8, Cat(*bytes_), rqs[0].o.payload.raw)),
             dma.wr.valid.eq(out_fifo.r_rdy),
             dma.wr.payload.eq(out_fifo.r_data),
             out_fifo.r_en.eq(dma.wr.ready),
         ]
 
-        # Store descriptors: one per row of C.
+        # Store descriptors: per group of C, one for all its rows if they are contiguous,
+        # else one per row. Issued only when the group's words are coming (no descriptor
+        # holds the DMA engine waiting).
         c_ptr = Signal(32)
-        c_row = Signal(range(MM + 1))
+        c_row = Signal(range(G + 1))
+        c_mg = Signal(range(G + 1))               # rows of the group being stored
+        c_merge = Signal()                        # rows of C contiguous: one descriptor
+        c_words = Signal(16)                      # words per descriptor
         with m.FSM(name="store"):
             with m.State("IDLE"):
-                with m.If(store_go):
-                    m.d.sync += [c_ptr.eq(job.c_addr), c_row.eq(0)]
+                with m.If(run & storing):
+                    m.d.sync += [c_ptr.eq(job.c_addr), c_row.eq(0), st_done.eq(0)]
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                mg = Mux(st_done == last_g, mg_last, G)
+                merge = job.ldc == (st_words << 2)
+                m.d.sync += [
+                    c_mg.eq(mg), c_merge.eq(merge),
+                    c_words.eq(Mux(merge, smul(st_words, mg), st_words)),
+                ]
+                with m.If(st_done == last_g + 1):
+                    m.next = "END"
+                with m.Elif((st_done < st_ready) & bias_done):
                     m.next = "CMD"
             with m.State("CMD"):
                 m.d.comb += [
-                    dma.cmd.valid.eq(1),
-                    cmd.addr.eq(c_ptr),
-                    cmd.words.eq(st_words),
-                    cmd.write.eq(1),
+                    st_req.eq(1),
+                    st_cmd.addr.eq(c_ptr),
+                    st_cmd.words.eq(c_words),
+                    st_cmd.write.eq(1),
                 ]
-                with m.If(dma.cmd.ready):
+                with m.If(st_grant):
                     m.next = "DATA"
             with m.State("DATA"):
-                with m.If(dma.done):
-                    m.d.sync += [c_ptr.eq(c_ptr + job.ldc), c_row.eq(c_row + 1)]
-                    with m.If(c_row == M - 1):
-                        m.next = "END"
+                with m.If(wr_done):
+                    with m.If(c_merge):
+                        m.d.sync += [c_ptr.eq(c_ptr + (c_words << 2)),
+                                     c_row.eq(0), st_done.eq(st_done + 1)]
+                        m.next = "WAIT"
+                    with m.Elif(c_row == c_mg - 1):
+                        m.d.sync += [c_ptr.eq(c_ptr + job.ldc), c_row.eq(0),
+                                     st_done.eq(st_done + 1)]
+                        m.next = "WAIT"
                     with m.Else():
+                        m.d.sync += [c_ptr.eq(c_ptr + job.ldc), c_row.eq(c_row + 1)]
                         m.next = "CMD"
             with m.State("END"):
-                m.d.comb += store_end.eq(1)
+                pass
+        with m.If(~run):
+            m.d.sync += st_ready.eq(0)
         return m
 
 
@@ -822,7 +1003,10 @@ class MatMulCoprocessor(wiring.Component):
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
 
+        # The engine's reset is a register: it fans out to every flip-flop of the engine, so
+        # nothing but a clock-to-output delay may precede it (the parameter checks do not).
         engine_rst = Signal(init=1)
+        go = Signal()                             # first cycle of RUN: start the engine
         m.submodules.engine = ResetInserter(engine_rst)(self.engine)
         eng = self.engine
         wiring.connect(m, wiring.flipped(self.dma), eng.dma)
@@ -905,22 +1089,23 @@ class MatMulCoprocessor(wiring.Component):
                     finish(check)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += [engine_rst.eq(0), eng.start.eq(1)]
+                    m.d.sync += [engine_rst.eq(0), go.eq(1)]
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += [self.busy.eq(1), engine_rst.eq(0)]
-                m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += [self.busy.eq(1), eng.start.eq(go)]
+                m.d.sync += [cycles.eq(cycles + 1), go.eq(0)]
                 with m.If(start):
-                    m.d.sync += cause.eq(Cause.BUSY)
+                    m.d.sync += [cause.eq(Cause.BUSY), engine_rst.eq(1)]
                     m.next = "HALT"
                 with m.Elif(abort):
-                    m.d.sync += cause.eq(Cause.ABORTED)
+                    m.d.sync += [cause.eq(Cause.ABORTED), engine_rst.eq(1)]
                     m.next = "HALT"
                 with m.Elif(eng.error):
-                    m.d.sync += cause.eq(Cause.DMA)
+                    m.d.sync += [cause.eq(Cause.DMA), engine_rst.eq(1)]
                     m.next = "HALT"
                 with m.Elif(eng.done):
                     finish(Cause.NONE)
+                    m.d.sync += engine_rst.eq(1)
                     m.next = "IDLE"
             with m.State("HALT"):
                 # Engine held in reset (nothing in flight), DMA told to abort; wait until the

@@ -540,6 +540,43 @@ def test_irq_enable_and_acknowledge():
     Bench().run(body)
 
 
+def test_groups_store_while_computing():
+    """Four groups of 2P rows: group g is stored from its accumulator bank while the array
+    works on g+1, and group g+2 (same bank) waits for that store. Short K and int32 output
+    make the store slower than the computation, so the wait really happens; long K makes
+    several chunks; strided and packed rows (merged and per-row descriptors); OP.ACC."""
+    params = dict(dim=4, max_m=32, max_n=16, k_chunk=8)
+    rng = np.random.default_rng(21)
+
+    async def body(ctx, b):
+        for M, N, K, store, ld in [(32, 16, 4, "int32", None), (32, 16, 3, "int8", None),
+                                   (29, 13, 20, "int8", 36), (25, 16, 17, "int32", 24),
+                                   (32, 5, 8, "int8", None), (9, 16, 40, "int32", None)]:
+            b.ram.alloc = RAM_BASE
+            A, B = rand_i8(rng, (M, K)), rand_i8(rng, (K, N))
+            bias = rng.integers(-(1 << 20), 1 << 20, size=N)
+            await matmul(ctx, b, A, B, store=store, bias=bias, relu=True, qshift=9,
+                         lda=ld and max(ld, (K + 3) & ~3), ldb=ld and max(ld, (N + 3) & ~3),
+                         ldc=ld and max(ld, N * (4 if store == "int32" else 1) + 3 & ~3))
+        # Constant time with four groups and the store competing for the DMA engine.
+        seen = set()
+        for A, B in [(rand_i8(rng, (32, 6)), rand_i8(rng, (6, 16))),
+                     (np.zeros((32, 6), np.int8), np.zeros((6, 16), np.int8)),
+                     (np.full((32, 6), -128, np.int8), np.full((6, 16), 127, np.int8))]:
+            b.ram.alloc = RAM_BASE
+            _, cycles = await matmul(ctx, b, A, B, store="int8", bias=[7] * 16, qshift=3)
+            seen.add(cycles)
+        assert len(seen) == 1, seen
+        # Accumulate over two operations with four groups, then store.
+        b.ram.alloc = RAM_BASE
+        A, B = rand_i8(rng, (32, 24)), rand_i8(rng, (24, 16))
+        await matmul(ctx, b, A[:, :10], B[:10], store="none")
+        b.ram.alloc = RAM_BASE
+        _, prev = matmul_ref(A[:, :10], B[:10], store="none")
+        await matmul(ctx, b, A[:, 10:], B[10:], store="int32", acc=True, prev=prev)
+    Bench(params=params).run(body)
+
+
 def test_constant_time():
     """Same sizes and operation, different values (random, zeros, extremes): identical
     CYCLES, and identical cycles from START to the interrupt."""
@@ -589,7 +626,10 @@ def test_full_size_utilisation(capsys):
             for store, cycles in figures.items():
                 print(f"\n64x64x64 store={store}: {cycles} cycles, "
                       f"utilisation {64 ** 3 / 64 / cycles:.1%}", end="")
-        assert figures["none"] < 6000 and figures["int8"] < 10500
+        # The issue's target: >= 85 % of the array's peak with int8 output, data movement
+        # included (64**3 / 64 / 0.85 = 4818.8 cycles).
+        assert figures["int8"] <= 4818, figures
+        assert figures["none"] < figures["int8"] <= figures["none"] + 300, figures
     Bench(params={}).run(body)
 
 
@@ -700,6 +740,8 @@ def test_firmware_matmul_vs_numpy(tmp_path):
         got = int(line.rsplit("fnv=", 1)[1], 16)
         assert got == matmul_test_expected(idx, case), line
     assert "misuse: outside the window -> 5, 5; then 0: ok" in out
+    assert ("nonblocking: start 0 0, busy 6 6, poll 0, wait 0 0, same C yes, wait again 16, "
+            "tiled 0 1 0: ok") in out, out
 
 
 def test_firmware_mlp_digits(tmp_path):

@@ -145,6 +145,38 @@ int main(void)
     printf("misuse: outside the window -> %d, %d; then %d: %s\n", e1, e2, e3,
            misuse_ok ? "ok" : "FAIL");
     failures += !misuse_ok;
-    printf("matmul_test: %d cases, %d failures\n", N_CASES + 1, failures);
+
+    /* Non-blocking calls: two can be started (the second is programmed while the
+     * first runs and started by the first wait), a third start and a blocking call are
+     * refused meanwhile, poll says running, the waits return 0 and the same C as a
+     * blocking call; waiting again is an error; a call needing tiles runs inside the
+     * start. */
+    static int8_t blocking_c[24 * 24];
+    int8_t *c2 = dma.c + sizeof blocking_c;
+    gluon_requant rq2 = {1518500250, 6, 3, 1, dma.bias};
+    int eb = gluon_matmul_i8(24, 24, 40, dma.a, 40, dma.b, 24, dma.c, 24, &rq2);
+    memcpy(blocking_c, dma.c, sizeof blocking_c);
+    memset(dma.c, 0x5A, 2 * sizeof blocking_c);
+    int es = gluon_matmul_start_i8(24, 24, 40, dma.a, 40, dma.b, 24, dma.c, 24, &rq2);
+    int es2 = gluon_matmul_start_i8(24, 24, 40, dma.a, 40, dma.b, 24, c2, 24, &rq2);
+    int busy1 = gluon_matmul_start_i8(24, 24, 40, dma.a, 40, dma.b, 24, dma.c, 24, &rq2);
+    int busy2 = gluon_matmul_i8_i32(4, 4, 4, dma.a, 4, dma.b, 4, (int32_t *)dma.c, 16, NULL);
+    int polled = gluon_matmul_poll();
+    int ew = gluon_matmul_wait();
+    int ew2 = gluon_matmul_wait();
+    int same = memcmp(blocking_c, dma.c, sizeof blocking_c) == 0
+               && memcmp(blocking_c, c2, sizeof blocking_c) == 0;
+    int again = gluon_matmul_wait();
+    int et = gluon_matmul_start_i8_i32(70, 8, 8, dma.a, 8, dma.b, 8, (int32_t *)dma.c, 32, NULL);
+    int tiled_poll = gluon_matmul_poll();
+    int etw = gluon_matmul_wait();
+    int nb_ok = eb == 0 && es == 0 && es2 == 0 && busy1 == GLUON_MATMUL_E_BUSY
+                && busy2 == GLUON_MATMUL_E_BUSY && polled == 0 && ew == 0 && ew2 == 0 && same
+                && again == GLUON_MATMUL_E_ARG && et == 0 && tiled_poll == 1 && etw == 0;
+    printf("nonblocking: start %d %d, busy %d %d, poll %d, wait %d %d, same C %s, wait again "
+           "%d, tiled %d %d %d: %s\n", es, es2, busy1, busy2, polled, ew, ew2,
+           same ? "yes" : "NO", again, et, tiled_poll, etw, nb_ok ? "ok" : "FAIL");
+    failures += !nb_ok;
+    printf("matmul_test: %d cases, %d failures\n", N_CASES + 2, failures);
     return failures;
 }

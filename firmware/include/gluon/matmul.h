@@ -53,7 +53,7 @@ extern "C" {
 #define GLUON_MATMUL_E_ALIGN     3   /* address or stride not a multiple of 4 */
 #define GLUON_MATMUL_E_BAD_OP    4   /* reserved OP.STORE value */
 #define GLUON_MATMUL_E_DMA       5   /* buffer outside the DMA windows, or bus error */
-#define GLUON_MATMUL_E_BUSY      6   /* START while busy */
+#define GLUON_MATMUL_E_BUSY      6   /* START while busy; driver: calls are started */
 #define GLUON_MATMUL_E_ABORTED   7   /* ABORT */
 /* Driver-level errors. */
 #define GLUON_MATMUL_E_ARG       16  /* bad argument (size <= 0, NULL, K too large) */
@@ -100,6 +100,45 @@ int gluon_matmul_i8(int M, int N, int K, const int8_t *A, int lda,
 int gluon_matmul_i8_i32(int M, int N, int K, const int8_t *A, int lda,
                         const int8_t *B, int ldb, int32_t *C, int ldc,
                         const int32_t *bias);
+
+/* ---- Non-blocking calls: start, do other work, wait ---------------------
+ *
+ *     gluon_matmul_start_i8(...);       // returns at once
+ *     ... work on the core (not touching A, B, bias or C) ...
+ *     err = gluon_matmul_wait();        // the result of the started call
+ *
+ * Same arguments and results as the blocking calls.  A call that fits one
+ * coprocessor operation (hardware present, M <= CONFIG.MAX_M, N <= MAX_N,
+ * buffers and strides word aligned) only programs the coprocessor and starts
+ * it; any other call (tiled, software fallback) first lets a running operation
+ * end, then runs to its end inside the start call, and gluon_matmul_wait()
+ * returns its result.
+ *
+ * Two calls may be started.  If the first still runs, the second one's
+ * registers are written at once (the running operation latched its own) and
+ * gluon_matmul_wait(), returning the first call's result, writes START for the
+ * second: a chain of dependent operations (layer 1, then layer 2 reading layer
+ * 1's output) runs back to back, each started when the previous one has
+ * written all its output.  A third start, or a blocking call while calls are
+ * started, returns GLUON_MATMUL_E_BUSY and changes nothing.  Waits return the
+ * results oldest first; gluon_matmul_wait() without a started call returns
+ * GLUON_MATMUL_E_ARG.  gluon_matmul_last_cycles() is valid after the wait.
+ *
+ * gluon_matmul_poll() reads the coprocessor's interrupt line in mip (no bus
+ * access): the start calls set IRQ_EN.DONE, which traps only if the program
+ * enabled that interrupt (mie bit 17 + slot, and mstatus.MIE). */
+int gluon_matmul_start_i8(int M, int N, int K, const int8_t *A, int lda,
+                          const int8_t *B, int ldb, int8_t *C, int ldc,
+                          const gluon_requant *rq);
+int gluon_matmul_start_i8_i32(int M, int N, int K, const int8_t *A, int lda,
+                              const int8_t *B, int ldb, int32_t *C, int ldc,
+                              const int32_t *bias);
+/* 1 if the oldest started call has ended (gluon_matmul_wait() will not wait
+ * for it), else 0. */
+int gluon_matmul_poll(void);
+/* Wait for the oldest started call to end; returns its result (0 or an error
+ * code) and starts the next started call on the coprocessor, if any. */
+int gluon_matmul_wait(void);
 
 /* Sum of the coprocessor's CYCLES (START to DONE) over the tiles of the last
  * hardware call; 0 after a software call. */
