@@ -9,20 +9,22 @@ Pipeline (see docs/core.md for the cycle table and the no-speculation rule):
 executes* (branches and jumps are resolved there) and presented straight to RAM's synchronous
 instruction port, so the instruction arrives at the start of the next cycle. Nothing is ever
 fetched from a predicted address; the only fetch ever discarded is the sequential successor of
-an instruction that faults on the bus.
+a load or store that faults (bus error, or refused by PMP).
 
 ``X`` execute: decode, register read (with a bypass from ``W``), ALU, branch resolution, CSR
 access, traps, and the issue of the one data-bus request of a load or store. A data request is
-issued only when every older instruction is known not to trap.
+issued only when every older instruction is known not to trap. MUL* and DIV* wait in ``X``
+for their fixed-latency unit (1 and 33 extra cycles).
 
 ``W`` write back: ALU results are written; a load waits for its bus response (one cycle on RAM)
-and its data is forwarded to ``X`` in the cycle it arrives; a multiply is computed from
-registered operands, then written. An instruction in ``X`` that reads the register a multiply
-in ``W`` is about to write waits one cycle (interlock).
+and its data is written to the register file. An instruction in ``X`` that reads the register
+a load in ``W`` is about to write waits one cycle (load-use interlock). A load or store PMP
+refused makes no bus request and traps from ``W``, as a bus error does.
 
 Every latency is a function of the instruction stream, never of data values: branches take one
-cycle taken or not, MUL* one cycle (+1 if the next instruction uses the result), DIV/REM a
-fixed :data:`~gluon.hdl.divider.LATENCY` + 1 cycles, loads and stores on RAM one cycle.
+cycle taken or not, MUL* two cycles, DIV/REM a fixed :data:`~gluon.hdl.divider.LATENCY` + 1
+cycles, loads and stores on RAM one cycle (+1 if the next instruction reads the loaded
+register).
 """
 
 from amaranth import *
@@ -67,7 +69,7 @@ class TraceSignature(wiring.Signature):
 
 
 class WKind:
-    NONE, ALU, LOAD, STORE, MUL = range(5)
+    NONE, ALU, LOAD, STORE = range(4)
 
 
 class Core(wiring.Component):
@@ -97,6 +99,9 @@ class Core(wiring.Component):
             "soft_irq": In(1),
             "local_irq": In(16),
             "trace": Out(TraceSignature()),
+            # the load/store in X is refused by PMP or an M-only region (it will make no
+            # request and trap from W): observation for formal checks, unused in the SoC
+            "mem_denied": Out(1),
         })
 
     def elaborate(self, platform):
@@ -130,7 +135,7 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ W stage state
         w_valid = Signal()
-        w_kind = Signal(range(5))
+        w_kind = Signal(range(4))
         w_rd = Signal(5)
         w_result = Signal(32)
         w_pc = Signal(32)
@@ -228,11 +233,11 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ operands
         m.d.comb += [rp1.addr.eq(inst.rs1), rp2.addr.eq(inst.rs2)]
-        # Bypass from W: ALU results only (a register). Load data and a multiply's product
-        # arrive too late in W to feed X in the same cycle: an instruction that reads the
-        # register a load or multiply in W is about to write waits one cycle (interlock: a
+        # Bypass from W: ALU results only (a register; MUL and DIV results are ALU results by
+        # then). Load data arrives too late in W to feed X in the same cycle: an instruction
+        # that reads the register a load in W is about to write waits one cycle (interlock: a
         # property of the code, never of data), and reads it from the register file.
-        w_late = w_valid & ((w_kind == WKind.MUL) | (w_kind == WKind.LOAD))
+        w_late = w_valid & (w_kind == WKind.LOAD)
         w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
         rs1 = Signal(32)
         rs2 = Signal(32)
@@ -389,7 +394,8 @@ class Core(wiring.Component):
         else:
             i_ok, d_ok = C(1), C(1)
         d_denied = Signal()
-        m.d.comb += d_denied.eq(~d_ok | m_only_hit & ~d_priv_m)
+        m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
+                     self.mem_denied.eq(x_valid & x_mem & d_denied)]
         priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
         with m.If(x_ffault | ~i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
@@ -426,10 +432,12 @@ class Core(wiring.Component):
 
         div_started = Signal()                    # the divider works for the instruction in X
         div_wait = is_div & ~(divider.done & div_started)
+        mul_started = Signal()                    # the multiplier holds the operands of X
+        mul_wait = is_mul & ~(multiplier.valid & mul_started)
         wfi_wait = is_wfi & ~irq_pending
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc & ~irq_take & (div_wait | wfi_wait | x_mem & bus.stall))
+                             ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_mem & bus.stall))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -438,6 +446,12 @@ class Core(wiring.Component):
         m.d.comb += [
             divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
                              & ~w_trap & ~exc & ~irq_take),
+            # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
+            multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
+                               & ~w_trap & ~exc & ~irq_take),
+            multiplier.a.eq(rs1),
+            multiplier.b.eq(rs2),
+            multiplier.funct.eq(f3[:2]),
             divider.a.eq(rs1),
             divider.b.eq(rs2),
             divider.signed.eq(~f3[0]),
@@ -480,9 +494,13 @@ class Core(wiring.Component):
             self.ibus.en.eq(advance),
         ]
         with m.If(advance):
-            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0)]
-        with m.Elif(divider.start):
-            m.d.sync += div_started.eq(1)
+            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0),
+                         mul_started.eq(0)]
+        with m.Else():
+            with m.If(divider.start):
+                m.d.sync += div_started.eq(1)
+            with m.If(multiplier.load):
+                m.d.sync += mul_started.eq(1)
 
         # ------------------------------------------------------------------ W stage update
         result = Signal(32)
@@ -496,13 +514,14 @@ class Core(wiring.Component):
             m.d.comb += result.eq(csr_rdata)
         with m.Elif(is_div):
             m.d.comb += result.eq(divider.result)
+        with m.Elif(is_mul):
+            m.d.comb += result.eq(multiplier.result)
         with m.Else():
             m.d.comb += result.eq(alu)
 
         writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
         with m.If(x_commit):
-            kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE,
-                       Mux(is_mul, WKind.MUL, WKind.ALU)))
+            kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE, WKind.ALU))
             m.d.sync += [
                 w_valid.eq(1),
                 w_kind.eq(kind),
@@ -519,13 +538,6 @@ class Core(wiring.Component):
             m.d.sync += w_valid.eq(0)
 
         # W: late results
-        m.d.comb += [
-            multiplier.load.eq(x_commit & is_mul),
-            multiplier.a.eq(rs1),
-            multiplier.b.eq(rs2),
-            multiplier.funct.eq(f3[:2]),
-        ]
-        mul_result = multiplier.result
         shifted = Signal(32)
         m.d.comb += shifted.eq(bus.dat_r >> Cat(C(0, 3), w_addr[:2]))
         load_result = Signal(32)
@@ -545,8 +557,6 @@ class Core(wiring.Component):
         with m.Switch(w_kind):
             with m.Case(WKind.LOAD):
                 m.d.comb += w_data.eq(load_result)
-            with m.Case(WKind.MUL):
-                m.d.comb += w_data.eq(mul_result)
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
         w_retire = w_valid & ~w_hold & ~w_trap

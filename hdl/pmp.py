@@ -108,18 +108,25 @@ class PMP(wiring.Component):
                     m.d.sync += addr[i].eq(self.csr_wdata)
 
         # ---- checks
-        def check(adr, priv_m, need):
+        # NAPOT mask of each entry, addr ^ (addr + 1) (the trailing ones and the zero above
+        # them), shared by both checks.
+        masks = []
+        for i in range(N):
+            mask = Signal(32, name=f"napot_mask{i}")
+            m.d.comb += mask.eq(addr[i] ^ (addr[i] + 1))
+            masks.append(mask)
+
+        def check(adr, priv_m, need, tag):
             """need: function cfg -> permission bit. Returns the 'allowed' signal."""
             w = adr[2:]                                     # word address (30 bits)
+            # one comparator per entry: TOR i is [addr[i-1], addr[i]) = below[i] & ~below[i-1]
+            below = [w < addr[i] for i in range(N)]
             matches = []
             for i in range(N):
-                lo = addr[i - 1] if i else C(0, 32)
-                tor = (w >= lo) & (w < addr[i])
+                tor = below[i] & (~below[i - 1] if i else C(1, 1))
                 na4 = (w == addr[i])
-                mask = Signal(32, name=f"napot_mask{i}_{id(adr) % 1000}")
-                m.d.comb += mask.eq(addr[i] ^ (addr[i] + 1))
-                napot = ((w ^ addr[i]) & ~mask) == 0
-                hit = Signal(name=f"pmp_hit{i}_{id(adr) % 1000}")
+                napot = ((w ^ addr[i]) & ~masks[i]) == 0
+                hit = Signal(name=f"pmp_{tag}_hit{i}")
                 with m.Switch(cfg[i].a):
                     with m.Case(TOR):
                         m.d.comb += hit.eq(tor)
@@ -128,17 +135,20 @@ class PMP(wiring.Component):
                     with m.Case(NAPOT):
                         m.d.comb += hit.eq(napot)
                 matches.append(hit)
-            ok = Signal()
+            # the lowest-numbered matching entry decides: flat AND-OR, no priority mux chain
+            terms = []
+            earlier = C(0, 1)
+            for i in range(N):
+                terms.append(matches[i] & ~earlier & (need(cfg[i]) | priv_m & ~cfg[i].l))
+                earlier = earlier | matches[i]
+            ok = Signal(name=f"pmp_{tag}_ok")
             # no match: M yes; U no, unless no entry is implemented (spec 3.7.1)
-            m.d.comb += ok.eq(priv_m if N else 1)
-            for i in reversed(range(N)):            # lowest index wins (last If)
-                with m.If(matches[i]):
-                    m.d.comb += ok.eq(need(cfg[i]) | priv_m & ~cfg[i].l)
+            m.d.comb += ok.eq(Cat(*terms).any() | ~earlier & priv_m if N else 1)
             return ok
 
         m.d.comb += [
-            self.i_ok.eq(check(self.i_addr, self.i_m, lambda c: c.x)),
+            self.i_ok.eq(check(self.i_addr, self.i_m, lambda c: c.x, "i")),
             self.d_ok.eq(check(self.d_addr, self.d_m,
-                               lambda c: Mux(self.d_write, c.w, c.r))),
+                               lambda c: Mux(self.d_write, c.w, c.r), "d")),
         ]
         return m
