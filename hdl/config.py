@@ -1,8 +1,9 @@
 """Named SoC configurations: data, not forks. A configuration chooses which blocks exist and
 their sizes; it never changes how a block's logic is written.
 
-``small``:   core without PMP + RAM + UART + timer, no performance counters: for small FPGAs
-             (the iCEBreaker's UP5K); U-mode exists but its memory accesses are unrestricted.
+``small``:   core without PMP + RAM + UART + timer, no performance counters, no DMA window
+             registers (no coprocessors to use them): for small FPGAs (the iCEBreaker's UP5K);
+             U-mode exists but its memory accesses are unrestricted.
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
 ``full``:    ``minimal`` + every coprocessor that has landed (ULX3S-85F, simulation default).
 """
@@ -31,6 +32,7 @@ class SocConfig:
     uart_divisor: int = 0            # 0: clk_hz // 115200
     pmp_entries: int = 8             # 0: no PMP (U-mode memory accesses unrestricted)
     perf: bool = True                # the PERF counter block (0x1000_4000)
+    dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     description: str = ""
 
     def with_(self, **kw):
@@ -42,7 +44,7 @@ class SocConfig:
 
 
 CONFIGS = {
-    "small": SocConfig("small", (), pmp_entries=0, perf=False,
+    "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False,
                        description="core without PMP + RAM + UART + timer (small FPGAs)"),
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
     "full": SocConfig("full", ("hash", "modmul", "matmul"),

@@ -51,6 +51,8 @@ class GluonSoC(wiring.Component):
         if not isinstance(config, SocConfig):
             raise TypeError(f"config must be a SocConfig, not {config!r}")
         self.config = config
+        if config.coprocessors and not config.dma_windows:
+            raise ValueError("coprocessors need the DMA window registers (dma_windows=True)")
         self.ram_init = ram_init
         # The DMA window registers are M-mode only whatever PMP says (docs/security.md).
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
@@ -95,8 +97,9 @@ class GluonSoC(wiring.Component):
             ("UART", 0x1000_0000, 0x1000, UART.REGS),
             ("SYSINFO", 0x1000_1000, 0x1000, SysInfo.REGS),
             ("SIMCTRL", 0x1000_2000, 0x1000, SimCtrl.REGS),
-            ("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS),
         ]
+        if cfg.dma_windows:
+            entries.append(("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS))
         if cfg.perf:
             entries.append(("PERF", PERF_BASE, SLOT_SIZE, PerfCounters.REGS))
         for c in self.coprocessors:
@@ -117,14 +120,17 @@ class GluonSoC(wiring.Component):
         m.submodules.sysinfo = sysinfo = SysInfo(clk_hz=cfg.clk_hz, ram_base=RAM_BASE,
                                                  ram_size=cfg.ram_size, coprocs_mask=self.coprocs_mask)
         m.submodules.simctrl = simctrl = SimCtrl()
-        m.submodules.dma_windows = windows = hold(DMAWindows())
+        if cfg.dma_windows:
+            m.submodules.dma_windows = windows = hold(DMAWindows())
         if cfg.perf:
             m.submodules.perf = perf = hold(PerfCounters())
 
         # The core's data bus: one decoder, built from the memory map.
         m.submodules.decoder = dec = Decoder(addr_width=30)
         targets = {"CLINT": clint.bus, "UART": uart.bus, "SYSINFO": sysinfo.bus,
-                   "SIMCTRL": simctrl.bus, "DMA": windows.bus, "RAM": ram.cbus}
+                   "SIMCTRL": simctrl.bus, "RAM": ram.cbus}
+        if cfg.dma_windows:
+            targets["DMA"] = windows.bus
         if cfg.perf:
             targets["PERF"] = perf.bus
         for c in self.coprocessors:
