@@ -99,8 +99,8 @@ class Core(wiring.Component):
             "soft_irq": In(1),
             "local_irq": In(16),
             "trace": Out(TraceSignature()),
-            # the load/store in X is refused by PMP or an M-only region (it will make no
-            # request and trap from W): observation for formal checks, unused in the SoC
+            # the load/store in X is misaligned or refused by PMP or an M-only region (it will
+            # make no request and trap from W): observation for formal checks, unused in the SoC
             "mem_denied": Out(1),
         })
 
@@ -144,6 +144,7 @@ class Core(wiring.Component):
         w_f3 = Signal(3)
         w_priv_m = Signal()
         w_denied = Signal()                       # a load/store refused by PMP/M-only: no request
+        w_misaligned = Signal()                   # a misaligned load/store: no request
 
         # ------------------------------------------------------------------ CSR state
         priv_m = Signal(init=1)                   # current privilege: 1 = M, 0 = U
@@ -395,7 +396,7 @@ class Core(wiring.Component):
             i_ok, d_ok = C(1), C(1)
         d_denied = Signal()
         m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
-                     self.mem_denied.eq(x_valid & x_mem & d_denied)]
+                     self.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
         priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
         with m.If(x_ffault | ~i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
@@ -407,9 +408,8 @@ class Core(wiring.Component):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
         with m.Elif(jump & (target[:2] != 0)):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(target)]
-        with m.Elif(x_mem & misaligned):
-            m.d.comb += [exc.eq(1), exc_tval.eq(mem_addr),
-                         exc_cause.eq(Mux(is_store, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED))]
+        # A misaligned load/store is not an exception in X either: like a refused one, it makes
+        # no request and traps from W (the address adder then feeds no trap decision).
 
         irq_pending = (mip & mie) != 0
         # M-level interrupts are always enabled while the hart runs in U-mode.
@@ -426,9 +426,9 @@ class Core(wiring.Component):
         # ------------------------------------------------------------------ W stage completion
         bus = self.dbus
         w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
-        w_bus = w_mem & ~w_denied                 # a request is outstanding
+        w_bus = w_mem & ~w_denied & ~w_misaligned     # a request is outstanding
         w_hold = w_bus & ~(bus.ack | bus.err)
-        w_trap = w_mem & (bus.err | w_denied)
+        w_trap = w_mem & (bus.err | w_denied | w_misaligned)
 
         div_started = Signal()                    # the divider works for the instruction in X
         div_wait = is_div & ~(divider.done & div_started)
@@ -461,7 +461,7 @@ class Core(wiring.Component):
         # The data request: only when nothing older can still trap (w_hold/w_trap clear), and
         # only if PMP allows it (a denied access waits for bus.stall like any other, then goes
         # to W with no request, and traps there).
-        x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied
+        x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
         m.d.comb += [
             bus.cyc.eq(w_bus | x_req),
             bus.stb.eq(x_req),
@@ -533,6 +533,7 @@ class Core(wiring.Component):
                 w_f3.eq(f3),
                 w_priv_m.eq(priv_m),
                 w_denied.eq(x_mem & d_denied),
+                w_misaligned.eq(x_mem & misaligned),
             ]
         with m.Elif(~w_hold):
             m.d.sync += w_valid.eq(0)
@@ -583,7 +584,9 @@ class Core(wiring.Component):
         with m.If(w_trap):
             m.d.sync += [
                 mepc.eq(w_pc),
-                mcause.eq(Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT)),
+                mcause.eq(Mux(w_misaligned,
+                              Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
+                              Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))),
                 mtval.eq(w_addr),
                 mstatus_mpie.eq(mstatus_mie),
                 mstatus_mie.eq(0),
