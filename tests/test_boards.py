@@ -301,7 +301,7 @@ def _full_build(tmp_path, monkeypatch, board, config=None):
 
 
 @pytest.mark.slow
-def test_icebreaker_minimal_bitstream(tmp_path, monkeypatch):
+def test_icebreaker_small_bitstream(tmp_path, monkeypatch):
     board, res = _full_build(tmp_path, monkeypatch, "icebreaker")
     assert Path(res.bitstream).stat().st_size > 100_000
     p = _yowasp("yowasp-iceunpack", [Path(res.bitstream).name, "unpacked.asc"],
