@@ -68,6 +68,10 @@ class TraceSignature(wiring.Signature):
         })
 
 
+def _reverse(v):
+    return Cat(*[v[len(v) - 1 - i] for i in range(len(v))])
+
+
 class WKind:
     NONE, ALU, LOAD, STORE = range(4)
 
@@ -257,6 +261,11 @@ class Core(wiring.Component):
         add = Signal(32)
         m.d.comb += add.eq(rs1 + opb)
         shamt = opb[:5]
+        # one right shifter for SLL/SRL/SRA: a left shift is a right shift of the reversed word
+        shifted = Signal(32)
+        sh_in = Mux(f3[2], rs1, _reverse(rs1))
+        sh_fill = f3[2] & alt & rs1[31]
+        m.d.comb += shifted.eq((Cat(sh_in, sh_fill).as_signed() >> shamt)[:32])
         lt = rs1.as_signed() < opb.as_signed()
         ltu = rs1 < opb
         alu = Signal(32)
@@ -264,7 +273,7 @@ class Core(wiring.Component):
             with m.Case(0):
                 m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
             with m.Case(1):
-                m.d.comb += alu.eq(rs1 << shamt)
+                m.d.comb += alu.eq(_reverse(shifted))
             with m.Case(2):
                 m.d.comb += alu.eq(lt)
             with m.Case(3):
@@ -272,7 +281,7 @@ class Core(wiring.Component):
             with m.Case(4):
                 m.d.comb += alu.eq(rs1 ^ opb)
             with m.Case(5):
-                m.d.comb += alu.eq(Mux(alt, rs1.as_signed() >> shamt, rs1 >> shamt))
+                m.d.comb += alu.eq(shifted)
             with m.Case(6):
                 m.d.comb += alu.eq(rs1 | opb)
             with m.Case(7):
