@@ -287,6 +287,22 @@ def block_table(stat_json, top, family):
     return rows
 
 
+def ram_script(name, family, module=None):
+    """Yosys commands run after reading the design: on ECP5, the RAM's read ports do not care
+    what they read from an address being written in the same cycle (``COLLISION_X_MASK``).
+    Amaranth marks a non-transparent read port as returning the old word, which a DP16KD's
+    second port cannot promise, so Yosys would give each read port its own copy of the array;
+    with the mark, the RAM is one copy in true-dual-port DP16KDs (port A: the data side's read
+    and write, shared address; port B: instruction fetch). What this relaxes: the data side
+    never uses the word read during its own write (a store), and a fetch of the very word a
+    store writes in the same cycle (a store to the address right after itself, with no FENCE.I
+    between) reads an undefined word; docs/fpga.md. iCE40 block RAM has one read port per
+    block: nothing to gain there."""
+    if family != "ecp5":
+        return ""
+    return f"setparam -set COLLISION_X_MASK 1'1 {module or name + '.logic.soc.ram'}/t:$memrd_v2"
+
+
 def blocks_script(il_path, name, family, depth=2):
     """A Yosys script for the per-block statistics: the SoC's blocks and their sub-blocks down
     to ``depth`` levels keep their hierarchy, deeper ones are flattened into them. (Keeping
@@ -296,7 +312,8 @@ def blocks_script(il_path, name, family, depth=2):
     keep = [m for m in mods if soc and m.startswith(soc + ".") and
             m.count(".") - soc.count(".") <= depth] + ([soc] if soc else [])
     synth = "synth_ecp5" if family == "ecp5" else "synth_ice40 -dsp"
-    return (f"read_rtlil {name}.il; hierarchy -top {name}; "
+    ram = ram_script(name, family)
+    return (f"read_rtlil {name}.il; hierarchy -top {name}; " + (f"{ram}; " if ram else "")
             + "".join(f"setattr -mod -set keep_hierarchy 1 {m}; " for m in keep)
             + f"{synth} -top {name}; tee -q -o {name}.blocks.json stat -json")
 
@@ -365,6 +382,8 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
     if board.family == "ice40":
         overrides["synth_opts"] = "-dsp"          # the multiplier on SB_MAC16, not on LUTs
+    if ram_script(name, board.family):
+        overrides["script_after_read"] = ram_script(name, board.family)
     plan = platform.build(top, name=name, do_build=False, **overrides)
     for stale in ("bit", "bin", "rpt", "tim", "report.json", "summary.json", "blocks.json",
                   "stat.json"):

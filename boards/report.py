@@ -31,7 +31,7 @@ __all__ = ["MATRIX", "CORE_REFERENCES", "CORE_TARGET_LUT4", "synth_core", "run",
 
 
 # (board, configuration) pairs the docs table lists.
-MATRIX = [("ulx3s-85f", "full"), ("ulx3s-85f", "minimal"), ("icebreaker", "minimal")]
+MATRIX = [("ulx3s-85f", "full"), ("ulx3s-85f", "minimal"), ("icebreaker", "small")]
 
 # Same-tool (Yosys synth_ecp5) LUT4 counts from the issue, and the target for the core.
 CORE_REFERENCES = {"PicoRV32": 1949, "VexRiscv Lite": 2655, "SERV": 346}
@@ -61,9 +61,10 @@ def _yosys(env, cwd, script, log):
         raise BuildError("synth", f"yosys failed on {script!r}", lines)
 
 
-def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print):
+def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp_entries=None):
     """The core alone on ECP5: LUT4 count (flattened), per-block counts (hierarchy kept),
-    Fmax out of context (``pnr``). Returns a :class:`CoreResult`."""
+    Fmax out of context (``pnr``). ``pmp_entries``: the core's parameter (None: its default;
+    0: without PMP). Returns a :class:`CoreResult`."""
     from amaranth.back import rtlil
     from gluon.hdl.core import Core
 
@@ -72,7 +73,8 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print):
     env = tool_env()
     res = CoreResult()
     t0 = time.monotonic()
-    (out / "core.il").write_text(rtlil.convert(Core(), name="core"))
+    kw = {} if pmp_entries is None else {"pmp_entries": pmp_entries}
+    (out / "core.il").write_text(rtlil.convert(Core(**kw), name="core"))
     procs = []
     if hierarchy:
         procs.append(subprocess.Popen(
@@ -241,20 +243,26 @@ def markdown(results):
                    f"DSP; nextpnr: {core['pnr_lut4']:,} LUT4, Fmax {core['fmax_mhz']:.1f} MHz "
                    f"out of context |")
         blocks = {name: c for _d, name, c in core.get("blocks", [])}
+        nopmp = results.get("core_nopmp")
+        if nopmp:
+            c2 = nopmp.get("cells", {})
+            out.append(f"| **Gluon core, `Core(pmp_entries=0)` (no PMP)** | **{nopmp['lut4']:,}** | "
+                       f"target ≤ {CORE_TARGET_LUT4:,}; {c2.get('TRELLIS_FF', 0):,} FF; nextpnr: "
+                       f"{nopmp['pnr_lut4']:,} LUT4, Fmax {nopmp['fmax_mhz']:.1f} MHz out of context |")
+            out.append(f"| PMP (8 entries): the difference | {core['lut4'] - nopmp['lut4']:,} | flattened builds |")
         if "core.pmp" in blocks:
             pmp = blocks["core.pmp"]["LUT"]
-            out.append(f"| Gluon core without the PMP (hierarchical estimate) | "
-                       f"{blocks['core']['LUT'] - pmp:,} | hierarchy kept: core {blocks['core']['LUT']:,} − PMP {pmp:,} |")
-            out.append(f"| PMP (8 entries) | {pmp:,} | |")
+            out.append(f"| PMP (8 entries), hierarchy kept | {pmp:,} | core {blocks['core']['LUT']:,} with it |")
         if "core.divider" in blocks:
             out.append(f"| divider (in the above) | {blocks['core.divider']['LUT']:,} | |")
         for name, n in CORE_REFERENCES.items():
             out.append(f"| {name} (reference, same tools) | {n:,} | |")
-        cps = core.get("critical_path") or []
-        if cps:
-            p = cps[0]
-            out += ["", f"Core critical path (out of context): `{p['start']}` → `{p['end']}`, "
-                        f"{p['delay_ns']} ns."]
+        for label, res in (("", core), (", without PMP", nopmp or {})):
+            cps = res.get("critical_path") or []
+            if cps:
+                p = cps[0]
+                out += ["", f"Core critical path (out of context{label}): `{p['start']}` → "
+                            f"`{p['end']}`, {p['delay_ns']} ns."]
         out.append("")
     out.append(f"_Generated {time.strftime('%Y-%m-%d')} by `python -m gluon.boards.report` "
                f"with Yosys/nextpnr from YoWASP._")
@@ -280,6 +288,8 @@ def run(only=None, boards=None, log=print, collect=False):
         results = json.loads(prev.read_text())        # keep what this run does not redo
     if only in (None, "core"):
         results["core"] = asdict(synth_core(log=log))
+        results["core_nopmp"] = asdict(synth_core("build/core_nopmp", hierarchy=False,
+                                                  pmp_entries=0, log=log))
     if only in (None, "builds"):
         todo = [(b, c) for b, c in MATRIX if not boards or b in boards]
         done = {(d["board"], d["config"]): d for d in results.get("builds", [])}

@@ -45,10 +45,11 @@ BOARDS = {b.name: b for b in [
           ram_size=16 * 1024, **_ULX3S),
     Board("ulx3s-12f", ULX3S_12F_Platform, default_config="minimal", default_mhz=60,
           ram_size=8 * 1024, **_ULX3S),
-    # iCEBreaker: LED 1 is green (heartbeat), LED 0 red (UART activity). UP5K block RAM is
+    # iCEBreaker: the "small" configuration (no PMP, no PERF block). LED 1 is green
+    # (heartbeat), LED 0 red (UART activity). UP5K block RAM is
     # 30 x 4 Kbit: 4 KiB of RAM takes 16 blocks (two copies), 8 KiB would take 32.
     Board("icebreaker", ICEBreakerPlatform, family="ice40", clk="clk12", leds=(1, 0),
-          rst=("button", 0), default_config="minimal", default_mhz=25, ram_size=4 * 1024),
+          rst=("button", 0), default_config="small", default_mhz=25, ram_size=4 * 1024),
 ]}
 
 

@@ -1,7 +1,10 @@
 """Named SoC configurations: data, not forks. A configuration chooses which blocks exist and
 their sizes; it never changes how a block's logic is written.
 
-``minimal``: core + RAM + UART + timer (fits the iCEBreaker's UP5K with a small RAM).
+``small``:   core without PMP + RAM + UART + timer, no performance counters, no DMA window
+             registers (no coprocessors to use them): for small FPGAs (the iCEBreaker's UP5K);
+             U-mode exists but its memory accesses are unrestricted.
+``minimal``: core + RAM + UART + timer (with PMP and performance counters).
 ``full``:    ``minimal`` + every coprocessor that has landed (ULX3S-85F, simulation default).
 """
 
@@ -27,6 +30,9 @@ class SocConfig:
     ram_size: int = 128 * 1024
     clk_hz: int = 50_000_000
     uart_divisor: int = 0            # 0: clk_hz // 115200
+    pmp_entries: int = 8             # 0: no PMP (U-mode memory accesses unrestricted)
+    perf: bool = True                # the PERF counter block (0x1000_4000)
+    dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     description: str = ""
 
     def with_(self, **kw):
@@ -38,6 +44,8 @@ class SocConfig:
 
 
 CONFIGS = {
+    "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False,
+                       description="core without PMP + RAM + UART + timer (small FPGAs)"),
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
     "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),

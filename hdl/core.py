@@ -9,20 +9,22 @@ Pipeline (see docs/core.md for the cycle table and the no-speculation rule):
 executes* (branches and jumps are resolved there) and presented straight to RAM's synchronous
 instruction port, so the instruction arrives at the start of the next cycle. Nothing is ever
 fetched from a predicted address; the only fetch ever discarded is the sequential successor of
-an instruction that faults on the bus.
+a load or store that faults (bus error, or refused by PMP).
 
 ``X`` execute: decode, register read (with a bypass from ``W``), ALU, branch resolution, CSR
 access, traps, and the issue of the one data-bus request of a load or store. A data request is
-issued only when every older instruction is known not to trap.
+issued only when every older instruction is known not to trap. MUL* and DIV* wait in ``X``
+for their fixed-latency unit (1 and 33 extra cycles).
 
 ``W`` write back: ALU results are written; a load waits for its bus response (one cycle on RAM)
-and its data is forwarded to ``X`` in the cycle it arrives; a multiply is computed from
-registered operands, then written. An instruction in ``X`` that reads the register a multiply
-in ``W`` is about to write waits one cycle (interlock).
+and its data is written to the register file. An instruction in ``X`` that reads the register
+a load in ``W`` is about to write waits one cycle (load-use interlock). A load or store PMP
+refused makes no bus request and traps from ``W``, as a bus error does.
 
 Every latency is a function of the instruction stream, never of data values: branches take one
-cycle taken or not, MUL* one cycle (+1 if the next instruction uses the result), DIV/REM a
-fixed :data:`~gluon.hdl.divider.LATENCY` + 1 cycles, loads and stores on RAM one cycle.
+cycle taken or not, MUL* two cycles, DIV/REM a fixed :data:`~gluon.hdl.divider.LATENCY` + 1
+cycles, loads and stores on RAM one cycle (+1 if the next instruction reads the loaded
+register).
 """
 
 from amaranth import *
@@ -33,7 +35,7 @@ from .bus import WishboneSignature
 from .divider import Divider
 from .multiplier import Multiplier
 from .branch import BranchUnit
-from .pmp import PMP
+from .pmp import PMP, N_ENTRIES as PMP_ENTRIES
 from .isa import Opcode, Instruction, Cause, Irq, Csr
 
 
@@ -66,8 +68,12 @@ class TraceSignature(wiring.Signature):
         })
 
 
+def _reverse(v):
+    return Cat(*[v[len(v) - 1 - i] for i in range(len(v))])
+
+
 class WKind:
-    NONE, ALU, LOAD, STORE, MUL = range(5)
+    NONE, ALU, LOAD, STORE = range(4)
 
 
 class Core(wiring.Component):
@@ -75,11 +81,14 @@ class Core(wiring.Component):
     instruction port reaches (RAM); a fetch outside it raises an instruction access fault."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1, m_only=()):
+                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
             raise ValueError("fetch_size must be a power of two and fetch_base aligned to it")
+        if pmp_entries % 4 or not 0 <= pmp_entries <= 16:
+            raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
+        self.pmp_entries = pmp_entries
         self.reset_vector = reset_vector
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
@@ -94,6 +103,9 @@ class Core(wiring.Component):
             "soft_irq": In(1),
             "local_irq": In(16),
             "trace": Out(TraceSignature()),
+            # the load/store in X is misaligned or refused by PMP or an M-only region (it will
+            # make no request and trap from W): observation for formal checks, unused in the SoC
+            "mem_denied": Out(1),
         })
 
     def elaborate(self, platform):
@@ -108,7 +120,10 @@ class Core(wiring.Component):
         m.submodules.divider = divider = Divider()
         m.submodules.multiplier = multiplier = Multiplier()
         m.submodules.branch = branch = BranchUnit()
-        m.submodules.pmp = pmp = PMP()
+        if self.pmp_entries:
+            m.submodules.pmp = pmp = PMP(self.pmp_entries)
+        else:
+            pmp = None
 
         # ------------------------------------------------------------------ X stage state
         x_valid = Signal()
@@ -124,7 +139,7 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ W stage state
         w_valid = Signal()
-        w_kind = Signal(range(5))
+        w_kind = Signal(range(4))
         w_rd = Signal(5)
         w_result = Signal(32)
         w_pc = Signal(32)
@@ -132,6 +147,8 @@ class Core(wiring.Component):
         w_addr = Signal(32)
         w_f3 = Signal(3)
         w_priv_m = Signal()
+        w_denied = Signal()                       # a load/store refused by PMP/M-only: no request
+        w_misaligned = Signal()                   # a misaligned load/store: no request
 
         # ------------------------------------------------------------------ CSR state
         priv_m = Signal(init=1)                   # current privilege: 1 = M, 0 = U
@@ -221,31 +238,42 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ operands
         m.d.comb += [rp1.addr.eq(inst.rs1), rp2.addr.eq(inst.rs2)]
-        # Bypass from W: ALU results (a register) and load data (straight from the bus, in
-        # the cycle it arrives). Only a multiply's product is too late to forward: interlock.
-        w_late = w_valid & (w_kind == WKind.MUL)
-        w_fwd = w_valid & ((w_kind == WKind.ALU) | (w_kind == WKind.LOAD)) & (w_rd != 0)
-        w_fwd_data = Signal(32)
+        # Bypass from W: ALU results only (a register; MUL and DIV results are ALU results by
+        # then). Load data arrives too late in W to feed X in the same cycle: an instruction
+        # that reads the register a load in W is about to write waits one cycle (interlock: a
+        # property of the code, never of data), and reads it from the register file.
+        w_late = w_valid & (w_kind == WKind.LOAD)
+        w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
         rs1 = Signal(32)
         rs2 = Signal(32)
         m.d.comb += [
-            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_fwd_data, rp1.data)),
-            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_fwd_data, rp2.data)),
+            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
+            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
         ]
         hazard = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
 
         # ------------------------------------------------------------------ ALU
         alt = f7[5]
-        opb = Mux(is_op, rs2, imm_i)
+        # One adder serves ADD/ADDI, the load/store address and the JALR target, one
+        # comparator pair SLT[I][U] and the branches (the branch unit sees the same operands).
+        opb = Signal(32)
+        m.d.comb += opb.eq(Mux(is_op | is_branch, rs2, Mux(is_store, imm_s, imm_i)))
+        add = Signal(32)
+        m.d.comb += add.eq(rs1 + opb)
         shamt = opb[:5]
+        # one right shifter for SLL/SRL/SRA: a left shift is a right shift of the reversed word
+        shifted = Signal(32)
+        sh_in = Mux(f3[2], rs1, _reverse(rs1))
+        sh_fill = f3[2] & alt & rs1[31]
+        m.d.comb += shifted.eq((Cat(sh_in, sh_fill).as_signed() >> shamt)[:32])
         lt = rs1.as_signed() < opb.as_signed()
         ltu = rs1 < opb
         alu = Signal(32)
         with m.Switch(f3):
             with m.Case(0):
-                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, rs1 + opb))
+                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
             with m.Case(1):
-                m.d.comb += alu.eq(rs1 << shamt)
+                m.d.comb += alu.eq(_reverse(shifted))
             with m.Case(2):
                 m.d.comb += alu.eq(lt)
             with m.Case(3):
@@ -253,20 +281,23 @@ class Core(wiring.Component):
             with m.Case(4):
                 m.d.comb += alu.eq(rs1 ^ opb)
             with m.Case(5):
-                m.d.comb += alu.eq(Mux(alt, rs1.as_signed() >> shamt, rs1 >> shamt))
+                m.d.comb += alu.eq(shifted)
             with m.Case(6):
                 m.d.comb += alu.eq(rs1 | opb)
             with m.Case(7):
                 m.d.comb += alu.eq(rs1 & opb)
 
-        # branch comparison (always both operands from registers)
-        m.d.comb += [branch.a.eq(rs1), branch.b.eq(rs2), branch.funct3.eq(f3)]
+        # branch comparison (opb is rs2 for a branch: both operands from registers)
+        m.d.comb += [branch.a.eq(rs1), branch.b.eq(opb), branch.funct3.eq(f3)]
         taken = branch.taken
 
         pc4 = (x_pc + 4)[:32]
-        br_target = (x_pc + imm_b)[:32]
-        jal_target = (x_pc + imm_j)[:32]
-        jalr_target = Cat(C(0, 1), (rs1 + imm_i)[1:32])
+        # one pc-relative adder: branch and JAL targets, AUIPC
+        pc_rel = Signal(32)
+        m.d.comb += pc_rel.eq(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
+        br_target = pc_rel
+        jal_target = pc_rel
+        jalr_target = Cat(C(0, 1), add[1:32])
         target = Signal(32)
         jump = Signal()
         with m.If(is_jal):
@@ -278,7 +309,7 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ memory access
         mem_addr = Signal(32)
-        m.d.comb += mem_addr.eq(rs1 + Mux(is_store, imm_s, imm_i))
+        m.d.comb += mem_addr.eq(add)
         size = f3[:2]
         misaligned = (size == 1) & mem_addr[0] | (size == 2) & (mem_addr[:2] != 0)
         x_mem = (is_load | is_store)
@@ -319,13 +350,17 @@ class Core(wiring.Component):
             Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
             Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
         }
-        m.d.comb += pmp.csr_addr.eq(csr_addr)
+        # PMP CSRs: 0x3A0-0x3EF (without PMP entries they exist and read zero, WARL)
+        pmp_csr = (csr_addr[4:] == 0x3A) | (csr_addr >= 0x3B0) & (csr_addr <= 0x3EF)
+        if pmp is not None:
+            m.d.comb += pmp.csr_addr.eq(csr_addr)
         with m.Switch(csr_addr):
             for addr, val in csr_table.items():
                 with m.Case(int(addr)):
                     m.d.comb += [csr_rdata.eq(val), csr_exists.eq(1)]
             with m.Default():
-                m.d.comb += [csr_rdata.eq(pmp.csr_rdata), csr_exists.eq(pmp.csr_hit)]
+                m.d.comb += [csr_rdata.eq(pmp.csr_rdata if pmp is not None else 0),
+                             csr_exists.eq(pmp_csr)]
         csr_readonly = csr_addr[10:12] == 0b11
         # U-mode: only user CSRs (addr[9:8] == 0), and the counters only where mcounteren allows
         counter_bit = Signal()
@@ -351,19 +386,28 @@ class Core(wiring.Component):
         exc_tval = Signal(32)
         # PMP: instruction fetch checked on the PC in X (the word was read, never used), data on
         # the computed address, with MPRV's effective privilege; fixed M-only regions on top.
+        # A denied load/store is not an exception in X: it goes to W without a bus request and
+        # traps from there one cycle later, exactly as a bus error does, so that the PMP's
+        # verdict on a freshly computed address is not on the next-fetch-address path.
         d_priv_m = Mux(mstatus_mprv, mstatus_mpp_m, priv_m)
         m_only_hit = Signal()
         for base, size in self.m_only:
             bits = (size - 1).bit_length()
             with m.If(mem_addr[bits:] == (base >> bits)):
                 m.d.comb += m_only_hit.eq(1)
-        m.d.comb += [
-            pmp.i_addr.eq(x_pc), pmp.i_m.eq(priv_m),
-            pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(is_store),
-        ]
-        d_denied = ~pmp.d_ok | m_only_hit & ~d_priv_m
+        if pmp is not None:
+            m.d.comb += [
+                pmp.i_addr.eq(x_pc), pmp.i_m.eq(priv_m),
+                pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(is_store),
+            ]
+            i_ok, d_ok = pmp.i_ok, pmp.d_ok
+        else:
+            i_ok, d_ok = C(1), C(1)
+        d_denied = Signal()
+        m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
+                     self.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
         priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
-        with m.If(x_ffault | ~pmp.i_ok):
+        with m.If(x_ffault | ~i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
         with m.Elif(~legal | is_csr & csr_illegal | priv_illegal):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(raw)]
@@ -373,12 +417,8 @@ class Core(wiring.Component):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
         with m.Elif(jump & (target[:2] != 0)):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(target)]
-        with m.Elif(x_mem & misaligned):
-            m.d.comb += [exc.eq(1), exc_tval.eq(mem_addr),
-                         exc_cause.eq(Mux(is_store, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED))]
-        with m.Elif(x_mem & d_denied):
-            m.d.comb += [exc.eq(1), exc_tval.eq(mem_addr),
-                         exc_cause.eq(Mux(is_store, Cause.STORE_FAULT, Cause.LOAD_FAULT))]
+        # A misaligned load/store is not an exception in X either: like a refused one, it makes
+        # no request and traps from W (the address adder then feeds no trap decision).
 
         irq_pending = (mip & mie) != 0
         # M-level interrupts are always enabled while the hart runs in U-mode.
@@ -395,15 +435,18 @@ class Core(wiring.Component):
         # ------------------------------------------------------------------ W stage completion
         bus = self.dbus
         w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
-        w_hold = w_mem & ~(bus.ack | bus.err)
-        w_trap = w_mem & bus.err
+        w_bus = w_mem & ~w_denied & ~w_misaligned     # a request is outstanding
+        w_hold = w_bus & ~(bus.ack | bus.err)
+        w_trap = w_mem & (bus.err | w_denied | w_misaligned)
 
         div_started = Signal()                    # the divider works for the instruction in X
         div_wait = is_div & ~(divider.done & div_started)
+        mul_started = Signal()                    # the multiplier holds the operands of X
+        mul_wait = is_mul & ~(multiplier.valid & mul_started)
         wfi_wait = is_wfi & ~irq_pending
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc & ~irq_take & (div_wait | wfi_wait | x_mem & bus.stall))
+                             ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_mem & bus.stall))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -412,16 +455,25 @@ class Core(wiring.Component):
         m.d.comb += [
             divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
                              & ~w_trap & ~exc & ~irq_take),
+            # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
+            multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
+                               & ~w_trap & ~exc & ~irq_take),
+            multiplier.a.eq(rs1),
+            multiplier.b.eq(rs2),
+            multiplier.funct.eq(f3[:2]),
             divider.a.eq(rs1),
             divider.b.eq(rs2),
             divider.signed.eq(~f3[0]),
             divider.rem.eq(f3[1]),
         ]
 
-        # The data request: only when nothing older can still trap (w_hold/w_trap clear).
+        # The data request: only when nothing older can still trap (w_hold/w_trap clear), and
+        # only if PMP allows it (a denied access waits for bus.stall like any other, then goes
+        # to W with no request, and traps there).
+        x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
         m.d.comb += [
-            bus.cyc.eq(w_mem | x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap),
-            bus.stb.eq(x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap),
+            bus.cyc.eq(w_bus | x_req),
+            bus.stb.eq(x_req),
             bus.we.eq(is_store),
             bus.adr.eq(mem_addr[2:]),
             bus.sel.eq(sel),
@@ -451,29 +503,34 @@ class Core(wiring.Component):
             self.ibus.en.eq(advance),
         ]
         with m.If(advance):
-            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0)]
-        with m.Elif(divider.start):
-            m.d.sync += div_started.eq(1)
+            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0),
+                         mul_started.eq(0)]
+        with m.Else():
+            with m.If(divider.start):
+                m.d.sync += div_started.eq(1)
+            with m.If(multiplier.load):
+                m.d.sync += mul_started.eq(1)
 
         # ------------------------------------------------------------------ W stage update
         result = Signal(32)
         with m.If(is_lui):
             m.d.comb += result.eq(imm_u)
         with m.Elif(is_auipc):
-            m.d.comb += result.eq(x_pc + imm_u)
+            m.d.comb += result.eq(pc_rel)
         with m.Elif(is_jal | is_jalr):
             m.d.comb += result.eq(pc4)
         with m.Elif(is_csr):
             m.d.comb += result.eq(csr_rdata)
         with m.Elif(is_div):
             m.d.comb += result.eq(divider.result)
+        with m.Elif(is_mul):
+            m.d.comb += result.eq(multiplier.result)
         with m.Else():
             m.d.comb += result.eq(alu)
 
         writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
         with m.If(x_commit):
-            kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE,
-                       Mux(is_mul, WKind.MUL, WKind.ALU)))
+            kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE, WKind.ALU))
             m.d.sync += [
                 w_valid.eq(1),
                 w_kind.eq(kind),
@@ -484,18 +541,13 @@ class Core(wiring.Component):
                 w_addr.eq(mem_addr),
                 w_f3.eq(f3),
                 w_priv_m.eq(priv_m),
+                w_denied.eq(x_mem & d_denied),
+                w_misaligned.eq(x_mem & misaligned),
             ]
         with m.Elif(~w_hold):
             m.d.sync += w_valid.eq(0)
 
         # W: late results
-        m.d.comb += [
-            multiplier.load.eq(x_commit & is_mul),
-            multiplier.a.eq(rs1),
-            multiplier.b.eq(rs2),
-            multiplier.funct.eq(f3[:2]),
-        ]
-        mul_result = multiplier.result
         shifted = Signal(32)
         m.d.comb += shifted.eq(bus.dat_r >> Cat(C(0, 3), w_addr[:2]))
         load_result = Signal(32)
@@ -515,11 +567,8 @@ class Core(wiring.Component):
         with m.Switch(w_kind):
             with m.Case(WKind.LOAD):
                 m.d.comb += w_data.eq(load_result)
-            with m.Case(WKind.MUL):
-                m.d.comb += w_data.eq(mul_result)
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
-        m.d.comb += w_fwd_data.eq(Mux(w_kind == WKind.LOAD, load_result, w_result))
         w_retire = w_valid & ~w_hold & ~w_trap
         m.d.comb += [
             wp.addr.eq(w_rd),
@@ -538,12 +587,15 @@ class Core(wiring.Component):
         with m.If(w_retire):
             m.d.sync += minstret.eq(minstret + 1)
 
-        m.d.comb += [pmp.csr_we.eq(x_commit & is_csr & csr_writes & pmp.csr_hit),
-                     pmp.csr_wdata.eq(csr_wdata)]
+        if pmp is not None:
+            m.d.comb += [pmp.csr_we.eq(x_commit & is_csr & csr_writes & pmp.csr_hit),
+                         pmp.csr_wdata.eq(csr_wdata)]
         with m.If(w_trap):
             m.d.sync += [
                 mepc.eq(w_pc),
-                mcause.eq(Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT)),
+                mcause.eq(Mux(w_misaligned,
+                              Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
+                              Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))),
                 mtval.eq(w_addr),
                 mstatus_mpie.eq(mstatus_mie),
                 mstatus_mie.eq(0),

@@ -1,8 +1,9 @@
 """Single-cycle multiplier for MUL, MULH, MULHSU, MULHU (RV32M, Unprivileged ISA 20191213 ch. 7).
 
 One 32×32 unsigned product, with a correction term for signed operands computed a cycle
-earlier, covers all four instructions. The core registers the operands at the end of X and reads ``result`` in W, so the
-latency is one cycle for every operand value: there is no early-out path to take.
+earlier, covers all four instructions. The core loads the operands in the first cycle a MUL*
+spends in X and takes ``result`` in the second (then writes it through W like an ALU
+result), so the latency is the same for every operand value: there is no early-out path.
 """
 
 from amaranth import *

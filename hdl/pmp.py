@@ -1,9 +1,11 @@
-"""Physical memory protection: 8 entries, OFF/TOR/NA4/NAPOT, R/W/X, lock.
+"""Physical memory protection: N entries (8 by default), OFF/TOR/NA4/NAPOT, R/W/X, lock.
 
 Reference: RISC-V Privileged Architecture 20211203, section 3.7 "Physical Memory Protection".
 
-* 8 entries: ``pmpcfg0``–``pmpcfg1`` (four 8-bit fields each) and ``pmpaddr0``–``pmpaddr7``;
-  the CSRs of entries 8–63 exist and read as zero (WARL), as the spec allows.
+* ``n_entries`` entries (a multiple of 4, 0–16; 8 by default): ``pmpcfg0``… (four 8-bit fields
+  each) and ``pmpaddr0``…; the CSRs of the other entries up to 63 exist and read as zero
+  (WARL), as the spec allows. With 0 entries every PMP CSR reads zero and every check passes
+  (the core without memory protection: see ``Core(pmp_entries=0)``).
 * Granularity 4 bytes (G = 0). Gluon traps misaligned accesses, so every access lies in one
   word and one word-granular check covers it.
 * The lowest-numbered matching entry decides. M-mode is checked only against locked entries;
@@ -12,8 +14,11 @@ Reference: RISC-V Privileged Architecture 20211203, section 3.7 "Physical Memory
   so does ``pmpaddr[i-1]`` when entry *i* is a locked TOR entry.
 * R = 0, W = 1 is reserved: such a write stores W = 0.
 
-The checks are pure combinational logic in parallel with the access: they never add latency,
-so the core's timing does not depend on the PMP configuration or on addresses.
+The checks are pure combinational logic on the access's address: they never add latency to a
+permitted access, so the core's timing does not depend on the PMP configuration or on
+addresses. The core acts on a data-side verdict one cycle later (a denied load or store makes
+no bus request and traps from ``W``, as a bus error does), which keeps the PMP off the
+next-fetch-address path; see docs/core.md.
 """
 
 from amaranth import *
@@ -56,10 +61,17 @@ class PMP(wiring.Component):
     d_write:   In(1)
     d_ok:      Out(1)
 
+    def __init__(self, n_entries=N_ENTRIES):
+        if n_entries % 4 or not 0 <= n_entries <= 16:
+            raise ValueError(f"PMP entries must be a multiple of 4 in 0..16, not {n_entries!r}")
+        self.n_entries = n_entries
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
-        cfg = [Signal(PmpCfg, name=f"pmpcfg{i}") for i in range(N_ENTRIES)]
-        addr = [Signal(32, name=f"pmpaddr{i}") for i in range(N_ENTRIES)]
+        N = self.n_entries
+        cfg = [Signal(PmpCfg, name=f"pmpcfg{i}") for i in range(N)]
+        addr = [Signal(32, name=f"pmpaddr{i}") for i in range(N)]
 
         # ---- CSR access
         a = self.csr_addr
@@ -67,15 +79,15 @@ class PMP(wiring.Component):
         is_addr = (a >= 0x3B0) & (a <= 0x3EF)  # 0x3B0-0x3EF
         m.d.comb += self.csr_hit.eq(is_cfg | is_addr)
         with m.Switch(a):
-            for reg in range(N_ENTRIES // 4):
+            for reg in range(N // 4):
                 with m.Case(0x3A0 + reg):
                     m.d.comb += self.csr_rdata.eq(Cat(*cfg[4 * reg:4 * reg + 4]))
-            for i in range(N_ENTRIES):
+            for i in range(N):
                 with m.Case(0x3B0 + i):
                     m.d.comb += self.csr_rdata.eq(addr[i])
 
         with m.If(self.csr_we):
-            for reg in range(N_ENTRIES // 4):
+            for reg in range(N // 4):
                 with m.If(a == 0x3A0 + reg):
                     for j in range(4):
                         i = 4 * reg + j
@@ -88,26 +100,33 @@ class PMP(wiring.Component):
                                 cfg[i].a.eq(new.a),
                                 cfg[i].l.eq(new.l),
                             ]
-            for i in range(N_ENTRIES):
+            for i in range(N):
                 locked = cfg[i].l
-                if i + 1 < N_ENTRIES:
+                if i + 1 < N:
                     locked = locked | cfg[i + 1].l & (cfg[i + 1].a == TOR)
                 with m.If((a == 0x3B0 + i) & ~locked):
                     m.d.sync += addr[i].eq(self.csr_wdata)
 
         # ---- checks
-        def check(adr, priv_m, need):
+        # NAPOT mask of each entry, addr ^ (addr + 1) (the trailing ones and the zero above
+        # them), shared by both checks.
+        masks = []
+        for i in range(N):
+            mask = Signal(32, name=f"napot_mask{i}")
+            m.d.comb += mask.eq(addr[i] ^ (addr[i] + 1))
+            masks.append(mask)
+
+        def check(adr, priv_m, need, tag):
             """need: function cfg -> permission bit. Returns the 'allowed' signal."""
             w = adr[2:]                                     # word address (30 bits)
+            # one comparator per entry: TOR i is [addr[i-1], addr[i]) = below[i] & ~below[i-1]
+            below = [w < addr[i] for i in range(N)]
             matches = []
-            for i in range(N_ENTRIES):
-                lo = addr[i - 1] if i else C(0, 32)
-                tor = (w >= lo) & (w < addr[i])
+            for i in range(N):
+                tor = below[i] & (~below[i - 1] if i else C(1, 1))
                 na4 = (w == addr[i])
-                mask = Signal(32, name=f"napot_mask{i}_{id(adr) % 1000}")
-                m.d.comb += mask.eq(addr[i] ^ (addr[i] + 1))
-                napot = ((w ^ addr[i]) & ~mask) == 0
-                hit = Signal(name=f"pmp_hit{i}_{id(adr) % 1000}")
+                napot = ((w ^ addr[i]) & ~masks[i]) == 0
+                hit = Signal(name=f"pmp_{tag}_hit{i}")
                 with m.Switch(cfg[i].a):
                     with m.Case(TOR):
                         m.d.comb += hit.eq(tor)
@@ -116,16 +135,20 @@ class PMP(wiring.Component):
                     with m.Case(NAPOT):
                         m.d.comb += hit.eq(napot)
                 matches.append(hit)
-            ok = Signal()
-            m.d.comb += ok.eq(priv_m)                       # no match: M yes, U no
-            for i in reversed(range(N_ENTRIES)):            # lowest index wins (last If)
-                with m.If(matches[i]):
-                    m.d.comb += ok.eq(need(cfg[i]) | priv_m & ~cfg[i].l)
+            # the lowest-numbered matching entry decides: flat AND-OR, no priority mux chain
+            terms = []
+            earlier = C(0, 1)
+            for i in range(N):
+                terms.append(matches[i] & ~earlier & (need(cfg[i]) | priv_m & ~cfg[i].l))
+                earlier = earlier | matches[i]
+            ok = Signal(name=f"pmp_{tag}_ok")
+            # no match: M yes; U no, unless no entry is implemented (spec 3.7.1)
+            m.d.comb += ok.eq(Cat(*terms).any() | ~earlier & priv_m if N else 1)
             return ok
 
         m.d.comb += [
-            self.i_ok.eq(check(self.i_addr, self.i_m, lambda c: c.x)),
+            self.i_ok.eq(check(self.i_addr, self.i_m, lambda c: c.x, "i")),
             self.d_ok.eq(check(self.d_addr, self.d_m,
-                               lambda c: Mux(self.d_write, c.w, c.r))),
+                               lambda c: Mux(self.d_write, c.w, c.r), "d")),
         ]
         return m

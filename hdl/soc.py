@@ -51,10 +51,12 @@ class GluonSoC(wiring.Component):
         if not isinstance(config, SocConfig):
             raise TypeError(f"config must be a SocConfig, not {config!r}")
         self.config = config
+        if config.coprocessors and not config.dma_windows:
+            raise ValueError("coprocessors need the DMA window registers (dma_windows=True)")
         self.ram_init = ram_init
         # The DMA window registers are M-mode only whatever PMP says (docs/security.md).
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
-                         m_only=[(DMA_BASE, SLOT_SIZE)])
+                         m_only=[(DMA_BASE, SLOT_SIZE)], pmp_entries=config.pmp_entries)
         self.coprocessors = [coprocessor_class(name)() for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):
@@ -95,9 +97,11 @@ class GluonSoC(wiring.Component):
             ("UART", 0x1000_0000, 0x1000, UART.REGS),
             ("SYSINFO", 0x1000_1000, 0x1000, SysInfo.REGS),
             ("SIMCTRL", 0x1000_2000, 0x1000, SimCtrl.REGS),
-            ("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS),
-            ("PERF", PERF_BASE, SLOT_SIZE, PerfCounters.REGS),
         ]
+        if cfg.dma_windows:
+            entries.append(("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS))
+        if cfg.perf:
+            entries.append(("PERF", PERF_BASE, SLOT_SIZE, PerfCounters.REGS))
         for c in self.coprocessors:
             entries.append((c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS))
         entries.append(("RAM", RAM_BASE, cfg.ram_size, None))
@@ -116,13 +120,19 @@ class GluonSoC(wiring.Component):
         m.submodules.sysinfo = sysinfo = SysInfo(clk_hz=cfg.clk_hz, ram_base=RAM_BASE,
                                                  ram_size=cfg.ram_size, coprocs_mask=self.coprocs_mask)
         m.submodules.simctrl = simctrl = SimCtrl()
-        m.submodules.dma_windows = windows = hold(DMAWindows())
-        m.submodules.perf = perf = hold(PerfCounters())
+        if cfg.dma_windows:
+            m.submodules.dma_windows = windows = hold(DMAWindows())
+        if cfg.perf:
+            m.submodules.perf = perf = hold(PerfCounters())
 
         # The core's data bus: one decoder, built from the memory map.
         m.submodules.decoder = dec = Decoder(addr_width=30)
         targets = {"CLINT": clint.bus, "UART": uart.bus, "SYSINFO": sysinfo.bus,
-                   "SIMCTRL": simctrl.bus, "DMA": windows.bus, "PERF": perf.bus, "RAM": ram.cbus}
+                   "SIMCTRL": simctrl.bus, "RAM": ram.cbus}
+        if cfg.dma_windows:
+            targets["DMA"] = windows.bus
+        if cfg.perf:
+            targets["PERF"] = perf.bus
         for c in self.coprocessors:
             targets[c.NAME] = c.bus
         for name, base, size, _regs in self.memory_map():
@@ -171,11 +181,12 @@ class GluonSoC(wiring.Component):
         for slot, b in busy:
             m.d.comb += self.copro_busy[slot].eq(b)
         dbus = core.dbus
-        m.d.comb += [
-            perf.retire.eq(core.trace.valid),
-            perf.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),
-            perf.busy.eq(self.copro_busy[:PERF_SLOTS]),
-            perf.dma.eq(self.dma_req[:PERF_SLOTS]),
-            self.perf_enable.eq(perf.enable),
-        ]
+        if cfg.perf:
+            m.d.comb += [
+                perf.retire.eq(core.trace.valid),
+                perf.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),
+                perf.busy.eq(self.copro_busy[:PERF_SLOTS]),
+                perf.dma.eq(self.dma_req[:PERF_SLOTS]),
+                self.perf_enable.eq(perf.enable),
+            ]
         return m

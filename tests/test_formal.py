@@ -154,9 +154,9 @@ def test_core_bus_check_rejects_broken_initiator(tmp_path, mutant):
 
 # ----------------------------------------------------------------------------- whole core
 
-#: the multipliers' product is replaced by free outputs (different in the two copies, as the
-#: data are): the core reads it a fixed cycle later, never waits on it
-CORE_MITER_CUTPOINTS = "cutpoint top.a.multiplier top.b.multiplier"
+#: the multipliers' product is replaced by free values (different in the two copies, as the
+#: data are); their ``valid``, which the core waits on, stays the real one
+CORE_MITER_CUTPOINTS = "cutpoint top.a.multiplier/w:product top.b.multiplier/w:product"
 
 
 def test_core_timing_miter_bmc(tmp_path):

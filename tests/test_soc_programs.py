@@ -38,6 +38,17 @@ def test_program_matches_unicorn(elfs, prog):
         assert res.cpi <= 1.15, f"{prog}: CPI {res.cpi:.3f}"
 
 
+def test_small_config_runs_sort(elfs):
+    """The 'small' SoC (no PMP, no PERF block, no DMA window registers; the iCEBreaker's) runs a
+    program unchanged, with the same output and the same cycles as 'minimal' (the core's
+    timing does not depend on the PMP being there)."""
+    small = run(elfs["sort"], get_config("small"), max_cycles=50_000_000)
+    minimal = run(elfs["sort"], get_config("minimal"), max_cycles=50_000_000)
+    assert small.reason == "tohost" and small.passed, small
+    assert small.output == minimal.output
+    assert small.cycles == minimal.cycles
+
+
 def _gluon(*args, **kw):
     return subprocess.run([sys.executable, "-m", "gluon.sim.cli", *args], capture_output=True,
                           text=True, **kw)

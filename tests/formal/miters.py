@@ -475,7 +475,9 @@ class CoreTimingMiter(Harness):
     present the same fetch address, and it lies in RAM (0x8000_0000 and up); no instruction
     writes ``mtvec``, which therefore stays 0, so any trap (a fetch from 0) leaves the scope;
     interrupt lines are low. A data-dependent trap (misaligned or PMP-denied address,
-    misaligned jump target) is control flow and is excluded this way. Caveat: a copy that does
+    misaligned jump target) is control flow and is excluded this way; a load/store that is
+    misaligned or PMP refuses traps one cycle late (from ``W``), so the two copies'
+    ``mem_denied`` verdicts are assumed equal. Caveat: a copy that does
     *not* fetch in a cycle still shows its computed next address, so a timing difference that
     coincides with a differing stale next address would be assumed away. Memory *addresses* may differ (the claim is that RAM addresses do not
     matter), and the bus environment answers both copies alike (as RAM does).
@@ -520,6 +522,10 @@ class CoreTimingMiter(Harness):
             Assume(~(ack & err)),
             Assume(~(ack | err) | (out != 0)),
         ]
+        # A load/store that is misaligned or PMP refuses (its address or the privilege may be
+        # data) traps, one cycle later from W: control flow, outside the scope like any other
+        # data-dependent trap
+        m.d.comb += Assume(a.mem_denied == b.mem_denied)
         with m.If(a.ibus.en | b.ibus.en):
             m.d.comb += [Assume(a.ibus.adr == b.ibus.adr),
                          Assume(a.ibus.adr[28:] == 0b10)]     # 0x8000_0000..: RAM, not mtvec
