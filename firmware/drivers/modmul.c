@@ -257,33 +257,35 @@ int gluon_modmul_exec(const uint32_t *ops, unsigned n)
     return queue_wait();
 }
 
-int gluon_modmul_put(unsigned slot, const uint32_t *x)
+/* Queue and start the one-op program `op` on `slot` for gluon_modmul_put/get. */
+static int slot_transfer_start(uint32_t op, unsigned slot, const uint32_t *x)
 {
-    unsigned l = active_limbs;
-    if (l == 0)
+    if (active_limbs == 0)
         return GLUON_MODMUL_E_NOMOD;
     if (x == NULL || slot >= GLUON_MODMUL_SLOTS)
         return GLUON_MODMUL_E_ARG;
     queued = 0;
-    GLUON_MODMUL_CMD = GLUON_MM_LOADX(slot);
+    GLUON_MODMUL_CMD = op;
     GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
-    xin_words(x, l);
+    return GLUON_MODMUL_OK;
+}
+
+int gluon_modmul_put(unsigned slot, const uint32_t *x)
+{
+    int rc = slot_transfer_start(GLUON_MM_LOADX(slot), slot, x);
+    if (rc != GLUON_MODMUL_OK)
+        return rc;
+    xin_words(x, active_limbs);
     return queue_wait();
 }
 
 int gluon_modmul_get(uint32_t *x, unsigned slot)
 {
-    unsigned l = active_limbs;
-    if (l == 0)
-        return GLUON_MODMUL_E_NOMOD;
-    if (x == NULL || slot >= GLUON_MODMUL_SLOTS)
-        return GLUON_MODMUL_E_ARG;
-    queued = 0;
-    GLUON_MODMUL_CMD = GLUON_MM_STOREX(slot);
-    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
-    int rc = queue_wait();
+    int rc = slot_transfer_start(GLUON_MM_STOREX(slot), slot, x);
     if (rc == GLUON_MODMUL_OK)
-        xout_words(x, l);
+        rc = queue_wait();
+    if (rc == GLUON_MODMUL_OK)
+        xout_words(x, active_limbs);
     return rc;
 }
 
