@@ -533,6 +533,13 @@ def test_firmware_end_to_end(tmp_path):
 def test_firmware_benchmark(tmp_path):
     res, out = _run_firmware(tmp_path, "modmul_bench")
     assert res.passed and "modmul_bench: ok" in out, out
+    # the target, from the cycle counts the program prints (exact in simulation):
+    # one 256-bit mulmod call (operands in RAM, result to RAM) >= 25x the software one,
+    # the first call (which also sends the driver's program) included
+    m = re.search(r"mulmod256 sw (\d+) hw (\d+) \(engine \d+; first call (\d+)\)", out)
+    assert m, out
+    sw, hw, first = map(int, m.groups())
+    assert sw / hw >= 25 and sw / first >= 25, (sw, hw, first)
 
 
 # ---- the register path: XIN → LOADX, STOREX → XOUT, programs pushed through CMD -----------------
