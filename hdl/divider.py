@@ -3,10 +3,18 @@
 Reference: The RISC-V Instruction Set Manual, Volume I (20191213), chapter 7 "M" extension,
 table 7.1 (division by zero and overflow results).
 
-Constant time by construction: a restoring division of the operands' magnitudes always runs
+Constant time by construction: a restoring division of the dividend's magnitude always runs
 all 32 steps (no early exit on zero or small operands); the signs, division by zero and the
-INT_MIN / -1 overflow are fixed up with multiplexers, never by taking a shorter path. The result
+INT_MIN / -1 overflow are handled by multiplexers, never by taking a shorter path. The result
 is ready exactly :data:`LATENCY` cycles after ``start``.
+
+One 34-bit adder does all the arithmetic (small on an FPGA, where every adder bit is a carry
+cell): in the ``start`` cycle it negates a negative dividend (``|a|``); in each of the 32 steps
+it compares the shifted partial remainder with the divisor, subtracting ``b`` or, for a
+negative signed divisor, adding it (``x - |b| = x + b``: the divisor is never negated); in the
+``done`` cycle it negates the quotient or the remainder if its sign says so. Division by zero
+needs no special path for the remainder (32 steps of ``x - 0`` leave ``|a|``, which gets
+``a``'s sign back); the quotient of a division by zero is all ones, so its negation is off.
 """
 
 from amaranth import *
@@ -22,7 +30,8 @@ LATENCY = 33      # cycles from the ``start`` cycle to the ``done`` cycle
 
 class Divider(wiring.Component):
     """``start`` (one cycle) latches ``a``, ``b``, ``signed`` and ``rem``; ``done`` rises for
-    one cycle :data:`LATENCY` cycles later with ``result``. ``start`` while busy restarts."""
+    one cycle :data:`LATENCY` cycles later with ``result`` (valid in that cycle only).
+    ``start`` while busy restarts."""
 
     start:  In(1)
     a:      In(32)
@@ -37,48 +46,58 @@ class Divider(wiring.Component):
         m = Module()
 
         count = Signal(range(LATENCY + 1))
-        quo = Signal(32)          # shifts in quotient bits; starts as |a|
-        part = Signal(33)         # partial remainder
-        div = Signal(32)          # |b|
-        neg_q = Signal()
-        neg_r = Signal()
-        zero = Signal()
-        a_orig = Signal(32)
+        quo = Signal(32, reset_less=True)          # |a|; dividend bits out, quotient bits in; the answer
+        part = Signal(32, reset_less=True)         # partial remainder (< |b|, so 32 bits hold it)
+        div = Signal(32, reset_less=True)          # b as given (its sign is b_neg)
+        b_neg = Signal()          # signed division by a negative divisor: add it
+        neg = Signal()            # the answer (quotient or remainder) is to be negated
         want_rem = Signal()
+        done = Signal()           # count == LATENCY, as a register
 
         a_neg = self.signed & self.a[31]
-        b_neg = self.signed & self.b[31]
+        stepping = (count != 0) & ~done
+        last = count == LATENCY - 1
 
+        # The one adder: total = x + (y ^ inv) + inv, 34 bits.
+        #   start:  0 + -a or a            -> |a|
+        #   a step: shifted - |b|          -> its sign: the quotient bit
+        #   done:   0 + -quo or quo        -> the signed answer
+        shifted = Cat(quo[31], part)                    # (part << 1) | next dividend bit
+        x = Mux(self.start | done, 0, shifted)
+        y = Mux(self.start, self.a, Mux(done, quo, Cat(div, b_neg, b_neg)))
+        inv = Mux(self.start, a_neg, Mux(done, neg, ~b_neg))
+        total = Signal(34)
+        # carry in through an extra low bit (inv + inv), so that it is one carry chain
+        m.d.comb += total.eq((Cat(inv, x) + Cat(inv, y ^ inv.replicate(34)))[1:])
+        ge = ~total[33]                                 # shifted >= |b|
+        part_next = Mux(ge, total[:32], shifted[:32])
+
+        m.d.sync += done.eq(~self.start & last)
         with m.If(self.start):
+            b_neg_in = self.signed & self.b[31]
             m.d.sync += [
                 count.eq(1),
-                quo.eq(Mux(a_neg, -self.a, self.a)),
+                quo.eq(total[:32]),
                 part.eq(0),
-                div.eq(Mux(b_neg, -self.b, self.b)),
-                neg_q.eq(a_neg ^ b_neg),
-                neg_r.eq(a_neg),
-                zero.eq(self.b == 0),
-                a_orig.eq(self.a),
+                div.eq(self.b),
+                b_neg.eq(b_neg_in),
+                # the quotient of a division by zero is all ones, whatever the signs
+                neg.eq(Mux(self.rem, a_neg, (a_neg ^ b_neg_in) & (self.b != 0))),
                 want_rem.eq(self.rem),
             ]
-        with m.Elif((count != 0) & (count != LATENCY)):
-            shifted = Cat(quo[31], part[:32])           # (part << 1) | next dividend bit
-            diff = Signal(34)
-            m.d.comb += diff.eq(shifted - div)
-            ge = ~diff[33]
+        with m.Elif(stepping):
             m.d.sync += [
-                part.eq(Mux(ge, diff[:33], shifted)),
-                quo.eq(Cat(ge, quo[:31])),
+                part.eq(part_next),
+                # the last step leaves the answer in quo: the quotient, or the remainder
+                quo.eq(Mux(last & want_rem, part_next, Cat(ge, quo[:31]))),
                 count.eq(count + 1),
             ]
-        with m.Elif(count == LATENCY):
+        with m.Elif(done):
             m.d.sync += count.eq(0)
 
-        q = Mux(neg_q, -quo, quo)
-        r = Mux(neg_r, -part[:32], part[:32])
         m.d.comb += [
             self.busy.eq(count != 0),
-            self.done.eq(count == LATENCY),
-            self.result.eq(Mux(want_rem, Mux(zero, a_orig, r), Mux(zero, 0xFFFF_FFFF, q))),
+            self.done.eq(done),
+            self.result.eq(total[:32]),
         ]
         return m
