@@ -266,12 +266,14 @@ class Core(wiring.Component):
         sh_in = Mux(f3[2], rs1, _reverse(rs1))
         sh_fill = f3[2] & alt & rs1[31]
         m.d.comb += shifted.eq((Cat(sh_in, sh_fill).as_signed() >> shamt)[:32])
-        lt = rs1.as_signed() < opb.as_signed()
-        ltu = rs1 < opb
+        # SUB, SLT[I], SLTU[I]: the branch unit's subtractor (same operands: rs1, opb)
+        m.d.comb += [branch.a.eq(rs1), branch.b.eq(opb), branch.funct3.eq(f3)]
+        lt = branch.lt
+        ltu = branch.ltu
         alu = Signal(32)
         with m.Switch(f3):
             with m.Case(0):
-                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
+                m.d.comb += alu.eq(Mux(is_op & alt, branch.diff, add))
             with m.Case(1):
                 m.d.comb += alu.eq(_reverse(shifted))
             with m.Case(2):
@@ -288,7 +290,6 @@ class Core(wiring.Component):
                 m.d.comb += alu.eq(rs1 & opb)
 
         # branch comparison (opb is rs2 for a branch: both operands from registers)
-        m.d.comb += [branch.a.eq(rs1), branch.b.eq(opb), branch.funct3.eq(f3)]
         taken = branch.taken
 
         pc4 = (x_pc + 4)[:32]
