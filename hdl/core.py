@@ -162,7 +162,11 @@ class Core(wiring.Component):
         mtvec = Signal(32)
         mscratch = Signal(32)
         mepc = Signal(32)
-        mcause = Signal(32)
+        # mcause is WLRL (Privileged Architecture 3.1.15): it holds the codes this core raises,
+        # the interrupt bit and a 5-bit code (0-11 exceptions, 3/7/11/16-31 interrupts)
+        mcause_irq = Signal()
+        mcause_code = Signal(5)
+        mcause = Cat(mcause_code, C(0, 26), mcause_irq)
         mtval = Signal(32)
         mcycle = Signal(64)
         minstret = Signal(64)
@@ -594,7 +598,8 @@ class Core(wiring.Component):
         with m.If(w_trap):
             m.d.sync += [
                 mepc.eq(w_pc),
-                mcause.eq(Mux(w_misaligned,
+                mcause_irq.eq(0),
+                mcause_code.eq(Mux(w_misaligned,
                               Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
                               Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))),
                 mtval.eq(w_addr),
@@ -605,9 +610,9 @@ class Core(wiring.Component):
             ]
         with m.Elif(x_trap):
             with m.If(exc):
-                m.d.sync += [mcause.eq(exc_cause), mtval.eq(exc_tval)]
+                m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
             with m.Else():
-                m.d.sync += [mcause.eq(Cat(irq_cause, C(0, 26), C(1, 1))), mtval.eq(0)]
+                m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
             m.d.sync += [
                 mepc.eq(x_pc),
                 mstatus_mpie.eq(mstatus_mie),
@@ -637,7 +642,7 @@ class Core(wiring.Component):
                 with m.Case(Csr.MEPC):
                     m.d.sync += mepc.eq(Cat(C(0, 2), csr_wdata[2:]))
                 with m.Case(Csr.MCAUSE):
-                    m.d.sync += mcause.eq(csr_wdata)
+                    m.d.sync += [mcause_irq.eq(csr_wdata[31]), mcause_code.eq(csr_wdata[:5])]
                 with m.Case(Csr.MTVAL):
                     m.d.sync += mtval.eq(csr_wdata)
                 with m.Case(Csr.MCYCLE):
