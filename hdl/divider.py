@@ -8,12 +8,11 @@ all 32 steps (no early exit on zero or small operands); the signs, division by z
 INT_MIN / -1 overflow are handled by multiplexers, never by taking a shorter path. The result
 is ready exactly :data:`LATENCY` cycles after ``start``.
 
-One 34-bit adder does all the arithmetic (small on an FPGA, where every adder bit is a carry
-cell): in the ``start`` cycle it negates a negative dividend (``|a|``); in each of the 32 steps
-it compares the shifted partial remainder with the divisor, subtracting ``b`` or, for a
-negative signed divisor, adding it (``x - |b| = x + b``: the divisor is never negated); in the
-``done`` cycle it negates the quotient or the remainder if its sign says so. Division by zero
-needs no special path for the remainder (32 steps of ``x - 0`` leave ``|a|``, which gets
+Two adders (on an FPGA every adder bit is a carry cell): one negates a negative dividend in
+the ``start`` cycle (``|a|``); the other, in each of the 32 steps, compares the shifted partial
+remainder with the divisor, subtracting ``b`` or, for a negative signed divisor, adding it
+(``x - |b| = x + b``: the divisor is never negated), and in the ``done`` cycle negates the
+quotient or the remainder if its sign says so. Division by zero needs no special path for the remainder (32 steps of ``x - 0`` leave ``|a|``, which gets
 ``a``'s sign back); the quotient of a division by zero is all ones, so its negation is off.
 """
 
@@ -46,7 +45,7 @@ class Divider(wiring.Component):
         m = Module()
 
         count = Signal(range(LATENCY + 1))
-        quo = Signal(32, reset_less=True)          # |a|; dividend bits out, quotient bits in; the answer
+        quo = Signal(32, reset_less=True)          # |a|; dividend bits out, quotient bits in
         part = Signal(32, reset_less=True)         # partial remainder (< |b|, so 32 bits hold it)
         div = Signal(32, reset_less=True)          # b as given (its sign is b_neg)
         b_neg = Signal()          # signed division by a negative divisor: add it
@@ -56,28 +55,26 @@ class Divider(wiring.Component):
 
         a_neg = self.signed & self.a[31]
         stepping = (count != 0) & ~done
-        last = count == LATENCY - 1
 
-        # The one adder: total = x + (y ^ inv) + inv, 34 bits.
-        #   start:  0 + -a or a            -> |a|
+        # The adder: total = x + (y ^ inv) + inv, 34 bits, its role chosen by registers only
+        # (``start`` comes late in the core's cycle: it must not steer a carry chain).
         #   a step: shifted - |b|          -> its sign: the quotient bit
-        #   done:   0 + -quo or quo        -> the signed answer
+        #   done:   0 + -r or r, 0 + -q or q   -> the signed answer
         shifted = Cat(quo[31], part)                    # (part << 1) | next dividend bit
-        x = Mux(self.start | done, 0, shifted)
-        y = Mux(self.start, self.a, Mux(done, quo, Cat(div, b_neg, b_neg)))
-        inv = Mux(self.start, a_neg, Mux(done, neg, ~b_neg))
+        x = Mux(done, 0, shifted)
+        y = Mux(done, Mux(want_rem, part, quo), Cat(div, b_neg, b_neg))
+        inv = Mux(done, neg, ~b_neg)
         total = Signal(34)
         # carry in through an extra low bit (inv + inv), so that it is one carry chain
         m.d.comb += total.eq((Cat(inv, x) + Cat(inv, y ^ inv.replicate(34)))[1:])
         ge = ~total[33]                                 # shifted >= |b|
-        part_next = Mux(ge, total[:32], shifted[:32])
 
-        m.d.sync += done.eq(~self.start & last)
+        m.d.sync += done.eq(~self.start & (count == LATENCY - 1))
         with m.If(self.start):
             b_neg_in = self.signed & self.b[31]
             m.d.sync += [
                 count.eq(1),
-                quo.eq(total[:32]),
+                quo.eq(Mux(a_neg, -self.a, self.a)),     # |a|
                 part.eq(0),
                 div.eq(self.b),
                 b_neg.eq(b_neg_in),
@@ -87,9 +84,8 @@ class Divider(wiring.Component):
             ]
         with m.Elif(stepping):
             m.d.sync += [
-                part.eq(part_next),
-                # the last step leaves the answer in quo: the quotient, or the remainder
-                quo.eq(Mux(last & want_rem, part_next, Cat(ge, quo[:31]))),
+                part.eq(Mux(ge, total[:32], shifted[:32])),
+                quo.eq(Cat(ge, quo[:31])),
                 count.eq(count + 1),
             ]
         with m.Elif(done):
