@@ -270,14 +270,12 @@ class Core(wiring.Component):
         sh_in = Mux(f3[2], rs1, _reverse(rs1))
         sh_fill = f3[2] & alt & rs1[31]
         m.d.comb += shifted.eq((Cat(sh_in, sh_fill).as_signed() >> shamt)[:32])
-        # SUB, SLT[I], SLTU[I]: the branch unit's subtractor (same operands: rs1, opb)
-        m.d.comb += [branch.a.eq(rs1), branch.b.eq(opb), branch.funct3.eq(f3)]
-        lt = branch.lt
-        ltu = branch.ltu
+        lt = rs1.as_signed() < opb.as_signed()
+        ltu = rs1 < opb
         alu = Signal(32)
         with m.Switch(f3):
             with m.Case(0):
-                m.d.comb += alu.eq(Mux(is_op & alt, branch.diff, add))
+                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
             with m.Case(1):
                 m.d.comb += alu.eq(_reverse(shifted))
             with m.Case(2):
@@ -294,6 +292,7 @@ class Core(wiring.Component):
                 m.d.comb += alu.eq(rs1 & opb)
 
         # branch comparison (opb is rs2 for a branch: both operands from registers)
+        m.d.comb += [branch.a.eq(rs1), branch.b.eq(opb), branch.funct3.eq(f3)]
         taken = branch.taken
 
         pc4 = (x_pc + 4)[:32]
