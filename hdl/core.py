@@ -269,7 +269,10 @@ class Core(wiring.Component):
         shifted = Signal(32)
         sh_in = Mux(f3[2], rs1, _reverse(rs1))
         sh_fill = f3[2] & alt & rs1[31]
-        m.d.comb += shifted.eq((Cat(sh_in, sh_fill).as_signed() >> shamt)[:32])
+        # a logical right shift, and the arithmetic fill as a mask (a thermometer of shamt)
+        fill_mask = Signal(32)
+        m.d.comb += fill_mask.eq(~(C(0xFFFF_FFFF, 32) >> shamt))
+        m.d.comb += shifted.eq((sh_in >> shamt) | (fill_mask & sh_fill.replicate(32)))
         lt = rs1.as_signed() < opb.as_signed()
         ltu = rs1 < opb
         alu = Signal(32)
