@@ -41,7 +41,7 @@ depends only on M, N, K, the strides' contiguity and the operation, never on dat
 """
 
 from amaranth import *
-from amaranth.hdl import ResetInserter
+from amaranth.hdl import ResetInserter, DomainRenamer
 from amaranth.lib import wiring, data, stream, enum, fifo
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -51,6 +51,7 @@ from .bus import WishboneSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .dma import DMAChannelSignature, DMACommand
 from .systolic import SystolicArray
+from .simgate import sim_gated_domain
 
 
 __all__ = ["VERSION", "MAX_K", "Cause", "Store", "Op", "Job", "Requantizer", "MatMulEngine",
@@ -986,6 +987,7 @@ class MatMulCoprocessor(wiring.Component):
     NAME = "MATMUL"
     SLOT = 2
     REGS = _regs()
+    sim_gating = False        # sim/simtop.py: stop the engine's clock while idle (hdl/simgate.py)
 
     bus: In(WishboneSignature(addr_width=10))
     dma: Out(DMAChannelSignature())
@@ -1006,12 +1008,24 @@ class MatMulCoprocessor(wiring.Component):
         # The engine's reset is a register: it fans out to every flip-flop of the engine, so
         # nothing but a clock-to-output delay may precede it (the parameter checks do not).
         engine_rst = Signal(init=1)
+        rst_next = Signal()                       # engine_rst's next value
+        m.d.comb += rst_next.eq(engine_rst)
+        m.d.sync += engine_rst.eq(rst_next)
         go = Signal()                             # first cycle of RUN: start the engine
-        m.submodules.engine = ResetInserter(engine_rst)(self.engine)
-        eng = self.engine
-        wiring.connect(m, wiring.flipped(self.dma), eng.dma)
-
         job = Signal(Job)
+        job_load = Signal()                       # START accepted: latch the parameters
+        eng = self.engine
+        if self.sim_gating:
+            # The engine (and the job it reads) gets its own clock, stopped while the engine
+            # sits in reset: see sim_gated_domain.
+            edom = sim_gated_domain(m, "mmeng", rst_next, job_load)
+            m.submodules.engine = ResetInserter({edom.name: edom.rst})(
+                DomainRenamer(edom.name)(eng))
+            job_d = edom.d
+        else:
+            m.submodules.engine = ResetInserter(engine_rst)(eng)
+            job_d = m.d.sync
+        wiring.connect(m, wiring.flipped(self.dma), eng.dma)
         m.d.comb += eng.job.eq(job)
 
         done = Signal()
@@ -1060,7 +1074,8 @@ class MatMulCoprocessor(wiring.Component):
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
                 with m.If(start):
-                    m.d.sync += [
+                    m.d.comb += job_load.eq(1)
+                    job_d += [
                         job.a_addr.eq(regs.a_addr.data),
                         job.b_addr.eq(regs.b_addr.data),
                         job.c_addr.eq(regs.c_addr.data),
@@ -1075,6 +1090,8 @@ class MatMulCoprocessor(wiring.Component):
                         job.qmul.eq(regs.qmul.data),
                         job.qshift.eq(regs.qshift.data.shift),
                         job.qzp.eq(regs.qzp.data.zp),
+                    ]
+                    m.d.sync += [
                         done.eq(0), error.eq(0), cause.eq(Cause.NONE),
                         cycles.eq(1),
                     ]
@@ -1089,23 +1106,27 @@ class MatMulCoprocessor(wiring.Component):
                     finish(check)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += [engine_rst.eq(0), go.eq(1)]
+                    m.d.sync += go.eq(1)
+                    m.d.comb += rst_next.eq(0)
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), eng.start.eq(go)]
                 m.d.sync += [cycles.eq(cycles + 1), go.eq(0)]
                 with m.If(start):
-                    m.d.sync += [cause.eq(Cause.BUSY), engine_rst.eq(1)]
+                    m.d.sync += cause.eq(Cause.BUSY)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(abort):
-                    m.d.sync += [cause.eq(Cause.ABORTED), engine_rst.eq(1)]
+                    m.d.sync += cause.eq(Cause.ABORTED)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(eng.error):
-                    m.d.sync += [cause.eq(Cause.DMA), engine_rst.eq(1)]
+                    m.d.sync += cause.eq(Cause.DMA)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(eng.done):
                     finish(Cause.NONE)
-                    m.d.sync += engine_rst.eq(1)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "IDLE"
             with m.State("HALT"):
                 # Engine held in reset (nothing in flight), DMA told to abort; wait until the

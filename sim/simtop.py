@@ -32,6 +32,8 @@ class SimTop(wiring.Component):
         # so console output costs ~20 cycles a byte, not 434 per bit. Everything else is the
         # configuration as given (SYSINFO still reports the real clock).
         self.soc = GluonSoC(config.with_(uart_divisor=2))
+        for c in self.soc.coprocessors:
+            c.sim_gating = True
         super().__init__({
             "clk": In(1),
             "hold": In(1),
