@@ -40,6 +40,7 @@ from .bus import WishboneSignature
 from .dma import DMAChannelSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .montgomery import MontgomeryUnit, MontMode, LIMB_BITS, blocks_for
+from .simgate import sim_gated_clock
 
 
 __all__ = ["OpCode", "Op", "Cause", "ModMulCoprocessor", "VERSION", "encode"]
@@ -49,6 +50,7 @@ VERSION = 1
 NEWTON_START_BITS = 3          # x0 = N is N^-1 mod 8 for every odd N
 R2_SQUARINGS = 5               # 2^(33L) → R² mod N by five Montgomery squarings
 XIN_WAIT = 1024                # cycles a LOADX waits for its words before failing (cause FIFO)
+UNIT_SETTLE = 16               # cycles after the unit's last activity until its registers stop changing
 
 
 class OpCode(enum.Enum, shape=4):
@@ -285,6 +287,8 @@ class ModMulCoprocessor(wiring.Component):
             "busy": Out(1),
         })
 
+    sim_gating = False        # sim/simtop.py: stop the unit's clock while idle (hdl/simgate.py)
+
     # Internal slots after the user's.
     @property
     def internal_slots(self):
@@ -310,7 +314,22 @@ class ModMulCoprocessor(wiring.Component):
 
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
-        m.submodules.unit = unit = self.unit
+        unit = self.unit
+        if self.sim_gating:
+            # Simulation model only (hdl/simgate.py): the unit's clock stops while it is idle.
+            # Its registers change only while it runs (start .. done, then its pipelines drain
+            # within UNIT_SETTLE cycles) and when N is written through the modulus port: every
+            # other register loads under a valid token, or copies one that no longer changes.
+            mp = unit.modulus
+            active = unit.busy | unit.start | mp.clear | mp.we
+            settle = Signal(range(UNIT_SETTLE + 1))
+            with m.If(active):
+                m.d.sync += settle.eq(UNIT_SETTLE)
+            with m.Elif(settle != 0):
+                m.d.sync += settle.eq(settle - 1)
+            m.submodules.unit = DomainRenamer(sim_gated_clock(m, "mmunit", active | (settle != 0)))(unit)
+        else:
+            m.submodules.unit = unit
         max_nb = unit.max_nb
         blk_bits = (max_nb - 1).bit_length()
         n_phys = self.slots + len(S)

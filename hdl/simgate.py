@@ -22,7 +22,7 @@ around the rising edge it gates.
 from amaranth import *
 
 
-__all__ = ["GatedDomain", "sim_gated_domain"]
+__all__ = ["GatedDomain", "sim_gated_clock", "sim_gated_domain"]
 
 
 class GatedDomain:
@@ -32,6 +32,28 @@ class GatedDomain:
 
     def __init__(self, name, d, rst, en):
         self.name, self.d, self.rst, self.en = name, d, rst, en
+
+
+def sim_gated_clock(m, name, en):
+    """Add clock domain ``name`` (without a reset) to module ``m``: ``sync``'s clock with the
+    rising edges where ``en`` (a ``sync``-side signal) was 0 left out. ``en`` is sampled on the
+    falling edge before the rising edge it gates. Returns the domain's name.
+
+    The caller guarantees that an edge left out would not have changed any register of the
+    domain (see the module documentation). The domain has no reset: its registers start at
+    their initial values, which are their reset values; a reset driven from ``sync`` would
+    make every next-state expression of the domain depend on a ``sync`` register, and
+    Verilator would evaluate them on every ``sync`` edge again."""
+    neg = f"{name}_neg"
+    m.domains += ClockDomain(name, reset_less=True, local=True)
+    m.domains += ClockDomain(neg, clk_edge="neg", reset_less=True, local=True)
+    en_l = Signal(init=1, name=f"{name}_en_l")
+    m.d[neg] += en_l.eq(en)
+    m.d.comb += [
+        ClockSignal(neg).eq(ClockSignal("sync")),
+        ClockSignal(name).eq(ClockSignal("sync") & en_l),
+    ]
+    return name
 
 
 def sim_gated_domain(m, name, rst_next, wake):
@@ -54,18 +76,10 @@ def sim_gated_domain(m, name, rst_next, wake):
     reset driven from another domain would make every next-state expression of the engine
     depend on a ``sync`` register, and Verilator would evaluate them on every ``sync`` edge.)
     """
-    neg = f"{name}_neg"
-    m.domains += ClockDomain(name, reset_less=True, local=True)
-    m.domains += ClockDomain(neg, clk_edge="neg", reset_less=True, local=True)
     rst = Signal(init=1, name=f"{name}_rst")
     rst_seen = Signal(name=f"{name}_rst_seen")
     m.d[name] += [rst.eq(rst_next), rst_seen.eq(rst)]
     en = Signal(name=f"{name}_en")
     m.d.comb += en.eq(~(rst & rst_seen & rst_next) | wake)
-    en_l = Signal(init=1, name=f"{name}_en_l")
-    m.d[neg] += en_l.eq(en)
-    m.d.comb += [
-        ClockSignal(neg).eq(ClockSignal("sync")),
-        ClockSignal(name).eq(ClockSignal("sync") & en_l),
-    ]
+    sim_gated_clock(m, name, en)
     return GatedDomain(name, m.d[name], rst, en)
