@@ -32,7 +32,7 @@ from .dma import DMAChannelSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .sha256 import SHA256Engine
 from .keccak import KeccakF1600, ABSORB_WORDS
-from .simgate import sim_gated_clock
+from .simgate import sim_gated_block
 
 
 __all__ = ["Mode", "Cause", "HashCoprocessor", "MODE_PARAMS", "VERSION"]
@@ -167,14 +167,6 @@ def _bswap(x):
 HASH_SETTLE = 16
 
 
-class _Body(Elaboratable):
-    def __init__(self, elaborate):
-        self._elaborate_body = elaborate
-
-    def elaborate(self, platform):
-        return self._elaborate_body(platform)
-
-
 class HashCoprocessor(wiring.Component):
     """The hash coprocessor (see the module docstring and docs/hash.md).
 
@@ -218,14 +210,7 @@ class HashCoprocessor(wiring.Component):
         # request to its slot, and in the few cycles after either (the register bank drops
         # its response, SHA-256 adds its last round into H): HASH_SETTLE cycles cover them.
         m = Module()
-        active = self.bus.cyc | self.busy
-        settle = Signal(range(HASH_SETTLE + 1))
-        with m.If(active):
-            m.d.sync += settle.eq(HASH_SETTLE)
-        with m.Elif(settle != 0):
-            m.d.sync += settle.eq(settle - 1)
-        domain = sim_gated_clock(m, "hash", active | (settle != 0))
-        m.submodules.body = DomainRenamer(domain)(_Body(self._elaborate))
+        sim_gated_block(m, "hash", self.bus.cyc | self.busy, HASH_SETTLE, self._elaborate)
         return m
 
     def _elaborate(self, platform):

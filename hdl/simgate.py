@@ -22,7 +22,7 @@ around the rising edge it gates.
 from amaranth import *
 
 
-__all__ = ["GatedDomain", "sim_gated_clock", "sim_gated_domain"]
+__all__ = ["GatedDomain", "sim_gated_clock", "sim_gated_domain", "sim_gated_block"]
 
 
 class GatedDomain:
@@ -83,3 +83,29 @@ def sim_gated_domain(m, name, rst_next, wake):
     m.d.comb += en.eq(~(rst & rst_seen & rst_next) | wake)
     sim_gated_clock(m, name, en)
     return GatedDomain(name, m.d[name], rst, en)
+
+
+class _Body(Elaboratable):
+    def __init__(self, elaborate):
+        self._elaborate_body = elaborate
+
+    def elaborate(self, platform):
+        return self._elaborate_body(platform)
+
+
+def sim_gated_block(m, name, active, settle_cycles, elaborate, *, submodule="body"):
+    """Add the module that ``elaborate(platform)`` returns to ``m`` as ``submodule``, its
+    ``sync`` domain renamed to a clock (:func:`sim_gated_clock` ``name``) that runs while
+    ``active`` (a signal) is 1 and for ``settle_cycles`` cycles after, and stops otherwise.
+
+    For a whole coprocessor: ``active`` covers a bus request to its slot and its ``busy``, and
+    the block must guarantee that, ``settle_cycles`` cycles after both ended, none of its
+    registers changes any more until the next one."""
+    settle = Signal(range(settle_cycles + 1), name=f"{name}_settle")
+    with m.If(active):
+        m.d.sync += settle.eq(settle_cycles)
+    with m.Elif(settle != 0):
+        m.d.sync += settle.eq(settle - 1)
+    domain = sim_gated_clock(m, name, active | (settle != 0))
+    m.submodules[submodule] = DomainRenamer(domain)(_Body(elaborate))
+    return domain
