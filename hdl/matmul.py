@@ -51,7 +51,7 @@ from .bus import WishboneSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .dma import DMAChannelSignature, DMACommand
 from .systolic import SystolicArray
-from .simgate import sim_gated_domain
+from .simgate import sim_gated_domain, sim_gated_block
 
 
 __all__ = ["VERSION", "MAX_K", "Cause", "Store", "Op", "Job", "Requantizer", "MatMulEngine",
@@ -1001,6 +1001,23 @@ class MatMulCoprocessor(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
+        rst_next = Signal()                       # engine_rst's next value
+        job_load = Signal()                       # START accepted: latch the parameters
+        if not self.sim_gating:
+            return self._elaborate(platform, rst_next, job_load, None)
+        # Simulation model only (hdl/simgate.py). The engine (and the job it reads) gets a
+        # clock that stops while the engine sits in reset (see sim_gated_domain); the rest
+        # (control, register bank) one that stops while idle: it changes only on a bus request
+        # to its slot, while busy, and in the cycle after (the register bank's response).
+        m = Module()
+        edom = sim_gated_domain(m, "mmeng", rst_next, job_load)
+        m.submodules.engine = ResetInserter({edom.name: edom.rst})(
+            DomainRenamer(edom.name)(self.engine))
+        sim_gated_block(m, "matmul", self.bus.cyc | self.busy, 16,
+                        lambda platform: self._elaborate(platform, rst_next, job_load, edom.name))
+        return m
+
+    def _elaborate(self, platform, rst_next, job_load, engine_domain):
         m = Module()
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
@@ -1008,23 +1025,16 @@ class MatMulCoprocessor(wiring.Component):
         # The engine's reset is a register: it fans out to every flip-flop of the engine, so
         # nothing but a clock-to-output delay may precede it (the parameter checks do not).
         engine_rst = Signal(init=1)
-        rst_next = Signal()                       # engine_rst's next value
         m.d.comb += rst_next.eq(engine_rst)
         m.d.sync += engine_rst.eq(rst_next)
         go = Signal()                             # first cycle of RUN: start the engine
         job = Signal(Job)
-        job_load = Signal()                       # START accepted: latch the parameters
         eng = self.engine
-        if self.sim_gating:
-            # The engine (and the job it reads) gets its own clock, stopped while the engine
-            # sits in reset: see sim_gated_domain.
-            edom = sim_gated_domain(m, "mmeng", rst_next, job_load)
-            m.submodules.engine = ResetInserter({edom.name: edom.rst})(
-                DomainRenamer(edom.name)(eng))
-            job_d = edom.d
-        else:
+        if engine_domain is None:
             m.submodules.engine = ResetInserter(engine_rst)(eng)
             job_d = m.d.sync
+        else:                                     # (elaborate() added the engine)
+            job_d = m.d[engine_domain]
         wiring.connect(m, wiring.flipped(self.dma), eng.dma)
         m.d.comb += eng.job.eq(job)
 
