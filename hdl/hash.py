@@ -164,7 +164,7 @@ def _bswap(x):
     return Cat(x[24:32], x[16:24], x[8:16], x[0:8])
 
 
-HASH_SETTLE = 16
+HASH_SETTLE = 16               # simulation model: idle cycles until the block is still (simgate)
 
 
 class HashCoprocessor(wiring.Component):

@@ -50,7 +50,7 @@ VERSION = 1
 NEWTON_START_BITS = 3          # x0 = N is N^-1 mod 8 for every odd N
 R2_SQUARINGS = 5               # 2^(33L) → R² mod N by five Montgomery squarings
 XIN_WAIT = 1024                # cycles a LOADX waits for its words before failing (cause FIFO)
-UNIT_SETTLE = 16               # cycles after the unit's last activity until its registers stop changing
+UNIT_SETTLE = 16               # simulation model: idle cycles until the unit is still (simgate)
 
 
 class OpCode(enum.Enum, shape=4):

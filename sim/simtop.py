@@ -32,6 +32,8 @@ class SimTop(wiring.Component):
         # so console output costs ~20 cycles a byte, not 434 per bit. Everything else is the
         # configuration as given (SYSINFO still reports the real clock).
         self.soc = GluonSoC(config.with_(uart_divisor=2))
+        # Each coprocessor's clock stops while it is idle (hdl/simgate.py): the model then
+        # skips its logic. Same cycles, same results; only this model does it, not synthesis.
         for c in self.soc.coprocessors:
             c.sim_gating = True
         super().__init__({
