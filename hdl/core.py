@@ -78,10 +78,17 @@ class WKind:
 
 class Core(wiring.Component):
     """The core. Parameters: ``reset_vector``; ``fetch_base``/``fetch_size``: the byte range the
-    instruction port reaches (RAM); a fetch outside it raises an instruction access fault."""
+    instruction port reaches (RAM); a fetch outside it raises an instruction access fault.
+
+    ``regfile_bram``: the register file's two read ports are synchronous (transparent to its
+    write port), so that it fits FPGA block RAM (iCE40 has no LUT RAM). Each instruction then
+    spends one decode cycle (``D``) before ``X``: the register file is read with the rs1/rs2
+    fields of the word coming out of the instruction port, and ``X`` sees the operands the
+    next cycle. Every instruction takes exactly one cycle more (docs/core.md, "The block-RAM
+    register file"); nothing else changes."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES):
+                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
@@ -89,6 +96,7 @@ class Core(wiring.Component):
         if pmp_entries % 4 or not 0 <= pmp_entries <= 16:
             raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
         self.pmp_entries = pmp_entries
+        self.regfile_bram = bool(regfile_bram)
         self.reset_vector = reset_vector
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
@@ -113,9 +121,18 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ register file
         m.submodules.regfile = regfile = memory.Memory(shape=32, depth=32, init=[])
-        rp1 = regfile.read_port(domain="comb")
-        rp2 = regfile.read_port(domain="comb")
-        wp = regfile.write_port()
+        if self.regfile_bram:
+            # Synchronous, transparent read ports, addressed every cycle with the rs fields of
+            # the word on the instruction port (held there while X waits): the data a cycle
+            # later is the register file after that cycle's write, as a combinational read
+            # would see it at the start of the next cycle (so no bypass from W is needed).
+            wp = regfile.write_port()
+            rp1 = regfile.read_port(transparent_for=(wp,))
+            rp2 = regfile.read_port(transparent_for=(wp,))
+        else:
+            rp1 = regfile.read_port(domain="comb")
+            rp2 = regfile.read_port(domain="comb")
+            wp = regfile.write_port()
 
         m.submodules.divider = divider = Divider()
         m.submodules.multiplier = multiplier = Multiplier()
@@ -129,6 +146,8 @@ class Core(wiring.Component):
         x_valid = Signal()
         x_pc = Signal(32, init=self.reset_vector)
         x_ffault = Signal()                       # the fetch of x_pc was outside RAM
+        # regfile_bram: the instruction in X has had its registers read (its D cycle is over)
+        x_dec = Signal() if self.regfile_bram else C(1, 1)
 
         inst = Signal(Instruction)
         m.d.comb += inst.eq(self.ibus.data)
@@ -246,11 +265,23 @@ class Core(wiring.Component):
         w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
         rs1 = Signal(32)
         rs2 = Signal(32)
-        m.d.comb += [
-            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
-            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
-        ]
-        hazard = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+        if self.regfile_bram:
+            # No bypass: X follows its own D cycle, so W never holds an ALU result when X is
+            # ready (W keeps an instruction past its cycle only while a load/store waits for
+            # the bus); a load's data is read after the load-use wait below, like any other.
+            m.d.comb += [rs1.eq(rp1.data), rs2.eq(rp2.data)]
+        else:
+            m.d.comb += [
+                rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
+                rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
+            ]
+        load_use = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+        # X waits (no commit, trap, bus request, multiplier or divider start) while its operands
+        # are not ready: load-use, and with regfile_bram the D cycle (x_dec low). ``hazard``
+        # gates everything X does, so D acts on nothing; a trap from W still flushes it.
+        hazard = Signal()
+        m.d.comb += hazard.eq(load_use | ~x_dec)
+        x_ready = x_valid & x_dec
 
         # ------------------------------------------------------------------ ALU
         alt = f7[5]
@@ -405,7 +436,7 @@ class Core(wiring.Component):
             i_ok, d_ok = C(1), C(1)
         d_denied = Signal()
         m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
-                     self.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
+                     self.mem_denied.eq(x_ready & x_mem & (d_denied | misaligned))]
         priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
         with m.If(x_ffault | ~i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
@@ -502,6 +533,8 @@ class Core(wiring.Component):
             self.ibus.adr.eq(next_pc[2:]),
             self.ibus.en.eq(advance),
         ]
+        if self.regfile_bram:
+            m.d.sync += x_dec.eq(~advance)
         with m.If(advance):
             m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0),
                          mul_started.eq(0)]
