@@ -255,8 +255,31 @@ class Core(wiring.Component):
         uses_rs1 = ~(is_lui | is_auipc | is_jal | is_misc | is_system & (f3[2] | (f3 == 0)))
         uses_rs2 = is_op | is_branch | is_store
 
+        # The register file is read with the fields of the word on the instruction port.
+        fetched = inst
+        if self.regfile_bram:
+            # D: the decoder above works on the word while its registers are read, and X gets
+            # its outputs from flip-flops (the word stays on the port until the instruction
+            # leaves X, so registering them every cycle gives X the values of its own word;
+            # in D they are stale, and D acts on nothing).
+            def _d(v):
+                r = Signal(len(v))
+                m.d.sync += r.eq(v)
+                return r
+            raw = _d(raw)
+            inst = Signal(Instruction)
+            m.d.comb += inst.eq(raw)
+            op, f3, f7 = inst.opcode, inst.funct3, inst.funct7
+            imm_i, imm_s, imm_b, imm_u, imm_j = map(_d, (imm_i, imm_s, imm_b, imm_u, imm_j))
+            (is_load, is_store, is_opimm, is_op, is_muldiv, is_mul, is_div, is_branch, is_jal,
+             is_jalr, is_lui, is_auipc, is_system, is_csr, is_misc, is_ecall, is_ebreak, is_mret,
+             is_wfi, legal, uses_rs1, uses_rs2) = map(_d, (
+                is_load, is_store, is_opimm, is_op, is_muldiv, is_mul, is_div, is_branch, is_jal,
+                is_jalr, is_lui, is_auipc, is_system, is_csr, is_misc, is_ecall, is_ebreak, is_mret,
+                is_wfi, legal, uses_rs1, uses_rs2))
+
         # ------------------------------------------------------------------ operands
-        m.d.comb += [rp1.addr.eq(inst.rs1), rp2.addr.eq(inst.rs2)]
+        m.d.comb += [rp1.addr.eq(fetched.rs1), rp2.addr.eq(fetched.rs2)]
         # Bypass from W: ALU results only (a register; MUL and DIV results are ALU results by
         # then). Load data arrives too late in W to feed X in the same cycle: an instruction
         # that reads the register a load in W is about to write waits one cycle (interlock: a
