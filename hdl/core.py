@@ -498,9 +498,12 @@ class Core(wiring.Component):
         mul_started = Signal()                    # the multiplier holds the operands of X
         mul_wait = is_mul & ~(multiplier.valid & mul_started)
         wfi_wait = is_wfi & ~irq_pending
+        # regfile_bram: a load/store's request goes out from W (below), so X never waits for
+        # the bus's stall, only for W (w_hold): the memory address does not decide X's progress.
+        x_bus_wait = C(0, 1) if self.regfile_bram else x_mem & bus.stall
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_mem & bus.stall))
+                             ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -524,15 +527,38 @@ class Core(wiring.Component):
         # The data request: only when nothing older can still trap (w_hold/w_trap clear), and
         # only if PMP allows it (a denied access waits for bus.stall like any other, then goes
         # to W with no request, and traps there).
-        x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
-        m.d.comb += [
-            bus.cyc.eq(w_bus | x_req),
-            bus.stb.eq(x_req),
-            bus.we.eq(is_store),
-            bus.adr.eq(mem_addr[2:]),
-            bus.sel.eq(sel),
-            bus.dat_w.eq(store_data),
-        ]
+        if self.regfile_bram:
+            # From W, out of registers: the request is made in the load/store's first cycle in
+            # W (everything older has retired by then: precise), held until the bus takes it,
+            # and W waits for the response as before. A load's data comes a cycle later than
+            # from X, which the next instruction's decode cycle hides unless it reads the loaded
+            # register (then the load-use wait, one cycle).
+            w_req = Signal()                      # W's request is not taken yet
+            w_sel = Signal(4)
+            w_wdata = Signal(32)
+            with m.If(x_commit):
+                m.d.sync += [w_req.eq(x_mem & ~d_denied & ~misaligned), w_sel.eq(sel),
+                             w_wdata.eq(store_data)]
+            with m.Elif(~bus.stall):
+                m.d.sync += w_req.eq(0)
+            m.d.comb += [
+                bus.cyc.eq(w_bus),
+                bus.stb.eq(w_req),
+                bus.we.eq(w_kind == WKind.STORE),
+                bus.adr.eq(w_addr[2:]),
+                bus.sel.eq(w_sel),
+                bus.dat_w.eq(w_wdata),
+            ]
+        else:
+            x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+            m.d.comb += [
+                bus.cyc.eq(w_bus | x_req),
+                bus.stb.eq(x_req),
+                bus.we.eq(is_store),
+                bus.adr.eq(mem_addr[2:]),
+                bus.sel.eq(sel),
+                bus.dat_w.eq(store_data),
+            ]
 
         # ------------------------------------------------------------------ next PC and fetch
         trap_pc = Cat(C(0, 2), mtvec[2:])
