@@ -501,9 +501,16 @@ class Core(wiring.Component):
         # regfile_bram: a load/store's request goes out from W (below), so X never waits for
         # the bus's stall, only for W (w_hold): the memory address does not decide X's progress.
         x_bus_wait = C(0, 1) if self.regfile_bram else x_mem & bus.stall
+        # The exceptions a MUL/DIV/WFI/load/store can raise in X: all but the misaligned jump
+        # target, the one that depends on register values (a branch's outcome, a JALR's sum).
+        # Waiting and starting a unit depend on these only, so register values never decide
+        # whether X waits (for the same verdict: none of those instructions is a jump).
+        exc_nojump = Signal()
+        m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | ~legal | is_csr & csr_illegal | priv_illegal
+                                  | is_ecall | is_ebreak)
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
+                             ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -511,10 +518,10 @@ class Core(wiring.Component):
 
         m.d.comb += [
             divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
-                             & ~w_trap & ~exc & ~irq_take),
+                             & ~w_trap & ~exc_nojump & ~irq_take),
             # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
             multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
-                               & ~w_trap & ~exc & ~irq_take),
+                               & ~w_trap & ~exc_nojump & ~irq_take),
             multiplier.a.eq(rs1),
             multiplier.b.eq(rs2),
             multiplier.funct.eq(f3[:2]),
