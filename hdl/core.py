@@ -543,8 +543,8 @@ class Core(wiring.Component):
             w_req = Signal()                      # W's request is not taken yet
             w_sel = Signal(4)
             w_wdata = Signal(32)
-            with m.If(x_commit):
-                m.d.sync += [w_req.eq(x_mem & ~d_denied & ~misaligned), w_sel.eq(sel),
+            with m.If(~w_hold):
+                m.d.sync += [w_req.eq(x_commit & x_mem & ~d_denied & ~misaligned), w_sel.eq(sel),
                              w_wdata.eq(store_data)]
             with m.Elif(~bus.stall):
                 m.d.sync += w_req.eq(0)
@@ -618,10 +618,13 @@ class Core(wiring.Component):
             m.d.comb += result.eq(alu)
 
         writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
-        with m.If(x_commit):
+        # regfile_bram: W's registers load whenever W is free and only w_valid says whether X
+        # committed, so the commit decision does not fan out to them.
+        w_load = ~w_hold if self.regfile_bram else x_commit
+        with m.If(w_load):
             kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE, WKind.ALU))
             m.d.sync += [
-                w_valid.eq(1),
+                w_valid.eq(x_commit),
                 w_kind.eq(kind),
                 w_rd.eq(Mux(writes_rd, inst.rd, 0)),
                 w_result.eq(result),
