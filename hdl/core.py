@@ -266,6 +266,9 @@ class Core(wiring.Component):
                 r = Signal(len(v))
                 m.d.sync += r.eq(v)
                 return r
+            # the pc-relative sum (JAL and branch targets, AUIPC) is made in D, from x_pc
+            # (already this instruction's) and the fetched word's immediate
+            pc_rel_d = _d(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
             raw = _d(raw)
             inst = Signal(Instruction)
             m.d.comb += inst.eq(raw)
@@ -348,7 +351,10 @@ class Core(wiring.Component):
         pc4 = (x_pc + 4)[:32]
         # one pc-relative adder: branch and JAL targets, AUIPC
         pc_rel = Signal(32)
-        m.d.comb += pc_rel.eq(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
+        if self.regfile_bram:
+            m.d.comb += pc_rel.eq(pc_rel_d)
+        else:
+            m.d.comb += pc_rel.eq(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
         br_target = pc_rel
         jal_target = pc_rel
         jalr_target = Cat(C(0, 1), add[1:32])
@@ -360,6 +366,23 @@ class Core(wiring.Component):
             m.d.comb += [jump.eq(1), target.eq(jalr_target)]
         with m.Elif(is_branch):
             m.d.comb += [jump.eq(taken), target.eq(br_target)]
+        if self.regfile_bram:
+            # Branches and JALR take two cycles in X, always: the outcome and target are found
+            # in the first and registered, and the second redirects the fetch from the registers
+            # (the comparator and the JALR adder do not reach the next fetch address or the trap
+            # decision). JAL's target comes from D (pc_rel), so JAL takes one.
+            jump_r = Signal()
+            target_r = Signal(32)
+            j_started = Signal()                  # X's first cycle of this branch/JALR is over
+            m.d.sync += [jump_r.eq(jump), target_r.eq(target)]
+            jump_wait = (is_branch | is_jalr) & ~j_started
+            jump2 = Signal()
+            target2 = Signal(32)
+            m.d.comb += [jump2.eq(is_jal | jump_r & j_started),
+                         target2.eq(Mux(is_jal, pc_rel, target_r))]
+            jump, target = jump2, target2
+        else:
+            jump_wait = C(0, 1)
 
         # ------------------------------------------------------------------ memory access
         mem_addr = Signal(32)
@@ -510,7 +533,8 @@ class Core(wiring.Component):
                                   | is_ecall | is_ebreak)
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
+                             ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
+                                                        | jump_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -590,7 +614,7 @@ class Core(wiring.Component):
             self.ibus.en.eq(advance),
         ]
         if self.regfile_bram:
-            m.d.sync += x_dec.eq(~advance)
+            m.d.sync += [x_dec.eq(~advance), j_started.eq(~advance & x_ready & ~hazard)]
         with m.If(advance):
             m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0),
                          mul_started.eq(0)]
