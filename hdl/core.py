@@ -373,12 +373,12 @@ class Core(wiring.Component):
             # decision). JAL's target comes from D (pc_rel), so JAL takes one.
             jump_r = Signal()
             target_r = Signal(32)
-            j_started = Signal()                  # X's first cycle of this branch/JALR is over
+            x_second = Signal()                  # X's first cycle (operands valid) is over
             m.d.sync += [jump_r.eq(jump), target_r.eq(target)]
-            jump_wait = (is_branch | is_jalr) & ~j_started
+            jump_wait = (is_branch | is_jalr) & ~x_second
             jump2 = Signal()
             target2 = Signal(32)
-            m.d.comb += [jump2.eq(is_jal | jump_r & j_started),
+            m.d.comb += [jump2.eq(is_jal | jump_r & x_second),
                          target2.eq(Mux(is_jal, pc_rel, target_r))]
             jump, target = jump2, target2
         else:
@@ -457,6 +457,17 @@ class Core(wiring.Component):
             with m.Default():
                 m.d.comb += csr_wdata.eq(csr_rdata & ~csr_src)
 
+        if self.regfile_bram:
+            # CSR instructions take two cycles in X, always: the access check (the CSR address
+            # decode, privilege, mcounteren) is made in the first and registered, so it does
+            # not reach the commit decision; the CSR is read and written in the second.
+            csr_illegal_r = Signal()
+            m.d.sync += csr_illegal_r.eq(csr_illegal)
+            csr_illegal = csr_illegal_r & x_second
+            csr_wait = is_csr & ~x_second
+        else:
+            csr_wait = C(0, 1)
+
         # ------------------------------------------------------------------ exceptions
         exc = Signal()
         exc_cause = Signal(4)
@@ -534,7 +545,7 @@ class Core(wiring.Component):
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
                              ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
-                                                        | jump_wait))
+                                                        | jump_wait | csr_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -609,15 +620,19 @@ class Core(wiring.Component):
 
         fetch_bits = (self.fetch_size - 1).bit_length()
         in_ram = (next_pc[fetch_bits:] == (self.fetch_base >> fetch_bits))
+        if self.regfile_bram:
+            # the fetch-fault check on x_pc itself (a register), not on the next fetch address
+            m.d.comb += x_ffault.eq(x_pc[fetch_bits:] != (self.fetch_base >> fetch_bits))
         m.d.comb += [
             self.ibus.adr.eq(next_pc[2:]),
             self.ibus.en.eq(advance),
         ]
         if self.regfile_bram:
-            m.d.sync += [x_dec.eq(~advance), j_started.eq(~advance & x_ready & ~hazard)]
+            m.d.sync += [x_dec.eq(~advance), x_second.eq(~advance & x_ready & ~hazard)]
         with m.If(advance):
-            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0),
-                         mul_started.eq(0)]
+            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), div_started.eq(0), mul_started.eq(0)]
+            if not self.regfile_bram:
+                m.d.sync += x_ffault.eq(~in_ram)
         with m.Else():
             with m.If(divider.start):
                 m.d.sync += div_started.eq(1)
