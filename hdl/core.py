@@ -83,9 +83,10 @@ class Core(wiring.Component):
     ``regfile_bram``: the register file's two read ports are synchronous (transparent to its
     write port), so that it fits FPGA block RAM (iCE40 has no LUT RAM). Each instruction then
     spends one decode cycle (``D``) before ``X``: the register file is read with the rs1/rs2
-    fields of the word coming out of the instruction port, and ``X`` sees the operands the
-    next cycle. Every instruction takes exactly one cycle more (docs/core.md, "The block-RAM
-    register file"); nothing else changes."""
+    fields of the word coming out of the instruction port and the decoder's outputs are
+    registered; ``X`` works from registers. For the clock: branches, JALR and CSR instructions
+    take a second cycle in ``X``, loads and stores make their request from ``W``. Latencies stay
+    functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
                  mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False):
