@@ -306,8 +306,11 @@ class Core(wiring.Component):
         # X waits (no commit, trap, bus request, multiplier or divider start) while its operands
         # are not ready: load-use, and with regfile_bram the D cycle (x_dec low). ``hazard``
         # gates everything X does, so D acts on nothing; a trap from W still flushes it.
-        hazard = Signal()
-        m.d.comb += hazard.eq(load_use | ~x_dec)
+        if self.regfile_bram:
+            hazard = Signal()
+            m.d.comb += hazard.eq(load_use | ~x_dec)
+        else:
+            hazard = load_use
         x_ready = x_valid & x_dec
 
         # ------------------------------------------------------------------ ALU
@@ -540,9 +543,14 @@ class Core(wiring.Component):
         # target, the one that depends on register values (a branch's outcome, a JALR's sum).
         # Waiting and starting a unit depend on these only, so register values never decide
         # whether X waits (for the same verdict: none of those instructions is a jump).
-        exc_nojump = Signal()
-        m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | ~legal | is_csr & csr_illegal | priv_illegal
-                                  | is_ecall | is_ebreak)
+        # (Default core: unchanged, ``exc``; with exc_nojump there Yosys 0.70's ABC9 exited 1
+        # on the full SoC, tests/test_synth.py, not investigated.)
+        if self.regfile_bram:
+            exc_nojump = Signal()
+            m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | ~legal | is_csr & csr_illegal
+                                      | priv_illegal | is_ecall | is_ebreak)
+        else:
+            exc_nojump = exc
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
                              ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
