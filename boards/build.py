@@ -297,8 +297,10 @@ def ram_script(name, family, module=None):
     never uses the word read during its own write (a store), and a fetch of the very word a
     store writes in the same cycle (a store to the address right after itself, with no FENCE.I
     between) reads an undefined word; docs/fpga.md. iCE40 block RAM has one read port per
-    block: nothing to gain there."""
-    if family != "ecp5":
+    block, so the array stays in two copies there, but the mark still spares the logic that
+    would emulate the old word on a collision (~120 flip-flops, and a path from the bus
+    decoder through the RAM's address multiplexer into them)."""
+    if family not in ("ecp5", "ice40"):
         return ""
     return f"setparam -set COLLISION_X_MASK 1'1 {module or name + '.logic.soc.ram'}/t:$memrd_v2"
 

@@ -212,8 +212,10 @@ def markdown(results):
         out.append("")
         for d in builds:
             cps = d.get("critical_path") or []
+            # the slowest register-to-register path (iCE40 lists the PLL input clock first)
+            cps = [p for p in cps if p.get("from") == p.get("to")] or cps
             if cps:
-                p = cps[0]
+                p = max(cps, key=lambda p: p["delay_ns"])
                 out.append(f"Critical path, {d['board']} {d['config']}: `{p['start']}` → "
                            f"`{p['end']}` ({p['delay_ns']} ns, {len(p['nets'])} nets).")
         out.append("")

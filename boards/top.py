@@ -65,10 +65,17 @@ class BoardLogic(wiring.Component):
         exited, code = self.exited, self.code
         dbus = soc.core_dbus
         if self.tohost is not None:
-            hit = (dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
-                   (dbus.adr == (self.tohost >> 2)) & dbus.sel[0])
-            with m.If(hit & ~exited & (dbus.dat_w != 0)):
-                m.d.sync += [exited.eq(1), code.eq(dbus.dat_w)]
+            # registered first (one cycle later is as good for the LEDs), so the bus's
+            # decode and stall do not reach the latch
+            hit = Signal()
+            hit_data = Signal(32)
+            m.d.sync += [
+                hit.eq(dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
+                       (dbus.adr == (self.tohost >> 2)) & dbus.sel[0]),
+                hit_data.eq(dbus.dat_w),
+            ]
+            with m.If(hit & ~exited & (hit_data != 0)):
+                m.d.sync += [exited.eq(1), code.eq(hit_data)]
         with m.If(soc.exit_stb & ~exited):
             m.d.sync += [exited.eq(1), code.eq(soc.exit_code)]
         failed = exited & (code != 1)
@@ -81,8 +88,9 @@ class BoardLogic(wiring.Component):
         hold_cycles = max(1, cfg.clk_hz // 20)
         act = Signal(range(hold_cycles + 1))
         rx_q = Signal(init=1)
-        m.d.sync += rx_q.eq(self.uart_rx)
-        with m.If(soc.uart_tx_stb | (rx_q & ~self.uart_rx)):
+        tx_q = Signal()
+        m.d.sync += [rx_q.eq(self.uart_rx), tx_q.eq(soc.uart_tx_stb)]
+        with m.If(tx_q | (rx_q & ~self.uart_rx)):
             m.d.sync += act.eq(hold_cycles)
         with m.Elif(act != 0):
             m.d.sync += act.eq(act - 1)

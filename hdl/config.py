@@ -3,7 +3,9 @@ their sizes; it never changes how a block's logic is written.
 
 ``small``:   core without PMP + RAM + UART + timer, no performance counters, no DMA window
              registers (no coprocessors to use them): for small FPGAs (the iCEBreaker's UP5K);
-             U-mode exists but its memory accesses are unrestricted.
+             U-mode exists but its memory accesses are unrestricted. The core's register file
+             is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
+             instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
 ``full``:    ``minimal`` + every coprocessor that has landed (ULX3S-85F, simulation default).
 """
@@ -33,6 +35,7 @@ class SocConfig:
     pmp_entries: int = 8             # 0: no PMP (U-mode memory accesses unrestricted)
     perf: bool = True                # the PERF counter block (0x1000_4000)
     dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
+    regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
     description: str = ""
 
     def with_(self, **kw):
@@ -44,8 +47,9 @@ class SocConfig:
 
 
 CONFIGS = {
-    "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False,
-                       description="core without PMP + RAM + UART + timer (small FPGAs)"),
+    "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False, regfile_bram=True,
+                       description="core without PMP, register file in block RAM + RAM + UART + "
+                                   "timer (small FPGAs)"),
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
     "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),

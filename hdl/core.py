@@ -78,10 +78,18 @@ class WKind:
 
 class Core(wiring.Component):
     """The core. Parameters: ``reset_vector``; ``fetch_base``/``fetch_size``: the byte range the
-    instruction port reaches (RAM); a fetch outside it raises an instruction access fault."""
+    instruction port reaches (RAM); a fetch outside it raises an instruction access fault.
+
+    ``regfile_bram``: the register file's two read ports are synchronous (transparent to its
+    write port), so that it fits FPGA block RAM (iCE40 has no LUT RAM). Each instruction then
+    spends one decode cycle (``D``) before ``X``: the register file is read with the rs1/rs2
+    fields of the word coming out of the instruction port and the decoder's outputs are
+    registered; ``X`` works from registers. For the clock: branches, JALR and CSR instructions
+    take a second cycle in ``X``, loads and stores make their request from ``W``. Latencies stay
+    functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES):
+                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
@@ -89,6 +97,7 @@ class Core(wiring.Component):
         if pmp_entries % 4 or not 0 <= pmp_entries <= 16:
             raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
         self.pmp_entries = pmp_entries
+        self.regfile_bram = bool(regfile_bram)
         self.reset_vector = reset_vector
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
@@ -113,9 +122,18 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ register file
         m.submodules.regfile = regfile = memory.Memory(shape=32, depth=32, init=[])
-        rp1 = regfile.read_port(domain="comb")
-        rp2 = regfile.read_port(domain="comb")
-        wp = regfile.write_port()
+        if self.regfile_bram:
+            # Synchronous, transparent read ports, addressed every cycle with the rs fields of
+            # the word on the instruction port (held there while X waits): the data a cycle
+            # later is the register file after that cycle's write, as a combinational read
+            # would see it at the start of the next cycle (so no bypass from W is needed).
+            wp = regfile.write_port()
+            rp1 = regfile.read_port(transparent_for=(wp,))
+            rp2 = regfile.read_port(transparent_for=(wp,))
+        else:
+            rp1 = regfile.read_port(domain="comb")
+            rp2 = regfile.read_port(domain="comb")
+            wp = regfile.write_port()
 
         m.submodules.divider = divider = Divider()
         m.submodules.multiplier = multiplier = Multiplier()
@@ -129,6 +147,8 @@ class Core(wiring.Component):
         x_valid = Signal()
         x_pc = Signal(32, init=self.reset_vector)
         x_ffault = Signal()                       # the fetch of x_pc was outside RAM
+        # regfile_bram: the instruction in X has had its registers read (its D cycle is over)
+        x_dec = Signal() if self.regfile_bram else C(1, 1)
 
         inst = Signal(Instruction)
         m.d.comb += inst.eq(self.ibus.data)
@@ -240,8 +260,34 @@ class Core(wiring.Component):
         uses_rs1 = ~(is_lui | is_auipc | is_jal | is_misc | is_system & (f3[2] | (f3 == 0)))
         uses_rs2 = is_op | is_branch | is_store
 
+        # The register file is read with the fields of the word on the instruction port.
+        fetched = inst
+        if self.regfile_bram:
+            # D: the decoder above works on the word while its registers are read, and X gets
+            # its outputs from flip-flops (the word stays on the port until the instruction
+            # leaves X, so registering them every cycle gives X the values of its own word;
+            # in D they are stale, and D acts on nothing).
+            def _d(v):
+                r = Signal(len(v))
+                m.d.sync += r.eq(v)
+                return r
+            # the pc-relative sum (JAL and branch targets, AUIPC) is made in D, from x_pc
+            # (already this instruction's) and the fetched word's immediate
+            pc_rel_d = _d(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
+            raw = _d(raw)
+            inst = Signal(Instruction)
+            m.d.comb += inst.eq(raw)
+            op, f3, f7 = inst.opcode, inst.funct3, inst.funct7
+            imm_i, imm_s, imm_b, imm_u, imm_j = map(_d, (imm_i, imm_s, imm_b, imm_u, imm_j))
+            (is_load, is_store, is_opimm, is_op, is_muldiv, is_mul, is_div, is_branch, is_jal,
+             is_jalr, is_lui, is_auipc, is_system, is_csr, is_misc, is_ecall, is_ebreak, is_mret,
+             is_wfi, legal, uses_rs1, uses_rs2) = map(_d, (
+                is_load, is_store, is_opimm, is_op, is_muldiv, is_mul, is_div, is_branch, is_jal,
+                is_jalr, is_lui, is_auipc, is_system, is_csr, is_misc, is_ecall, is_ebreak, is_mret,
+                is_wfi, legal, uses_rs1, uses_rs2))
+
         # ------------------------------------------------------------------ operands
-        m.d.comb += [rp1.addr.eq(inst.rs1), rp2.addr.eq(inst.rs2)]
+        m.d.comb += [rp1.addr.eq(fetched.rs1), rp2.addr.eq(fetched.rs2)]
         # Bypass from W: ALU results only (a register; MUL and DIV results are ALU results by
         # then). Load data arrives too late in W to feed X in the same cycle: an instruction
         # that reads the register a load in W is about to write waits one cycle (interlock: a
@@ -250,11 +296,26 @@ class Core(wiring.Component):
         w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
         rs1 = Signal(32)
         rs2 = Signal(32)
-        m.d.comb += [
-            rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
-            rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
-        ]
-        hazard = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+        if self.regfile_bram:
+            # No bypass: X follows its own D cycle, so W never holds an ALU result when X is
+            # ready (W keeps an instruction past its cycle only while a load/store waits for
+            # the bus); a load's data is read after the load-use wait below, like any other.
+            m.d.comb += [rs1.eq(rp1.data), rs2.eq(rp2.data)]
+        else:
+            m.d.comb += [
+                rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
+                rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
+            ]
+        load_use = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+        # X waits (no commit, trap, bus request, multiplier or divider start) while its operands
+        # are not ready: load-use, and with regfile_bram the D cycle (x_dec low). ``hazard``
+        # gates everything X does, so D acts on nothing; a trap from W still flushes it.
+        if self.regfile_bram:
+            hazard = Signal()
+            m.d.comb += hazard.eq(load_use | ~x_dec)
+        else:
+            hazard = load_use
+        x_ready = x_valid & x_dec
 
         # ------------------------------------------------------------------ ALU
         alt = f7[5]
@@ -301,7 +362,10 @@ class Core(wiring.Component):
         pc4 = (x_pc + 4)[:32]
         # one pc-relative adder: branch and JAL targets, AUIPC
         pc_rel = Signal(32)
-        m.d.comb += pc_rel.eq(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
+        if self.regfile_bram:
+            m.d.comb += pc_rel.eq(pc_rel_d)
+        else:
+            m.d.comb += pc_rel.eq(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
         br_target = pc_rel
         jal_target = pc_rel
         jalr_target = Cat(C(0, 1), add[1:32])
@@ -313,6 +377,23 @@ class Core(wiring.Component):
             m.d.comb += [jump.eq(1), target.eq(jalr_target)]
         with m.Elif(is_branch):
             m.d.comb += [jump.eq(taken), target.eq(br_target)]
+        if self.regfile_bram:
+            # Branches and JALR take two cycles in X, always: the outcome and target are found
+            # in the first and registered, and the second redirects the fetch from the registers
+            # (the comparator and the JALR adder do not reach the next fetch address or the trap
+            # decision). JAL's target comes from D (pc_rel), so JAL takes one.
+            jump_r = Signal()
+            target_r = Signal(32)
+            x_second = Signal()                  # X's first cycle (operands valid) is over
+            m.d.sync += [jump_r.eq(jump), target_r.eq(target)]
+            jump_wait = (is_branch | is_jalr) & ~x_second
+            jump2 = Signal()
+            target2 = Signal(32)
+            m.d.comb += [jump2.eq(is_jal | jump_r & x_second),
+                         target2.eq(Mux(is_jal, pc_rel, target_r))]
+            jump, target = jump2, target2
+        else:
+            jump_wait = C(0, 1)
 
         # ------------------------------------------------------------------ memory access
         mem_addr = Signal(32)
@@ -387,6 +468,17 @@ class Core(wiring.Component):
             with m.Default():
                 m.d.comb += csr_wdata.eq(csr_rdata & ~csr_src)
 
+        if self.regfile_bram:
+            # CSR instructions take two cycles in X, always: the access check (the CSR address
+            # decode, privilege, mcounteren) is made in the first and registered, so it does
+            # not reach the commit decision; the CSR is read and written in the second.
+            csr_illegal_r = Signal()
+            m.d.sync += csr_illegal_r.eq(csr_illegal)
+            csr_illegal = csr_illegal_r & x_second
+            csr_wait = is_csr & ~x_second
+        else:
+            csr_wait = C(0, 1)
+
         # ------------------------------------------------------------------ exceptions
         exc = Signal()
         exc_cause = Signal(4)
@@ -412,7 +504,7 @@ class Core(wiring.Component):
             i_ok, d_ok = C(1), C(1)
         d_denied = Signal()
         m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
-                     self.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
+                     self.mem_denied.eq(x_ready & x_mem & (d_denied | misaligned))]
         priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
         with m.If(x_ffault | ~i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
@@ -451,9 +543,25 @@ class Core(wiring.Component):
         mul_started = Signal()                    # the multiplier holds the operands of X
         mul_wait = is_mul & ~(multiplier.valid & mul_started)
         wfi_wait = is_wfi & ~irq_pending
+        # regfile_bram: a load/store's request goes out from W (below), so X never waits for
+        # the bus's stall, only for W (w_hold): the memory address does not decide X's progress.
+        x_bus_wait = C(0, 1) if self.regfile_bram else x_mem & bus.stall
+        # The exceptions a MUL/DIV/WFI/load/store can raise in X: all but the misaligned jump
+        # target, the one that depends on register values (a branch's outcome, a JALR's sum).
+        # Waiting and starting a unit depend on these only, so register values never decide
+        # whether X waits (for the same verdict: none of those instructions is a jump).
+        # (Default core: unchanged, ``exc``; with exc_nojump there Yosys 0.70's ABC9 exited 1
+        # on the full SoC, tests/test_synth.py, not investigated.)
+        if self.regfile_bram:
+            exc_nojump = Signal()
+            m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | ~legal | is_csr & csr_illegal
+                                      | priv_illegal | is_ecall | is_ebreak)
+        else:
+            exc_nojump = exc
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_mem & bus.stall))
+                             ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
+                                                        | jump_wait | csr_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
@@ -461,10 +569,10 @@ class Core(wiring.Component):
 
         m.d.comb += [
             divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
-                             & ~w_trap & ~exc & ~irq_take),
+                             & ~w_trap & ~exc_nojump & ~irq_take),
             # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
             multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
-                               & ~w_trap & ~exc & ~irq_take),
+                               & ~w_trap & ~exc_nojump & ~irq_take),
             multiplier.a.eq(rs1),
             multiplier.b.eq(rs2),
             multiplier.funct.eq(f3[:2]),
@@ -477,15 +585,38 @@ class Core(wiring.Component):
         # The data request: only when nothing older can still trap (w_hold/w_trap clear), and
         # only if PMP allows it (a denied access waits for bus.stall like any other, then goes
         # to W with no request, and traps there).
-        x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
-        m.d.comb += [
-            bus.cyc.eq(w_bus | x_req),
-            bus.stb.eq(x_req),
-            bus.we.eq(is_store),
-            bus.adr.eq(mem_addr[2:]),
-            bus.sel.eq(sel),
-            bus.dat_w.eq(store_data),
-        ]
+        if self.regfile_bram:
+            # From W, out of registers: the request is made in the load/store's first cycle in
+            # W (everything older has retired by then: precise), held until the bus takes it,
+            # and W waits for the response as before. A load's data comes a cycle later than
+            # from X, which the next instruction's decode cycle hides unless it reads the loaded
+            # register (then the load-use wait, one cycle).
+            w_req = Signal()                      # W's request is not taken yet
+            w_sel = Signal(4)
+            w_wdata = Signal(32)
+            with m.If(~w_hold):
+                m.d.sync += [w_req.eq(x_commit & x_mem & ~d_denied & ~misaligned), w_sel.eq(sel),
+                             w_wdata.eq(store_data)]
+            with m.Elif(~bus.stall):
+                m.d.sync += w_req.eq(0)
+            m.d.comb += [
+                bus.cyc.eq(w_bus),
+                bus.stb.eq(w_req),
+                bus.we.eq(w_kind == WKind.STORE),
+                bus.adr.eq(w_addr[2:]),
+                bus.sel.eq(w_sel),
+                bus.dat_w.eq(w_wdata),
+            ]
+        else:
+            x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+            m.d.comb += [
+                bus.cyc.eq(w_bus | x_req),
+                bus.stb.eq(x_req),
+                bus.we.eq(is_store),
+                bus.adr.eq(mem_addr[2:]),
+                bus.sel.eq(sel),
+                bus.dat_w.eq(store_data),
+            ]
 
         # ------------------------------------------------------------------ next PC and fetch
         trap_pc = Cat(C(0, 2), mtvec[2:])
@@ -505,13 +636,19 @@ class Core(wiring.Component):
 
         fetch_bits = (self.fetch_size - 1).bit_length()
         in_ram = (next_pc[fetch_bits:] == (self.fetch_base >> fetch_bits))
+        if self.regfile_bram:
+            # the fetch-fault check on x_pc itself (a register), not on the next fetch address
+            m.d.comb += x_ffault.eq(x_pc[fetch_bits:] != (self.fetch_base >> fetch_bits))
         m.d.comb += [
             self.ibus.adr.eq(next_pc[2:]),
             self.ibus.en.eq(advance),
         ]
+        if self.regfile_bram:
+            m.d.sync += [x_dec.eq(~advance), x_second.eq(~advance & x_ready & ~hazard)]
         with m.If(advance):
-            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), x_ffault.eq(~in_ram), div_started.eq(0),
-                         mul_started.eq(0)]
+            m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), div_started.eq(0), mul_started.eq(0)]
+            if not self.regfile_bram:
+                m.d.sync += x_ffault.eq(~in_ram)
         with m.Else():
             with m.If(divider.start):
                 m.d.sync += div_started.eq(1)
@@ -536,10 +673,13 @@ class Core(wiring.Component):
             m.d.comb += result.eq(alu)
 
         writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
-        with m.If(x_commit):
+        # regfile_bram: W's registers load whenever W is free and only w_valid says whether X
+        # committed, so the commit decision does not fan out to them.
+        w_load = ~w_hold if self.regfile_bram else x_commit
+        with m.If(w_load):
             kind = Mux(is_load, WKind.LOAD, Mux(is_store, WKind.STORE, WKind.ALU))
             m.d.sync += [
-                w_valid.eq(1),
+                w_valid.eq(x_commit),
                 w_kind.eq(kind),
                 w_rd.eq(Mux(writes_rd, inst.rd, 0)),
                 w_result.eq(result),

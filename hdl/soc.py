@@ -56,7 +56,8 @@ class GluonSoC(wiring.Component):
         self.ram_init = ram_init
         # The DMA window registers are M-mode only whatever PMP says (docs/security.md).
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
-                         m_only=[(DMA_BASE, SLOT_SIZE)], pmp_entries=config.pmp_entries)
+                         m_only=[(DMA_BASE, SLOT_SIZE)], pmp_entries=config.pmp_entries,
+                         regfile_bram=config.regfile_bram)
         self.coprocessors = [coprocessor_class(name)() for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):

@@ -2,8 +2,8 @@
 
 Default run: PLL settings against the Lattice/IceStorm PLL calculators shipped with YoWASP,
 firmware -> RAM initial contents round-trip (also read back from the generated RTLIL), both
-board tops elaborate and convert, the CLI's errors, the build driver's report parsing, and one
-real-toolchain check (the core alone through synth_ecp5).
+board tops elaborate and convert, the CLI's errors, the build driver's report parsing, and
+real-toolchain checks (the core alone through synth_ecp5; the iCEBreaker's complete bitstream).
 ``-m slow``: complete bitstreams, unpacked, with timing met at the issue's targets.
 """
 
@@ -287,27 +287,62 @@ def test_ram_is_one_copy_in_ecp5_block_ram(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     cells = json.loads((tmp_path / "ram.stat.json").read_text())["modules"]["\\ram"]["num_cells_by_type"]
     assert cells.get("DP16KD") == 8, cells
-    assert gbuild.ram_script("x", "ice40") == ""
+    # iCE40: the same mark (the array stays in two copies there: one read port per block)
+    assert "COLLISION_X_MASK" in gbuild.ram_script("x", "ice40")
 
 
 # ---------------------------------------------------------------------------------- slow
 
-def _full_build(tmp_path, monkeypatch, board, config=None):
+def _full_build(tmp_path, monkeypatch, board, config=None, allow_timing_fail=False):
     monkeypatch.chdir(tmp_path)
     b, cfg, plat, top, fw, out_dir = gbuild.prepare(board, config, log=print)
-    res = gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False, log=print)
+    res = gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False, log=print,
+                       allow_timing_fail=allow_timing_fail)
     print(gbuild.format_summary(res))
     return b, res
 
 
-@pytest.mark.slow
+# The iCEBreaker's SoC clock as nextpnr (seed 1) achieved it when this was written: the default
+# test keeps it from getting worse (a margin below the figure); the issue's 25 MHz is asserted
+# by the slow test, which fails until it is reached (docs/fpga.md, "Open problems").
+ICEBREAKER_FMAX_FLOOR = 15.0
+
+
+def _sys_clock(res):
+    """(achieved, constraint) MHz of the SoC clock (nextpnr also lists the PLL's input)."""
+    clocks = [v for v in res.clocks.values() if v[1] > 20]
+    assert len(clocks) == 1, res.clocks
+    return clocks[0]
+
+
 def test_icebreaker_small_bitstream(tmp_path, monkeypatch):
+    """CI's complete bitstream (the fastest board): `gluon build --board icebreaker` (config
+    small) synthesizes, fits the UP5K, places and routes with a fixed seed and packs; the .bin
+    unpacks; the SoC clock's Fmax is reported against its 25.125 MHz constraint."""
+    board, res = _full_build(tmp_path, monkeypatch, "icebreaker", allow_timing_fail=True)
+    assert res.ok, res.error
+    used, avail = res.resources["LC"]
+    assert avail == 5280 and used <= avail, res.resources
+    assert Path(res.bitstream).name == "gluon_small.bin"
+    assert Path(res.bitstream).stat().st_size > 100_000
+    p = _yowasp("yowasp-iceunpack", [Path(res.bitstream).name, "unpacked.asc"],
+                Path(res.bitstream).parent)
+    assert p.returncode == 0, p.stderr
+    assert ".logic_tile" in (Path(res.bitstream).parent / "unpacked.asc").read_text()
+    achieved, constraint = _sys_clock(res)
+    assert constraint >= 25.0
+    assert achieved >= ICEBREAKER_FMAX_FLOOR, res.clocks
+
+
+@pytest.mark.slow
+def test_icebreaker_small_meets_25mhz(tmp_path, monkeypatch):
     board, res = _full_build(tmp_path, monkeypatch, "icebreaker")
     assert Path(res.bitstream).stat().st_size > 100_000
     p = _yowasp("yowasp-iceunpack", [Path(res.bitstream).name, "unpacked.asc"],
                 Path(res.bitstream).parent)
     assert p.returncode == 0, p.stderr
-    assert res.timing_met and all(a >= 25.0 for a, _c in res.clocks.values())
+    achieved, _constraint = _sys_clock(res)
+    assert res.timing_met and achieved >= 26.0          # 25 MHz with a margin
 
 
 @pytest.mark.slow

@@ -67,9 +67,13 @@ BRANCHES = {
 
 STORE = "    sw a2, 0(gp)\n    addi gp, gp, 4\n"
 
+# "minimal": the default core; "small": Core(regfile_bram=True), the register file in block RAM
+# behind a decode cycle (docs/core.md), on the tests where operand timing matters most.
+BOTH_CORES = pytest.mark.parametrize("config", ["minimal", "small"])
 
-def _run(cases, body):
-    res, words = run_asm(body + "    PASS\n", nres=4 * len(cases) + 16)
+
+def _run(cases, body, config="minimal"):
+    res, words = run_asm(body + "    PASS\n", nres=4 * len(cases) + 16, config=config)
     assert res.passed, res
     for i, (desc, want) in enumerate(cases):
         got = words[i]
@@ -77,14 +81,15 @@ def _run(cases, body):
     return res
 
 
-def test_register_register_ops():
+@BOTH_CORES
+def test_register_register_ops(config):
     cases, body = [], ""
     for op, f in R_OPS.items():
         for a in EDGE:
             for b in EDGE:
                 cases.append((f"{op} {a:#x}, {b:#x}", f(a, b)))
                 body += f"    li a0, {a:#x}\n    li a1, {b:#x}\n    {op} a2, a0, a1\n" + STORE
-    _run(cases, body)
+    _run(cases, body, config)
 
 
 def test_register_immediate_ops():
@@ -110,7 +115,8 @@ def test_register_immediate_ops():
     _run(cases, body)
 
 
-def test_branches_and_jumps():
+@BOTH_CORES
+def test_branches_and_jumps(config):
     cases, body = [], ""
     n = 0
     for op, f in BRANCHES.items():
@@ -132,10 +138,11 @@ def test_branches_and_jumps():
     cases.append(("jalr link", 1))
     body += ("    la a4, 7f\n    jalr a5, 0(a4)\n8:  nop\n7:  la a6, 8b\n    sub a2, a6, a5\n"
              "    seqz a2, a2\n" + STORE)
-    _run(cases, body)
+    _run(cases, body, config)
 
 
-def test_loads_and_stores():
+@BOTH_CORES
+def test_loads_and_stores(config):
     pattern = [0x8899AABB, 0xCCDDEEFF, 0x00112233, 0x44556677]
     data = ".section .data\n.align 4\ndata: .word " + ", ".join(f"{p:#x}" for p in pattern) + "\n" \
            ".align 4\nscratch: .space 16\n.section .text\n"
@@ -165,7 +172,8 @@ def test_loads_and_stores():
     body += "    lw a3, 4(s0)\n    addi a2, a3, 1\n" + STORE
     cases.append(("store-load", 0x5A5A5A5A))
     body += "    la s1, scratch\n    li a0, 0x5A5A5A5A\n    sw a0, 8(s1)\n    lw a2, 8(s1)\n" + STORE
-    res, words = run_asm(body + "    PASS\n", nres=4 * len(cases) + 16, extra_sections="\n" + data)
+    res, words = run_asm(body + "    PASS\n", nres=4 * len(cases) + 16, extra_sections="\n" + data,
+                         config=config)
     assert res.passed
     for i, (desc, want) in enumerate(cases):
         assert words[i] == want & M32, f"{desc}: got {words[i]:#010x}, expected {want & M32:#010x}"
