@@ -186,6 +186,18 @@ class Bench:
                 for j in range(len(outputs))], cycles
 
 
+async def abort_after(b, cycles):
+    """Let the running operation go on for ``cycles``, ABORT it, wait until the block is idle;
+    asserts it was busy and ends ABORTED. Returns STATUS."""
+    await b.ctx.tick().repeat(cycles)
+    assert b.ctx.get(b.h.copro.busy)
+    await b.write("ABORT", 1)
+    await b.wait_idle()
+    status = await b.read("STATUS")
+    assert field("STATUS", "CAUSE", status) == Cause.ABORTED.value
+    return status
+
+
 def simulate(body, **kw):
     h = Harness(**kw)
     sim = Simulator(h)
@@ -429,12 +441,7 @@ def test_misuse_ends_with_defined_errors():
         assert (await b.read("STATUS")) & 0b110 == 0
         # ABORT ends a long program with ABORTED, the DMA drained, and no hang.
         await b.start([encode(O.MUL, d=1, a=0, b=0)] * 100)
-        await b.ctx.tick().repeat(50)
-        assert b.ctx.get(b.h.copro.busy)
-        await b.write("ABORT", 1)
-        await b.wait_idle()
-        status = await b.read("STATUS")
-        assert field("STATUS", "CAUSE", status) == Cause.ABORTED.value
+        status = await abort_after(b, 50)
         assert field("STATUS", "MODSET", status)
         await b.write("ABORT", 1)              # idle: no effect
         assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.ABORTED.value
@@ -631,12 +638,7 @@ def test_register_path_timing_and_misuse():
         await push(b, 3, 5)
         await b.write("CMD", encode(O.LOADX, d=0))
         await b.write("START", 1)
-        await b.ctx.tick().repeat(50)
-        assert b.ctx.get(b.h.copro.busy)
-        await b.write("ABORT", 1)
-        await b.wait_idle()
-        status = await b.read("STATUS")
-        assert field("STATUS", "CAUSE", status) == Cause.ABORTED.value
+        status = await abort_after(b, 50)
         assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
         # Words written after START (as the driver does): taken as they arrive.
         for op in mulmod_ops():
