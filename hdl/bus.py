@@ -145,49 +145,65 @@ class Decoder(wiring.Component):
         m.submodules.unmapped = unmapped = ErrorTarget()
         targets = [w.bus for w in self._windows] + [unmapped.bus]
 
-        # Which target this request addresses (index n: unmapped).
-        hit = Signal(range(n + 1), init=n)
-        for i, w in reversed(list(enumerate(self._windows))):
+        # Which target this request addresses, one-hot (the windows do not overlap); the last
+        # bit: no window (unmapped). One-hot throughout, so the target selection, the
+        # "same target as the pending responses" test and the response multiplexer are each
+        # an AND-OR of a few LUTs, not a chain of comparisons and 2:1 multiplexers.
+        hits = []
+        for i, w in enumerate(self._windows):
             # A target narrower than its window sees only the low address bits; the offsets
             # above its range are unmapped (bus error), not aliases.
             bits = w.bus.signature.addr_width
-            with m.If((bus.adr >> bits) == (w.base >> (bits + 2))):
-                m.d.comb += hit.eq(i)
+            h = Signal(name=f"hit_{w.name}")
+            m.d.comb += h.eq((bus.adr >> bits) == (w.base >> (bits + 2)))
+            hits.append(h)
+        hit = Signal(n + 1)
+        m.d.comb += hit.eq(Cat(*hits, ~Cat(*hits).any()) if n else 1)
 
         outstanding = Signal(range(self._max_outstanding + 1))
-        resp_sel = Signal(range(n + 1), init=n)       # target whose responses are pending
+        resp_sel = Signal(n + 1, init=1 << n)          # one-hot: target whose responses are pending
+        done = Signal()
         # Responses still pending after this cycle's (if any): a request to another target may
         # go out in the very cycle the last response of the previous one comes back.
-        pending = Signal.like(outstanding)
-        m.d.comb += pending.eq(outstanding - (bus.ack | bus.err))
-        blocked = (pending != 0) & (hit != resp_sel) | (outstanding == self._max_outstanding)
+        pending = Signal()
+        m.d.comb += pending.eq((outstanding != 0) & ~((outstanding == 1) & done))
+        blocked = pending & ~(hit & resp_sel).any() | (outstanding == self._max_outstanding)
 
-        tgt_stall = Signal()
+        stalls, acks, errs, dats = [], [], [], []
         for i, t in enumerate(targets):
             m.d.comb += [
                 t.adr.eq(bus.adr),
                 t.dat_w.eq(bus.dat_w),
                 t.sel.eq(bus.sel),
                 t.we.eq(bus.we),
-                t.cyc.eq(bus.cyc & ((hit == i) | (resp_sel == i) & (outstanding != 0))),
-                t.stb.eq(bus.cyc & bus.stb & (hit == i) & ~blocked),
+                t.cyc.eq(bus.cyc & (hit[i] | resp_sel[i] & (outstanding != 0))),
+                t.stb.eq(bus.cyc & bus.stb & hit[i] & ~blocked),
             ]
-            with m.If(hit == i):
-                m.d.comb += tgt_stall.eq(t.stall)
-            with m.If(resp_sel == i):
-                m.d.comb += [
-                    bus.ack.eq(t.ack),
-                    bus.err.eq(t.err),
-                    bus.dat_r.eq(t.dat_r),
-                ]
-        m.d.comb += bus.stall.eq(blocked | tgt_stall)
+            stalls.append(hit[i] & t.stall)
+            acks.append(resp_sel[i] & t.ack)
+            errs.append(resp_sel[i] & t.err)
+            dats.append(t.dat_r & resp_sel[i].replicate(32))
+        m.d.comb += [
+            bus.ack.eq(Cat(*acks).any()),
+            bus.err.eq(Cat(*errs).any()),
+            bus.dat_r.eq(_or(dats)),
+            done.eq(bus.ack | bus.err),
+            bus.stall.eq(blocked | Cat(*stalls).any()),
+        ]
 
         issued = bus.cyc & bus.stb & ~bus.stall
-        done = bus.ack | bus.err
         m.d.sync += outstanding.eq(outstanding + issued - done)
         with m.If(issued):
             m.d.sync += resp_sel.eq(hit)
         return m
+
+
+def _or(values):
+    """Bitwise OR of a list of values, as a balanced tree."""
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
 
 
 class Arbiter(wiring.Component):
