@@ -67,8 +67,9 @@ class WishboneSignature(wiring.Signature):
 class Window:
     """One decoded address window: ``name`` at byte address ``base``, ``size`` bytes."""
 
-    def __init__(self, name, base, size, bus, info=None):
+    def __init__(self, name, base, size, bus, info=None, registered=False):
         self.name, self.base, self.size, self.bus, self.info = name, base, size, bus, info
+        self.registered = registered
 
     @property
     def end(self):
@@ -101,6 +102,13 @@ class Decoder(wiring.Component):
     Requests may be pipelined to one target; a request to a *different* target than the one
     with responses outstanding is stalled until those responses are back, so responses can
     never be reordered.
+
+    A window added with ``registered=True`` gets its requests one cycle late, from registers
+    (one copy of address, data, byte enables and direction shared by all such windows): the
+    decoder's address compare and stall logic then end at flip-flops instead of running on
+    into the target's own decode and write enables. It costs every access to that window one
+    cycle, always the same. Only for targets that never stall (register banks): the request
+    has already been taken from the initiator when the target sees it.
     """
 
     def __init__(self, *, addr_width=30, max_outstanding=7):
@@ -112,9 +120,10 @@ class Decoder(wiring.Component):
     def windows(self):
         return list(self._windows)
 
-    def add(self, bus, *, name, base, size, info=None):
+    def add(self, bus, *, name, base, size, info=None, registered=False):
         """Map target interface ``bus`` (a flipped-side :class:`WishboneSignature` interface)
-        at byte address ``base``, ``size`` bytes. Returns the :class:`Window`."""
+        at byte address ``base``, ``size`` bytes; ``registered``: see the class. Returns the
+        :class:`Window`."""
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"Window name must be an identifier, not {name!r}")
         if size < 4 or size & (size - 1):
@@ -133,7 +142,7 @@ class Decoder(wiring.Component):
             if base < w.end and w.base < base + size:
                 raise ValueError(f"Window {name!r} [{base:#010x}, {base + size:#010x}) overlaps "
                                  f"{w.name!r} [{w.base:#010x}, {w.end:#010x})")
-        win = Window(name, base, size, bus, info)
+        win = Window(name, base, size, bus, info, registered)
         self._windows.append(win)
         return win
 
@@ -170,16 +179,38 @@ class Decoder(wiring.Component):
         blocked = pending & ~(hit & resp_sel).any() | (outstanding == self._max_outstanding)
 
         stalls, acks, errs, dats = [], [], [], []
+        regd = [w.registered for w in self._windows] + [False]
+        if any(regd):
+            aw = max(t.signature.addr_width for t, r in zip(targets, regd) if r)
+            r_adr, r_dat_w = Signal(aw), Signal(32)
+            r_sel, r_we = Signal(4), Signal()
+            m.d.sync += [r_adr.eq(bus.adr[:aw]), r_dat_w.eq(bus.dat_w), r_sel.eq(bus.sel),
+                         r_we.eq(bus.we)]
         for i, t in enumerate(targets):
-            m.d.comb += [
-                t.adr.eq(bus.adr),
-                t.dat_w.eq(bus.dat_w),
-                t.sel.eq(bus.sel),
-                t.we.eq(bus.we),
-                t.cyc.eq(bus.cyc & (hit[i] | resp_sel[i] & (outstanding != 0))),
-                t.stb.eq(bus.cyc & bus.stb & hit[i] & ~blocked),
-            ]
-            stalls.append(hit[i] & t.stall)
+            cyc = bus.cyc & (hit[i] | resp_sel[i] & (outstanding != 0))
+            stb = bus.cyc & bus.stb & hit[i] & ~blocked
+            if regd[i]:
+                r_cyc = Signal(name=f"r_cyc_{i}")
+                r_stb = Signal(name=f"r_stb_{i}")
+                m.d.sync += [r_cyc.eq(cyc), r_stb.eq(stb)]
+                m.d.comb += [
+                    t.adr.eq(r_adr),
+                    t.dat_w.eq(r_dat_w),
+                    t.sel.eq(r_sel),
+                    t.we.eq(r_we),
+                    t.cyc.eq(r_cyc | r_stb),
+                    t.stb.eq(r_stb),
+                ]
+            else:
+                m.d.comb += [
+                    t.adr.eq(bus.adr),
+                    t.dat_w.eq(bus.dat_w),
+                    t.sel.eq(bus.sel),
+                    t.we.eq(bus.we),
+                    t.cyc.eq(cyc),
+                    t.stb.eq(stb),
+                ]
+                stalls.append(hit[i] & t.stall)
             acks.append(resp_sel[i] & t.ack)
             errs.append(resp_sel[i] & t.err)
             dats.append(t.dat_r & resp_sel[i].replicate(32))

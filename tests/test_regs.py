@@ -72,9 +72,10 @@ def test_bank_access_rules():
 
 
 def test_decoder_routes_pipelines_and_errors():
-    """A random request stream through a Decoder to three targets (1-cycle; 3-cycle pipelined
+    """A random request stream through a Decoder to four targets (1-cycle; 3-cycle pipelined
     with random stalls and a bus narrower than its window; 9-cycle pipelined, beyond the
-    decoder's outstanding limit) and unmapped addresses. Every request gets exactly one
+    decoder's outstanding limit; a 1-cycle one behind the decoder's request register) and
+    unmapped addresses. Every request gets exactly one
     response, in order, with the right target's data, ``err`` for unmapped addresses and the
     narrow target's upper window; requests to another target wait until the pending
     responses are back (no two targets ever have responses outstanding); nothing hangs."""
@@ -83,28 +84,29 @@ def test_decoder_routes_pipelines_and_errors():
     from gluon.hdl.bus import Decoder, WishboneSignature
 
     rng = random.Random(5)
-    spec = [  # name, base, size, addr_width, latency, stall probability
-        ("fast", 0x1000, 0x40, 4, 1, 0.0),
-        ("slow", 0x2000, 0x40, 2, 3, 0.3),
-        ("deep", 0x4000, 0x100, 6, 9, 0.1),
+    spec = [  # name, base, size, addr_width, latency, stall probability, registered
+        ("fast", 0x1000, 0x40, 4, 1, 0.0, False),
+        ("slow", 0x2000, 0x40, 2, 3, 0.3, False),
+        ("deep", 0x4000, 0x100, 6, 9, 0.1, False),
+        ("bank", 0x6000, 0x80, 5, 1, 0.0, True),      # a register bank behind the request register
     ]
     dec = Decoder(addr_width=16, max_outstanding=7)
     tbus = []
-    for name, base, size, aw, _lat, _p in spec:
+    for name, base, size, aw, _lat, _p, regd in spec:
         t = WishboneSignature(addr_width=aw).flip().create(path=(name,))
-        dec.add(t, name=name, base=base, size=size)
+        dec.add(t, name=name, base=base, size=size, registered=regd)
         tbus.append(t)
     sim = Simulator(dec)
     sim.add_clock(1e-6)
 
     def expect(byte_adr):
-        for i, (name, base, size, aw, _l, _p) in enumerate(spec):
+        for i, (name, base, size, aw, _l, _p, _r) in enumerate(spec):
             if base <= byte_adr < base + size:
                 off = (byte_adr - base) >> 2
                 return ("ack", (i << 24) | (off * 0x0101)) if off < 1 << aw else ("err", None)
         return ("err", None)
 
-    stats = {"ack": 0, "err": 0, "blocked": 0, "deep_outstanding_max": 0}
+    stats = {"ack": 0, "err": 0, "blocked": 0, "deep_outstanding_max": 0, "bank_requests": 0}
 
     async def tb(ctx):
         bus = dec.bus
@@ -118,7 +120,7 @@ def test_decoder_routes_pipelines_and_errors():
             cycle += 1
             assert cycle < 20000, "decoder hang"
             # targets' outputs for this cycle
-            for (name, _b, _s, _aw, lat, p), t, q in zip(spec, tbus, queues):
+            for (name, _b, _s, _aw, lat, p, _r), t, q in zip(spec, tbus, queues):
                 due = q and q[0][0] <= cycle
                 ctx.set(t.ack, 1 if due else 0)
                 ctx.set(t.dat_r, q[0][1] if due else 0)
@@ -145,6 +147,8 @@ def test_decoder_routes_pipelines_and_errors():
             for i, ((name, *_r), t, q) in enumerate(zip(spec, tbus, queues)):
                 if ctx.get(t.stb):
                     assert ctx.get(t.cyc)
+                    if spec[i][6]:
+                        stats["bank_requests"] += 1
                     if not ctx.get(t.stall):
                         off = ctx.get(t.adr)
                         q.append((cycle + spec[i][4], (i << 24) | (off * 0x0101)))
@@ -165,7 +169,7 @@ def test_decoder_routes_pipelines_and_errors():
                     req = None
                 else:
                     stats["blocked"] += 1
-            for (_n, _b, _s, _aw, _lat, _p), t, q in zip(spec, tbus, queues):
+            for (_n, _b, _s, _aw, _lat, _p, _r), t, q in zip(spec, tbus, queues):
                 if ctx.get(t.ack):
                     q.popleft()
             busy = [i for i, q in enumerate(queues) if q]
@@ -175,4 +179,4 @@ def test_decoder_routes_pipelines_and_errors():
     sim.add_testbench(tb)
     sim.run()
     assert stats["ack"] > 300 and stats["err"] > 40 and stats["blocked"] > 100, stats
-    assert stats["deep_outstanding_max"] == 7, stats
+    assert stats["deep_outstanding_max"] == 7 and stats["bank_requests"] > 100, stats
