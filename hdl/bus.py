@@ -176,7 +176,9 @@ class Decoder(wiring.Component):
         # go out in the very cycle the last response of the previous one comes back.
         pending = Signal()
         m.d.comb += pending.eq((outstanding != 0) & ~((outstanding == 1) & done))
-        blocked = pending & ~(hit & resp_sel).any() | (outstanding == self._max_outstanding)
+        full = Signal()
+        m.d.comb += full.eq(outstanding == self._max_outstanding)
+        blocked = pending & ~(hit & resp_sel).any() | full
 
         stalls, acks, errs, dats = [], [], [], []
         regd = [w.registered for w in self._windows] + [False]
@@ -188,7 +190,10 @@ class Decoder(wiring.Component):
                          r_we.eq(bus.we)]
         for i, t in enumerate(targets):
             cyc = bus.cyc & (hit[i] | resp_sel[i] & (outstanding != 0))
-            stb = bus.cyc & bus.stb & hit[i] & ~blocked
+            # = bus.cyc & bus.stb & hit[i] & ~blocked, written with what hit[i] implies (the
+            # same target as the pending responses iff resp_sel[i]) so that a target's strobe
+            # does not wait for every other window's address compare
+            stb = bus.cyc & bus.stb & hit[i] & (~pending | resp_sel[i]) & ~full
             if regd[i]:
                 r_cyc = Signal(name=f"r_cyc_{i}")
                 r_stb = Signal(name=f"r_stb_{i}")
