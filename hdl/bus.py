@@ -180,7 +180,7 @@ class Decoder(wiring.Component):
         m.d.comb += full.eq(outstanding == self._max_outstanding)
         blocked = pending & ~(hit & resp_sel).any() | full
 
-        stalls, acks, errs, dats = [], [], [], []
+        stalls, acks, errs, dats, taken = [], [], [], [], []
         regd = [w.registered for w in self._windows] + [False]
         if any(regd):
             aw = max(t.signature.addr_width for t, r in zip(targets, regd) if r)
@@ -206,6 +206,7 @@ class Decoder(wiring.Component):
                     t.cyc.eq(r_cyc | r_stb),
                     t.stb.eq(r_stb),
                 ]
+                taken.append(stb)                       # never stalls
             else:
                 m.d.comb += [
                     t.adr.eq(bus.adr),
@@ -216,6 +217,7 @@ class Decoder(wiring.Component):
                     t.stb.eq(stb),
                 ]
                 stalls.append(hit[i] & t.stall)
+                taken.append(stb & ~t.stall)
             acks.append(resp_sel[i] & t.ack)
             errs.append(resp_sel[i] & t.err)
             dats.append(t.dat_r & resp_sel[i].replicate(32))
@@ -227,10 +229,12 @@ class Decoder(wiring.Component):
             bus.stall.eq(blocked | Cat(*stalls).any()),
         ]
 
-        issued = bus.cyc & bus.stb & ~bus.stall
+        # the request is taken (= bus.cyc & bus.stb & ~bus.stall), per target: one-hot
+        taken_v = Cat(*taken)
+        issued = taken_v.any()
         m.d.sync += outstanding.eq(outstanding + issued - done)
         with m.If(issued):
-            m.d.sync += resp_sel.eq(hit)
+            m.d.sync += resp_sel.eq(taken_v)
         return m
 
 
