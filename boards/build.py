@@ -305,7 +305,14 @@ def ram_script(name, family, module=None):
     return f"setparam -set COLLISION_X_MASK 1'1 {module or name + '.logic.soc.ram'}/t:$memrd_v2"
 
 
-def blocks_script(il_path, name, family, depth=2):
+def _ice40_synth(device=""):
+    """synth_ice40's options: the multiplier on SB_MAC16 (not on LUTs), and ABC9 mapping with
+    the delays of the device family (UltraPlus: ``-device u``; its LUTs and routing are much
+    slower than the HX's the default assumes)."""
+    return "-dsp" + (" -device u" if device.upper().startswith("ICE40UP") else "")
+
+
+def blocks_script(il_path, name, family, depth=2, device=""):
     """A Yosys script for the per-block statistics: the SoC's blocks and their sub-blocks down
     to ``depth`` levels keep their hierarchy, deeper ones are flattened into them. (Keeping
     every level, ``-noflatten``, trips an ABC9 assertion in Yosys 0.70 on the systolic array.)"""
@@ -313,7 +320,7 @@ def blocks_script(il_path, name, family, depth=2):
     soc = next((m for m in mods if m.endswith(".soc")), None)
     keep = [m for m in mods if soc and m.startswith(soc + ".") and
             m.count(".") - soc.count(".") <= depth] + ([soc] if soc else [])
-    synth = "synth_ecp5" if family == "ecp5" else "synth_ice40 -dsp"
+    synth = "synth_ecp5" if family == "ecp5" else f"synth_ice40 {_ice40_synth(device)}"
     ram = ram_script(name, family)
     return (f"read_rtlil {name}.il; hierarchy -top {name}; " + (f"{ram}; " if ram else "")
             + "".join(f"setattr -mod -set keep_hierarchy 1 {m}; " for m in keep)
@@ -383,7 +390,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     overrides = {"nextpnr_opts": _nextpnr_opts(name),
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
     if board.family == "ice40":
-        overrides["synth_opts"] = "-dsp"          # the multiplier on SB_MAC16, not on LUTs
+        overrides["synth_opts"] = _ice40_synth(platform.device)
     if ram_script(name, board.family):
         overrides["script_after_read"] = ram_script(name, board.family)
     plan = platform.build(top, name=name, do_build=False, **overrides)
@@ -397,7 +404,8 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     env = tool_env()
     blocks_proc = None
     if blocks:
-        script = blocks_script(out_dir / f"{name}.il", name, board.family)
+        script = blocks_script(out_dir / f"{name}.il", name, board.family,
+                               device=getattr(platform, "device", ""))
         blocks_proc = subprocess.Popen([env["YOSYS"], "-q", "-l", f"{name}.blocks.log", "-p", script],
                                        cwd=out_dir, env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)

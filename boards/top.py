@@ -66,11 +66,13 @@ class BoardLogic(wiring.Component):
         dbus = soc.core_dbus
         if self.tohost is not None:
             # registered first (one cycle later is as good for the LEDs), so the bus's
-            # decode and stall do not reach the latch
+            # decode does not reach the latch; the decoder's stall is not looked at either: the
+            # core holds a request until it is taken, so a stalled store to tohost is seen
+            # (again, with the same data) one or more cycles early, which the latch ignores
             hit = Signal()
             hit_data = Signal(32)
             m.d.sync += [
-                hit.eq(dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
+                hit.eq(dbus.cyc & dbus.stb & dbus.we &
                        (dbus.adr == (self.tohost >> 2)) & dbus.sel[0]),
                 hit_data.eq(dbus.dat_w),
             ]

@@ -67,8 +67,9 @@ class WishboneSignature(wiring.Signature):
 class Window:
     """One decoded address window: ``name`` at byte address ``base``, ``size`` bytes."""
 
-    def __init__(self, name, base, size, bus, info=None):
+    def __init__(self, name, base, size, bus, info=None, registered=False):
         self.name, self.base, self.size, self.bus, self.info = name, base, size, bus, info
+        self.registered = registered
 
     @property
     def end(self):
@@ -101,6 +102,13 @@ class Decoder(wiring.Component):
     Requests may be pipelined to one target; a request to a *different* target than the one
     with responses outstanding is stalled until those responses are back, so responses can
     never be reordered.
+
+    A window added with ``registered=True`` gets its requests one cycle late, from registers
+    (one copy of address, data, byte enables and direction shared by all such windows): the
+    decoder's address compare and stall logic then end at flip-flops instead of running on
+    into the target's own decode and write enables. It costs every access to that window one
+    cycle, always the same. Only for targets that never stall (register banks): the request
+    has already been taken from the initiator when the target sees it.
     """
 
     def __init__(self, *, addr_width=30, max_outstanding=7):
@@ -112,9 +120,10 @@ class Decoder(wiring.Component):
     def windows(self):
         return list(self._windows)
 
-    def add(self, bus, *, name, base, size, info=None):
+    def add(self, bus, *, name, base, size, info=None, registered=False):
         """Map target interface ``bus`` (a flipped-side :class:`WishboneSignature` interface)
-        at byte address ``base``, ``size`` bytes. Returns the :class:`Window`."""
+        at byte address ``base``, ``size`` bytes; ``registered``: see the class. Returns the
+        :class:`Window`."""
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"Window name must be an identifier, not {name!r}")
         if size < 4 or size & (size - 1):
@@ -133,7 +142,7 @@ class Decoder(wiring.Component):
             if base < w.end and w.base < base + size:
                 raise ValueError(f"Window {name!r} [{base:#010x}, {base + size:#010x}) overlaps "
                                  f"{w.name!r} [{w.base:#010x}, {w.end:#010x})")
-        win = Window(name, base, size, bus, info)
+        win = Window(name, base, size, bus, info, registered)
         self._windows.append(win)
         return win
 
@@ -145,49 +154,96 @@ class Decoder(wiring.Component):
         m.submodules.unmapped = unmapped = ErrorTarget()
         targets = [w.bus for w in self._windows] + [unmapped.bus]
 
-        # Which target this request addresses (index n: unmapped).
-        hit = Signal(range(n + 1), init=n)
-        for i, w in reversed(list(enumerate(self._windows))):
+        # Which target this request addresses, one-hot (the windows do not overlap); the last
+        # bit: no window (unmapped). One-hot throughout, so the target selection, the
+        # "same target as the pending responses" test and the response multiplexer are each
+        # an AND-OR of a few LUTs, not a chain of comparisons and 2:1 multiplexers.
+        hits = []
+        for i, w in enumerate(self._windows):
             # A target narrower than its window sees only the low address bits; the offsets
             # above its range are unmapped (bus error), not aliases.
             bits = w.bus.signature.addr_width
-            with m.If((bus.adr >> bits) == (w.base >> (bits + 2))):
-                m.d.comb += hit.eq(i)
+            h = Signal(name=f"hit_{w.name}")
+            m.d.comb += h.eq((bus.adr >> bits) == (w.base >> (bits + 2)))
+            hits.append(h)
+        hit = Signal(n + 1)
+        m.d.comb += hit.eq(Cat(*hits, ~Cat(*hits).any()) if n else 1)
 
         outstanding = Signal(range(self._max_outstanding + 1))
-        resp_sel = Signal(range(n + 1), init=n)       # target whose responses are pending
+        resp_sel = Signal(n + 1, init=1 << n)          # one-hot: target whose responses are pending
+        done = Signal()
         # Responses still pending after this cycle's (if any): a request to another target may
         # go out in the very cycle the last response of the previous one comes back.
-        pending = Signal.like(outstanding)
-        m.d.comb += pending.eq(outstanding - (bus.ack | bus.err))
-        blocked = (pending != 0) & (hit != resp_sel) | (outstanding == self._max_outstanding)
+        pending = Signal()
+        m.d.comb += pending.eq((outstanding != 0) & ~((outstanding == 1) & done))
+        full = Signal()
+        m.d.comb += full.eq(outstanding == self._max_outstanding)
+        blocked = pending & ~(hit & resp_sel).any() | full
 
-        tgt_stall = Signal()
+        stalls, acks, errs, dats, taken = [], [], [], [], []
+        regd = [w.registered for w in self._windows] + [False]
+        if any(regd):
+            aw = max(t.signature.addr_width for t, r in zip(targets, regd) if r)
+            r_adr, r_dat_w = Signal(aw), Signal(32)
+            r_sel, r_we = Signal(4), Signal()
+            m.d.sync += [r_adr.eq(bus.adr[:aw]), r_dat_w.eq(bus.dat_w), r_sel.eq(bus.sel),
+                         r_we.eq(bus.we)]
         for i, t in enumerate(targets):
-            m.d.comb += [
-                t.adr.eq(bus.adr),
-                t.dat_w.eq(bus.dat_w),
-                t.sel.eq(bus.sel),
-                t.we.eq(bus.we),
-                t.cyc.eq(bus.cyc & ((hit == i) | (resp_sel == i) & (outstanding != 0))),
-                t.stb.eq(bus.cyc & bus.stb & (hit == i) & ~blocked),
-            ]
-            with m.If(hit == i):
-                m.d.comb += tgt_stall.eq(t.stall)
-            with m.If(resp_sel == i):
+            cyc = bus.cyc & (hit[i] | resp_sel[i] & (outstanding != 0))
+            # = bus.cyc & bus.stb & hit[i] & ~blocked, written with what hit[i] implies (the
+            # same target as the pending responses iff resp_sel[i]) so that a target's strobe
+            # does not wait for every other window's address compare
+            stb = bus.cyc & bus.stb & hit[i] & (~pending | resp_sel[i]) & ~full
+            if regd[i]:
+                r_cyc = Signal(name=f"r_cyc_{i}")
+                r_stb = Signal(name=f"r_stb_{i}")
+                m.d.sync += [r_cyc.eq(cyc), r_stb.eq(stb)]
                 m.d.comb += [
-                    bus.ack.eq(t.ack),
-                    bus.err.eq(t.err),
-                    bus.dat_r.eq(t.dat_r),
+                    t.adr.eq(r_adr),
+                    t.dat_w.eq(r_dat_w),
+                    t.sel.eq(r_sel),
+                    t.we.eq(r_we),
+                    t.cyc.eq(r_cyc | r_stb),
+                    t.stb.eq(r_stb),
                 ]
-        m.d.comb += bus.stall.eq(blocked | tgt_stall)
+                taken.append(stb)                       # never stalls
+            else:
+                m.d.comb += [
+                    t.adr.eq(bus.adr),
+                    t.dat_w.eq(bus.dat_w),
+                    t.sel.eq(bus.sel),
+                    t.we.eq(bus.we),
+                    t.cyc.eq(cyc),
+                    t.stb.eq(stb),
+                ]
+                stalls.append(hit[i] & t.stall)
+                taken.append(stb & ~t.stall)
+            acks.append(resp_sel[i] & t.ack)
+            errs.append(resp_sel[i] & t.err)
+            dats.append(t.dat_r & resp_sel[i].replicate(32))
+        m.d.comb += [
+            bus.ack.eq(Cat(*acks).any()),
+            bus.err.eq(Cat(*errs).any()),
+            bus.dat_r.eq(_or(dats)),
+            done.eq(bus.ack | bus.err),
+            bus.stall.eq(blocked | Cat(*stalls).any()),
+        ]
 
-        issued = bus.cyc & bus.stb & ~bus.stall
-        done = bus.ack | bus.err
+        # the request is taken (= bus.cyc & bus.stb & ~bus.stall), per target: one-hot
+        taken_v = Cat(*taken)
+        issued = taken_v.any()
         m.d.sync += outstanding.eq(outstanding + issued - done)
         with m.If(issued):
-            m.d.sync += resp_sel.eq(hit)
+            m.d.sync += resp_sel.eq(taken_v)
         return m
+
+
+def _or(values):
+    """Bitwise OR of a list of values, as a balanced tree."""
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
 
 
 class Arbiter(wiring.Component):

@@ -51,12 +51,15 @@ class RAM(wiring.Component):
         c_req = c.cyc & c.stb
         d_req = d.cyc & d.stb & ~c_req
         m.d.comb += [c.stall.eq(0), d.stall.eq(c_req)]
-        with m.If(c_req):
-            m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr), wport.data.eq(c.dat_w),
-                         wport.en.eq(Mux(c.we, c.sel, 0))]
-        with m.Else():
+        # The port's address and data follow the DMA side only while it makes a request (the
+        # core's side otherwise, requesting or not), so without a DMA initiator (d_req constant
+        # 0) they come straight from the core's registers, not through the decoder's strobe.
+        with m.If(d_req):
             m.d.comb += [rport.addr.eq(d.adr), wport.addr.eq(d.adr), wport.data.eq(d.dat_w),
-                         wport.en.eq(Mux(d_req & d.we, d.sel, 0))]
+                         wport.en.eq(Mux(d.we, d.sel, 0))]
+        with m.Else():
+            m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr), wport.data.eq(c.dat_w),
+                         wport.en.eq(Mux(c_req & c.we, c.sel, 0))]
         m.d.sync += [c.ack.eq(c_req), d.ack.eq(d_req)]
         m.d.comb += [c.dat_r.eq(rport.data), d.dat_r.eq(rport.data)]
         return m

@@ -136,8 +136,13 @@ class GluonSoC(wiring.Component):
             targets["PERF"] = perf.bus
         for c in self.coprocessors:
             targets[c.NAME] = c.bus
+        # The SoC's own register banks (never stalling) take their requests from the decoder's
+        # request register: one cycle more per access, so the address decode ends at flip-flops
+        # (docs/architecture.md). RAM and the coprocessors are decoded directly.
+        slow = {"CLINT", "UART", "SYSINFO", "SIMCTRL", "DMA", "PERF"}
         for name, base, size, _regs in self.memory_map():
-            dec.add(targets[name], name=name.lower(), base=base, size=size)
+            dec.add(targets[name], name=name.lower(), base=base, size=size,
+                    registered=name in slow)
         wiring.connect(m, core.dbus, dec.bus)
         wiring.connect(m, core.ibus, ram.fetch)
 
