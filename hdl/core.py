@@ -179,7 +179,12 @@ class Core(wiring.Component):
         mstatus_tw = Signal()
         mcounteren = Signal(3)                    # CY, TM, IR
         mie = Signal(32)
-        mtvec = Signal(32)
+        # mtvec (WARL, Privileged Architecture 3.1.7): direct mode, BASE word aligned and inside
+        # the instruction window (RAM): the bits above it read as fetch_base's, so a trap never
+        # fetches outside RAM. Resets to fetch_base.
+        fetch_bits = (self.fetch_size - 1).bit_length()
+        mtvec_lo = Signal(fetch_bits)
+        mtvec = Cat(mtvec_lo, C(self.fetch_base >> fetch_bits, 32 - fetch_bits))
         mscratch = Signal(32)
         mepc = Signal(32)
         # mcause is WLRL (Privileged Architecture 3.1.15): it holds the codes this core raises,
@@ -778,7 +783,7 @@ class Core(wiring.Component):
                 with m.Case(Csr.MIE):
                     m.d.sync += mie.eq(csr_wdata & mie_mask)
                 with m.Case(Csr.MTVEC):
-                    m.d.sync += mtvec.eq(Cat(C(0, 2), csr_wdata[2:]))
+                    m.d.sync += mtvec_lo[2:].eq(csr_wdata[2:fetch_bits])
                 with m.Case(Csr.MSCRATCH):
                     m.d.sync += mscratch.eq(csr_wdata)
                 with m.Case(Csr.MEPC):
