@@ -524,17 +524,40 @@ class Core(wiring.Component):
         # A misaligned load/store is not an exception in X either: like a refused one, it makes
         # no request and traps from W (the address adder then feeds no trap decision).
 
-        irq_pending = (mip & mie) != 0
+        # mie's value after this cycle's write (regfile_bram: CSR writes land a cycle after
+        # their commit, from registers; see below)
+        mie_next = Signal(32)
+        m.d.comb += mie_next.eq(mie)
+        irq_pending = Signal()
+        irq_cause = Signal(5)
+
+        def _irq(mie_v):
+            pend = Signal(32)
+            cause = Signal(5)
+            m.d.comb += pend.eq(mip & mie_v)
+            with m.If(pend[16:] != 0):
+                for i in reversed(range(16)):
+                    with m.If(pend[16 + i]):
+                        m.d.comb += cause.eq(16 + i)
+            for bit in [Irq.M_TIMER, Irq.M_SOFT, Irq.M_EXT]:   # later If wins: MEI > MSI > MTI
+                with m.If(pend[bit]):
+                    m.d.comb += cause.eq(bit)
+            return pend != 0, cause
+
+        if self.regfile_bram:
+            # The interrupt decision from registers: ``mip & mie`` and its cause are sampled a
+            # cycle early (with mie as it will be after this cycle's CSR write), so the OR
+            # over the lines and the priority encoder are not in front of X's commit/trap
+            # decision. One more cycle of interrupt latency; an instruction that disables a
+            # source in mie is never followed by that source's interrupt (its successor's D
+            # cycle takes no interrupt, and the sample after the write sees the new mie).
+            pend_c, cause_c = _irq(mie_next)
+            m.d.sync += [irq_pending.eq(pend_c), irq_cause.eq(cause_c)]
+        else:
+            pend_c, cause_c = _irq(mie)
+            m.d.comb += [irq_pending.eq(pend_c), irq_cause.eq(cause_c)]
         # M-level interrupts are always enabled while the hart runs in U-mode.
         irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~is_wfi
-        irq_cause = Signal(5)
-        with m.If((mip & mie)[16:] != 0):
-            for i in reversed(range(16)):
-                with m.If((mip & mie)[16 + i]):
-                    m.d.comb += irq_cause.eq(16 + i)
-        for bit in [Irq.M_TIMER, Irq.M_SOFT, Irq.M_EXT]:       # later If wins: MEI > MSI > MTI
-            with m.If((mip & mie)[bit]):
-                m.d.comb += irq_cause.eq(bit)
 
         # ------------------------------------------------------------------ W stage completion
         bus = self.dbus
@@ -572,9 +595,18 @@ class Core(wiring.Component):
         x_trap = x_go & (exc | irq_take)
         x_commit = x_go & ~exc & ~irq_take
 
+        div_go = (x_valid & is_div & ~div_started & ~hazard & ~w_hold
+                  & ~w_trap & ~exc_nojump & ~irq_take)
+        if self.regfile_bram:
+            # the divider starts a cycle after X decides it may (from a register: the decision
+            # does not fan out to the divider's ~100 flip-flop enables); the operands are still
+            # on the register file's ports (X waits). DIV* one cycle longer, always.
+            div_start_r = Signal()
+            m.d.sync += div_start_r.eq(div_go & ~div_start_r)
+            m.d.comb += divider.start.eq(div_start_r)
+        else:
+            m.d.comb += divider.start.eq(div_go)
         m.d.comb += [
-            divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
-                             & ~w_trap & ~exc_nojump & ~irq_take),
             # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
             multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
                                & ~w_trap & ~exc_nojump & ~irq_take),
@@ -742,62 +774,112 @@ class Core(wiring.Component):
         if pmp is not None:
             m.d.comb += [pmp.csr_we.eq(x_commit & is_csr & csr_writes & pmp.csr_hit),
                          pmp.csr_wdata.eq(csr_wdata)]
-        with m.If(w_trap):
-            m.d.sync += [
-                mepc.eq(w_pc),
-                mcause_irq.eq(0),
-                mcause_code.eq(Mux(w_misaligned,
-                              Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
-                              Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))),
-                mtval.eq(w_addr),
-                mstatus_mpie.eq(mstatus_mie),
-                mstatus_mie.eq(0),
-                mstatus_mpp_m.eq(w_priv_m),
-                priv_m.eq(1),
-            ]
-        with m.Elif(x_trap):
-            with m.If(exc):
-                m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
-            with m.Else():
-                m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
-            m.d.sync += [
-                mepc.eq(x_pc),
-                mstatus_mpie.eq(mstatus_mie),
-                mstatus_mie.eq(0),
-                mstatus_mpp_m.eq(priv_m),
-                priv_m.eq(1),
-            ]
-        with m.Elif(x_commit & is_mret):
-            m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
-                         priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
-            with m.If(~mstatus_mpp_m):
-                m.d.sync += mstatus_mprv.eq(0)
-        with m.Elif(x_commit & is_csr & csr_writes):
-            with m.Switch(csr_addr):
+        w_code = Mux(w_misaligned,
+                     Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
+                     Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))
+
+        def csr_write(addr, data):
+            with m.Switch(addr):
                 with m.Case(Csr.MSTATUS):
-                    m.d.sync += [mstatus_mie.eq(csr_wdata[3]), mstatus_mpie.eq(csr_wdata[7]),
-                                 mstatus_mpp_m.eq(csr_wdata[11:13] != 0),   # WARL: U or M
-                                 mstatus_mprv.eq(csr_wdata[17]), mstatus_tw.eq(csr_wdata[21])]
+                    m.d.sync += [mstatus_mie.eq(data[3]), mstatus_mpie.eq(data[7]),
+                                 mstatus_mpp_m.eq(data[11:13] != 0),   # WARL: U or M
+                                 mstatus_mprv.eq(data[17]), mstatus_tw.eq(data[21])]
                 with m.Case(Csr.MCOUNTEREN):
-                    m.d.sync += mcounteren.eq(csr_wdata[:3])
+                    m.d.sync += mcounteren.eq(data[:3])
                 with m.Case(Csr.MIE):
-                    m.d.sync += mie.eq(csr_wdata & mie_mask)
+                    m.d.sync += mie.eq(data & mie_mask)
+                    m.d.comb += mie_next.eq(data & mie_mask)
                 with m.Case(Csr.MTVEC):
-                    m.d.sync += mtvec_lo[2:].eq(csr_wdata[2:fetch_bits])
+                    m.d.sync += mtvec_lo[2:].eq(data[2:fetch_bits])
                 with m.Case(Csr.MSCRATCH):
-                    m.d.sync += mscratch.eq(csr_wdata)
+                    m.d.sync += mscratch.eq(data)
                 with m.Case(Csr.MEPC):
-                    m.d.sync += mepc.eq(Cat(C(0, 2), csr_wdata[2:]))
+                    m.d.sync += mepc.eq(Cat(C(0, 2), data[2:]))
                 with m.Case(Csr.MCAUSE):
-                    m.d.sync += [mcause_irq.eq(csr_wdata[31]), mcause_code.eq(csr_wdata[:5])]
+                    m.d.sync += [mcause_irq.eq(data[31]), mcause_code.eq(data[:5])]
                 with m.Case(Csr.MTVAL):
-                    m.d.sync += mtval.eq(csr_wdata)
+                    m.d.sync += mtval.eq(data)
                 with m.Case(Csr.MCYCLE):
-                    m.d.sync += mcycle[:32].eq(csr_wdata)
+                    m.d.sync += mcycle[:32].eq(data)
                 with m.Case(Csr.MCYCLEH):
-                    m.d.sync += mcycle[32:].eq(csr_wdata)
+                    m.d.sync += mcycle[32:].eq(data)
                 with m.Case(Csr.MINSTRET):
-                    m.d.sync += minstret[:32].eq(csr_wdata)
+                    m.d.sync += minstret[:32].eq(data)
                 with m.Case(Csr.MINSTRETH):
-                    m.d.sync += minstret[32:].eq(csr_wdata)
+                    m.d.sync += minstret[32:].eq(data)
+
+        if self.regfile_bram:
+            # The wide CSR updates land one cycle after their decision, from registers, so that
+            # the commit/trap decision (late: it waits for the bus's ack/err) does not fan out
+            # to ~100 clock enables. A CSR instruction's write: (we, address, data) registered
+            # at its commit. A trap's mepc/mcause/mtval: staged every cycle, written the cycle
+            # after the trap. mstatus and the privilege (a few flip-flops, needed at once: no
+            # second interrupt may enter) still change in the trap's cycle. Nothing can read
+            # or write them in between: the cycle after a commit or a trap is the next
+            # instruction's D cycle, and W then holds no load/store.
+            csr_we = Signal()
+            csr_wa = Signal(12)
+            csr_wd = Signal(32)
+            m.d.sync += [csr_we.eq(x_commit & is_csr & csr_writes), csr_wa.eq(csr_addr),
+                         csr_wd.eq(csr_wdata)]
+            trap_r = Signal()
+            tr_pc = Signal(32)
+            tr_tval = Signal(32)
+            tr_irq = Signal()
+            tr_code = Signal(5)
+            m.d.sync += [
+                trap_r.eq(w_trap | x_trap),
+                tr_pc.eq(Mux(w_trap, w_pc, x_pc)),
+                tr_tval.eq(Mux(w_trap, w_addr, exc_tval)),     # exc_tval is 0 for an interrupt
+                tr_irq.eq(~w_trap & ~exc),
+                tr_code.eq(Mux(w_trap, w_code, Mux(exc, exc_cause, irq_cause))),
+            ]
+            with m.If(w_trap | x_trap):
+                m.d.sync += [
+                    mstatus_mpie.eq(mstatus_mie),
+                    mstatus_mie.eq(0),
+                    mstatus_mpp_m.eq(Mux(w_trap, w_priv_m, priv_m)),
+                    priv_m.eq(1),
+                ]
+            with m.Elif(x_commit & is_mret):
+                m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
+                             priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
+                with m.If(~mstatus_mpp_m):
+                    m.d.sync += mstatus_mprv.eq(0)
+            with m.If(trap_r):
+                m.d.sync += [mepc.eq(tr_pc), mcause_irq.eq(tr_irq), mcause_code.eq(tr_code),
+                             mtval.eq(tr_tval)]
+            with m.Elif(csr_we):
+                csr_write(csr_wa, csr_wd)
+        else:
+            with m.If(w_trap):
+                m.d.sync += [
+                    mepc.eq(w_pc),
+                    mcause_irq.eq(0),
+                    mcause_code.eq(w_code),
+                    mtval.eq(w_addr),
+                    mstatus_mpie.eq(mstatus_mie),
+                    mstatus_mie.eq(0),
+                    mstatus_mpp_m.eq(w_priv_m),
+                    priv_m.eq(1),
+                ]
+            with m.Elif(x_trap):
+                with m.If(exc):
+                    m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
+                with m.Else():
+                    m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
+                m.d.sync += [
+                    mepc.eq(x_pc),
+                    mstatus_mpie.eq(mstatus_mie),
+                    mstatus_mie.eq(0),
+                    mstatus_mpp_m.eq(priv_m),
+                    priv_m.eq(1),
+                ]
+            with m.Elif(x_commit & is_mret):
+                m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
+                             priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
+                with m.If(~mstatus_mpp_m):
+                    m.d.sync += mstatus_mprv.eq(0)
+            with m.Elif(x_commit & is_csr & csr_writes):
+                csr_write(csr_addr, csr_wdata)
         return m

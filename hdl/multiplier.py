@@ -18,7 +18,8 @@ __all__ = ["Multiplier"]
 
 class Multiplier(wiring.Component):
     """``a``, ``b``: registers rs1, rs2; ``funct3[1:0]``: 0 MUL, 1 MULH, 2 MULHSU, 3 MULHU.
-    ``load`` latches the operands; ``result`` is valid the next cycle (``valid``)."""
+    ``result`` is the product of the operands of the previous cycle; ``valid``: ``load``
+    was high in it."""
 
     load:   In(1)
     a:      In(32)
@@ -37,13 +38,15 @@ class Multiplier(wiring.Component):
         high = Signal()
         sa = self.a[31] & (self.funct != 3)          # MULH, MULHSU: rs1 signed
         sb = self.b[31] & (self.funct == 1)          # MULH: rs2 signed
-        m.d.sync += self.valid.eq(self.load)
-        with m.If(self.load):
-            m.d.sync += [
-                ua.eq(Cat(self.a, sa)),
-                ub.eq(Cat(self.b, sb)),
-                high.eq(self.funct != 0),
-            ]
+        # The operand registers load in every cycle, ``load`` only sets ``valid``: the product
+        # in the cycle after ``load`` is that of the operands of the ``load`` cycle, and the
+        # core's late ``load`` decision drives one flip-flop instead of 67 enables.
+        m.d.sync += [
+            self.valid.eq(self.load),
+            ua.eq(Cat(self.a, sa)),
+            ub.eq(Cat(self.b, sb)),
+            high.eq(self.funct != 0),
+        ]
         product = Signal(66)
         m.d.comb += [
             product.eq(ua * ub),
