@@ -339,6 +339,15 @@ class Core(wiring.Component):
         fill_mask = Signal(32)
         m.d.comb += fill_mask.eq(~(C(0xFFFF_FFFF, 32) >> shamt))
         m.d.comb += shifted.eq((sh_in >> shamt) | (fill_mask & sh_fill.replicate(32)))
+        sll_v = _reverse(shifted)
+        srl_v = shifted
+        if self.regfile_bram:
+            # SLL/SRL/SRA take two cycles in X, always: the shifter's output is registered in
+            # the first (its five levels and the fill mask do not reach W's result register in
+            # the same cycle); the operands stay on the register file's ports while X waits.
+            sh_r = Signal(32)
+            m.d.sync += sh_r.eq(Mux(f3[2], shifted, _reverse(shifted)))
+            sll_v = srl_v = sh_r
         lt = rs1.as_signed() < opb.as_signed()
         ltu = rs1 < opb
         alu = Signal(32)
@@ -346,7 +355,7 @@ class Core(wiring.Component):
             with m.Case(0):
                 m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
             with m.Case(1):
-                m.d.comb += alu.eq(_reverse(shifted))
+                m.d.comb += alu.eq(sll_v)
             with m.Case(2):
                 m.d.comb += alu.eq(lt)
             with m.Case(3):
@@ -354,7 +363,7 @@ class Core(wiring.Component):
             with m.Case(4):
                 m.d.comb += alu.eq(rs1 ^ opb)
             with m.Case(5):
-                m.d.comb += alu.eq(shifted)
+                m.d.comb += alu.eq(srl_v)
             with m.Case(6):
                 m.d.comb += alu.eq(rs1 | opb)
             with m.Case(7):
@@ -481,8 +490,10 @@ class Core(wiring.Component):
             m.d.sync += csr_illegal_r.eq(csr_illegal)
             csr_illegal = csr_illegal_r & x_second
             csr_wait = is_csr & ~x_second
+            shift_wait = (is_op | is_opimm) & ~is_muldiv & (f3[:2] == 0b01) & ~x_second
         else:
             csr_wait = C(0, 1)
+            shift_wait = C(0, 1)
 
         # ------------------------------------------------------------------ exceptions
         exc = Signal()
@@ -589,7 +600,7 @@ class Core(wiring.Component):
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
                              ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
-                                                        | jump_wait | csr_wait))
+                                                        | jump_wait | csr_wait | shift_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
