@@ -136,7 +136,9 @@ class Core(wiring.Component):
             wp = regfile.write_port()
 
         m.submodules.divider = divider = Divider()
-        m.submodules.multiplier = multiplier = Multiplier()
+        # regfile_bram: the product registered (MUL* one cycle longer; iCE40's partial-product
+        # carry chains then end at a register)
+        m.submodules.multiplier = multiplier = Multiplier(stages=2 if self.regfile_bram else 1)
         m.submodules.branch = branch = BranchUnit()
         if self.pmp_entries:
             m.submodules.pmp = pmp = PMP(self.pmp_entries)
@@ -279,6 +281,10 @@ class Core(wiring.Component):
             # the pc-relative sum (JAL and branch targets, AUIPC) is made in D, from x_pc
             # (already this instruction's) and the fetched word's immediate
             pc_rel_d = _d(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
+            # the load-use register match, made on the word on the port against W's rd and
+            # registered: when X is ready, W's rd has not changed since (the instruction in W
+            # entered it in the cycle before this one's D cycle, or earlier)
+            lu_match_d = _d((w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd)))
             raw = _d(raw)
             inst = Signal(Instruction)
             m.d.comb += inst.eq(raw)
@@ -311,7 +317,10 @@ class Core(wiring.Component):
                 rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
                 rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
             ]
-        load_use = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+        if self.regfile_bram:
+            load_use = w_late & lu_match_d
+        else:
+            load_use = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
         # X waits (no commit, trap, bus request, multiplier or divider start) while its operands
         # are not ready: load-use, and with regfile_bram the D cycle (x_dec low). ``hazard``
         # gates everything X does, so D acts on nothing; a trap from W still flushes it.
@@ -353,7 +362,10 @@ class Core(wiring.Component):
         alu = Signal(32)
         with m.Switch(f3):
             with m.Case(0):
-                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
+                if self.regfile_bram:
+                    pass          # ADD/SUB: OR-ed in after the result multiplexer (below)
+                else:
+                    m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
             with m.Case(1):
                 m.d.comb += alu.eq(sll_v)
             with m.Case(2):
@@ -685,8 +697,11 @@ class Core(wiring.Component):
         fetch_bits = (self.fetch_size - 1).bit_length()
         in_ram = (next_pc[fetch_bits:] == (self.fetch_base >> fetch_bits))
         if self.regfile_bram:
-            # the fetch-fault check on x_pc itself (a register), not on the next fetch address
-            m.d.comb += x_ffault.eq(x_pc[fetch_bits:] != (self.fetch_base >> fetch_bits))
+            # the fetch-fault check on x_pc itself, not on the next fetch address, and into a
+            # register: it is valid from the instruction's first X cycle (its D cycle, which
+            # acts on nothing, sees the previous one's), so the comparator is not in front of
+            # X's decisions
+            m.d.sync += x_ffault.eq(x_pc[fetch_bits:] != (self.fetch_base >> fetch_bits))
         m.d.comb += [
             self.ibus.adr.eq(next_pc[2:]),
             self.ibus.en.eq(advance),
@@ -705,7 +720,16 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ W stage update
         result = Signal(32)
-        with m.If(is_lui):
+        if self.regfile_bram:
+            # the ALU (the latest of the results: register file -> adder/logic) one level
+            # from W's register; the other sources come from registers or the CSRs
+            alu_class = ~(is_lui | is_auipc | is_jal | is_jalr | is_csr | is_div | is_mul)
+            first = m.If(alu_class)
+        else:
+            first = m.If(0)
+        with first:
+            m.d.comb += result.eq(alu)
+        with m.Elif(is_lui):
             m.d.comb += result.eq(imm_u)
         with m.Elif(is_auipc):
             m.d.comb += result.eq(pc_rel)
@@ -720,6 +744,15 @@ class Core(wiring.Component):
         with m.Else():
             m.d.comb += result.eq(alu)
 
+        if self.regfile_bram:
+            # ADD/ADDI/SUB (the carry chains, the latest values) AND-OR-ed in last: one LUT
+            # between the adder and W's register (the other sources are 0 for them)
+            add_sel = alu_class & (f3 == 0)
+            sub_sel = add_sel & is_op & alt
+            result_w = (result | Mux(add_sel & ~sub_sel, add, 0)
+                        | Mux(sub_sel, (rs1 - rs2)[:32], 0))
+        else:
+            result_w = result
         writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
         # regfile_bram: W's registers load whenever W is free and only w_valid says whether X
         # committed, so the commit decision does not fan out to them.
@@ -730,7 +763,7 @@ class Core(wiring.Component):
                 w_valid.eq(x_commit),
                 w_kind.eq(kind),
                 w_rd.eq(Mux(writes_rd, inst.rd, 0)),
-                w_result.eq(result),
+                w_result.eq(result_w),
                 w_pc.eq(x_pc),
                 w_insn.eq(raw),
                 w_addr.eq(mem_addr),

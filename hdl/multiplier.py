@@ -18,8 +18,9 @@ __all__ = ["Multiplier"]
 
 class Multiplier(wiring.Component):
     """``a``, ``b``: registers rs1, rs2; ``funct3[1:0]``: 0 MUL, 1 MULH, 2 MULHSU, 3 MULHU.
-    ``result`` is the product of the operands of the previous cycle; ``valid``: ``load``
-    was high in it."""
+    ``result`` is the product of the operands of ``stages`` cycles before; ``valid``: ``load``
+    was high then. ``stages``: 1, or 2 with the product registered (for slow FPGAs: the
+    partial-product adders then end at a register instead of the core's result path)."""
 
     load:   In(1)
     a:      In(32)
@@ -27,6 +28,12 @@ class Multiplier(wiring.Component):
     funct:  In(2)
     valid:  Out(1)
     result: Out(32)
+
+    def __init__(self, stages=1):
+        if stages not in (1, 2):
+            raise ValueError(f"stages must be 1 or 2, not {stages!r}")
+        self.stages = stages
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -41,15 +48,19 @@ class Multiplier(wiring.Component):
         # The operand registers load in every cycle, ``load`` only sets ``valid``: the product
         # in the cycle after ``load`` is that of the operands of the ``load`` cycle, and the
         # core's late ``load`` decision drives one flip-flop instead of 67 enables.
+        valid1 = Signal()
         m.d.sync += [
-            self.valid.eq(self.load),
+            valid1.eq(self.load),
             ua.eq(Cat(self.a, sa)),
             ub.eq(Cat(self.b, sb)),
             high.eq(self.funct != 0),
         ]
         product = Signal(66)
-        m.d.comb += [
-            product.eq(ua * ub),
-            self.result.eq(Mux(high, product[32:64], product[:32])),
-        ]
+        m.d.comb += product.eq(ua * ub)
+        if self.stages == 1:
+            m.d.comb += [self.valid.eq(valid1),
+                         self.result.eq(Mux(high, product[32:64], product[:32]))]
+        else:
+            m.d.sync += [self.valid.eq(valid1),
+                         self.result.eq(Mux(high, product[32:64], product[:32]))]
         return m
