@@ -285,6 +285,11 @@ class Core(wiring.Component):
             # registered: when X is ready, W's rd has not changed since (the instruction in W
             # entered it in the cycle before this one's D cycle, or earlier)
             lu_match_d = _d((w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd)))
+            # the exceptions known from the word and the privilege alone, decided in D (the
+            # privilege and mstatus.TW cannot change between an instruction's D and X cycles:
+            # only M-mode writes TW, and an MRET to U commits before the next D cycle)
+            exc_dec_d = _d(~legal | is_ecall | is_ebreak
+                           | ~priv_m & ((raw == 0x3020_0073) | (raw == 0x1050_0073) & mstatus_tw))
             raw = _d(raw)
             inst = Signal(Instruction)
             m.d.comb += inst.eq(raw)
@@ -411,15 +416,19 @@ class Core(wiring.Component):
             jump_r = Signal()
             target_r = Signal(32)
             x_second = Signal()                  # X's first cycle (operands valid) is over
-            m.d.sync += [jump_r.eq(jump), target_r.eq(target)]
+            jmis_r = Signal()                    # ... and whether that target is misaligned
+            m.d.sync += [jump_r.eq(jump), target_r.eq(target), jmis_r.eq(jump & target[1])]
             jump_wait = (is_branch | is_jalr) & ~x_second
             jump2 = Signal()
             target2 = Signal(32)
             m.d.comb += [jump2.eq(is_jal | jump_r & x_second),
                          target2.eq(Mux(is_jal, pc_rel, target_r))]
             jump, target = jump2, target2
+            # a misaligned target (bit 1; bit 0 is always 0) from registers
+            jump_mis = Mux(is_jal, pc_rel[1], jmis_r & x_second)
         else:
             jump_wait = C(0, 1)
+            jump_mis = jump & (target[:2] != 0)
 
         # ------------------------------------------------------------------ memory access
         mem_addr = Signal(32)
@@ -485,22 +494,28 @@ class Core(wiring.Component):
                     m.d.comb += counter_bit.eq(mcounteren[b])
         csr_priv_ok = priv_m | (csr_addr[8:10] == 0) & counter_bit
         csr_illegal = ~csr_exists | csr_writes & csr_readonly | ~csr_priv_ok
+        csr_old = csr_rdata
+        if self.regfile_bram:
+            # the CSR is read in the instruction's first X cycle and the value registered; the
+            # second cycle returns it and computes the write from it (nothing else commits in
+            # between; the counters are read one cycle earlier, at a fixed offset)
+            csr_old = Signal(32)
+            m.d.sync += csr_old.eq(csr_rdata)
         csr_wdata = Signal(32)
         with m.Switch(f3[:2]):
             with m.Case(1):
                 m.d.comb += csr_wdata.eq(csr_src)
             with m.Case(2):
-                m.d.comb += csr_wdata.eq(csr_rdata | csr_src)
+                m.d.comb += csr_wdata.eq(csr_old | csr_src)
             with m.Default():
-                m.d.comb += csr_wdata.eq(csr_rdata & ~csr_src)
+                m.d.comb += csr_wdata.eq(csr_old & ~csr_src)
 
         if self.regfile_bram:
             # CSR instructions take two cycles in X, always: the access check (the CSR address
             # decode, privilege, mcounteren) is made in the first and registered, so it does
             # not reach the commit decision; the CSR is read and written in the second.
-            csr_illegal_r = Signal()
-            m.d.sync += csr_illegal_r.eq(csr_illegal)
-            csr_illegal = csr_illegal_r & x_second
+            csr_illegal_c = csr_illegal
+            csr_illegal = Signal()         # registered with x_second (below)
             csr_wait = is_csr & ~x_second
             shift_wait = (is_op | is_opimm) & ~is_muldiv & (f3[:2] == 0b01) & ~x_second
         else:
@@ -542,7 +557,7 @@ class Core(wiring.Component):
             m.d.comb += [exc.eq(1), exc_cause.eq(Mux(priv_m, Cause.ECALL_M, Cause.ECALL_U))]
         with m.Elif(is_ebreak):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
-        with m.Elif(jump & (target[:2] != 0)):
+        with m.Elif(jump_mis):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(target)]
         # A misaligned load/store is not an exception in X either: like a refused one, it makes
         # no request and traps from W (the address adder then feeds no trap decision).
@@ -554,10 +569,10 @@ class Core(wiring.Component):
         irq_pending = Signal()
         irq_cause = Signal(5)
 
-        def _irq(mie_v):
+        def _irq(mie_v, mip_v=mip):
             pend = Signal(32)
             cause = Signal(5)
-            m.d.comb += pend.eq(mip & mie_v)
+            m.d.comb += pend.eq(mip_v & mie_v)
             with m.If(pend[16:] != 0):
                 for i in reversed(range(16)):
                     with m.If(pend[16 + i]):
@@ -574,8 +589,10 @@ class Core(wiring.Component):
             # decision. One more cycle of interrupt latency; an instruction that disables a
             # source in mie is never followed by that source's interrupt (its successor's D
             # cycle takes no interrupt, and the sample after the write sees the new mie).
-            pend_c, cause_c = _irq(mie_next)
-            m.d.sync += [irq_pending.eq(pend_c), irq_cause.eq(cause_c)]
+            pend_vec = Signal(32)
+            m.d.sync += [pend_vec.eq(mip & mie_next), irq_pending.eq((mip & mie_next) != 0)]
+            _pend, cause_c = _irq(C(0xFFFF_FFFF, 32), pend_vec)
+            m.d.comb += irq_cause.eq(cause_c)       # (the priority encoder after the register)
         else:
             pend_c, cause_c = _irq(mie)
             m.d.comb += [irq_pending.eq(pend_c), irq_cause.eq(cause_c)]
@@ -605,8 +622,7 @@ class Core(wiring.Component):
         # on the full SoC, tests/test_synth.py, not investigated.)
         if self.regfile_bram:
             exc_nojump = Signal()
-            m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | ~legal | is_csr & csr_illegal
-                                      | priv_illegal | is_ecall | is_ebreak)
+            m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | exc_dec_d | is_csr & csr_illegal)
         else:
             exc_nojump = exc
         stall = Signal()
@@ -707,7 +723,8 @@ class Core(wiring.Component):
             self.ibus.en.eq(advance),
         ]
         if self.regfile_bram:
-            m.d.sync += [x_dec.eq(~advance), x_second.eq(~advance & x_ready & ~hazard)]
+            m.d.sync += [x_dec.eq(~advance), x_second.eq(~advance & x_ready & ~hazard),
+                         csr_illegal.eq(csr_illegal_c & ~advance & x_ready & ~hazard)]
         with m.If(advance):
             m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), div_started.eq(0), mul_started.eq(0)]
             if not self.regfile_bram:
@@ -736,7 +753,7 @@ class Core(wiring.Component):
         with m.Elif(is_jal | is_jalr):
             m.d.comb += result.eq(pc4)
         with m.Elif(is_csr):
-            m.d.comb += result.eq(csr_rdata)
+            m.d.comb += result.eq(csr_old)
         with m.Elif(is_div):
             m.d.comb += result.eq(divider.result)
         with m.Elif(is_mul):
@@ -832,7 +849,6 @@ class Core(wiring.Component):
                     m.d.sync += mcounteren.eq(data[:3])
                 with m.Case(Csr.MIE):
                     m.d.sync += mie.eq(data & mie_mask)
-                    m.d.comb += mie_next.eq(data & mie_mask)
                 with m.Case(Csr.MTVEC):
                     m.d.sync += mtvec_lo[2:].eq(data[2:fetch_bits])
                 with m.Case(Csr.MSCRATCH):
@@ -866,6 +882,11 @@ class Core(wiring.Component):
             csr_wd = Signal(32)
             m.d.sync += [csr_we.eq(x_commit & is_csr & csr_writes), csr_wa.eq(csr_addr),
                          csr_wd.eq(csr_wdata)]
+            # mie's next value for the interrupt sample, from a register of its own
+            csr_we_mie = Signal()
+            m.d.sync += csr_we_mie.eq(x_commit & is_csr & csr_writes & (csr_addr == Csr.MIE))
+            with m.If(csr_we_mie):
+                m.d.comb += mie_next.eq(csr_wd & mie_mask)
             trap_r = Signal()
             tr_pc = Signal(32)
             tr_tval = Signal(32)
