@@ -51,6 +51,7 @@ class Multiplier(wiring.Component):
         valid1 = Signal()
         m.d.sync += [
             valid1.eq(self.load),
+            self.valid.eq(self.load if self.stages == 1 else valid1),
             ua.eq(Cat(self.a, sa)),
             ub.eq(Cat(self.b, sb)),
             high.eq(self.funct != 0),
@@ -58,9 +59,7 @@ class Multiplier(wiring.Component):
         product = Signal(66)
         m.d.comb += product.eq(ua * ub)
         if self.stages == 1:
-            m.d.comb += [self.valid.eq(valid1),
-                         self.result.eq(Mux(high, product[32:64], product[:32]))]
+            m.d.comb += self.result.eq(Mux(high, product[32:64], product[:32]))
         else:
-            m.d.sync += [self.valid.eq(valid1),
-                         self.result.eq(Mux(high, product[32:64], product[:32]))]
+            m.d.sync += self.result.eq(Mux(high, product[32:64], product[:32]))
         return m
