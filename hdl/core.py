@@ -136,7 +136,9 @@ class Core(wiring.Component):
             wp = regfile.write_port()
 
         m.submodules.divider = divider = Divider()
-        m.submodules.multiplier = multiplier = Multiplier()
+        # regfile_bram: the product registered (MUL* one cycle longer; iCE40's partial-product
+        # carry chains then end at a register)
+        m.submodules.multiplier = multiplier = Multiplier(stages=2 if self.regfile_bram else 1)
         m.submodules.branch = branch = BranchUnit()
         if self.pmp_entries:
             m.submodules.pmp = pmp = PMP(self.pmp_entries)
@@ -179,7 +181,12 @@ class Core(wiring.Component):
         mstatus_tw = Signal()
         mcounteren = Signal(3)                    # CY, TM, IR
         mie = Signal(32)
-        mtvec = Signal(32)
+        # mtvec (WARL, Privileged Architecture 3.1.7): direct mode, BASE word aligned and inside
+        # the instruction window (RAM): the bits above it read as fetch_base's, so a trap never
+        # fetches outside RAM. Resets to fetch_base.
+        fetch_bits = (self.fetch_size - 1).bit_length()
+        mtvec_lo = Signal(fetch_bits)
+        mtvec = Cat(mtvec_lo, C(self.fetch_base >> fetch_bits, 32 - fetch_bits))
         mscratch = Signal(32)
         mepc = Signal(32)
         # mcause is WLRL (Privileged Architecture 3.1.15): it holds the codes this core raises,
@@ -274,6 +281,15 @@ class Core(wiring.Component):
             # the pc-relative sum (JAL and branch targets, AUIPC) is made in D, from x_pc
             # (already this instruction's) and the fetched word's immediate
             pc_rel_d = _d(x_pc + Mux(is_jal, imm_j, Mux(is_branch, imm_b, imm_u)))
+            # the load-use register match, made on the word on the port against W's rd and
+            # registered: when X is ready, W's rd has not changed since (the instruction in W
+            # entered it in the cycle before this one's D cycle, or earlier)
+            lu_match_d = _d((w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd)))
+            # the exceptions known from the word and the privilege alone, decided in D (the
+            # privilege and mstatus.TW cannot change between an instruction's D and X cycles:
+            # only M-mode writes TW, and an MRET to U commits before the next D cycle)
+            exc_dec_d = _d(~legal | is_ecall | is_ebreak
+                           | ~priv_m & ((raw == 0x3020_0073) | (raw == 0x1050_0073) & mstatus_tw))
             raw = _d(raw)
             inst = Signal(Instruction)
             m.d.comb += inst.eq(raw)
@@ -306,7 +322,10 @@ class Core(wiring.Component):
                 rs1.eq(Mux(w_fwd & (w_rd == inst.rs1), w_result, rp1.data)),
                 rs2.eq(Mux(w_fwd & (w_rd == inst.rs2), w_result, rp2.data)),
             ]
-        load_use = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
+        if self.regfile_bram:
+            load_use = w_late & lu_match_d
+        else:
+            load_use = w_late & (w_rd != 0) & (uses_rs1 & (inst.rs1 == w_rd) | uses_rs2 & (inst.rs2 == w_rd))
         # X waits (no commit, trap, bus request, multiplier or divider start) while its operands
         # are not ready: load-use, and with regfile_bram the D cycle (x_dec low). ``hazard``
         # gates everything X does, so D acts on nothing; a trap from W still flushes it.
@@ -334,14 +353,26 @@ class Core(wiring.Component):
         fill_mask = Signal(32)
         m.d.comb += fill_mask.eq(~(C(0xFFFF_FFFF, 32) >> shamt))
         m.d.comb += shifted.eq((sh_in >> shamt) | (fill_mask & sh_fill.replicate(32)))
+        sll_v = _reverse(shifted)
+        srl_v = shifted
+        if self.regfile_bram:
+            # SLL/SRL/SRA take two cycles in X, always: the shifter's output is registered in
+            # the first (its five levels and the fill mask do not reach W's result register in
+            # the same cycle); the operands stay on the register file's ports while X waits.
+            sh_r = Signal(32)
+            m.d.sync += sh_r.eq(Mux(f3[2], shifted, _reverse(shifted)))
+            sll_v = srl_v = sh_r
         lt = rs1.as_signed() < opb.as_signed()
         ltu = rs1 < opb
         alu = Signal(32)
         with m.Switch(f3):
             with m.Case(0):
-                m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
+                if self.regfile_bram:
+                    pass          # ADD/SUB: OR-ed in after the result multiplexer (below)
+                else:
+                    m.d.comb += alu.eq(Mux(is_op & alt, rs1 - rs2, add))
             with m.Case(1):
-                m.d.comb += alu.eq(_reverse(shifted))
+                m.d.comb += alu.eq(sll_v)
             with m.Case(2):
                 m.d.comb += alu.eq(lt)
             with m.Case(3):
@@ -349,7 +380,7 @@ class Core(wiring.Component):
             with m.Case(4):
                 m.d.comb += alu.eq(rs1 ^ opb)
             with m.Case(5):
-                m.d.comb += alu.eq(shifted)
+                m.d.comb += alu.eq(srl_v)
             with m.Case(6):
                 m.d.comb += alu.eq(rs1 | opb)
             with m.Case(7):
@@ -385,15 +416,19 @@ class Core(wiring.Component):
             jump_r = Signal()
             target_r = Signal(32)
             x_second = Signal()                  # X's first cycle (operands valid) is over
-            m.d.sync += [jump_r.eq(jump), target_r.eq(target)]
+            jmis_r = Signal()                    # ... and whether that target is misaligned
+            m.d.sync += [jump_r.eq(jump), target_r.eq(target), jmis_r.eq(jump & target[1])]
             jump_wait = (is_branch | is_jalr) & ~x_second
             jump2 = Signal()
             target2 = Signal(32)
             m.d.comb += [jump2.eq(is_jal | jump_r & x_second),
                          target2.eq(Mux(is_jal, pc_rel, target_r))]
             jump, target = jump2, target2
+            # a misaligned target (bit 1; bit 0 is always 0) from registers
+            jump_mis = Mux(is_jal, pc_rel[1], jmis_r & x_second)
         else:
             jump_wait = C(0, 1)
+            jump_mis = jump & (target[:2] != 0)
 
         # ------------------------------------------------------------------ memory access
         mem_addr = Signal(32)
@@ -459,25 +494,33 @@ class Core(wiring.Component):
                     m.d.comb += counter_bit.eq(mcounteren[b])
         csr_priv_ok = priv_m | (csr_addr[8:10] == 0) & counter_bit
         csr_illegal = ~csr_exists | csr_writes & csr_readonly | ~csr_priv_ok
+        csr_old = csr_rdata
+        if self.regfile_bram:
+            # the CSR is read in the instruction's first X cycle and the value registered; the
+            # second cycle returns it and computes the write from it (nothing else commits in
+            # between; the counters are read one cycle earlier, at a fixed offset)
+            csr_old = Signal(32)
+            m.d.sync += csr_old.eq(csr_rdata)
         csr_wdata = Signal(32)
         with m.Switch(f3[:2]):
             with m.Case(1):
                 m.d.comb += csr_wdata.eq(csr_src)
             with m.Case(2):
-                m.d.comb += csr_wdata.eq(csr_rdata | csr_src)
+                m.d.comb += csr_wdata.eq(csr_old | csr_src)
             with m.Default():
-                m.d.comb += csr_wdata.eq(csr_rdata & ~csr_src)
+                m.d.comb += csr_wdata.eq(csr_old & ~csr_src)
 
         if self.regfile_bram:
             # CSR instructions take two cycles in X, always: the access check (the CSR address
             # decode, privilege, mcounteren) is made in the first and registered, so it does
             # not reach the commit decision; the CSR is read and written in the second.
-            csr_illegal_r = Signal()
-            m.d.sync += csr_illegal_r.eq(csr_illegal)
-            csr_illegal = csr_illegal_r & x_second
+            csr_illegal_c = csr_illegal
+            csr_illegal = Signal()         # registered with x_second (below)
             csr_wait = is_csr & ~x_second
+            shift_wait = (is_op | is_opimm) & ~is_muldiv & (f3[:2] == 0b01) & ~x_second
         else:
             csr_wait = C(0, 1)
+            shift_wait = C(0, 1)
 
         # ------------------------------------------------------------------ exceptions
         exc = Signal()
@@ -514,22 +557,47 @@ class Core(wiring.Component):
             m.d.comb += [exc.eq(1), exc_cause.eq(Mux(priv_m, Cause.ECALL_M, Cause.ECALL_U))]
         with m.Elif(is_ebreak):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
-        with m.Elif(jump & (target[:2] != 0)):
+        with m.Elif(jump_mis):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(target)]
         # A misaligned load/store is not an exception in X either: like a refused one, it makes
         # no request and traps from W (the address adder then feeds no trap decision).
 
-        irq_pending = (mip & mie) != 0
+        # mie's value after this cycle's write (regfile_bram: CSR writes land a cycle after
+        # their commit, from registers; see below)
+        mie_next = Signal(32)
+        m.d.comb += mie_next.eq(mie)
+        irq_pending = Signal()
+        irq_cause = Signal(5)
+
+        def _irq(mie_v, mip_v=mip):
+            pend = Signal(32)
+            cause = Signal(5)
+            m.d.comb += pend.eq(mip_v & mie_v)
+            with m.If(pend[16:] != 0):
+                for i in reversed(range(16)):
+                    with m.If(pend[16 + i]):
+                        m.d.comb += cause.eq(16 + i)
+            for bit in [Irq.M_TIMER, Irq.M_SOFT, Irq.M_EXT]:   # later If wins: MEI > MSI > MTI
+                with m.If(pend[bit]):
+                    m.d.comb += cause.eq(bit)
+            return pend != 0, cause
+
+        if self.regfile_bram:
+            # The interrupt decision from registers: ``mip & mie`` and its cause are sampled a
+            # cycle early (with mie as it will be after this cycle's CSR write), so the OR
+            # over the lines and the priority encoder are not in front of X's commit/trap
+            # decision. One more cycle of interrupt latency; an instruction that disables a
+            # source in mie is never followed by that source's interrupt (its successor's D
+            # cycle takes no interrupt, and the sample after the write sees the new mie).
+            pend_vec = Signal(32)
+            m.d.sync += [pend_vec.eq(mip & mie_next), irq_pending.eq((mip & mie_next) != 0)]
+            _pend, cause_c = _irq(C(0xFFFF_FFFF, 32), pend_vec)
+            m.d.comb += irq_cause.eq(cause_c)       # (the priority encoder after the register)
+        else:
+            pend_c, cause_c = _irq(mie)
+            m.d.comb += [irq_pending.eq(pend_c), irq_cause.eq(cause_c)]
         # M-level interrupts are always enabled while the hart runs in U-mode.
         irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~is_wfi
-        irq_cause = Signal(5)
-        with m.If((mip & mie)[16:] != 0):
-            for i in reversed(range(16)):
-                with m.If((mip & mie)[16 + i]):
-                    m.d.comb += irq_cause.eq(16 + i)
-        for bit in [Irq.M_TIMER, Irq.M_SOFT, Irq.M_EXT]:       # later If wins: MEI > MSI > MTI
-            with m.If((mip & mie)[bit]):
-                m.d.comb += irq_cause.eq(bit)
 
         # ------------------------------------------------------------------ W stage completion
         bus = self.dbus
@@ -554,22 +622,30 @@ class Core(wiring.Component):
         # on the full SoC, tests/test_synth.py, not investigated.)
         if self.regfile_bram:
             exc_nojump = Signal()
-            m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | ~legal | is_csr & csr_illegal
-                                      | priv_illegal | is_ecall | is_ebreak)
+            m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | exc_dec_d | is_csr & csr_illegal)
         else:
             exc_nojump = exc
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
                              ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
-                                                        | jump_wait | csr_wait))
+                                                        | jump_wait | csr_wait | shift_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
         x_commit = x_go & ~exc & ~irq_take
 
+        div_go = (x_valid & is_div & ~div_started & ~hazard & ~w_hold
+                  & ~w_trap & ~exc_nojump & ~irq_take)
+        if self.regfile_bram:
+            # the divider starts a cycle after X decides it may (from a register: the decision
+            # does not fan out to the divider's ~100 flip-flop enables); the operands are still
+            # on the register file's ports (X waits). DIV* one cycle longer, always.
+            div_start_r = Signal()
+            m.d.sync += div_start_r.eq(div_go & ~div_start_r)
+            m.d.comb += divider.start.eq(div_start_r)
+        else:
+            m.d.comb += divider.start.eq(div_go)
         m.d.comb += [
-            divider.start.eq(x_valid & is_div & ~div_started & ~hazard & ~w_hold
-                             & ~w_trap & ~exc_nojump & ~irq_take),
             # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
             multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
                                & ~w_trap & ~exc_nojump & ~irq_take),
@@ -637,14 +713,18 @@ class Core(wiring.Component):
         fetch_bits = (self.fetch_size - 1).bit_length()
         in_ram = (next_pc[fetch_bits:] == (self.fetch_base >> fetch_bits))
         if self.regfile_bram:
-            # the fetch-fault check on x_pc itself (a register), not on the next fetch address
-            m.d.comb += x_ffault.eq(x_pc[fetch_bits:] != (self.fetch_base >> fetch_bits))
+            # the fetch-fault check on x_pc itself, not on the next fetch address, and into a
+            # register: it is valid from the instruction's first X cycle (its D cycle, which
+            # acts on nothing, sees the previous one's), so the comparator is not in front of
+            # X's decisions
+            m.d.sync += x_ffault.eq(x_pc[fetch_bits:] != (self.fetch_base >> fetch_bits))
         m.d.comb += [
             self.ibus.adr.eq(next_pc[2:]),
             self.ibus.en.eq(advance),
         ]
         if self.regfile_bram:
-            m.d.sync += [x_dec.eq(~advance), x_second.eq(~advance & x_ready & ~hazard)]
+            m.d.sync += [x_dec.eq(~advance), x_second.eq(~advance & x_ready & ~hazard),
+                         csr_illegal.eq(csr_illegal_c & ~advance & x_ready & ~hazard)]
         with m.If(advance):
             m.d.sync += [x_valid.eq(1), x_pc.eq(next_pc), div_started.eq(0), mul_started.eq(0)]
             if not self.regfile_bram:
@@ -657,14 +737,23 @@ class Core(wiring.Component):
 
         # ------------------------------------------------------------------ W stage update
         result = Signal(32)
-        with m.If(is_lui):
+        if self.regfile_bram:
+            # the ALU (the latest of the results: register file -> adder/logic) one level
+            # from W's register; the other sources come from registers or the CSRs
+            alu_class = ~(is_lui | is_auipc | is_jal | is_jalr | is_csr | is_div | is_mul)
+            first = m.If(alu_class)
+        else:
+            first = m.If(0)
+        with first:
+            m.d.comb += result.eq(alu)
+        with m.Elif(is_lui):
             m.d.comb += result.eq(imm_u)
         with m.Elif(is_auipc):
             m.d.comb += result.eq(pc_rel)
         with m.Elif(is_jal | is_jalr):
             m.d.comb += result.eq(pc4)
         with m.Elif(is_csr):
-            m.d.comb += result.eq(csr_rdata)
+            m.d.comb += result.eq(csr_old)
         with m.Elif(is_div):
             m.d.comb += result.eq(divider.result)
         with m.Elif(is_mul):
@@ -672,6 +761,15 @@ class Core(wiring.Component):
         with m.Else():
             m.d.comb += result.eq(alu)
 
+        if self.regfile_bram:
+            # ADD/ADDI/SUB (the carry chains, the latest values) AND-OR-ed in last: one LUT
+            # between the adder and W's register (the other sources are 0 for them)
+            add_sel = alu_class & (f3 == 0)
+            sub_sel = add_sel & is_op & alt
+            result_w = (result | Mux(add_sel & ~sub_sel, add, 0)
+                        | Mux(sub_sel, (rs1 - rs2)[:32], 0))
+        else:
+            result_w = result
         writes_rd = ~(is_store | is_branch | is_misc | is_system & ~is_csr)
         # regfile_bram: W's registers load whenever W is free and only w_valid says whether X
         # committed, so the commit decision does not fan out to them.
@@ -682,7 +780,7 @@ class Core(wiring.Component):
                 w_valid.eq(x_commit),
                 w_kind.eq(kind),
                 w_rd.eq(Mux(writes_rd, inst.rd, 0)),
-                w_result.eq(result),
+                w_result.eq(result_w),
                 w_pc.eq(x_pc),
                 w_insn.eq(raw),
                 w_addr.eq(mem_addr),
@@ -737,62 +835,116 @@ class Core(wiring.Component):
         if pmp is not None:
             m.d.comb += [pmp.csr_we.eq(x_commit & is_csr & csr_writes & pmp.csr_hit),
                          pmp.csr_wdata.eq(csr_wdata)]
-        with m.If(w_trap):
-            m.d.sync += [
-                mepc.eq(w_pc),
-                mcause_irq.eq(0),
-                mcause_code.eq(Mux(w_misaligned,
-                              Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
-                              Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))),
-                mtval.eq(w_addr),
-                mstatus_mpie.eq(mstatus_mie),
-                mstatus_mie.eq(0),
-                mstatus_mpp_m.eq(w_priv_m),
-                priv_m.eq(1),
-            ]
-        with m.Elif(x_trap):
-            with m.If(exc):
-                m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
-            with m.Else():
-                m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
-            m.d.sync += [
-                mepc.eq(x_pc),
-                mstatus_mpie.eq(mstatus_mie),
-                mstatus_mie.eq(0),
-                mstatus_mpp_m.eq(priv_m),
-                priv_m.eq(1),
-            ]
-        with m.Elif(x_commit & is_mret):
-            m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
-                         priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
-            with m.If(~mstatus_mpp_m):
-                m.d.sync += mstatus_mprv.eq(0)
-        with m.Elif(x_commit & is_csr & csr_writes):
-            with m.Switch(csr_addr):
+        w_code = Mux(w_misaligned,
+                     Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
+                     Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))
+
+        def csr_write(addr, data):
+            with m.Switch(addr):
                 with m.Case(Csr.MSTATUS):
-                    m.d.sync += [mstatus_mie.eq(csr_wdata[3]), mstatus_mpie.eq(csr_wdata[7]),
-                                 mstatus_mpp_m.eq(csr_wdata[11:13] != 0),   # WARL: U or M
-                                 mstatus_mprv.eq(csr_wdata[17]), mstatus_tw.eq(csr_wdata[21])]
+                    m.d.sync += [mstatus_mie.eq(data[3]), mstatus_mpie.eq(data[7]),
+                                 mstatus_mpp_m.eq(data[11:13] != 0),   # WARL: U or M
+                                 mstatus_mprv.eq(data[17]), mstatus_tw.eq(data[21])]
                 with m.Case(Csr.MCOUNTEREN):
-                    m.d.sync += mcounteren.eq(csr_wdata[:3])
+                    m.d.sync += mcounteren.eq(data[:3])
                 with m.Case(Csr.MIE):
-                    m.d.sync += mie.eq(csr_wdata & mie_mask)
+                    m.d.sync += mie.eq(data & mie_mask)
                 with m.Case(Csr.MTVEC):
-                    m.d.sync += mtvec.eq(Cat(C(0, 2), csr_wdata[2:]))
+                    m.d.sync += mtvec_lo[2:].eq(data[2:fetch_bits])
                 with m.Case(Csr.MSCRATCH):
-                    m.d.sync += mscratch.eq(csr_wdata)
+                    m.d.sync += mscratch.eq(data)
                 with m.Case(Csr.MEPC):
-                    m.d.sync += mepc.eq(Cat(C(0, 2), csr_wdata[2:]))
+                    m.d.sync += mepc.eq(Cat(C(0, 2), data[2:]))
                 with m.Case(Csr.MCAUSE):
-                    m.d.sync += [mcause_irq.eq(csr_wdata[31]), mcause_code.eq(csr_wdata[:5])]
+                    m.d.sync += [mcause_irq.eq(data[31]), mcause_code.eq(data[:5])]
                 with m.Case(Csr.MTVAL):
-                    m.d.sync += mtval.eq(csr_wdata)
+                    m.d.sync += mtval.eq(data)
                 with m.Case(Csr.MCYCLE):
-                    m.d.sync += mcycle[:32].eq(csr_wdata)
+                    m.d.sync += mcycle[:32].eq(data)
                 with m.Case(Csr.MCYCLEH):
-                    m.d.sync += mcycle[32:].eq(csr_wdata)
+                    m.d.sync += mcycle[32:].eq(data)
                 with m.Case(Csr.MINSTRET):
-                    m.d.sync += minstret[:32].eq(csr_wdata)
+                    m.d.sync += minstret[:32].eq(data)
                 with m.Case(Csr.MINSTRETH):
-                    m.d.sync += minstret[32:].eq(csr_wdata)
+                    m.d.sync += minstret[32:].eq(data)
+
+        if self.regfile_bram:
+            # The wide CSR updates land one cycle after their decision, from registers, so that
+            # the commit/trap decision (late: it waits for the bus's ack/err) does not fan out
+            # to ~100 clock enables. A CSR instruction's write: (we, address, data) registered
+            # at its commit. A trap's mepc/mcause/mtval: staged every cycle, written the cycle
+            # after the trap. mstatus and the privilege (a few flip-flops, needed at once: no
+            # second interrupt may enter) still change in the trap's cycle. Nothing can read
+            # or write them in between: the cycle after a commit or a trap is the next
+            # instruction's D cycle, and W then holds no load/store.
+            csr_we = Signal()
+            csr_wa = Signal(12)
+            csr_wd = Signal(32)
+            m.d.sync += [csr_we.eq(x_commit & is_csr & csr_writes), csr_wa.eq(csr_addr),
+                         csr_wd.eq(csr_wdata)]
+            # mie's next value for the interrupt sample, from a register of its own
+            csr_we_mie = Signal()
+            m.d.sync += csr_we_mie.eq(x_commit & is_csr & csr_writes & (csr_addr == Csr.MIE))
+            with m.If(csr_we_mie):
+                m.d.comb += mie_next.eq(csr_wd & mie_mask)
+            trap_r = Signal()
+            tr_pc = Signal(32)
+            tr_tval = Signal(32)
+            tr_irq = Signal()
+            tr_code = Signal(5)
+            m.d.sync += [
+                trap_r.eq(w_trap | x_trap),
+                tr_pc.eq(Mux(w_trap, w_pc, x_pc)),
+                tr_tval.eq(Mux(w_trap, w_addr, exc_tval)),     # exc_tval is 0 for an interrupt
+                tr_irq.eq(~w_trap & ~exc),
+                tr_code.eq(Mux(w_trap, w_code, Mux(exc, exc_cause, irq_cause))),
+            ]
+            with m.If(w_trap | x_trap):
+                m.d.sync += [
+                    mstatus_mpie.eq(mstatus_mie),
+                    mstatus_mie.eq(0),
+                    mstatus_mpp_m.eq(Mux(w_trap, w_priv_m, priv_m)),
+                    priv_m.eq(1),
+                ]
+            with m.Elif(x_commit & is_mret):
+                m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
+                             priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
+                with m.If(~mstatus_mpp_m):
+                    m.d.sync += mstatus_mprv.eq(0)
+            with m.If(trap_r):
+                m.d.sync += [mepc.eq(tr_pc), mcause_irq.eq(tr_irq), mcause_code.eq(tr_code),
+                             mtval.eq(tr_tval)]
+            with m.Elif(csr_we):
+                csr_write(csr_wa, csr_wd)
+        else:
+            with m.If(w_trap):
+                m.d.sync += [
+                    mepc.eq(w_pc),
+                    mcause_irq.eq(0),
+                    mcause_code.eq(w_code),
+                    mtval.eq(w_addr),
+                    mstatus_mpie.eq(mstatus_mie),
+                    mstatus_mie.eq(0),
+                    mstatus_mpp_m.eq(w_priv_m),
+                    priv_m.eq(1),
+                ]
+            with m.Elif(x_trap):
+                with m.If(exc):
+                    m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
+                with m.Else():
+                    m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
+                m.d.sync += [
+                    mepc.eq(x_pc),
+                    mstatus_mpie.eq(mstatus_mie),
+                    mstatus_mie.eq(0),
+                    mstatus_mpp_m.eq(priv_m),
+                    priv_m.eq(1),
+                ]
+            with m.Elif(x_commit & is_mret):
+                m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
+                             priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
+                with m.If(~mstatus_mpp_m):
+                    m.d.sync += mstatus_mprv.eq(0)
+            with m.Elif(x_commit & is_csr & csr_writes):
+                csr_write(csr_addr, csr_wdata)
         return m

@@ -63,11 +63,13 @@ def measured(insn_block, setup=""):
 # Core(regfile_bram=True), one decode cycle more per instruction; loads and stores make their
 # request from W, so a load's data comes a cycle later: the load-use wait stays one cycle;
 # branches, JALR and CSR instructions spend two cycles in X (taken or not), so the
-# measuring csrr takes 3 cycles there.
+# measuring csrr takes 3 cycles there; DIV* starts the divider a cycle after X's first (from a
+# register), one cycle more; SLL/SRL/SRA two cycles in X (shifter output registered);
+# MUL* one cycle more (the product registered).
 LATENCY = {
-    "minimal": {"add": 2, "beq": 2, "lw": 2, "mul": 3, "sw": 2, "div": 35, "lw_nouse": 3, "lw_use": 4,
+    "minimal": {"add": 2, "sll": 2, "sra": 2, "beq": 2, "lw": 2, "mul": 3, "sw": 2, "div": 35, "lw_nouse": 3, "lw_use": 4,
                 "jalr": 2, "csrrw": 2},
-    "small": {"add": 5, "beq": 6, "lw": 5, "mul": 6, "sw": 5, "div": 38, "lw_nouse": 7, "lw_use": 8,
+    "small": {"add": 5, "sll": 6, "sra": 6, "beq": 6, "lw": 5, "mul": 7, "sw": 5, "div": 39, "lw_nouse": 7, "lw_use": 8,
               "jalr": 6, "csrrw": 6},
 }
 

@@ -1,7 +1,9 @@
 """The multiplier (hdl/multiplier.py) alone against Python integers: MUL, MULH, MULHSU, MULHU
-on random operands and the sign/size corners, result one cycle after ``load``."""
+on random operands and the sign/size corners, result one cycle after ``load`` (two with ``stages=2``)."""
 
 import random
+
+import pytest
 
 from amaranth.sim import Simulator
 
@@ -20,12 +22,13 @@ def reference(funct, a, b):
     return ((a * b) >> 32) & 0xFFFF_FFFF
 
 
-def test_multiplier_matches_python():
+@pytest.mark.parametrize("stages", [1, 2])
+def test_multiplier_matches_python(stages):
     rng = random.Random(3)
     corners = [0, 1, 2, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF, 0x1_0000, 0xFFFF_0000, 0x8000_0001]
     pairs = [(x, y) for x in corners for y in corners]
     pairs += [(rng.getrandbits(32), rng.getrandbits(32)) for _ in range(300)]
-    dut = Multiplier()
+    dut = Multiplier(stages=stages)
 
     async def bench(ctx):
         n = 0
@@ -37,6 +40,12 @@ def test_multiplier_matches_python():
                 ctx.set(dut.load, 1)
                 await ctx.tick()
                 ctx.set(dut.load, 0)
+                for _ in range(stages - 1):
+                    assert ctx.get(dut.valid) == 0
+                    ctx.set(dut.a, rng.getrandbits(32))  # operands change: the result must not
+                    ctx.set(dut.b, rng.getrandbits(32))
+                    ctx.set(dut.funct, rng.getrandbits(2))
+                    await ctx.tick()
                 ctx.set(dut.a, rng.getrandbits(32))      # operands change: the result must not
                 ctx.set(dut.b, rng.getrandbits(32))
                 assert ctx.get(dut.valid) == 1

@@ -472,8 +472,10 @@ class CoreTimingMiter(Harness):
 
     Scope: trap-free executions whose control flow does not depend on the secret, the
     discipline of constant-time code. Assumed: in any cycle where either core fetches, both
-    present the same fetch address, and it lies in RAM (0x8000_0000 and up); no instruction
-    writes ``mtvec``, which therefore stays 0, so any trap (a fetch from 0) leaves the scope;
+    present the same fetch address, and it lies in RAM (0x8000_0000 and up) but is not
+    0x8000_0000; the cores start at 0x8000_0100 and no instruction writes ``mtvec``, which
+    therefore stays at its reset value 0x8000_0000 (it is WARL-limited to RAM), so any trap
+    (a fetch from mtvec) leaves the scope;
     interrupt lines are low. A data-dependent trap (misaligned or PMP-denied address,
     misaligned jump target) is control flow and is excluded this way; a load/store that is
     misaligned or PMP refuses traps one cycle late (from ``W``), so the two copies'
@@ -486,10 +488,12 @@ class CoreTimingMiter(Harness):
     make data requests (``cyc``, ``stb``) alike.
     """
 
+    RESET = 0x8000_0100            # mtvec resets to 0x8000_0000: a fetch from there is a trap
+
     def __init__(self, cls=Core):
         super().__init__()
-        self.a = cls()
-        self.b = cls()
+        self.a = cls(reset_vector=self.RESET)
+        self.b = cls(reset_vector=self.RESET)
 
     def elaborate(self, platform):
         m = Module()
@@ -499,7 +503,8 @@ class CoreTimingMiter(Harness):
 
         word = Signal(32)
         m.d.comb += word.eq(AnySeq(32))
-        # mtvec stays 0 (its reset value): no CSR write to it (csrrw/s/c, immediate forms too)
+        # mtvec stays 0x8000_0000 (its reset value): no CSR write to it (csrrw/s/c, immediate
+        # forms too)
         m.d.comb += Assume(~((word[:7] == 0b1110011) & (word[12:14] != 0) &
                              (word[20:32] == 0x305)))
         timer, soft, local, mtime = C(0, 1), C(0, 1), C(0, 16), AnySeq(64)
@@ -528,7 +533,8 @@ class CoreTimingMiter(Harness):
         m.d.comb += Assume(a.mem_denied == b.mem_denied)
         with m.If(a.ibus.en | b.ibus.en):
             m.d.comb += [Assume(a.ibus.adr == b.ibus.adr),
-                         Assume(a.ibus.adr[28:] == 0b10)]     # 0x8000_0000..: RAM, not mtvec
+                         Assume(a.ibus.adr[28:] == 0b10),     # 0x8000_0000..: RAM
+                         Assume(a.ibus.adr != 0x8000_0000 >> 2)]     # not mtvec: no trap
 
         self.check(m, "fetch in the same cycles", a.ibus.en == b.ibus.en)
         self.check(m, "retire in the same cycles", a.trace.valid == b.trace.valid)
