@@ -138,7 +138,7 @@ class Core(wiring.Component):
         m.submodules.divider = divider = Divider()
         # regfile_bram: the product registered (MUL* one cycle longer; iCE40's partial-product
         # carry chains then end at a register)
-        m.submodules.multiplier = multiplier = Multiplier(stages=2 if self.regfile_bram else 1)
+        m.submodules.multiplier = multiplier = Multiplier(stages=3 if self.regfile_bram else 1)
         m.submodules.branch = branch = BranchUnit()
         if self.pmp_entries:
             m.submodules.pmp = pmp = PMP(self.pmp_entries)

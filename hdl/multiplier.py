@@ -20,7 +20,12 @@ class Multiplier(wiring.Component):
     """``a``, ``b``: registers rs1, rs2; ``funct3[1:0]``: 0 MUL, 1 MULH, 2 MULHSU, 3 MULHU.
     ``result`` is the product of the operands of ``stages`` cycles before; ``valid``: ``load``
     was high then. ``stages``: 1, or 2 with the product registered (for slow FPGAs: the
-    partial-product adders then end at a register instead of the core's result path)."""
+    partial-product adders then end at a register instead of the core's result path), or 3:
+    four 16×16 unsigned partial products, each between registers, then the sum and the sign
+    correction. With 3, Yosys' ``ice40_dsp`` puts the operand and product registers inside
+    the iCE40's ``SB_MAC16`` blocks, so the multiplication itself is a clocked DSP stage that
+    nextpnr times (a combinational ``SB_MAC16`` is not timed by nextpnr 0.11: its paths end at
+    the DSP's unconnected clock pin, docs/fpga.md)."""
 
     load:   In(1)
     a:      In(32)
@@ -30,12 +35,14 @@ class Multiplier(wiring.Component):
     result: Out(32)
 
     def __init__(self, stages=1):
-        if stages not in (1, 2):
-            raise ValueError(f"stages must be 1 or 2, not {stages!r}")
+        if stages not in (1, 2, 3):
+            raise ValueError(f"stages must be 1, 2 or 3, not {stages!r}")
         self.stages = stages
         super().__init__()
 
     def elaborate(self, platform):
+        if self.stages == 3:
+            return self._elaborate_dsp16()
         m = Module()
         # 33x33 signed (ECP5: the same four 18x18 DSPs as a 32x32 unsigned product, and no
         # correction term: 143 LUT4 and 68 FF against 267 and 98 for the unsigned product
@@ -62,4 +69,38 @@ class Multiplier(wiring.Component):
             m.d.comb += self.result.eq(Mux(high, product[32:64], product[:32]))
         else:
             m.d.sync += self.result.eq(Mux(high, product[32:64], product[:32]))
+        return m
+
+    def _elaborate_dsp16(self):
+        m = Module()
+        # cycle 1 (load): operands and their signedness registered (the DSPs' input registers)
+        # no reset on the operand and product registers: Yosys packs only reset-less ones into
+        # the SB_MAC16 (``valid`` says when they hold a product)
+        ua, ub = Signal(32, reset_less=True), Signal(32, reset_less=True)
+        sa, sb, high = Signal(), Signal(), Signal()
+        valid1, valid2 = Signal(), Signal()
+        m.d.sync += [
+            ua.eq(self.a), ub.eq(self.b),
+            sa.eq(self.a[31] & (self.funct != 3)),   # MULH, MULHSU: rs1 signed
+            sb.eq(self.b[31] & (self.funct == 1)),   # MULH: rs2 signed
+            high.eq(self.funct != 0),
+            valid1.eq(self.load), valid2.eq(valid1), self.valid.eq(valid2),
+        ]
+        # cycle 2: the four unsigned 16x16 products (the DSPs' product registers) and the sign
+        # correction: signed(a) * signed(b) = a * b - 2^32 * (sa * b + sb * a) modulo 2^64
+        p = [Signal(32, name=f"p{i}", reset_less=True) for i in range(4)]
+        corr = Signal(33)
+        high2 = Signal()
+        m.d.sync += [
+            p[0].eq(ua[:16] * ub[:16]),
+            p[1].eq(ua[16:] * ub[:16]),
+            p[2].eq(ua[:16] * ub[16:]),
+            p[3].eq(ua[16:] * ub[16:]),
+            corr.eq(Mux(sa, ub, 0) + Mux(sb, ua, 0)),
+            high2.eq(high),
+        ]
+        # cycle 3: the sum, corrected, and the half the instruction asks for
+        product = Signal(64)
+        m.d.comb += product.eq(Cat(p[0], p[3]) + (p[1] << 16) + (p[2] << 16) - (corr << 32))
+        m.d.sync += self.result.eq(Mux(high2, product[32:64], product[:32]))
         return m

@@ -54,9 +54,12 @@ class GluonSoC(wiring.Component):
         if config.coprocessors and not config.dma_windows:
             raise ValueError("coprocessors need the DMA window registers (dma_windows=True)")
         self.ram_init = ram_init
-        # The DMA window registers are M-mode only whatever PMP says (docs/security.md).
+        # The DMA window registers are M-mode only whatever PMP says (docs/security.md). Without
+        # them (config small) the slot is unmapped: an access faults on the bus error instead,
+        # the same trap, and the core's address path has no region compare.
+        m_only = [(DMA_BASE, SLOT_SIZE)] if config.dma_windows else []
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
-                         m_only=[(DMA_BASE, SLOT_SIZE)], pmp_entries=config.pmp_entries,
+                         m_only=m_only, pmp_entries=config.pmp_entries,
                          regfile_bram=config.regfile_bram)
         self.coprocessors = [coprocessor_class(name)() for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]

@@ -1,5 +1,5 @@
 """The multiplier (hdl/multiplier.py) alone against Python integers: MUL, MULH, MULHSU, MULHU
-on random operands and the sign/size corners, result one cycle after ``load`` (two with ``stages=2``)."""
+on random operands and the sign/size corners, result one cycle after ``load`` (two with ``stages=2``, three with ``stages=3``)."""
 
 import random
 
@@ -22,7 +22,7 @@ def reference(funct, a, b):
     return ((a * b) >> 32) & 0xFFFF_FFFF
 
 
-@pytest.mark.parametrize("stages", [1, 2])
+@pytest.mark.parametrize("stages", [1, 2, 3])
 def test_multiplier_matches_python(stages):
     rng = random.Random(3)
     corners = [0, 1, 2, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF, 0x1_0000, 0xFFFF_0000, 0x8000_0001]
