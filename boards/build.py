@@ -306,10 +306,12 @@ def ram_script(name, family, module=None):
 
 
 def _ice40_synth(device=""):
-    """synth_ice40's options: the multiplier on SB_MAC16 (not on LUTs), and ABC9 mapping with
-    the delays of the device family (UltraPlus: ``-device u``; its LUTs and routing are much
-    slower than the HX's the default assumes)."""
-    return "-dsp" + (" -device u" if device.upper().startswith("ICE40UP") else "")
+    """synth_ice40's options: the multiplier on SB_MAC16 (not on LUTs), ABC9 mapping with the
+    flip-flops passed through (``-dff``: ABC9 optimises the logic around them too; on the
+    iCEBreaker 24.51 -> 25.33 MHz, docs/fpga.md), and with the delays of the device family
+    (UltraPlus: ``-device u``; its LUTs and routing are much slower than the HX's the default
+    assumes)."""
+    return "-dsp -dff" + (" -device u" if device.upper().startswith("ICE40UP") else "")
 
 
 def blocks_script(il_path, name, family, depth=2, device=""):

@@ -302,11 +302,9 @@ def _full_build(tmp_path, monkeypatch, board, config=None, allow_timing_fail=Fal
     return b, res
 
 
-# The iCEBreaker's SoC clock as nextpnr (seed 1) achieved it when this was written (21.5 MHz,
-# 18.0 before the SoC-side cuts; docs/fpga.md): the default test keeps it from getting worse (a
-# margin below the figure); the issue's 25 MHz is asserted by the slow test, which fails until
-# it is reached (every path still failing is inside the core: docs/fpga.md, "Open problems").
-ICEBREAKER_FMAX_FLOOR = 19.5
+# The iCEBreaker's SoC clock: the PLL makes 25.125 MHz and nextpnr (seed 1, the pinned tool
+# versions of pyproject.toml) achieves 25.33 MHz (docs/fpga.md): the default test asserts timing
+# met at that constraint; the slow test asks for 26 MHz (a 3.5 % margin), not reached yet.
 
 
 def _sys_clock(res):
@@ -318,9 +316,9 @@ def _sys_clock(res):
 
 def test_icebreaker_small_bitstream(tmp_path, monkeypatch):
     """CI's complete bitstream (the fastest board): `gluon build --board icebreaker` (config
-    small) synthesizes, fits the UP5K, places and routes with a fixed seed and packs; the .bin
-    unpacks; the SoC clock's Fmax is reported against its 25.125 MHz constraint."""
-    board, res = _full_build(tmp_path, monkeypatch, "icebreaker", allow_timing_fail=True)
+    small) synthesizes, fits the UP5K, places and routes with a fixed seed, meets timing at the
+    PLL's 25.125 MHz (the build fails otherwise) and packs; the .bin unpacks."""
+    board, res = _full_build(tmp_path, monkeypatch, "icebreaker")
     assert res.ok, res.error
     used, avail = res.resources["LC"]
     assert avail == 5280 and used <= avail, res.resources
@@ -332,7 +330,7 @@ def test_icebreaker_small_bitstream(tmp_path, monkeypatch):
     assert ".logic_tile" in (Path(res.bitstream).parent / "unpacked.asc").read_text()
     achieved, constraint = _sys_clock(res)
     assert constraint >= 25.0
-    assert achieved >= ICEBREAKER_FMAX_FLOOR, res.clocks
+    assert res.timing_met and achieved >= constraint, res.clocks
 
 
 @pytest.mark.slow
