@@ -868,6 +868,17 @@ class Core(wiring.Component):
                 with m.Case(Csr.MINSTRETH):
                     m.d.sync += minstret[32:].eq(data)
 
+        def trap_entry(prev_priv_m):
+            # mstatus and the privilege on a trap (both cores: in the trap's cycle)
+            m.d.sync += [mstatus_mpie.eq(mstatus_mie), mstatus_mie.eq(0),
+                         mstatus_mpp_m.eq(prev_priv_m), priv_m.eq(1)]
+
+        def mret_update():
+            m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
+                         priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
+            with m.If(~mstatus_mpp_m):
+                m.d.sync += mstatus_mprv.eq(0)
+
         if self.regfile_bram:
             # The wide CSR updates land one cycle after their decision, from registers, so that
             # the commit/trap decision (late: it waits for the bus's ack/err) does not fan out
@@ -900,17 +911,9 @@ class Core(wiring.Component):
                 tr_code.eq(Mux(w_trap, w_code, Mux(exc, exc_cause, irq_cause))),
             ]
             with m.If(w_trap | x_trap):
-                m.d.sync += [
-                    mstatus_mpie.eq(mstatus_mie),
-                    mstatus_mie.eq(0),
-                    mstatus_mpp_m.eq(Mux(w_trap, w_priv_m, priv_m)),
-                    priv_m.eq(1),
-                ]
+                trap_entry(Mux(w_trap, w_priv_m, priv_m))
             with m.Elif(x_commit & is_mret):
-                m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
-                             priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
-                with m.If(~mstatus_mpp_m):
-                    m.d.sync += mstatus_mprv.eq(0)
+                mret_update()
             with m.If(trap_r):
                 m.d.sync += [mepc.eq(tr_pc), mcause_irq.eq(tr_irq), mcause_code.eq(tr_code),
                              mtval.eq(tr_tval)]
@@ -923,28 +926,17 @@ class Core(wiring.Component):
                     mcause_irq.eq(0),
                     mcause_code.eq(w_code),
                     mtval.eq(w_addr),
-                    mstatus_mpie.eq(mstatus_mie),
-                    mstatus_mie.eq(0),
-                    mstatus_mpp_m.eq(w_priv_m),
-                    priv_m.eq(1),
                 ]
+                trap_entry(w_priv_m)
             with m.Elif(x_trap):
                 with m.If(exc):
                     m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
                 with m.Else():
                     m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
-                m.d.sync += [
-                    mepc.eq(x_pc),
-                    mstatus_mpie.eq(mstatus_mie),
-                    mstatus_mie.eq(0),
-                    mstatus_mpp_m.eq(priv_m),
-                    priv_m.eq(1),
-                ]
+                m.d.sync += mepc.eq(x_pc)
+                trap_entry(priv_m)
             with m.Elif(x_commit & is_mret):
-                m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
-                             priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
-                with m.If(~mstatus_mpp_m):
-                    m.d.sync += mstatus_mprv.eq(0)
+                mret_update()
             with m.Elif(x_commit & is_csr & csr_writes):
                 csr_write(csr_addr, csr_wdata)
         return m
