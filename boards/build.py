@@ -3,6 +3,7 @@
 
     gluon build --board ulx3s-85f|ulx3s-45f|ulx3s-25f|ulx3s-12f|icebreaker
                 [--config full|minimal] [--freq MHZ] [--firmware app.elf] [--allow-timing-fail]
+                [--nextpnr-opts "..."]
 
 Everything goes to ``build/<board>/`` (relative to the current directory: YoWASP tools cannot
 write to absolute paths): ``gluon_<config>.bit`` (ECP5) or ``.bin`` (iCE40), the tools' logs
@@ -287,6 +288,39 @@ def block_table(stat_json, top, family):
     return rows
 
 
+# An RTLIL identifier outside quoted strings that contains a square bracket, or a quoted string.
+_BRACKETED_ID = re.compile(r'"(?:[^"\\]|\\.)*"|(?<!\S)\\\S*\[\S*')
+
+
+def yosys_names(il_text):
+    """The RTLIL text with every square bracket in an identifier replaced by a parenthesis
+    (``\\windows__win[0].base`` becomes ``\\windows__win(0).base``). Amaranth names the
+    elements of arrays (``Signature`` arrays, ``data.ArrayLayout`` views) ``x[0]``, ``x[1]``...
+    next to the whole ``x``; Yosys 0.70's ABC9 flow writes the symbol of bit ``i`` of a wire
+    ``x`` as ``x[i]`` and reads its result back by name, so the bit 0 of the wire ``x[1]`` and
+    the bit 1 of the wire ``x`` get the same name. That either stops Yosys with an internal
+    assertion in ``abc_ops_reintegrate`` (``GetSize(conn.first) == GetSize(conn.second)``
+    flattened, ``count_id(wire->name) == 0`` with the hierarchy kept: the full SoC with an 8 KiB
+    RAM hit it) or, where the sizes happen to agree, joins two different nets without a word.
+    Every netlist given to Yosys goes through this (docs/fpga.md, "A Yosys 0.70 bug")."""
+    return _BRACKETED_ID.sub(
+        lambda m: m.group(0) if m.group(0).startswith('"')
+        else m.group(0).replace("[", "(").replace("]", ")"), il_text)
+
+
+def to_rtlil(elaboratable, name):
+    """``amaranth.back.rtlil.convert`` for Yosys: :func:`yosys_names` applied."""
+    from amaranth.back import rtlil
+    return yosys_names(rtlil.convert(elaboratable, name=name))
+
+
+def extract_plan(plan, out_dir, name):
+    """Write Amaranth's build plan into ``out_dir``, the RTLIL through :func:`yosys_names`."""
+    plan.extract(out_dir)
+    il = Path(out_dir) / f"{name}.il"
+    il.write_text(yosys_names(il.read_text()))
+
+
 def ram_script(name, family, module=None):
     """Yosys commands run after reading the design: on ECP5, the RAM's read ports do not care
     what they read from an address being written in the same cycle (``COLLISION_X_MASK``).
@@ -317,7 +351,8 @@ def _ice40_synth(device=""):
 def blocks_script(il_path, name, family, depth=2, device=""):
     """A Yosys script for the per-block statistics: the SoC's blocks and their sub-blocks down
     to ``depth`` levels keep their hierarchy, deeper ones are flattened into them. (Keeping
-    every level, ``-noflatten``, trips an ABC9 assertion in Yosys 0.70 on the systolic array.)"""
+    every level, ``-noflatten``, tripped an ABC9 assertion in Yosys 0.70 on the systolic array:
+    the naming bug :func:`yosys_names` avoids.)"""
     mods = re.findall(r"^module \\(\S+)$", Path(il_path).read_text(), re.M)
     soc = next((m for m in mods if m.endswith(".soc")), None)
     keep = [m for m in mods if soc and m.startswith(soc + ".") and
@@ -377,10 +412,11 @@ def _yosys_totals(stat_path, top, family):
 # ---------------------------------------------------------------------------------- build
 
 def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fail=False,
-          blocks=True, log=print):
+          blocks=True, nextpnr_opts="", log=print):
     """Run synthesis, place and route and packing for ``top``; returns a :class:`BuildResult`.
     Raises :class:`BuildError` when a tool fails, or timing fails and ``allow_timing_fail`` is
-    not set (the result so far is in ``error.result``)."""
+    not set (the result so far is in ``error.result``). ``nextpnr_opts``: extra options for
+    nextpnr (placer density, router), after the build's own."""
     out_dir = Path(out_dir)
     name = f"gluon_{config.name}"
     res = BuildResult(board.name, config.name, list(config.coprocessors), config.ram_size,
@@ -389,7 +425,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     log(f"gluon build: {board.name}, '{config.name}' SoC "
         f"({', '.join(config.coprocessors) or 'no coprocessors'}), "
         f"{config.ram_size // 1024} KiB RAM, {config.clk_hz / 1e6:g} MHz -> {out_dir}/")
-    overrides = {"nextpnr_opts": _nextpnr_opts(name),
+    overrides = {"nextpnr_opts": f"{_nextpnr_opts(name)} {nextpnr_opts}".strip(),
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
     if board.family == "ice40":
         overrides["synth_opts"] = _ice40_synth(platform.device)
@@ -399,7 +435,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     for stale in ("bit", "bin", "rpt", "tim", "report.json", "summary.json", "blocks.json",
                   "stat.json"):
         (out_dir / f"{name}.{stale}").unlink(missing_ok=True)
-    plan.extract(out_dir)
+    extract_plan(plan, out_dir, name)
     res.seconds["elaborate"] = round(time.monotonic() - t0, 1)
     log(f"[{_mmss(time.monotonic() - t0)}] elaborated and converted to RTLIL")
 
@@ -533,7 +569,8 @@ def main(args):
     try:
         res = build(board, config, platform, top, out_dir=out_dir, firmware=fw,
                     allow_timing_fail=getattr(args, "allow_timing_fail", False),
-                    blocks=getattr(args, "blocks", True), log=log)
+                    blocks=getattr(args, "blocks", True),
+                    nextpnr_opts=getattr(args, "nextpnr_opts", "") or "", log=log)
     except BuildError as e:
         _err(str(e))
         for line in e.lines:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from .build import (BuildError, build, prepare, tool_env, block_table, soc_blocks,
+from .build import (to_rtlil, BuildError, build, prepare, tool_env, block_table, soc_blocks,
                     _critical_paths, MINOR_BLOCKS as _MINOR)
 
 
@@ -65,7 +65,6 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
     """The core alone on ECP5: LUT4 count (flattened), per-block counts (hierarchy kept),
     Fmax out of context (``pnr``). ``pmp_entries``: the core's parameter (None: its default;
     0: without PMP). Returns a :class:`CoreResult`."""
-    from amaranth.back import rtlil
     from gluon.hdl.core import Core
 
     out = Path(out_dir)
@@ -74,7 +73,7 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
     res = CoreResult()
     t0 = time.monotonic()
     kw = {} if pmp_entries is None else {"pmp_entries": pmp_entries}
-    (out / "core.il").write_text(rtlil.convert(Core(**kw), name="core"))
+    (out / "core.il").write_text(to_rtlil(Core(**kw), "core"))
     procs = []
     if hierarchy:
         procs.append(subprocess.Popen(

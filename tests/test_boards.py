@@ -155,6 +155,13 @@ def test_board_top_converts(tmp_path, monkeypatch, board_name, config_name, prim
     # SYSINFO and the UART divisor see the real clock
     assert config.clk_hz == pll_hz(board.family, plat.lookup(board.clk, 0).clock.frequency,
                                    board.default_mhz * 1e6)
+    # what Yosys reads has no square bracket in an identifier (the minimal SoC's DMA windows
+    # are an array: win[0]...), the Yosys 0.70 ABC9 naming bug of docs/fpga.md
+    gbuild.extract_plan(plan, out_dir, name)
+    bracketed = re.compile(r"^\s*wire .*\\\S*\[", re.M)
+    if config_name == "minimal":
+        assert bracketed.search(il)
+    assert not bracketed.search((out_dir / f"{name}.il").read_text())
 
 
 # ---------------------------------------------------------------------------------- CLI errors
@@ -276,9 +283,8 @@ def test_core_alone_synth_ecp5(tmp_path, monkeypatch):
 def test_ram_is_one_copy_in_ecp5_block_ram(tmp_path):
     """With the build's RAM script, a 16 KiB RAM (fetch port, data read/write port) maps to
     8 DP16KD in true-dual-port mode (one copy: 16 Kbit each), not 16 (a copy per read port)."""
-    from amaranth.back import rtlil
     from gluon.hdl.ram import RAM
-    (tmp_path / "ram.il").write_text(rtlil.convert(RAM(size=16 * 1024, init=[1, 2, 3]), name="ram"))
+    (tmp_path / "ram.il").write_text(gbuild.to_rtlil(RAM(size=16 * 1024, init=[1, 2, 3]), "ram"))
     env = tool_env()
     script = (f"read_rtlil ram.il; {gbuild.ram_script('ram', 'ecp5', module='ram')}; "
               "synth_ecp5 -top ram; tee -q -o ram.stat.json stat -json")

