@@ -164,6 +164,28 @@ def test_board_top_converts(tmp_path, monkeypatch, board_name, config_name, prim
     assert not bracketed.search((out_dir / f"{name}.il").read_text())
 
 
+def test_build_passes_nextpnr_opts_and_renamed_netlist(tmp_path, monkeypatch):
+    """`gluon build --nextpnr-opts` reaches nextpnr's command line after the build's own
+    options, and Yosys reads the renamed netlist (no tools run: the stages are recorded)."""
+    monkeypatch.chdir(tmp_path)
+    b, cfg, plat, top, fw, out_dir = gbuild.prepare("ulx3s-85f", "minimal", log=lambda m: None)
+    seen = {}
+
+    def fake_stage(stage, argv, cwd, env, log_name, t0, log):
+        seen[stage] = argv
+        if stage == "pnr":
+            raise gbuild.BuildError("pnr", "stopped by the test")
+        return 0.0
+    monkeypatch.setattr(gbuild, "_run_stage", fake_stage)
+    with pytest.raises(gbuild.BuildError, match="stopped by the test"):
+        gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False,
+                     nextpnr_opts="--placer-heap-beta 0.7 --router router2", log=lambda m: None)
+    pnr = " ".join(seen["pnr"])
+    assert "--seed 1" in pnr and pnr.index("--seed 1") < pnr.index("--placer-heap-beta 0.7")
+    assert "--router router2" in pnr
+    assert not re.search(r"^\s*wire .*\\\S*\[", (out_dir / "gluon_minimal.il").read_text(), re.M)
+
+
 # ---------------------------------------------------------------------------------- CLI errors
 
 def _cli(*args, cwd):
