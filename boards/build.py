@@ -3,7 +3,7 @@
 
     gluon build --board ulx3s-85f|ulx3s-45f|ulx3s-25f|ulx3s-12f|icebreaker
                 [--config full|minimal] [--freq MHZ] [--firmware app.elf] [--allow-timing-fail]
-                [--nextpnr-opts "..."]
+                [--synth-opts "..."] [--nextpnr-opts "..."]
 
 Everything goes to ``build/<board>/`` (relative to the current directory: YoWASP tools cannot
 write to absolute paths): ``gluon_<config>.bit`` (ECP5) or ``.bin`` (iCE40), the tools' logs
@@ -348,7 +348,7 @@ def _ice40_synth(device=""):
     return "-dsp -dff" + (" -device u" if device.upper().startswith("ICE40UP") else "")
 
 
-def blocks_script(il_path, name, family, depth=2, device=""):
+def blocks_script(il_path, name, family, depth=2, device="", synth_opts=""):
     """A Yosys script for the per-block statistics: the SoC's blocks and their sub-blocks down
     to ``depth`` levels keep their hierarchy, deeper ones are flattened into them. (Keeping
     every level, ``-noflatten``, tripped an ABC9 assertion in Yosys 0.70 on the systolic array:
@@ -358,6 +358,7 @@ def blocks_script(il_path, name, family, depth=2, device=""):
     keep = [m for m in mods if soc and m.startswith(soc + ".") and
             m.count(".") - soc.count(".") <= depth] + ([soc] if soc else [])
     synth = "synth_ecp5" if family == "ecp5" else f"synth_ice40 {_ice40_synth(device)}"
+    synth = f"{synth} {synth_opts}".strip()
     ram = ram_script(name, family)
     return (f"read_rtlil {name}.il; hierarchy -top {name}; " + (f"{ram}; " if ram else "")
             + "".join(f"setattr -mod -set keep_hierarchy 1 {m}; " for m in keep)
@@ -412,11 +413,12 @@ def _yosys_totals(stat_path, top, family):
 # ---------------------------------------------------------------------------------- build
 
 def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fail=False,
-          blocks=True, nextpnr_opts="", log=print):
+          blocks=True, synth_opts="", nextpnr_opts="", log=print):
     """Run synthesis, place and route and packing for ``top``; returns a :class:`BuildResult`.
     Raises :class:`BuildError` when a tool fails, or timing fails and ``allow_timing_fail`` is
-    not set (the result so far is in ``error.result``). ``nextpnr_opts``: extra options for
-    nextpnr (placer density, router), after the build's own."""
+    not set (the result so far is in ``error.result``). ``synth_opts``: extra options for
+    Yosys' ``synth_<family>``; ``nextpnr_opts``: extra options for nextpnr (placer, router),
+    after the build's own."""
     out_dir = Path(out_dir)
     name = f"gluon_{config.name}"
     res = BuildResult(board.name, config.name, list(config.coprocessors), config.ram_size,
@@ -427,8 +429,9 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
         f"{config.ram_size // 1024} KiB RAM, {config.clk_hz / 1e6:g} MHz -> {out_dir}/")
     overrides = {"nextpnr_opts": f"{_nextpnr_opts(name)} {nextpnr_opts}".strip(),
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
-    if board.family == "ice40":
-        overrides["synth_opts"] = _ice40_synth(platform.device)
+    synth = _ice40_synth(platform.device) if board.family == "ice40" else ""
+    if f"{synth} {synth_opts}".strip():
+        overrides["synth_opts"] = f"{synth} {synth_opts}".strip()
     if ram_script(name, board.family):
         overrides["script_after_read"] = ram_script(name, board.family)
     plan = platform.build(top, name=name, do_build=False, **overrides)
@@ -443,7 +446,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     blocks_proc = None
     if blocks:
         script = blocks_script(out_dir / f"{name}.il", name, board.family,
-                               device=getattr(platform, "device", ""))
+                               device=getattr(platform, "device", ""), synth_opts=synth_opts)
         blocks_proc = subprocess.Popen([env["YOSYS"], "-q", "-l", f"{name}.blocks.log", "-p", script],
                                        cwd=out_dir, env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
@@ -570,6 +573,7 @@ def main(args):
         res = build(board, config, platform, top, out_dir=out_dir, firmware=fw,
                     allow_timing_fail=getattr(args, "allow_timing_fail", False),
                     blocks=getattr(args, "blocks", True),
+                    synth_opts=getattr(args, "synth_opts", "") or "",
                     nextpnr_opts=getattr(args, "nextpnr_opts", "") or "", log=log)
     except BuildError as e:
         _err(str(e))

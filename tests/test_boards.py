@@ -165,8 +165,9 @@ def test_board_top_converts(tmp_path, monkeypatch, board_name, config_name, prim
 
 
 def test_build_passes_nextpnr_opts_and_renamed_netlist(tmp_path, monkeypatch):
-    """`gluon build --nextpnr-opts` reaches nextpnr's command line after the build's own
-    options, and Yosys reads the renamed netlist (no tools run: the stages are recorded)."""
+    """`gluon build --synth-opts/--nextpnr-opts` reach Yosys' script and nextpnr's command line
+    (after the build's own options), and Yosys reads the renamed netlist (no tools run: the
+    stages are recorded)."""
     monkeypatch.chdir(tmp_path)
     b, cfg, plat, top, fw, out_dir = gbuild.prepare("ulx3s-85f", "minimal", log=lambda m: None)
     seen = {}
@@ -179,7 +180,9 @@ def test_build_passes_nextpnr_opts_and_renamed_netlist(tmp_path, monkeypatch):
     monkeypatch.setattr(gbuild, "_run_stage", fake_stage)
     with pytest.raises(gbuild.BuildError, match="stopped by the test"):
         gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False,
+                     synth_opts="-nowidelut",
                      nextpnr_opts="--placer-heap-beta 0.7 --router router2", log=lambda m: None)
+    assert "synth_ecp5 -nowidelut" in (out_dir / "gluon_minimal.ys").read_text()
     pnr = " ".join(seen["pnr"])
     assert "--seed 1" in pnr and pnr.index("--seed 1") < pnr.index("--placer-heap-beta 0.7")
     assert "--router router2" in pnr
