@@ -231,7 +231,7 @@ def main(argv=None):
     p.add_argument("--firmware", default=None, help="ELF placed in block RAM's initial contents")
     p.add_argument("--allow-timing-fail", action="store_true")
     p.add_argument("--synth-opts", default="", metavar="OPTS",
-                   help="extra options for Yosys' synth_ecp5/synth_ice40, e.g. -nowidelut")
+                   help="extra options for Yosys' synth_ecp5/synth_ice40, e.g. --synth-opts=-nowidelut")
     p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
                    help="extra nextpnr options, e.g. \"--placer-heap-beta 0.7 --router router2\"")
     p.set_defaults(func=cmd_build)
