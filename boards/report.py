@@ -61,10 +61,11 @@ def _yosys(env, cwd, script, log):
         raise BuildError("synth", f"yosys failed on {script!r}", lines)
 
 
-def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp_entries=None):
+def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp_entries=None,
+               synth_opts=""):
     """The core alone on ECP5: LUT4 count (flattened), per-block counts (hierarchy kept),
     Fmax out of context (``pnr``). ``pmp_entries``: the core's parameter (None: its default;
-    0: without PMP). Returns a :class:`CoreResult`."""
+    0: without PMP); ``synth_opts``: extra ``synth_ecp5`` options. Returns a :class:`CoreResult`."""
     from gluon.hdl.core import Core
 
     out = Path(out_dir)
@@ -83,7 +84,7 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
             cwd=out, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     log(f"core: synth_ecp5 (flattened{' and with hierarchy, in parallel' if hierarchy else ''})")
     try:
-        _yosys(env, out, "read_rtlil core.il; synth_ecp5 -top core -json core.json; "
+        _yosys(env, out, f"read_rtlil core.il; synth_ecp5 {synth_opts} -top core -json core.json; "
                          "tee -q -o core.stat.json stat -json", "core_synth.log")
     finally:
         for p in procs:
@@ -251,6 +252,13 @@ def markdown(results):
                        f"target ≤ {CORE_TARGET_LUT4:,}; {c2.get('TRELLIS_FF', 0):,} FF; nextpnr: "
                        f"{nopmp['pnr_lut4']:,} LUT4, Fmax {nopmp['fmax_mhz']:.1f} MHz out of context |")
             out.append(f"| PMP (8 entries): the difference | {core['lut4'] - nopmp['lut4']:,} | flattened builds |")
+        nw = results.get("core_nopmp_nowidelut")
+        if nw:
+            c3 = nw.get("cells", {})
+            out.append(f"| Gluon core, no PMP, `synth_ecp5 -nowidelut` | {nw['lut4']:,} | "
+                       f"LUT4s only (no PFUMX/L6MUX wide functions; the references above are "
+                       f"default `synth_ecp5`); {c3.get('TRELLIS_FF', 0):,} FF; nextpnr: "
+                       f"{nw['pnr_lut4']:,} LUT4, Fmax {nw['fmax_mhz']:.1f} MHz out of context |")
         if "core.pmp" in blocks:
             pmp = blocks["core.pmp"]["LUT"]
             out.append(f"| PMP (8 entries), hierarchy kept | {pmp:,} | core {blocks['core']['LUT']:,} with it |")
@@ -291,6 +299,10 @@ def run(only=None, boards=None, log=print, collect=False):
         results["core"] = asdict(synth_core(log=log))
         results["core_nopmp"] = asdict(synth_core("build/core_nopmp", hierarchy=False,
                                                   pmp_entries=0, log=log))
+        # LUT4 only (no PFUMX/L6MUX wide functions): ABC then maps for fewer LUT4s
+        results["core_nopmp_nowidelut"] = asdict(synth_core(
+            "build/core_nopmp_nowidelut", hierarchy=False, pmp_entries=0,
+            synth_opts="-nowidelut", log=log))
     if only in (None, "builds"):
         todo = [(b, c) for b, c in MATRIX if not boards or b in boards]
         done = {(d["board"], d["config"]): d for d in results.get("builds", [])}
