@@ -233,7 +233,7 @@ def main(argv=None):
     p.add_argument("--synth-opts", default="", metavar="OPTS",
                    help="extra options for Yosys' synth_ecp5/synth_ice40, e.g. --synth-opts=-nowidelut")
     p.add_argument("--nextpnr-opts", default="", metavar="OPTS",
-                   help="extra nextpnr options, e.g. \"--placer-heap-beta 0.7 --router router2\"")
+                   help="extra nextpnr options, e.g. --nextpnr-opts=\"--router router2\"")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("load", help="load an ELF over the UART into a board running the boot "
