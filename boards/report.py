@@ -134,7 +134,10 @@ def _collect(board, config):
         stat = out / f"{name}.stat.json"
         if not stat.exists():
             return None
+        from gluon.hdl.config import get_config
+        cfg = get_config(config)
         d = {"board": board, "config": config, "ok": False, "interrupted": True,
+             "ram_size": cfg.ram_size, "coprocessors": list(cfg.coprocessors),
              "resources": {k: (v, None) for k, v in _yosys_totals(stat, name, family).items()},
              "error": "the build was stopped before it finished"}
     if not d.get("clocks") and report.exists() and (not path.exists() or
@@ -154,6 +157,23 @@ def _collect(board, config):
                 if family == "ice40" and key == "LUT":
                     key = "LC"
                 d.setdefault("resources", {})[key] = (used, avail)
+    if not d.get("clocks") and tim.exists():        # placed: nextpnr's estimate, the router
+        text = tim.read_text()
+        est = re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz \((?:PASS|FAIL) at "
+                         r"([\d.]+) MHz\)", text)
+        if est:
+            d["placed_fmax"] = [float(x) for x in est[-1]]
+        it = re.findall(r"iter=(\d+) wires=\d+ overused=(\d+)", text)
+        if it:
+            d["routing"] = f"router2: {int(it[-1][1]):,} overused wires after {it[-1][0]} iterations"
+    script = out / f"build_{name}.sh"
+    if script.exists():                             # options beyond the build's defaults
+        extra = re.search(r"--seed 1 (.*?) --log", script.read_text())
+        ys = out / f"{name}.ys"
+        synth = re.search(r"synth_\w+ (.*?)\s*-top", ys.read_text()) if ys.exists() else None
+        d["options"] = " ".join(x for x in (
+            synth and synth.group(1).strip() and f"--synth-opts={synth.group(1).strip()}",
+            extra and f'--nextpnr-opts="{extra.group(1)}"') if x)
     blocks = out / f"{name}.blocks.json"
     if not d.get("blocks") and blocks.exists():
         d["blocks"] = block_table(json.loads(blocks.read_text()), name, family)
@@ -198,11 +218,17 @@ def markdown(results):
             elif d.get("interrupted"):
                 status = ("routed, not packed" if d.get("clocks") else
                           "**place and route not finished** when this table was made")
+                if not d.get("clocks") and d.get("placed_fmax"):
+                    clocks = "{:.1f} / {:.1f} MHz after placement".format(*d["placed_fmax"])
+                    status = ("**placed, not routed** when this table was made"
+                              + (f" ({d['routing']})" if d.get("routing") else ""))
             else:
                 status = f"**failed** ({d.get('error', '?')})"
                 fit = [l.strip() for l in d.get("error_lines", []) if "%" in l and "/" in l]
                 if fit:
                     status += ": " + ", ".join(re.sub(r"^Info:\s*", "", l) for l in fit[:3])
+            if d.get("options") and d.get("interrupted"):
+                status += f"; built with `{d['options']}`"
             ram = f"{d['ram_size'] // 1024} KiB" if d.get("ram_size") else "–"
             copros = d.get("coprocessors") or []
             cfg = d.get("config", "?") + (f" ({', '.join(copros)})" if copros else "")

@@ -473,3 +473,17 @@ def test_run_stage_progress_and_failure(tmp_path):
     assert e.value.stage == "synth" and "exit status 1" in str(e.value)
     assert "ERROR: out of cheese" in e.value.lines
     assert any("synth PROC" in l for l in lines), lines
+
+
+def test_report_shows_a_placed_but_unrouted_build():
+    """docs/fpga.md's table for a build stopped during routing: nextpnr's post-placement
+    estimate against the constraint, the router's progress and the build's extra options."""
+    from gluon.boards.report import markdown
+    d = {"board": "ulx3s-85f", "config": "full", "ok": False, "interrupted": True,
+         "ram_size": 128 * 1024, "coprocessors": ["hash"], "resources": {"LUT": (59583, 83640)},
+         "placed_fmax": [19.64, 20.0], "routing": "router2: 15,263 overused wires after 9 iterations",
+         "options": "--synth-opts=-nowidelut"}
+    row = next(l for l in markdown({"builds": [d]}).splitlines() if l.startswith("| ulx3s-85f"))
+    assert "19.6 / 20.0 MHz after placement" in row and "59,583 / 83,640" in row
+    assert "**placed, not routed**" in row and "15,263 overused" in row
+    assert "`--synth-opts=-nowidelut`" in row and "128 KiB" in row
