@@ -302,7 +302,7 @@ def yosys_names(il_text):
     assertion in ``abc_ops_reintegrate`` (``GetSize(conn.first) == GetSize(conn.second)``
     flattened, ``count_id(wire->name) == 0`` with the hierarchy kept: the full SoC with an 8 KiB
     RAM hit it) or, where the sizes happen to agree, joins two different nets without a word.
-    Every netlist given to Yosys goes through this (docs/fpga.md, "A Yosys 0.70 bug")."""
+    Every netlist given to Yosys goes through this (docs/fpga.md, open problem 10)."""
     return _BRACKETED_ID.sub(
         lambda m: m.group(0) if m.group(0).startswith('"')
         else m.group(0).replace("[", "(").replace("]", ")"), il_text)
