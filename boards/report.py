@@ -118,6 +118,20 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
     return res
 
 
+def placed_progress(tim_text):
+    """From nextpnr's log of a run not finished: ``placed_fmax`` ([achieved, constraint] MHz of
+    the last timing estimate, after placement) and ``routing`` (router2's last iteration)."""
+    d = {}
+    est = re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz \((?:PASS|FAIL) at "
+                     r"([\d.]+) MHz\)", tim_text)
+    if est:
+        d["placed_fmax"] = [float(x) for x in est[-1]]
+    it = re.findall(r"iter=(\d+) wires=\d+ overused=(\d+)", tim_text)
+    if it:
+        d["routing"] = f"router2: {int(it[-1][1]):,} overused wires after {it[-1][0]} iterations"
+    return d
+
+
 def _collect(board, config):
     """The last `gluon build` of (board, config): its summary file, completed by whatever the
     tools left behind if the build was interrupted (nextpnr's report, the per-block statistics).
@@ -158,14 +172,7 @@ def _collect(board, config):
                     key = "LC"
                 d.setdefault("resources", {})[key] = (used, avail)
     if not d.get("clocks") and tim.exists():        # placed: nextpnr's estimate, the router
-        text = tim.read_text()
-        est = re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz \((?:PASS|FAIL) at "
-                         r"([\d.]+) MHz\)", text)
-        if est:
-            d["placed_fmax"] = [float(x) for x in est[-1]]
-        it = re.findall(r"iter=(\d+) wires=\d+ overused=(\d+)", text)
-        if it:
-            d["routing"] = f"router2: {int(it[-1][1]):,} overused wires after {it[-1][0]} iterations"
+        d.update(placed_progress(tim.read_text()))
     script = out / f"build_{name}.sh"
     if script.exists():                             # options beyond the build's defaults
         extra = re.search(r"--seed 1 (.*?) --log", script.read_text())

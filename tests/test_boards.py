@@ -487,3 +487,14 @@ def test_report_shows_a_placed_but_unrouted_build():
     assert "19.6 / 20.0 MHz after placement" in row and "59,583 / 83,640" in row
     assert "**placed, not routed**" in row and "15,263 overused" in row
     assert "`--synth-opts=-nowidelut`" in row and "128 KiB" in row
+
+
+def test_report_reads_an_unfinished_nextpnr_log():
+    from gluon.boards.report import placed_progress
+    tim = ("Info: Max frequency for clock '$glbnet$crg.clk': 18.86 MHz (FAIL at 60.00 MHz)\n"
+           "Info: Max frequency for clock '$glbnet$crg.clk': 19.64 MHz (FAIL at 20.00 MHz)\n"
+           "Info:     iter=1 wires=1094214 overused=90642 overuse=114366 archfail=NA\n"
+           "Info:     iter=13 wires=1231886 overused=13165 overuse=13357 archfail=NA\n")
+    assert placed_progress(tim) == {"placed_fmax": [19.64, 20.0],
+                                    "routing": "router2: 13,165 overused wires after 13 iterations"}
+    assert placed_progress("Info: Placed 13 cells based on constraints.\n") == {}
