@@ -40,6 +40,10 @@ class Multiplier(wiring.Component):
         self.stages = stages
         super().__init__()
 
+    def _signs(self):
+        """(rs1 signed, rs2 signed) for ``funct``: MULH and MULHSU take rs1 signed, MULH rs2."""
+        return self.a[31] & (self.funct != 3), self.b[31] & (self.funct == 1)
+
     def elaborate(self, platform):
         if self.stages == 3:
             return self._elaborate_dsp16()
@@ -50,8 +54,7 @@ class Multiplier(wiring.Component):
         ua = Signal(signed(33))
         ub = Signal(signed(33))
         high = Signal()
-        sa = self.a[31] & (self.funct != 3)          # MULH, MULHSU: rs1 signed
-        sb = self.b[31] & (self.funct == 1)          # MULH: rs2 signed
+        sa, sb = self._signs()
         # The operand registers load in every cycle, ``load`` only sets ``valid``: the product
         # in the cycle after ``load`` is that of the operands of the ``load`` cycle, and the
         # core's late ``load`` decision drives one flip-flop instead of 67 enables.
@@ -81,8 +84,7 @@ class Multiplier(wiring.Component):
         valid1, valid2 = Signal(), Signal()
         m.d.sync += [
             ua.eq(self.a), ub.eq(self.b),
-            sa.eq(self.a[31] & (self.funct != 3)),   # MULH, MULHSU: rs1 signed
-            sb.eq(self.b[31] & (self.funct == 1)),   # MULH: rs2 signed
+            Cat(sa, sb).eq(Cat(*self._signs())),
             high.eq(self.funct != 0),
             valid1.eq(self.load), valid2.eq(valid1), self.valid.eq(valid2),
         ]
