@@ -301,7 +301,8 @@ def yosys_names(il_text):
     the bit 1 of the wire ``x`` get the same name. That either stops Yosys with an internal
     assertion in ``abc_ops_reintegrate`` (``GetSize(conn.first) == GetSize(conn.second)``
     flattened, ``count_id(wire->name) == 0`` with the hierarchy kept: the full SoC with an 8 KiB
-    RAM hit it) or, where the sizes happen to agree, joins two different nets without a word.
+    RAM hit it) or, where the sizes happen to agree, by its source, joins two different nets
+    without a word (not observed here).
     Every netlist given to Yosys goes through this (docs/fpga.md, open problem 10)."""
     return _BRACKETED_ID.sub(
         lambda m: m.group(0) if m.group(0).startswith('"')
