@@ -7,7 +7,11 @@ their sizes; it never changes how a block's logic is written.
              is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
-``full``:    ``minimal`` + every coprocessor that has landed (ULX3S-85F, simulation default).
+``full``:    ``minimal`` + every coprocessor that has landed (simulation default).
+``compact``: ``full`` with narrower coprocessor datapaths (Montgomery unit: 2 lanes instead of 4;
+             systolic array 4x4 instead of 8x8): the same registers, programs and results, fewer
+             multipliers and wires, for FPGAs where ``full`` does not route (the ULX3S-85F,
+             docs/fpga.md). Firmware reads the sizes from each block's INFO/CONFIG register.
 """
 
 from dataclasses import dataclass, field, replace
@@ -36,10 +40,17 @@ class SocConfig:
     perf: bool = True                # the PERF counter block (0x1000_4000)
     dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
+    # Constructor parameters of the coprocessors, as ((name, ((param, value), ...)), ...): a
+    # tuple so that the configuration stays hashable. Absent: the block's defaults.
+    coprocessor_params: tuple = ()
     description: str = ""
 
     def with_(self, **kw):
         return replace(self, **kw)
+
+    def params(self, coprocessor):
+        """The constructor parameters of ``coprocessor`` in this configuration (a dict)."""
+        return dict(dict(self.coprocessor_params).get(coprocessor, ()))
 
     @property
     def divisor(self):
@@ -53,6 +64,9 @@ CONFIGS = {
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
     "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
+    "compact": SocConfig("compact", ("hash", "modmul", "matmul"),
+                         coprocessor_params=(("modmul", (("lanes", 2),)), ("matmul", (("dim", 4),))),
+                         description="full with a 2-lane Montgomery unit and a 4x4 systolic array"),
 }
 
 

@@ -61,7 +61,8 @@ class GluonSoC(wiring.Component):
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
                          m_only=m_only, pmp_entries=config.pmp_entries,
                          regfile_bram=config.regfile_bram)
-        self.coprocessors = [coprocessor_class(name)() for name in config.coprocessors]
+        self.coprocessors = [coprocessor_class(name)(**config.params(name))
+                             for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):
             raise ValueError(f"Two coprocessors claim the same slot: {slots}")

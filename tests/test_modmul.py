@@ -517,20 +517,26 @@ def test_c_header_matches_hardware():
 DRIVER = [FIRMWARE / "drivers" / name for name in ("modmul.c", "mont_sw.c")]
 
 
-def _run_firmware(tmp_path, prog):
+def _run_firmware(tmp_path, prog, config_name="full"):
     from gluon.firmware import cc
     from gluon.hdl.config import get_config
     from gluon.sim.verilator import run
     elf = cc.compile([FIRMWARE / "examples" / f"{prog}.c", *DRIVER], tmp_path / f"{prog}.elf",
                      opt="-O2", extra_flags=["-Wall", "-Wextra", "-Werror"])
-    res = run(elf, get_config("full"), max_cycles=50_000_000)
+    res = run(elf, get_config(config_name), max_cycles=50_000_000)
     out = res.output.decode(errors="replace")
     print(out)
     return res, out
 
 
-def test_firmware_end_to_end(tmp_path):
-    res, out = _run_firmware(tmp_path, "modmul_test")
+@pytest.mark.parametrize("config_name", ["full", "compact"])
+def test_firmware_end_to_end(tmp_path, config_name):
+    """modmul_test.c on the SoC; also on 'compact' (a 2-lane Montgomery unit, the ULX3S
+    build): the same program, unchanged (the lane count changes only the cycles)."""
+    from gluon.hdl.config import get_config
+    assert get_config(config_name).params("modmul") == ({} if config_name == "full" else
+                                                        {"lanes": 2})
+    res, out = _run_firmware(tmp_path, "modmul_test", config_name)
     assert res.passed and "modmul_test: PASS" in out, out
     line = next(l for l in out.splitlines() if l.startswith("modexp "))
     x, e, r = (int(v, 16) for v in line.split()[1:4])
