@@ -9,8 +9,9 @@ their sizes; it never changes how a block's logic is written.
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
 ``full``:    ``minimal`` + every coprocessor that has landed (simulation default).
 ``compact``: ``full`` with narrower coprocessor datapaths (Montgomery unit: 2 lanes instead of 4;
-             systolic array 4x4 instead of 8x8): the same registers, programs and results, fewer
-             multipliers and wires, for FPGAs where ``full`` does not route (the ULX3S-85F,
+             systolic array 4x4 instead of 8x8; the matrix requantizers' products in DSP blocks
+             instead of LUTs): the same registers, programs and results in more cycles, with
+             fewer LUTs and wires, for FPGAs where ``full`` does not route (the ULX3S-85F,
              docs/fpga.md). Firmware reads the sizes from each block's INFO/CONFIG register.
 """
 
@@ -65,8 +66,10 @@ CONFIGS = {
     "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
     "compact": SocConfig("compact", ("hash", "modmul", "matmul"),
-                         coprocessor_params=(("modmul", (("lanes", 2),)), ("matmul", (("dim", 4),))),
-                         description="full with a 2-lane Montgomery unit and a 4x4 systolic array"),
+                         coprocessor_params=(("modmul", (("lanes", 2),)),
+                                             ("matmul", (("dim", 4), ("requant_dsp", True)))),
+                         description="full with a 2-lane Montgomery unit, a 4x4 systolic array "
+                                     "and the requantizers' products in DSP blocks"),
 }
 
 

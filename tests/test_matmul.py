@@ -249,8 +249,10 @@ def test_small_exact_sizes():
     Bench().run(body)
 
 
-def test_random_sizes_and_options():
-    """Sizes that are and are not multiples of the array side, chunk and word; every option."""
+@pytest.mark.parametrize("requant_dsp", [False, True])
+def test_random_sizes_and_options(requant_dsp):
+    """Sizes that are and are not multiples of the array side, chunk and word; every option;
+    with both requantizer builds (the 'compact' configuration's: products in DSP blocks)."""
     rng = np.random.default_rng(3)
     cases = [(16, 16, 8, "int32"), (1, 1, 1, "int8"), (7, 5, 3, "int8"), (16, 9, 33, "int8"),
              (3, 16, 17, "int32"), (12, 13, 24, "int8"), (2, 4, 9, "none")]
@@ -264,7 +266,7 @@ def test_random_sizes_and_options():
             await matmul(ctx, b, A, B, store=store, bias=bias, relu=bool(rng.random() < 0.5),
                          qmul=qmul, qshift=int(rng.integers(4, 12)),
                          qzp=int(rng.integers(-128, 128)))
-    Bench().run(body)
+    Bench(params=dict(dim=4, max_m=16, max_n=16, k_chunk=8, requant_dsp=requant_dsp)).run(body)
 
 
 def test_strides_and_broadcast_rows():
@@ -360,8 +362,10 @@ def requant_vectors(rng, qmul, shift):
     return [int(x) for x in xs if INT32_MIN <= x <= INT32_MAX]
 
 
-def test_requantizer_rounding_edges():
-    """The requantizer alone, one value per cycle, against gemmlowp's definitions."""
+@pytest.mark.parametrize("dsp", [False, True])
+def test_requantizer_rounding_edges(dsp):
+    """The requantizer alone, one value per cycle, against gemmlowp's definitions; with the
+    product as a tree of LUT adders and as one DSP multiplication."""
     rng = np.random.default_rng(6)
     # multiplier, shift, zero point, relu
     sets = [(1 << 30, 0, 0, False), (1 << 30, 1, 0, False), (1 << 30, 3, -7, False),
@@ -371,7 +375,8 @@ def test_requantizer_rounding_edges():
             (-(1 << 30), 2, 10, False)]
     sets += [(int(rng.integers(INT32_MIN, INT32_MAX)), int(rng.integers(0, 32)),
               int(rng.integers(-128, 128)), bool(rng.integers(0, 2))) for _ in range(6)]
-    dut = Requantizer(tag_width=8)
+    dut = Requantizer(tag_width=8, dsp=dsp)
+    assert dut.latency == (6 if dsp else 10)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
@@ -647,6 +652,8 @@ def test_init_wrong_params():
         MatMulCoprocessor(dim=8, k_chunk=4)
     with pytest.raises(ValueError):
         MatMulCoprocessor(max_n=4096)
+    with pytest.raises(TypeError, match="requant_dsp"):
+        MatMulCoprocessor(requant_dsp="yes")
     gc.collect()
 
 
@@ -734,7 +741,8 @@ def test_firmware_matmul_vs_numpy(tmp_path, config_name):
     from gluon.sim.verilator import run
     elf, config = build_firmware(tmp_path, "matmul_test", "MATMUL_TEST_HW_ONLY",
                                  config_name=config_name)
-    assert config.params("matmul") == ({} if config_name == "full" else {"dim": 4})
+    assert config.params("matmul") == ({} if config_name == "full" else
+                                       {"dim": 4, "requant_dsp": True})
     res = run(elf, config, max_cycles=20_000_000)
     out = res.output.decode()
     assert res.passed, out
