@@ -426,7 +426,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
                       config.clk_hz, str(firmware))
     t0 = time.monotonic()
     log(f"gluon build: {board.name}, '{config.name}' SoC "
-        f"({', '.join(config.coprocessors) or 'no coprocessors'}), "
+        f"({config.coprocessor_list() or 'no coprocessors'}), "
         f"{config.ram_size // 1024} KiB RAM, {config.clk_hz / 1e6:g} MHz -> {out_dir}/")
     overrides = {"nextpnr_opts": f"{_nextpnr_opts(name)} {nextpnr_opts}".strip(),
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}

@@ -31,7 +31,9 @@ __all__ = ["MATRIX", "CORE_REFERENCES", "CORE_TARGET_LUT4", "synth_core", "run",
 
 
 # (board, configuration) pairs the docs table lists.
-MATRIX = [("ulx3s-85f", "full"), ("ulx3s-85f", "minimal"), ("icebreaker", "small")]
+MATRIX = [("ulx3s-85f", "compact"), ("ulx3s-85f", "full"), ("ulx3s-85f", "minimal"),
+          ("ulx3s-45f", "minimal"), ("ulx3s-25f", "minimal"), ("ulx3s-12f", "minimal"),
+          ("icebreaker", "small")]
 
 # Same-tool (Yosys synth_ecp5) LUT4 counts from the issue, and the target for the core.
 CORE_REFERENCES = {"PicoRV32": 1949, "VexRiscv Lite": 2655, "SERV": 346}
@@ -237,8 +239,10 @@ def markdown(results):
             if d.get("options") and d.get("interrupted"):
                 status += f"; built with `{d['options']}`"
             ram = f"{d['ram_size'] // 1024} KiB" if d.get("ram_size") else "–"
-            copros = d.get("coprocessors") or []
-            cfg = d.get("config", "?") + (f" ({', '.join(copros)})" if copros else "")
+            from gluon.hdl.config import CONFIGS
+            known = CONFIGS.get(d.get("config"))
+            copros = known.coprocessor_list() if known else ", ".join(d.get("coprocessors") or [])
+            cfg = d.get("config", "?") + (f" ({copros})" if copros else "")
             out.append(f"| {d.get('board')} | {cfg} | {ram} | {_fmt_res(d, 'LUT')} | "
                        f"{_fmt_res(d, 'FF')} | {_fmt_res(d, 'LC')} | {_fmt_res(d, 'BRAM')} | "
                        f"{_fmt_res(d, 'DSP')} | {clocks} | {status} |")

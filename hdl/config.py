@@ -53,6 +53,13 @@ class SocConfig:
         """The constructor parameters of ``coprocessor`` in this configuration (a dict)."""
         return dict(dict(self.coprocessor_params).get(coprocessor, ()))
 
+    def coprocessor_list(self):
+        """The coprocessors with their non-default parameters: "hash, modmul (lanes=2)"."""
+        def one(name):
+            kw = ", ".join(f"{k}={v}" for k, v in self.params(name).items())
+            return f"{name} ({kw})" if kw else name
+        return ", ".join(one(c) for c in self.coprocessors)
+
     @property
     def divisor(self):
         return self.uart_divisor or max(2, self.clk_hz // 115200)

@@ -74,7 +74,11 @@ def test_board_config_clock_and_ram():
     assert cfg.name == "small" and mhz == 25 and cfg.ram_size == 4096
     ulx = get_board("ulx3s-85f")
     cfg, mhz = board_config(ulx)
-    assert cfg.name == "full" and mhz == 60 and cfg.ram_size == 128 * 1024
+    assert cfg.name == "compact" and mhz == 18 and cfg.ram_size == 128 * 1024
+    assert cfg.coprocessors == ("hash", "modmul", "matmul")
+    assert board_config(ulx, "minimal")[1] == 25 and board_config(ulx, "minimal", 60)[1] == 60
+    cfg, mhz = board_config(get_board("ulx3s-45f"))
+    assert cfg.name == "minimal" and mhz == 25 and cfg.ram_size == 32 * 1024
     with pytest.raises(ValueError, match="Unknown SoC configuration 'huge'"):
         board_config(ulx, "huge")
     with pytest.raises(ValueError, match="--freq"):
@@ -130,13 +134,15 @@ def _meminit_words(il_text, module):
 
 # The ULX3S with the minimal SoC here: converting the full one (all coprocessors) takes
 # minutes on this machine; it is built in the slow test.
-@pytest.mark.parametrize("board_name,config_name,primitive,constraints", [
-    ("icebreaker", None, "SB_PLL40_PAD", "pcf"),
-    ("ulx3s-85f", "minimal", "EHXPLLL", "lpf"),
+# (60 MHz on the ULX3S: its default for 'minimal', 25 MHz, is the board clock itself, no PLL)
+@pytest.mark.parametrize("board_name,config_name,mhz,primitive,constraints", [
+    ("icebreaker", None, None, "SB_PLL40_PAD", "pcf"),
+    ("ulx3s-85f", "minimal", 60, "EHXPLLL", "lpf"),
 ])
-def test_board_top_converts(tmp_path, monkeypatch, board_name, config_name, primitive, constraints):
+def test_board_top_converts(tmp_path, monkeypatch, board_name, config_name, mhz, primitive,
+                            constraints):
     monkeypatch.chdir(tmp_path)
-    board, config, plat, top, fw, out_dir = gbuild.prepare(board_name, config_name,
+    board, config, plat, top, fw, out_dir = gbuild.prepare(board_name, config_name, mhz,
                                                            log=lambda m: None)
     assert out_dir == Path("build") / board_name             # relative: YoWASP needs it
     name = f"gluon_{config.name}"
@@ -154,7 +160,7 @@ def test_board_top_converts(tmp_path, monkeypatch, board_name, config_name, prim
     assert got[:len(words)] == words and not any(got[len(words):])
     # SYSINFO and the UART divisor see the real clock
     assert config.clk_hz == pll_hz(board.family, plat.lookup(board.clk, 0).clock.frequency,
-                                   board.default_mhz * 1e6)
+                                   (mhz or board.default_mhz) * 1e6)
     # what Yosys reads has no square bracket in an identifier (the minimal SoC's DMA windows
     # are an array: win[0]...), the Yosys 0.70 ABC9 naming bug of docs/fpga.md
     gbuild.extract_plan(plan, out_dir, name)
@@ -376,12 +382,26 @@ def test_icebreaker_small_meets_25mhz(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_ulx3s_85f_full_bitstream(tmp_path, monkeypatch):
+def test_ulx3s_85f_bitstream(tmp_path, monkeypatch):
+    """`gluon build --board ulx3s-85f` as it stands: the 'compact' SoC (every coprocessor) at
+    the board's default clock for it: routed, timing met, packed, unpacks (~40 minutes)."""
     board, res = _full_build(tmp_path, monkeypatch, "ulx3s-85f")
+    assert res.config == "compact" and res.ok, res.error
     p = _yowasp("yowasp-ecpunpack", [Path(res.bitstream).name, "unpacked.config"],
                 Path(res.bitstream).parent)
     assert p.returncode == 0, p.stderr
-    assert res.timing_met and all(a >= 60.0 for a, _c in res.clocks.values())
+    assert res.timing_met, res.clocks
+
+
+@pytest.mark.slow
+def test_ulx3s_85f_full_meets_60mhz(tmp_path, monkeypatch):
+    """The issue's target, 60 MHz on the ULX3S-85F with every coprocessor: fails today
+    (docs/fpga.md, open problem 6: about 19 MHz after placement)."""
+    monkeypatch.chdir(tmp_path)
+    b, cfg, plat, top, fw, out_dir = gbuild.prepare("ulx3s-85f", "compact", 60, None, log=print)
+    res = gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False, log=print,
+                       allow_timing_fail=True)
+    assert res.timing_met and all(a >= 60.0 for a, _c in res.clocks.values()), res.clocks
 
 
 @pytest.mark.slow
