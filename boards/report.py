@@ -122,15 +122,19 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
 
 def placed_progress(tim_text):
     """From nextpnr's log of a run not finished: ``placed_fmax`` ([achieved, constraint] MHz of
-    the last timing estimate, after placement) and ``routing`` (router2's last iteration)."""
+    the last timing estimate, after placement) and ``routing`` (router2's last iteration, and its
+    best one if the router has been losing ground since)."""
     d = {}
     est = re.findall(r"Max frequency for clock '[^']+': ([\d.]+) MHz \((?:PASS|FAIL) at "
                      r"([\d.]+) MHz\)", tim_text)
     if est:
         d["placed_fmax"] = [float(x) for x in est[-1]]
-    it = re.findall(r"iter=(\d+) wires=\d+ overused=(\d+)", tim_text)
+    it = [(int(i), int(o)) for i, o in re.findall(r"iter=(\d+) wires=\d+ overused=(\d+)", tim_text)]
     if it:
-        d["routing"] = f"router2: {int(it[-1][1]):,} overused wires after {it[-1][0]} iterations"
+        d["routing"] = f"router2: {it[-1][1]:,} overused wires after {it[-1][0]} iterations"
+        best = min(it, key=lambda x: x[1])
+        if best != it[-1]:
+            d["routing"] += f" (fewest: {best[1]:,} after {best[0]})"
     return d
 
 

@@ -518,3 +518,7 @@ def test_report_reads_an_unfinished_nextpnr_log():
     assert placed_progress(tim) == {"placed_fmax": [19.64, 20.0],
                                     "routing": "router2: 13,165 overused wires after 13 iterations"}
     assert placed_progress("Info: Placed 13 cells based on constraints.\n") == {}
+    diverging = tim + ("Info:     iter=14 wires=1231886 overused=12000 overuse=1 archfail=NA\n"
+                       "Info:     iter=15 wires=1231886 overused=14000 overuse=1 archfail=NA\n")
+    assert placed_progress(diverging)["routing"] == \
+        "router2: 14,000 overused wires after 15 iterations (fewest: 12,000 after 14)"
