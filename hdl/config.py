@@ -12,7 +12,8 @@ their sizes; it never changes how a block's logic is written.
              systolic array 4x4 instead of 8x8; the matrix requantizers' products in DSP blocks
              instead of LUTs): the same registers, programs and results in more cycles, with
              fewer LUTs and wires, for FPGAs where ``full`` does not route (the ULX3S-85F,
-             docs/fpga.md). Firmware reads the sizes from each block's INFO/CONFIG register.
+             docs/fpga.md). Firmware runs unchanged: the lane count and the array side only
+             change cycle counts, and the matrix driver reads its tile limits from CONFIG.
 """
 
 from dataclasses import dataclass, field, replace

@@ -77,11 +77,15 @@ class Ram:
                          for r in range(rows)])
 
 
+# The engine size of most tests: small enough for Amaranth's simulator.
+SMALL = dict(dim=4, max_m=16, max_n=16, k_chunk=8)
+
+
 class Bench:
     """Runs testbench coroutines against one Top instance in one simulation."""
 
     def __init__(self, *, params=None, ram=None, stall=None):
-        self.top = Top(**(dict(dim=4, max_m=16, max_n=16, k_chunk=8) if params is None else params))
+        self.top = Top(**(SMALL if params is None else params))
         self.ram = ram or Ram()
         self.stall = stall
         self.requests = 0
@@ -266,7 +270,7 @@ def test_random_sizes_and_options(requant_dsp):
             await matmul(ctx, b, A, B, store=store, bias=bias, relu=bool(rng.random() < 0.5),
                          qmul=qmul, qshift=int(rng.integers(4, 12)),
                          qzp=int(rng.integers(-128, 128)))
-    Bench(params=dict(dim=4, max_m=16, max_n=16, k_chunk=8, requant_dsp=requant_dsp)).run(body)
+    Bench(params={**SMALL, "requant_dsp": requant_dsp}).run(body)
 
 
 def test_strides_and_broadcast_rows():
@@ -582,9 +586,10 @@ def test_groups_store_while_computing():
     Bench(params=params).run(body)
 
 
-def test_constant_time():
+@pytest.mark.parametrize("requant_dsp", [False, True])
+def test_constant_time(requant_dsp):
     """Same sizes and operation, different values (random, zeros, extremes): identical
-    CYCLES, and identical cycles from START to the interrupt."""
+    CYCLES, and identical cycles from START to the interrupt (both requantizer builds)."""
     rng = np.random.default_rng(11)
     M, N, K = 11, 13, 21
     inputs = [(rand_i8(rng, (M, K)), rand_i8(rng, (K, N))) for _ in range(2)]
@@ -612,7 +617,7 @@ def test_constant_time():
                 await b.write(ctx, "STATUS", 2)
                 seen.add((t, cycles))
             assert len(seen) == 1, f"{store}: timing depends on values: {seen}"
-    Bench().run(body)
+    Bench(params={**SMALL, "requant_dsp": requant_dsp}).run(body)
 
 
 def test_full_size_utilisation(capsys):
