@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from gluon.hdl.config import CONFIGS
 from .build import (to_rtlil, BuildError, build, prepare, tool_env, block_table, soc_blocks,
                     _critical_paths, MINOR_BLOCKS as _MINOR)
 
@@ -243,7 +244,6 @@ def markdown(results):
             if d.get("options") and d.get("interrupted"):
                 status += f"; built with `{d['options']}`"
             ram = f"{d['ram_size'] // 1024} KiB" if d.get("ram_size") else "–"
-            from gluon.hdl.config import CONFIGS
             known = CONFIGS.get(d.get("config"))
             copros = known.coprocessor_list() if known else ", ".join(d.get("coprocessors") or [])
             cfg = d.get("config", "?") + (f" ({copros})" if copros else "")

@@ -37,8 +37,8 @@ class Board:
 # reach it (docs/fpga.md): 'minimal' defaults to a clock it meets (25 MHz: 33.7-36.0 achieved),
 # so that a plain `gluon build --board ulx3s-12f|25f|45f` gives a working bitstream; 'compact'
 # and 'full' (85F) to their estimate after placement.
-_ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0),
-              config_mhz=(("minimal", 25),))
+_ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0))
+_ULX3S_MHZ = (("minimal", 25),)
 
 # Block RAM: the RAM's instruction and data read ports each get their own copy of the array
 # (seen on both families), so a RAM of N KiB takes 2 x N/2 KiB blocks: the smaller ECP5 parts
@@ -48,15 +48,15 @@ BOARDS = {b.name: b for b in [
     # and do not route on the 85F; 'compact' (44,700) is closer but does not route yet either
     # (docs/fpga.md, open problem 6). Its clock: about 19 MHz after placement.
     Board("ulx3s-85f", ULX3S_85F_Platform, default_config="compact", default_mhz=60,
-          **{**_ULX3S, "config_mhz": _ULX3S["config_mhz"] + (("compact", 18), ("full", 18))}),
+          config_mhz=_ULX3S_MHZ + (("compact", 18), ("full", 18)), **_ULX3S),
     # The LFE5U-45F (43,848 LUT4, 72 MULT18X18D) holds neither 'full' (~59,600 LUT4, 116 DSP)
     # nor 'compact' (see docs/fpga.md): the minimal SoC.
     Board("ulx3s-45f", ULX3S_45F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=32 * 1024, **_ULX3S),
+          ram_size=32 * 1024, config_mhz=_ULX3S_MHZ, **_ULX3S),
     Board("ulx3s-25f", ULX3S_25F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=16 * 1024, **_ULX3S),
+          ram_size=16 * 1024, config_mhz=_ULX3S_MHZ, **_ULX3S),
     Board("ulx3s-12f", ULX3S_12F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=8 * 1024, **_ULX3S),
+          ram_size=8 * 1024, config_mhz=_ULX3S_MHZ, **_ULX3S),
     # iCEBreaker: the "small" configuration (no PMP, no PERF block). LED 1 is green
     # (heartbeat), LED 0 red (UART activity). UP5K block RAM is
     # 30 x 4 Kbit: 4 KiB of RAM takes 16 blocks (two copies), 8 KiB would take 32.

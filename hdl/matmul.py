@@ -177,7 +177,8 @@ class Requantizer(wiring.Component):
 
     ``dsp=False`` (default): the 32×32 product is a tree of explicit additions, one level per
     pipeline stage, so Yosys maps it to LUTs and carry chains (about 2,800 LUT4 and 1,700
-    flip-flops per requantizer on ECP5) and the DSP blocks are left to the systolic array;
+    flip-flops per requantizer on ECP5, in one synthesis of ``MatMulEngine(dim=4)`` with its
+    hierarchy kept) and the DSP blocks are left to the systolic array;
     ``latency`` 10. ``dsp=True``: the product is one ``*`` between two registers, which Yosys
     maps to DSP blocks (four MULT18X18D on ECP5) and their adders; ``latency`` 6. The results
     are the same; only the latency and the resources differ.
@@ -1005,7 +1006,8 @@ class MatMulCoprocessor(wiring.Component):
     ``max_m``, ``max_n`` (accumulator capacity of one operation, powers of two), ``k_chunk``
     (K elements per double-buffered chunk, power of two >= dim), ``requant_dsp`` (the four
     requantizers' 32×32 products in DSP blocks instead of LUTs: 16 more MULT18X18D on ECP5,
-    about 11,000 LUT4 fewer, 4 cycles less output latency; :class:`Requantizer`).
+    and the 'compact' SoC went from 53,564 to 44,710 TRELLIS_COMB with it (docs/fpga.md);
+    4 cycles less output latency; :class:`Requantizer`).
 
     Ports: ``bus`` (its 4 KiB register slot), ``dma`` (to its DMAEngine), ``irq``
     (STATUS.DONE & IRQ_EN.DONE), ``busy`` (an operation runs).

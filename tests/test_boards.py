@@ -330,9 +330,9 @@ def test_ram_is_one_copy_in_ecp5_block_ram(tmp_path):
 
 # ---------------------------------------------------------------------------------- slow
 
-def _full_build(tmp_path, monkeypatch, board, config=None, allow_timing_fail=False):
+def _full_build(tmp_path, monkeypatch, board, config=None, allow_timing_fail=False, mhz=None):
     monkeypatch.chdir(tmp_path)
-    b, cfg, plat, top, fw, out_dir = gbuild.prepare(board, config, log=print)
+    b, cfg, plat, top, fw, out_dir = gbuild.prepare(board, config, mhz, log=print)
     res = gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False, log=print,
                        allow_timing_fail=allow_timing_fail)
     print(gbuild.format_summary(res))
@@ -397,10 +397,8 @@ def test_ulx3s_85f_bitstream(tmp_path, monkeypatch):
 def test_ulx3s_85f_full_meets_60mhz(tmp_path, monkeypatch):
     """The issue's target, 60 MHz on the ULX3S-85F with every coprocessor: fails today
     (docs/fpga.md, open problem 6: about 19 MHz after placement)."""
-    monkeypatch.chdir(tmp_path)
-    b, cfg, plat, top, fw, out_dir = gbuild.prepare("ulx3s-85f", "compact", 60, None, log=print)
-    res = gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False, log=print,
-                       allow_timing_fail=True)
+    board, res = _full_build(tmp_path, monkeypatch, "ulx3s-85f", "compact",
+                             allow_timing_fail=True, mhz=60)
     assert res.timing_met and all(a >= 60.0 for a, _c in res.clocks.values()), res.clocks
 
 
