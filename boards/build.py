@@ -419,8 +419,10 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     Raises :class:`BuildError` when a tool fails, or timing fails and ``allow_timing_fail`` is
     not set (the result so far is in ``error.result``). ``synth_opts``: extra options for
     Yosys' ``synth_<family>``; ``nextpnr_opts``: extra options for nextpnr (placer, router),
-    after the build's own."""
+    after the build's own and the board's for this configuration (``Board.config_flow``)."""
+    from .targets import board_flow
     out_dir = Path(out_dir)
+    synth_opts, nextpnr_opts = board_flow(board, config.name, synth_opts, nextpnr_opts)
     name = f"gluon_{config.name}"
     res = BuildResult(board.name, config.name, list(config.coprocessors), config.ram_size,
                       config.clk_hz, str(firmware))
@@ -428,6 +430,9 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     log(f"gluon build: {board.name}, '{config.name}' SoC "
         f"({config.coprocessor_list() or 'no coprocessors'}), "
         f"{config.ram_size // 1024} KiB RAM, {config.clk_hz / 1e6:g} MHz -> {out_dir}/")
+    if synth_opts or nextpnr_opts:
+        log("gluon build: tool options: " + " ".join(x for x in (
+            synth_opts and f"synth {synth_opts}", nextpnr_opts and f"nextpnr {nextpnr_opts}") if x))
     overrides = {"nextpnr_opts": f"{_nextpnr_opts(name)} {nextpnr_opts}".strip(),
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
     synth = _ice40_synth(platform.device) if board.family == "ice40" else ""

@@ -12,7 +12,7 @@ from amaranth_boards.icebreaker import ICEBreakerPlatform
 from gluon.hdl.config import get_config
 
 
-__all__ = ["Board", "BOARDS", "get_board", "board_config"]
+__all__ = ["Board", "BOARDS", "get_board", "board_config", "board_flow"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Board:
     default_mhz: float          # the default of --freq (the issue's target clock)...
     config_mhz: tuple = ()      # ...except for these (config, MHz): the clock it meets here
     ram_size: int = 0           # 0: the configuration's own; else the largest RAM that fits
+    config_flow: tuple = ()     # (config, synth_opts, nextpnr_opts): tool options it needs here
     note: str = ""
 
     def make_platform(self):
@@ -40,6 +41,13 @@ class Board:
 _ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0))
 _ULX3S_MHZ = (("minimal", 25),)
 
+# The coprocessor SoCs route on the 85F only with nextpnr's electrostatic placer: with the
+# default (HeAP) placement router2 stalls at 1,000-7,000 overused wires whatever the clock,
+# seed or RAM size; the static placer's placement has ~19 % less wire and routes
+# (docs/fpga.md, "The ULX3S-85F and the `compact` configuration"). `-nowidelut`: LUT4s
+# only, which the Keccak round needs (5,505 instead of 20,332 LUT4 with its hierarchy kept).
+_BIG_FLOW = ("-nowidelut", "--router router2 --placer static")
+
 # Block RAM: the RAM's instruction and data read ports each get their own copy of the array
 # (seen on both families), so a RAM of N KiB takes 2 x N/2 KiB blocks: the smaller ECP5 parts
 # (LFE5U-45F: 108 DP16KD, 25F: 56, 12F: 32) get a smaller RAM.
@@ -48,7 +56,8 @@ BOARDS = {b.name: b for b in [
     # and do not route on the 85F; 'compact' (44,700) is closer but does not route yet either
     # (docs/fpga.md, open problem 6). Its clock: about 19 MHz after placement.
     Board("ulx3s-85f", ULX3S_85F_Platform, default_config="compact", default_mhz=60,
-          config_mhz=_ULX3S_MHZ + (("compact", 18), ("full", 18)), **_ULX3S),
+          config_mhz=_ULX3S_MHZ + (("compact", 18), ("full", 18)),
+          config_flow=(("compact",) + _BIG_FLOW, ("full",) + _BIG_FLOW), **_ULX3S),
     # The LFE5U-45F (43,848 LUT4, 72 MULT18X18D) holds neither 'full' (~59,600 LUT4, 116 DSP)
     # nor 'compact' (see docs/fpga.md): the minimal SoC.
     Board("ulx3s-45f", ULX3S_45F_Platform, default_config="minimal", default_mhz=60,
@@ -84,3 +93,10 @@ def board_config(board, config_name=None, mhz=None):
     if not (isinstance(mhz, (int, float)) and 1 <= mhz <= 400):
         raise ValueError(f"--freq must be a clock frequency in MHz (1-400), not {mhz!r}")
     return config, float(mhz)
+
+
+def board_flow(board, config_name, synth_opts="", nextpnr_opts=""):
+    """The tool options for ``config_name`` on ``board``: the board's own for that
+    configuration (``Board.config_flow``), then the user's. Returns (synth_opts, nextpnr_opts)."""
+    own = {c: (so, no) for c, so, no in board.config_flow}.get(config_name, ("", ""))
+    return (f"{own[0]} {synth_opts}".strip(), f"{own[1]} {nextpnr_opts}".strip())

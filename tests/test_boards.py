@@ -7,6 +7,7 @@ real-toolchain checks (the core alone through synth_ecp5; the iCEBreaker's compl
 ``-m slow``: complete bitstreams, unpacked, with timing met at the issue's targets.
 """
 
+import dataclasses
 import json
 import re
 import struct
@@ -22,7 +23,7 @@ from gluon.boards.build import tool_env
 from gluon.boards.clocking import ecp5_pll_params, ice40_pll_params, pll_hz
 from gluon.boards.firmware import (ram_init_from_elf, words_from_image, default_firmware,
                                    LoadError)
-from gluon.boards.targets import BOARDS, get_board, board_config
+from gluon.boards.targets import BOARDS, get_board, board_config, board_flow
 from gluon.hdl.soc import RAM_BASE
 from gluon.sim.elf import load_elf
 
@@ -176,6 +177,8 @@ def test_build_passes_nextpnr_opts_and_renamed_netlist(tmp_path, monkeypatch):
     stages are recorded)."""
     monkeypatch.chdir(tmp_path)
     b, cfg, plat, top, fw, out_dir = gbuild.prepare("ulx3s-85f", "minimal", log=lambda m: None)
+    # the board's own options for this configuration come first (Board.config_flow)
+    b = dataclasses.replace(b, config_flow=(("minimal", "-noccu2", "--placer static"),))
     seen = {}
 
     def fake_stage(stage, argv, cwd, env, log_name, t0, log):
@@ -188,11 +191,26 @@ def test_build_passes_nextpnr_opts_and_renamed_netlist(tmp_path, monkeypatch):
         gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False,
                      synth_opts="-nowidelut",
                      nextpnr_opts="--placer-heap-beta 0.7 --router router2", log=lambda m: None)
-    assert "synth_ecp5 -nowidelut" in (out_dir / "gluon_minimal.ys").read_text()
+    assert "synth_ecp5 -noccu2 -nowidelut" in (out_dir / "gluon_minimal.ys").read_text()
     pnr = " ".join(seen["pnr"])
-    assert "--seed 1" in pnr and pnr.index("--seed 1") < pnr.index("--placer-heap-beta 0.7")
+    assert "--seed 1" in pnr and pnr.index("--seed 1") < pnr.index("--placer static")
+    assert pnr.index("--placer static") < pnr.index("--placer-heap-beta 0.7")
     assert "--router router2" in pnr
     assert not re.search(r"^\s*wire .*\\\S*\[", (out_dir / "gluon_minimal.il").read_text(), re.M)
+
+
+def test_board_flow():
+    """The ULX3S-85F builds its coprocessor SoCs with LUT4-only synthesis, router2 and the
+    static placer (the only placement found to route them, docs/fpga.md); the user's options
+    follow the board's; other configurations and boards get none."""
+    ulx = get_board("ulx3s-85f")
+    for config in ("compact", "full"):
+        synth, pnr = board_flow(ulx, config)
+        assert synth == "-nowidelut" and "--placer static" in pnr and "--router router2" in pnr
+    assert board_flow(ulx, "minimal") == ("", "")
+    assert board_flow(get_board("icebreaker"), "small", "-dsp", "--seed 2") == ("-dsp", "--seed 2")
+    synth, pnr = board_flow(ulx, "compact", "-abc9", "--router2-heatmap h")
+    assert synth == "-nowidelut -abc9" and pnr.endswith("--placer static --router2-heatmap h")
 
 
 # ---------------------------------------------------------------------------------- CLI errors
