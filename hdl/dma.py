@@ -170,10 +170,16 @@ class DMAEngine(wiring.Component):
         chan, bus = self.chan, self.bus
 
         m.submodules.rfifo = rfifo = fifo.SyncFIFOBuffered(width=32, depth=self._depth)
+        # Words to write wait one cycle in a two-word FIFO, so ``wr.ready`` depends only on
+        # registers: without it, RAM's arbitration (the core's data port wins, decided late
+        # in the core's cycle) reached every coprocessor's output logic through ``wr.ready``
+        # in the same cycle (the ULX3S-85F's critical path). Still one word per cycle.
+        m.submodules.wfifo = wfifo = fifo.SyncFIFO(width=32, depth=2)
 
         adr = Signal(30)
         to_issue = Signal(17)
         to_recv = Signal(17)
+        to_accept = Signal(17)    # words still to take from ``wr`` (a write descriptor)
         is_write = Signal()
         outstanding = Signal(range(self._depth + 2))
         failed = Signal()
@@ -198,7 +204,10 @@ class DMAEngine(wiring.Component):
             bus.adr.eq(adr),
             bus.sel.eq(0xF),
             bus.we.eq(is_write),
-            bus.dat_w.eq(chan.wr.payload),
+            bus.dat_w.eq(wfifo.r_data),
+            wfifo.w_data.eq(chan.wr.payload),
+            wfifo.w_en.eq(chan.wr.valid & chan.wr.ready),
+            wfifo.r_en.eq(bus.cyc & bus.stb & ~bus.stall & is_write),
             rfifo.w_data.eq(bus.dat_r),
             chan.rd.payload.eq(rfifo.r_data),
             chan.rd.valid.eq(rfifo.r_rdy),
@@ -214,6 +223,7 @@ class DMAEngine(wiring.Component):
                             adr.eq(cmd.addr[2:]),
                             to_issue.eq(cmd.words),
                             to_recv.eq(cmd.words),
+                            to_accept.eq(Mux(cmd.write, cmd.words, 0)),
                             is_write.eq(cmd.write),
                             failed.eq(0),
                         ]
@@ -228,10 +238,12 @@ class DMAEngine(wiring.Component):
                 can_issue = (to_issue != 0) & ~stop & ~(bus.err)
                 with m.If(is_write):
                     m.d.comb += [
-                        bus.cyc.eq(can_issue & chan.wr.valid | (outstanding != 0)),
-                        bus.stb.eq(can_issue & chan.wr.valid),
-                        chan.wr.ready.eq(can_issue & ~bus.stall),
+                        bus.cyc.eq(can_issue & wfifo.r_rdy | (outstanding != 0)),
+                        bus.stb.eq(can_issue & wfifo.r_rdy),
+                        chan.wr.ready.eq((to_accept != 0) & wfifo.w_rdy & ~stop),
                     ]
+                    with m.If(chan.wr.valid & chan.wr.ready):
+                        m.d.sync += to_accept.eq(to_accept - 1)
                 with m.Else():
                     m.d.comb += [
                         bus.cyc.eq(can_issue & room | (outstanding != 0)),
@@ -267,8 +279,9 @@ class DMAEngine(wiring.Component):
                 with m.If(outstanding - resp == 0):
                     m.next = "FLUSH"
             with m.State("FLUSH"):
-                # Discard words nobody will read so the next descriptor starts clean.
-                m.d.comb += [chan.busy.eq(1), rfifo.r_en.eq(1), chan.rd.valid.eq(0)]
-                with m.If(rfifo.level == 0):
+                # Discard words nobody will read or write so the next descriptor starts clean.
+                m.d.comb += [chan.busy.eq(1), rfifo.r_en.eq(1), chan.rd.valid.eq(0),
+                             wfifo.r_en.eq(1)]
+                with m.If((rfifo.level == 0) & ~wfifo.r_rdy):
                     m.next = "IDLE"
         return m

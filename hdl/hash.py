@@ -320,19 +320,15 @@ class HashCoprocessor(wiring.Component):
         left_ge4 = Signal()       # left >= 4
         left_lt = Signal()        # left < the last-block threshold
 
-        # The buffer is a shift register: words enter at the block's last word (bw - 1) and
-        # move down, so after bw words the block sits in words 0..bw-1; the output leaves
-        # from word 0 the same way. One 2:1 choice per bit (shift or load) plus the few
-        # entry points keeps it small.
-        entry_points = sorted({pp.block_words - 1 for pp in MODE_PARAMS.values()})
-
-        def shift_in(value):
+        # The buffer is written through a word pointer: the filler's word goes to word ``fi``
+        # (a decoded flip-flop enable per word, the word itself on every word's data input),
+        # the squeeze loads every word at once, and the output is read through a multiplexer
+        # at ``oi``. So a buffer bit is one 2:1 choice (word or state) behind a clock enable:
+        # no shift path, and no select that fans out to all 1,344 bits but the squeeze load.
+        def write_word(value):
             for i in range(ABSORB_WORDS):
-                nxt = buf[i + 1] if i + 1 < ABSORB_WORDS else C(0, 32)
-                if i in entry_points:
-                    m.d.sync += buf[i].eq(Mux(p_bw == i + 1, value, nxt))
-                else:
-                    m.d.sync += buf[i].eq(nxt)
+                with m.If(fi == i):
+                    m.d.sync += buf[i].eq(value)
 
         def set_left_flags(value):
             m.d.sync += [
@@ -386,7 +382,7 @@ class HashCoprocessor(wiring.Component):
         with m.If(handoff):
             m.d.sync += buf_full.eq(0)
         with m.If(take):
-            shift_in(word)
+            write_word(word)
             m.d.sync += [left.eq(left_next), pad_done.eq(pad_done | pad_here)]
             set_left_flags(left_next)
             with m.If(fi == 0):
@@ -422,6 +418,7 @@ class HashCoprocessor(wiring.Component):
         out_left = Signal(30)     # words still to write
         out_more = Signal()       # out_left > block words: another squeeze block follows
         blk_out = Signal(6)       # words of the buffer still to write
+        oi = Signal(range(ABSORB_WORDS))   # the buffer word being written out
 
         # ---- control -----------------------------------------------------------------------
         start = regs.start.w_stb
@@ -552,6 +549,7 @@ class HashCoprocessor(wiring.Component):
                         for i in range(ABSORB_WORDS // 2):
                             m.d.sync += [buf[2 * i].eq(kec.state[i][:32]),
                                          buf[2 * i + 1].eq(kec.state[i][32:])]
+                    m.d.sync += oi.eq(0)
                     with m.If(out_more):
                         m.d.sync += blk_out.eq(p_bw)
                         m.d.comb += kec_start.eq(1)
@@ -561,10 +559,9 @@ class HashCoprocessor(wiring.Component):
                 stop_on_request()
 
             with m.State("WRITE"):
-                m.d.comb += [dma.wr.valid.eq(1), dma.wr.payload.eq(buf[0])]
+                m.d.comb += [dma.wr.valid.eq(1), dma.wr.payload.eq(Array(buf)[oi])]
                 with m.If(dma.wr.ready):
-                    shift_in(C(0, 32))
-                    m.d.sync += [out_left.eq(out_left - 1), blk_out.eq(blk_out - 1),
+                    m.d.sync += [oi.eq(oi + 1), out_left.eq(out_left - 1), blk_out.eq(blk_out - 1),
                                  out_more.eq((out_left - 1) > p_bw)]
                     with m.If(blk_out == 1):
                         with m.If(out_left == 1):

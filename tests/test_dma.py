@@ -103,3 +103,47 @@ def test_bus_error_reports_error():
         assert ctx.get(dut.chan.error) and not ctx.get(dut.chan.done)
         await ctx.tick().until(~dut.chan.busy)
     run(body, mem=mem)
+
+
+def test_write_stream_one_word_per_cycle_and_ready_independent_of_stall():
+    """Write words pass through a two-word FIFO: one word per cycle while memory keeps up,
+    and ``wr.ready`` does not follow the bus's STALL (RAM's arbitration, decided late in the
+    core's cycle, must not reach the coprocessors' output logic): while memory stalls, the
+    engine still takes two words, then waits; every word lands, in order."""
+    mem = {}
+    stall_until = 40
+
+    async def body(ctx, dut, log):
+        set_window(ctx, dut, 0, 0x8000_4000, 0x8000_4100)
+        # No stalls after cycle 40: 32 words, one per cycle.
+        assert not await issue(ctx, dut, 0x8000_4000, 2, 1)
+        accepted = 0
+        ctx.set(dut.chan.wr.valid, 1)
+        for cycle in range(20):                         # memory stalls throughout
+            ctx.set(dut.chan.wr.payload, 0xA0 + accepted)
+            await ctx.delay(1e-9)
+            if ctx.get(dut.chan.wr.ready):
+                accepted += 1
+            await ctx.tick()
+            assert accepted <= 2
+        assert accepted == 2 and log["requests"] == 0
+        ctx.set(dut.chan.wr.valid, 0)
+        await ctx.tick().until(dut.chan.done)
+        assert mem == {0x8000_4000: 0xA0, 0x8000_4004: 0xA1}
+
+        assert not await issue(ctx, dut, 0x8000_4010, 32, 1)
+        cycles, i = 0, 0
+        while True:
+            ctx.set(dut.chan.wr.payload, 0x100 + i)
+            ctx.set(dut.chan.wr.valid, i < 32)
+            await ctx.delay(1e-9)
+            if i < 32 and ctx.get(dut.chan.wr.ready):
+                i += 1
+            done = ctx.get(dut.chan.done)
+            await ctx.tick()
+            cycles += 1
+            if done:
+                break
+        assert i == 32 and cycles <= 32 + 4, f"32 words took {cycles} cycles"
+        assert all(mem[0x8000_4010 + 4 * k] == 0x100 + k for k in range(32))
+    run(body, mem=mem, stall_pattern=lambda c: c < stall_until)
