@@ -118,10 +118,12 @@ def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=No
     return board, config, platform, top, Path(firmware), out_dir
 
 
-def _nextpnr_opts(name):
+def _nextpnr_opts(name, extra=""):
     # Always let nextpnr finish (the report then has the achieved Fmax and the critical path);
-    # the timing verdict is ours, from the report.
-    return f"--report {name}.report.json --detailed-timing-report --timing-allow-fail --seed 1"
+    # the timing verdict is ours, from the report. Seed 1 (a repeatable build) unless the
+    # board's or the user's options name one (nextpnr refuses a repeated --seed).
+    seed = "" if re.search(r"(^|\s)--seed\b", extra) else " --seed 1"
+    return f"--report {name}.report.json --detailed-timing-report --timing-allow-fail{seed} {extra}".strip()
 
 
 # ---------------------------------------------------------------------------------- running
@@ -433,7 +435,7 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
     if synth_opts or nextpnr_opts:
         log("gluon build: tool options: " + " ".join(x for x in (
             synth_opts and f"synth {synth_opts}", nextpnr_opts and f"nextpnr {nextpnr_opts}") if x))
-    overrides = {"nextpnr_opts": f"{_nextpnr_opts(name)} {nextpnr_opts}".strip(),
+    overrides = {"nextpnr_opts": _nextpnr_opts(name, nextpnr_opts),
                  "script_after_synth": f"tee -q -o {name}.stat.json stat -json"}
     synth = _ice40_synth(platform.device) if board.family == "ice40" else ""
     if f"{synth} {synth_opts}".strip():

@@ -182,7 +182,7 @@ def _collect(board, config):
         d.update(placed_progress(tim.read_text()))
     script = out / f"build_{name}.sh"
     if script.exists():                             # options beyond the build's defaults
-        extra = re.search(r"--seed 1 (.*?) --log", script.read_text())
+        extra = re.search(r"--timing-allow-fail (?:--seed 1 )?(.*?) --log", script.read_text())
         ys = out / f"{name}.ys"
         synth = re.search(r"synth_\w+ (.*?)\s*-top", ys.read_text()) if ys.exists() else None
         d["options"] = " ".join(x for x in (

@@ -210,7 +210,11 @@ def test_board_flow():
     assert board_flow(ulx, "minimal") == ("", "")
     assert board_flow(get_board("icebreaker"), "small", "-dsp", "--seed 2") == ("-dsp", "--seed 2")
     synth, pnr = board_flow(ulx, "compact", "-abc9", "--router2-heatmap h")
-    assert synth == "-nowidelut -abc9" and pnr.endswith("--placer static --router2-heatmap h")
+    assert synth == "-nowidelut -abc9" and pnr.endswith("--seed 2 --router2-heatmap h")
+    # the build's own seed 1 only when no option names one (nextpnr refuses two)
+    assert "--seed 1" in gbuild._nextpnr_opts("x", "--router router2")
+    own = gbuild._nextpnr_opts("x", pnr)
+    assert "--seed 1" not in own and own.count("--seed") == 1 and own.endswith(pnr)
 
 
 # ---------------------------------------------------------------------------------- CLI errors
