@@ -56,8 +56,8 @@ _COMPACT_FLOW = ("-nowidelut", "--router router2 --placer static --seed 2")
 # (LFE5U-45F: 108 DP16KD, 25F: 56, 12F: 32) get a smaller RAM.
 BOARDS = {b.name: b for b in [
     # Every coprocessor, in the 'compact' sizes: the simulation's 'full' sizes need 59,600 LUT4
-    # and do not route on the 85F; 'compact' (44,700) is closer but does not route yet either
-    # (docs/fpga.md, open problem 6). Its clock: about 19 MHz after placement.
+    # and have not routed on the 85F; 'compact' (44,700) routes with the static placer, at
+    # 21.5 MHz (docs/fpga.md, "The ULX3S-85F and the `compact` configuration").
     Board("ulx3s-85f", ULX3S_85F_Platform, default_config="compact", default_mhz=60,
           config_mhz=_ULX3S_MHZ + (("compact", 18), ("full", 18)),
           config_flow=(("compact",) + _COMPACT_FLOW, ("full",) + _BIG_FLOW), **_ULX3S),

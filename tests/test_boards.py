@@ -406,7 +406,8 @@ def test_icebreaker_small_meets_25mhz(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_ulx3s_85f_bitstream(tmp_path, monkeypatch):
     """`gluon build --board ulx3s-85f` as it stands: the 'compact' SoC (every coprocessor) at
-    the board's default clock for it: routed, timing met, packed, unpacks (~40 minutes)."""
+    the board's default clock for it (17.86 MHz; 21.52 MHz achieved, docs/fpga.md): routed,
+    timing met, packed, unpacks (~25 minutes on an idle 2-core machine)."""
     board, res = _full_build(tmp_path, monkeypatch, "ulx3s-85f")
     assert res.config == "compact" and res.ok, res.error
     p = _yowasp("yowasp-ecpunpack", [Path(res.bitstream).name, "unpacked.config"],
@@ -418,7 +419,8 @@ def test_ulx3s_85f_bitstream(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_ulx3s_85f_full_meets_60mhz(tmp_path, monkeypatch):
     """The issue's target, 60 MHz on the ULX3S-85F with every coprocessor: fails today
-    (docs/fpga.md, open problem 6: about 19 MHz after placement)."""
+    (docs/fpga.md, open problem 6: 21.52 MHz routed at the board's clock; the critical path
+    is the core's RAM -> register file -> PMP -> RAM address path)."""
     board, res = _full_build(tmp_path, monkeypatch, "ulx3s-85f", "compact",
                              allow_timing_fail=True, mhz=60)
     assert res.timing_met and all(a >= 60.0 for a, _c in res.clocks.values()), res.clocks
