@@ -170,8 +170,8 @@ class DMAEngine(wiring.Component):
         chan, bus = self.chan, self.bus
 
         m.submodules.rfifo = rfifo = fifo.SyncFIFOBuffered(width=32, depth=self._depth)
-        # Words to write wait one cycle in a two-word FIFO, so ``wr.ready`` depends only on
-        # registers: without it, RAM's arbitration (the core's data port wins, decided late
+        # Words to write wait one cycle in a two-word FIFO, so ``wr.ready`` does not depend on
+        # the bus: without it, RAM's arbitration (the core's data port wins, decided late
         # in the core's cycle) reached every coprocessor's output logic through ``wr.ready``
         # in the same cycle (the ULX3S-85F's critical path). Still one word per cycle.
         m.submodules.wfifo = wfifo = fifo.SyncFIFO(width=32, depth=2)

@@ -323,8 +323,9 @@ class HashCoprocessor(wiring.Component):
         # The buffer is written through a word pointer: the filler's word goes to word ``fi``
         # (a decoded flip-flop enable per word, the word itself on every word's data input),
         # the squeeze loads every word at once, and the output is read through a multiplexer
-        # at ``oi``. So a buffer bit is one 2:1 choice (word or state) behind a clock enable:
-        # no shift path, and no select that fans out to all 1,344 bits but the squeeze load.
+        # at ``oi``. So a buffer bit is one 2:1 choice (word or state; the digest words 3:1)
+        # behind a clock enable: no shift path, and no select that fans out to all 1,344 bits
+        # but the squeeze load.
         def write_word(value):
             for i in range(ABSORB_WORDS):
                 with m.If(fi == i):
