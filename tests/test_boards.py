@@ -407,7 +407,7 @@ def test_icebreaker_small_meets_25mhz(tmp_path, monkeypatch):
 def test_ulx3s_85f_bitstream(tmp_path, monkeypatch):
     """`gluon build --board ulx3s-85f` as it stands: the 'compact' SoC (every coprocessor) at
     the board's default clock for it (17.86 MHz; 21.52 MHz achieved, docs/fpga.md): routed,
-    timing met, packed, unpacks (~25 minutes on an idle 2-core machine)."""
+    timing met, packed, unpacks (17 minutes on an idle 2-core machine, 21 beside CI)."""
     board, res = _full_build(tmp_path, monkeypatch, "ulx3s-85f")
     assert res.config == "compact" and res.ok, res.error
     p = _yowasp("yowasp-ecpunpack", [Path(res.bitstream).name, "unpacked.config"],
