@@ -41,10 +41,10 @@ class Board:
 _ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0))
 _ULX3S_MHZ = (("minimal", 25),)
 
-# The coprocessor SoCs route on the 85F only with nextpnr's electrostatic placer: with the
-# default (HeAP) placement router2 stalls at 1,000-7,000 overused wires whatever the clock,
-# seed or RAM size; the static placer's placement has ~19 % less wire and routes
-# (docs/fpga.md, "The ULX3S-85F and the `compact` configuration"). `-nowidelut`: LUT4s
+# 'compact' routes on the 85F only with nextpnr's electrostatic placer: with the default
+# (HeAP) placement router2 stalled at 1,000-7,000 overused wires whatever the clock, seed or
+# RAM size; the static placer's placement has ~19 % less wire and routes. 'full' has not
+# routed with either placer (docs/fpga.md, "The ULX3S-85F and the `compact` configuration"). `-nowidelut`: LUT4s
 # only, which the Keccak round needs (5,505 instead of 20,332 LUT4 with its hierarchy kept).
 _BIG_FLOW = ("-nowidelut", "--router router2 --placer static")
 # compact, with the DMA write FIFO: seed 2 routes (71 router2 iterations, 21.52 MHz at 17.86);

@@ -223,7 +223,7 @@ class DMAEngine(wiring.Component):
                             adr.eq(cmd.addr[2:]),
                             to_issue.eq(cmd.words),
                             to_recv.eq(cmd.words),
-                            to_accept.eq(Mux(cmd.write, cmd.words, 0)),
+                            to_accept.eq(cmd.words),
                             is_write.eq(cmd.write),
                             failed.eq(0),
                         ]
