@@ -39,7 +39,7 @@ def cache_dir():
 
 def _source_hash(config, trace, sim_gating=True):
     h = hashlib.sha256()
-    for p in sorted(list(HDL.glob("*.py")) + [HERE / "simtop.py", HERE / "harness.cpp",
+    for p in sorted(list(HDL.rglob("*.py")) + [HERE / "simtop.py", HERE / "harness.cpp",
                                                Path(__file__)]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
