@@ -308,8 +308,9 @@ class DMAMover(wiring.Component):
     """One descriptor at a time on a DMA channel, for a coprocessor's control logic.
 
     The caller holds ``req`` with the descriptor ``desc`` for as long as it wants the transfer;
-    the mover offers ``desc`` on ``chan.cmd`` until the channel accepts it (``accepted``: one
-    cycle), then reports ``active`` while the words move (the caller moves them on the
+    the mover offers ``desc`` on ``chan.cmd`` until the channel takes it (``accepted``: one
+    cycle; with ``error`` in the same cycle the channel refused it), then reports ``active``
+    while the words move (the caller moves them on the
     channel's ``rd``/``wr`` streams) and ``done`` when the channel completes the descriptor,
     in the same cycle as the channel. ``error`` is the channel's error (a refused descriptor
     or a bus error). After ``done``, a ``req`` still held offers the (updated) descriptor again
@@ -334,7 +335,7 @@ class DMAMover(wiring.Component):
         m.d.comb += [
             chan.cmd.valid.eq(self.req & ~self.active),
             chan.cmd.payload.eq(self.desc),
-            self.accepted.eq(chan.cmd.valid & chan.cmd.ready & ~chan.error),
+            self.accepted.eq(chan.cmd.valid & chan.cmd.ready),
             self.done.eq(self.active & chan.done),
             self.error.eq(chan.error),
         ]

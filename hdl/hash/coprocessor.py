@@ -1,170 +1,29 @@
-"""The hash coprocessor (slot 0, register map ``HASH``): SHA-256, SHA3-256, SHA3-512,
-Keccak-256, SHAKE128 and SHAKE256, with padding, sponge and DMA in hardware.
-
-Specifications: NIST FIPS 180-4 (SHA-256, padding 5.1.1), NIST FIPS 202 (SHA-3 and SHAKE,
-padding pad10*1 in 5.1 and domain bits in 6.1/6.2); Keccak-256 is the original Keccak
-submission's padding (domain byte 0x01) as used by Ethereum.
-
-How an operation runs (see docs/hash.md for the firmware's view):
-
-1. Firmware writes CTRL (mode, CONT, MORE), SRC, LEN, DST, OUTLEN, then START.
-2. CHECK rejects misuse with a cause code before anything moves (and, for a non-final
-   chunk, a 32-cycle serial remainder check of LEN against the block size).
-3. ABSORB: a *reader* issues DMA read descriptors for ceil(LEN/4) words; a *filler* turns
-   the word stream into blocks in the block buffer, masking the bytes past LEN and inserting
-   the padding; a full buffer is handed to the engine as soon as the engine is free, and the
-   filler immediately fills the next block (double buffering: the engine holds the current
-   block, the buffer the next one).
-4. SQUEEZE/WRITE (final chunk only): the digest (or SHAKE output, one rate-sized block at a
-   time, the next permutation running while the previous block is written) is copied into
-   the buffer and shifted out on a DMA write descriptor.
+"""The hash coprocessor's control (slot 0, register map ``HASH``): register bank, parameter
+checks and the operation's sequence (see the package documentation and docs/hash.md).
 
 Timing depends only on the mode, the flags and the lengths (and on how busy the bus is),
 never on the data: the filler waits only for DMA words, the engines have fixed latency.
 """
 
 from amaranth import *
-from amaranth.lib import wiring, enum
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from .bus import WishboneSignature
-from .dma import DMAChannelSignature
-from .regs import Field, Register, RegisterMap, RegisterBank
+from ..bus import WishboneSignature
+from ..dma import DMAChannelSignature
+from ..regs import RegisterBank
+from ..simgate import sim_gated_block
+from .registers import (VERSION, HASH_SETTLE, MAX_DESCRIPTOR_WORDS, Mode, Cause, MODE_PARAMS,
+                        hash_regs)
 from .sha256 import SHA256Engine
 from .keccak import KeccakF1600, ABSORB_WORDS
-from .simgate import sim_gated_block
+from .splitter import DescriptorSplitter
+from .buffer import BlockBuffer
+from .mode_table import ModeTable
+from .remainder import SerialRemainder
 
 
-__all__ = ["Mode", "Cause", "HashCoprocessor", "MODE_PARAMS", "VERSION"]
-
-
-VERSION = 1
-
-
-class Mode(enum.Enum, shape=4):
-    NONE      = 0
-    SHA256    = 1
-    SHA3_256  = 2
-    SHA3_512  = 3
-    KECCAK256 = 4
-    SHAKE128  = 5
-    SHAKE256  = 6
-
-
-class Cause(enum.Enum, shape=4):
-    NONE    = 0
-    BUSY    = 1
-    MODE    = 2
-    SEQ     = 3
-    ALIGN   = 4
-    LEN     = 5
-    OUTLEN  = 6
-    DMA     = 7
-    ABORTED = 8
-
-
-CAUSE_DOC = {
-    Cause.NONE:    "no error",
-    Cause.BUSY:    "START while an operation was running; the START was ignored, the running "
-                   "operation goes on and sets DONE when it ends",
-    Cause.MODE:    "MODE is 0 (none) or not a known mode",
-    Cause.SEQ:     "CONT set but the engine holds no unfinished message of this MODE",
-    Cause.ALIGN:   "SRC (with LEN > 0) or DST (final chunk) is not word aligned",
-    Cause.LEN:     "SRC + LEN wraps past 4 GiB, or a non-final chunk (MORE) whose LEN is not "
-                   "a non-zero multiple of the block size",
-    Cause.OUTLEN:  "SHAKE: OUTLEN is 0, not a multiple of 4, or DST + OUTLEN wraps past 4 GiB",
-    Cause.DMA:     "the DMA engine refused a descriptor (buffer outside the DMA windows or "
-                   "without permission) or a bus error ended it",
-    Cause.ABORTED: "ABORT was written while the operation ran",
-}
-
-MODE_DOC = {
-    Mode.NONE:      "none (START fails with cause MODE)",
-    Mode.SHA256:    "SHA-256 (FIPS 180-4), 32-byte digest, 64-byte blocks",
-    Mode.SHA3_256:  "SHA3-256 (FIPS 202), 32-byte digest, 136-byte blocks",
-    Mode.SHA3_512:  "SHA3-512 (FIPS 202), 64-byte digest, 72-byte blocks",
-    Mode.KECCAK256: "Keccak-256 (original padding 0x01, Ethereum), 32-byte digest, 136-byte blocks",
-    Mode.SHAKE128:  "SHAKE128 (FIPS 202), OUTLEN bytes, 168-byte blocks",
-    Mode.SHAKE256:  "SHAKE256 (FIPS 202), OUTLEN bytes, 136-byte blocks",
-}
-
-
-class ModeParams:
-    """What the datapath needs to know about a mode. ``out_words`` None: OUTLEN decides."""
-
-    def __init__(self, *, sha, block_bytes, pad, out_words):
-        self.sha, self.block_bytes, self.pad, self.out_words = sha, block_bytes, pad, out_words
-
-    @property
-    def block_words(self):
-        return self.block_bytes // 4
-
-    @property
-    def last_threshold(self):
-        # The block is the last one if fewer than this many message bytes remain at its start:
-        # SHA-256 needs 9 bytes for 0x80 and the 64-bit length, the sponges one byte.
-        return 56 if self.sha else self.block_bytes
-
-
-MODE_PARAMS = {
-    Mode.SHA256:    ModeParams(sha=True,  block_bytes=64,  pad=0x80, out_words=8),
-    Mode.SHA3_256:  ModeParams(sha=False, block_bytes=136, pad=0x06, out_words=8),
-    Mode.SHA3_512:  ModeParams(sha=False, block_bytes=72,  pad=0x06, out_words=16),
-    Mode.KECCAK256: ModeParams(sha=False, block_bytes=136, pad=0x01, out_words=8),
-    Mode.SHAKE128:  ModeParams(sha=False, block_bytes=168, pad=0x1F, out_words=None),
-    Mode.SHAKE256:  ModeParams(sha=False, block_bytes=136, pad=0x1F, out_words=None),
-}
-
-# Largest word count per DMA descriptor (the descriptor's field is 16 bits).
-MAX_DESCRIPTOR_WORDS = 0x8000
-
-
-def _hash_regs():
-    return RegisterMap("HASH", [
-        Register("ID", 0x00, "r", [
-            Field("VERSION", 16, desc="Register interface version"),
-            Field("KIND", 16, desc='ASCII "HS" (0x4853)'),
-        ], desc="Identifies the hash coprocessor."),
-        Register("CTRL", 0x04, "rw", [
-            Field("MODE", 4, desc="Algorithm", enum={m.value: d for m, d in MODE_DOC.items()}),
-            Field("CONT", 1, desc="Continue the unfinished message held in the engine (same "
-                                  "MODE) instead of starting a new one"),
-            Field("MORE", 1, desc="More chunks follow: LEN must be a non-zero multiple of the "
-                                  "block size; no padding, no output, the state is kept"),
-        ], desc="Operation setup, read when START is written."),
-        Register("SRC", 0x08, "rw", desc="Message address (word aligned). The engine reads whole "
-                 "words: the buffer must be readable up to the next word boundary after LEN bytes."),
-        Register("LEN", 0x0C, "rw", desc="Message (chunk) length in bytes."),
-        Register("DST", 0x10, "rw", desc="Digest address (word aligned), written by DMA."),
-        Register("OUTLEN", 0x14, "rw", desc="SHAKE output length in bytes (a non-zero multiple "
-                 "of 4). Ignored by the fixed-length modes."),
-        Register("START", 0x18, "w", desc="Any write starts the operation described by CTRL, "
-                 "SRC, LEN, DST, OUTLEN (latched at this write)."),
-        Register("STATUS", 0x1C, "ext", [
-            Field("BUSY", 1, desc="An operation runs (or its DMA drains after ABORT)"),
-            Field("DONE", 1, desc="The last operation ended (check ERROR). Write 1 to clear"),
-            Field("ERROR", 1, desc="The last operation failed, or a START was refused. "
-                                   "Write 1 to clear (clears CAUSE too)"),
-            Field("CAUSE", 4, offset=8, desc="Why ERROR is set",
-                  enum={c.value: d for c, d in CAUSE_DOC.items()}),
-        ], desc="State of the engine. DONE and ERROR are also cleared by an accepted START."),
-        Register("ABORT", 0x20, "w", desc="Any write stops the running operation: its DMA is "
-                 "drained, then DONE and ERROR are set with cause ABORTED. The unfinished message "
-                 "(streaming state) is discarded. No effect when idle."),
-        Register("IRQ_EN", 0x24, "rw", [
-            Field("DONE", 1, desc="Raise the interrupt line while STATUS.DONE is set"),
-        ], desc="Interrupt enable."),
-        Register("CYCLES", 0x28, "r", desc="Clock cycles the last operation took, from START "
-                 "to DONE (a refused START does not change it)."),
-    ], desc="Hash coprocessor: SHA-256, SHA3-256/512, Keccak-256, SHAKE128/256 with padding and "
-            "DMA in hardware. See docs/hash.md.")
-
-
-def _bswap(x):
-    return Cat(x[24:32], x[16:24], x[8:16], x[0:8])
-
-
-HASH_SETTLE = 16               # simulation model: idle cycles until the block is still (simgate)
+__all__ = ["HashCoprocessor"]
 
 
 class HashCoprocessor(wiring.Component):
@@ -183,7 +42,7 @@ class HashCoprocessor(wiring.Component):
 
     NAME = "HASH"
     SLOT = 0
-    REGS = _hash_regs()
+    REGS = hash_regs()
 
     bus: In(WishboneSignature(addr_width=10))
     dma: Out(DMAChannelSignature())
@@ -251,156 +110,46 @@ class HashCoprocessor(wiring.Component):
         dst = Signal(32)
         outlen = Signal(32)
 
-        # Mode parameters, latched at START so no decoder sits in the datapath.
-        p_valid = Signal()
-        p_sha = Signal()
-        p_shake = Signal()
-        p_bw = Signal(6)          # block words
-        p_bytes = Signal(8)       # block bytes
-        p_thresh = Signal(8)      # last-block threshold in bytes
-        p_pad = Signal(8)         # first padding byte
-        p_outw = Signal(5)        # digest words of the fixed-length modes
-        p_last_fi = Signal(6)     # index of a block's last word
-        p_wmask = Signal(ABSORB_WORDS)   # buffer words inside the rate
+        # Mode parameters, latched at START.
+        m.submodules.modes = modes = ModeTable()
+        pm = modes.info
+        p_valid, p_sha, p_shake, p_bw, p_bytes = pm.valid, pm.sha, pm.shake, pm.bw, pm.bytes
+        p_thresh, p_pad, p_outw, p_last_fi, p_wmask = (pm.thresh, pm.pad, pm.outw, pm.last_fi,
+                                                       pm.wmask)
 
         # Streaming state: an unfinished message (MORE chunks) of held_mode in the engine.
         held_valid = Signal()
         held_mode = Signal(Mode)
         total = Signal(61)        # message bytes so far (SHA-256 length field)
 
-        # ---- DMA descriptor issuer (the "mover") -------------------------------------------
-        mv_addr = Signal(32)
-        mv_words = Signal(31)
-        mv_n = Signal(16)
-        mv_write = Signal()
-        mv_go = Signal()          # comb: start moving (addr/words/write set by the caller)
-        mv_stop = Signal()        # comb: forget the transfer (after an error or abort)
-        mv_idle = Signal()
-        n_next = Mux(mv_words > self._max_words, self._max_words, mv_words)
-        m.d.comb += [
-            dma.cmd.payload.addr.eq(mv_addr),
-            dma.cmd.payload.words.eq(n_next),
-            dma.cmd.payload.write.eq(mv_write),
-        ]
-        with m.FSM(name="mover"):
-            with m.State("IDLE"):
-                m.d.comb += mv_idle.eq(1)
-                with m.If(mv_go & ~mv_stop):
-                    m.next = "ISSUE"
-            with m.State("ISSUE"):
-                m.d.comb += dma.cmd.valid.eq(~mv_stop)
-                with m.If(mv_stop):
-                    m.next = "IDLE"
-                with m.Elif(dma.cmd.ready):
-                    m.d.sync += mv_n.eq(n_next)
-                    m.next = "WAIT"
-            with m.State("WAIT"):
-                with m.If(mv_stop):
-                    m.next = "IDLE"
-                with m.Elif(dma.done):
-                    m.d.sync += [mv_addr.eq(mv_addr + (mv_n << 2)), mv_words.eq(mv_words - mv_n)]
-                    with m.If(mv_words == mv_n):
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "ISSUE"
+        # ---- output ------------------------------------------------------------------------
+        out_left = Signal(30)     # words still to write
+        out_more = Signal()       # out_left > block words: another squeeze block follows
+        blk_out = Signal(6)       # words of the buffer still to write
+        oi = Signal(range(ABSORB_WORDS))   # the buffer word being written out
 
-        # ---- block buffer, filler ----------------------------------------------------------
-        # One signal per word rather than one 1344-bit signal: the simulator (Verilator) then
-        # handles 42 machine words instead of copying a wide value twice every cycle.
-        buf = [Signal(32, name=f"buf{i}") for i in range(ABSORB_WORDS)]
-        buf_full = Signal()
-        fill_active = Signal()    # blocks of this chunk remain to be filled
-        fi = Signal(range(ABSORB_WORDS))
-        left = Signal(32)         # message bytes of this chunk not yet in a block
-        pad_done = Signal()
-        blk_last = Signal()
-        # Comparisons on ``left``, kept in registers (updated with ``left``) so the filler's
-        # word path and its shift enable stay shallow.
-        left_nz = Signal()        # left != 0
-        left_ge4 = Signal()       # left >= 4
-        left_lt = Signal()        # left < the last-block threshold
-
-        # The buffer is written through a word pointer: the filler's word goes to word ``fi``
-        # (a decoded flip-flop enable per word, the word itself on every word's data input),
-        # the squeeze loads every word at once, and the output is read through a multiplexer
-        # at ``oi``. So a buffer bit is one 2:1 choice (word or state; the digest words 3:1)
-        # behind a clock enable: no shift path, and no select that fans out to all 1,344 bits
-        # but the squeeze load.
-        def write_word(value):
-            for i in range(ABSORB_WORDS):
-                with m.If(fi == i):
-                    m.d.sync += buf[i].eq(value)
-
-        def set_left_flags(value):
-            m.d.sync += [
-                left_nz.eq(value != 0),
-                left_ge4.eq(value[2:] != 0),
-                left_lt.eq((value[8:] == 0) & (value[:8] < p_thresh)),
-            ]
+        # ---- DMA descriptors, block buffer, engines ---------------------------------------
+        m.submodules.splitter = spl = DescriptorSplitter(max_words=self._max_words)
+        m.submodules.buffer = bb = BlockBuffer()
+        connect(m, spl.dma.cmd, flipped(dma.cmd))
+        m.d.comb += [spl.dma.done.eq(dma.done), spl.dma.error.eq(dma.error)]
+        connect(m, flipped(dma.rd), bb.rd)
 
         eng_busy = Mux(p_sha, sha.busy, kec.busy)
-        handoff = Signal()
-        fill_go = Signal()
         absorbing = Signal()
         m.d.comb += [
-            handoff.eq(absorbing & buf_full & ~eng_busy),
-            fill_go.eq(absorbing & fill_active & (~buf_full | handoff)),
+            bb.params.sha.eq(p_sha), bb.params.more.eq(more), bb.params.pad.eq(p_pad),
+            bb.params.thresh.eq(p_thresh), bb.params.last_fi.eq(p_last_fi),
+            bb.total.eq(total), bb.absorbing.eq(absorbing), bb.eng_busy.eq(eng_busy),
+            bb.load_sha.eq(p_sha), bb.oi.eq(oi),
         ]
-
-        need = left_nz
-        ge4 = left_ge4
-        is_last_now = ~more & left_lt
-        is_last = Mux(fi == 0, is_last_now, blk_last)
-        mask = Signal(32)
-        with m.Switch(Cat(left[:2], ge4)):
-            with m.Case("1--"):
-                m.d.comb += mask.eq(0xFFFF_FFFF)
-            for k in range(4):
-                with m.Case(k):
-                    m.d.comb += mask.eq((1 << (8 * k)) - 1)
-        pad_here = ~more & ~pad_done & ~ge4
-        raw = Signal(32)
-        m.d.comb += raw.eq((dma.rd.payload & mask)
-                           | Mux(pad_here, p_pad << Cat(C(0, 3), left[:2]), 0)
-                           | Mux(~p_sha & is_last & (fi == p_last_fi), 0x8000_0000, 0))
-        bitlen = Cat(C(0, 3), total)
-        word = Signal(32)
-        with m.If(p_sha & is_last & (fi == 14)):
-            m.d.comb += word.eq(bitlen[32:64])
-        with m.Elif(p_sha & is_last & (fi == 15)):
-            m.d.comb += word.eq(bitlen[0:32])
-        with m.Elif(p_sha):
-            m.d.comb += word.eq(_bswap(raw))
-        with m.Else():
-            m.d.comb += word.eq(raw)
-        left_next = Mux(ge4, left - 4, 0)[:32]
-
-        take = Signal()
-        m.d.comb += [
-            dma.rd.ready.eq(fill_go & need),
-            take.eq(fill_go & (~need | dma.rd.valid)),
-        ]
-        with m.If(handoff):
-            m.d.sync += buf_full.eq(0)
-        with m.If(take):
-            write_word(word)
-            m.d.sync += [left.eq(left_next), pad_done.eq(pad_done | pad_here)]
-            set_left_flags(left_next)
-            with m.If(fi == 0):
-                m.d.sync += blk_last.eq(is_last_now)
-            with m.If(fi == p_last_fi):
-                m.d.sync += [
-                    fi.eq(0),
-                    buf_full.eq(1),
-                    fill_active.eq(Mux(more, left_next != 0, ~is_last)),
-                ]
-            with m.Else():
-                m.d.sync += fi.eq(fi + 1)
+        m.d.comb += [bb.digest[i].eq(sha.digest[i]) for i in range(8)]
+        m.d.comb += [bb.state[i].eq(kec.state[i]) for i in range(ABSORB_WORDS // 2)]
 
         # Engines: the block buffer feeds both; only the mode's engine is started.
-        m.d.comb += [sha.block[i].eq(buf[i]) for i in range(16)]
+        m.d.comb += [sha.block[i].eq(bb.words[i]) for i in range(16)]
         for i in range(ABSORB_WORDS):
-            m.d.comb += kec.absorb[i].eq(Mux(absorbing & p_wmask[i], buf[i], 0))
+            m.d.comb += kec.absorb[i].eq(Mux(absorbing & p_wmask[i], bb.words[i], 0))
         sha_start = Signal()
         kec_start = Signal()
         eng_init = Signal()
@@ -410,23 +159,16 @@ class HashCoprocessor(wiring.Component):
             sha.init.eq(eng_init),
             kec.clear.eq(eng_init),
         ]
-        with m.If(handoff & p_sha):
+        with m.If(bb.handoff & p_sha):
             m.d.comb += sha_start.eq(1)
-        with m.If(handoff & ~p_sha):
+        with m.If(bb.handoff & ~p_sha):
             m.d.comb += kec_start.eq(1)
-
-        # ---- output ------------------------------------------------------------------------
-        out_left = Signal(30)     # words still to write
-        out_more = Signal()       # out_left > block words: another squeeze block follows
-        blk_out = Signal(6)       # words of the buffer still to write
-        oi = Signal(range(ABSORB_WORDS))   # the buffer word being written out
 
         # ---- control -----------------------------------------------------------------------
         start = regs.start.w_stb
         abort = regs.abort.w_stb
-        rem = Signal(9)           # serial LEN mod block size
-        rem_bits = Signal(32)
-        rem_cnt = Signal(6)
+        m.submodules.remainder = rmd = SerialRemainder()       # LEN mod block size
+        m.d.comb += [rmd.dividend.eq(length), rmd.divisor.eq(p_bytes)]
         fail_cause = Signal(Cause)
         in_idle = Signal()
         in_stop = Signal()
@@ -447,20 +189,6 @@ class HashCoprocessor(wiring.Component):
                         dst.eq(regs.dst.data), outlen.eq(regs.outlen.data),
                         done.eq(0), error.eq(0), cause.eq(Cause.NONE), cycles.eq(0),
                     ]
-                    with m.Switch(regs.ctrl.data.mode):
-                        for md, pp in MODE_PARAMS.items():
-                            with m.Case(md.value):
-                                m.d.sync += [
-                                    p_valid.eq(1), p_sha.eq(pp.sha),
-                                    p_shake.eq(pp.out_words is None),
-                                    p_bw.eq(pp.block_words), p_bytes.eq(pp.block_bytes),
-                                    p_thresh.eq(pp.last_threshold), p_pad.eq(pp.pad),
-                                    p_outw.eq(pp.out_words or 0),
-                                    p_last_fi.eq(pp.block_words - 1),
-                                    p_wmask.eq((1 << pp.block_words) - 1),
-                                ]
-                        with m.Default():
-                            m.d.sync += p_valid.eq(0)
                     m.next = "CHECK"
 
             with m.State("CHECK"):
@@ -482,23 +210,17 @@ class HashCoprocessor(wiring.Component):
                     m.d.sync += fail_cause.eq(Cause.OUTLEN)
                     m.next = "FAIL"
                 with m.Elif(more):
-                    m.d.sync += [rem.eq(0), rem_bits.eq(length), rem_cnt.eq(0)]
+                    m.d.comb += rmd.load.eq(1)
                     m.next = "MODCHK"
                 with m.Else():
                     m.next = "SETUP"
                 stop_on_request()
 
             with m.State("MODCHK"):
-                # LEN mod block size, one bit per cycle, MSB first (block sizes are not powers
-                # of two for the sponges). Fixed 32 cycles.
-                shifted = Cat(rem_bits[31], rem[:8])
-                m.d.sync += [
-                    rem.eq(Mux(shifted >= p_bytes, shifted - p_bytes, shifted)),
-                    rem_bits.eq(rem_bits << 1),
-                    rem_cnt.eq(rem_cnt + 1),
-                ]
-                with m.If(rem_cnt == 32):
-                    with m.If(rem == 0):
+                # LEN mod block size: fixed 32 cycles.
+                m.d.comb += rmd.step.eq(1)
+                with m.If(rmd.done):
+                    with m.If(rmd.zero):
                         m.next = "SETUP"
                     with m.Else():
                         m.d.sync += fail_cause.eq(Cause.LEN)
@@ -511,31 +233,24 @@ class HashCoprocessor(wiring.Component):
                     m.d.sync += total.eq(length)
                 with m.Else():
                     m.d.sync += total.eq(total + length)
-                m.d.sync += [
-                    held_valid.eq(0),
-                    left.eq(length), pad_done.eq(0), fi.eq(0), buf_full.eq(0), fill_active.eq(1),
-                    mv_addr.eq(src), mv_words.eq((length + 3) >> 2), mv_write.eq(0),
-                ]
-                set_left_flags(length)
-                m.d.comb += mv_go.eq(length != 0)
+                m.d.sync += held_valid.eq(0)
+                m.d.comb += [bb.setup.eq(1), bb.length.eq(length),
+                             spl.start.eq(length != 0), spl.addr.eq(src),
+                             spl.words.eq((length + 3) >> 2), spl.write.eq(0)]
                 m.next = "ABSORB"
                 stop_on_request()
 
             with m.State("ABSORB"):
                 m.d.comb += absorbing.eq(1)
-                with m.If(~fill_active & ~buf_full & ~eng_busy & mv_idle):
+                with m.If(~bb.active & ~bb.full & ~eng_busy & spl.idle):
                     with m.If(more):
                         m.d.sync += [held_valid.eq(1), held_mode.eq(mode), done.eq(1)]
                         m.next = "IDLE"
                     with m.Else():
                         out_total = Mux(p_shake, outlen[2:], p_outw)
-                        m.d.sync += [
-                            out_left.eq(out_total),
-                            out_more.eq(out_total > p_bw),
-                            mv_addr.eq(dst), mv_words.eq(Mux(p_shake, outlen[2:], p_outw)),
-                            mv_write.eq(1),
-                        ]
-                        m.d.comb += mv_go.eq(1)
+                        m.d.sync += [out_left.eq(out_total), out_more.eq(out_total > p_bw)]
+                        m.d.comb += [spl.start.eq(1), spl.addr.eq(dst), spl.words.eq(out_total),
+                                     spl.write.eq(1)]
                         m.next = "SQUEEZE"
                 stop_on_request()
 
@@ -543,13 +258,7 @@ class HashCoprocessor(wiring.Component):
                 # Copy the next output block into the buffer; for SHAKE, if more output is
                 # needed, start the next permutation now so it runs while this block is written.
                 with m.If(~eng_busy):
-                    with m.If(p_sha):
-                        for i in range(8):
-                            m.d.sync += buf[i].eq(_bswap(sha.digest[i]))
-                    with m.Else():
-                        for i in range(ABSORB_WORDS // 2):
-                            m.d.sync += [buf[2 * i].eq(kec.state[i][:32]),
-                                         buf[2 * i + 1].eq(kec.state[i][32:])]
+                    m.d.comb += bb.load.eq(1)
                     m.d.sync += oi.eq(0)
                     with m.If(out_more):
                         m.d.sync += blk_out.eq(p_bw)
@@ -560,7 +269,7 @@ class HashCoprocessor(wiring.Component):
                 stop_on_request()
 
             with m.State("WRITE"):
-                m.d.comb += [dma.wr.valid.eq(1), dma.wr.payload.eq(Array(buf)[oi])]
+                m.d.comb += [dma.wr.valid.eq(1), dma.wr.payload.eq(bb.out)]
                 with m.If(dma.wr.ready):
                     m.d.sync += [oi.eq(oi + 1), out_left.eq(out_left - 1), blk_out.eq(blk_out - 1),
                                  out_more.eq((out_left - 1) > p_bw)]
@@ -573,7 +282,7 @@ class HashCoprocessor(wiring.Component):
 
             with m.State("FLUSH"):
                 # The last words are on their way; done once memory acknowledged them all.
-                with m.If(mv_idle):
+                with m.If(spl.idle):
                     m.d.sync += done.eq(1)
                     m.next = "IDLE"
                 stop_on_request()
@@ -585,13 +294,15 @@ class HashCoprocessor(wiring.Component):
 
             with m.State("STOP"):
                 # Stop the DMA, let the engines finish their fixed-length work, then report.
-                m.d.comb += [dma.abort.eq(1), mv_stop.eq(1)]
+                m.d.comb += [dma.abort.eq(1), spl.stop.eq(1)]
                 with m.If(~dma.busy & ~sha.busy & ~kec.busy):
+                    m.d.comb += bb.flush.eq(1)
                     m.d.sync += [done.eq(1), error.eq(1), cause.eq(fail_cause),
-                                 held_valid.eq(0), fill_active.eq(0), buf_full.eq(0)]
+                                 held_valid.eq(0)]
                     m.next = "IDLE"
 
-        m.d.comb += [in_idle.eq(ctrl.ongoing("IDLE")), in_stop.eq(ctrl.ongoing("STOP"))]
+        m.d.comb += [in_idle.eq(ctrl.ongoing("IDLE")), in_stop.eq(ctrl.ongoing("STOP")),
+                     modes.mode.eq(regs.ctrl.data.mode), modes.load.eq(start & in_idle)]
 
         with m.If(~in_idle):
             m.d.sync += cycles.eq(cycles + 1)
@@ -607,3 +318,4 @@ class HashCoprocessor(wiring.Component):
             self.busy.eq(~in_idle | dma.busy),
         ]
         return m
+
