@@ -7,6 +7,10 @@ their sizes; it never changes how a block's logic is written.
              is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
+``debug``:   a Debug Module (hdl/debug/, docs/debugging.md) in ``minimal`` and ``full``, the
+             simulated configurations GDB attaches to; not in ``small`` (the UP5K is nearly full
+             and the iCEBreaker has no user JTAG) nor ``compact`` (the ULX3S build: no board
+             transport to the Debug Module yet).
 ``full``:    ``minimal`` + every coprocessor that has landed (simulation default).
 ``compact``: ``full`` with narrower coprocessor datapaths (Montgomery unit: 2 lanes instead of 4;
              systolic array 4x4 instead of 8x8; the matrix requantizers' products in DSP blocks
@@ -42,6 +46,7 @@ class SocConfig:
     perf: bool = True                # the PERF counter block (0x1000_4000)
     dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
+    debug: bool = False              # the Debug Module (hdl/debug/) and its lock page (0x1000_5000)
     # Constructor parameters of the coprocessors, as ((name, ((param, value), ...)), ...): a
     # tuple so that the configuration stays hashable. Absent: the block's defaults.
     coprocessor_params: tuple = ()
@@ -70,8 +75,8 @@ CONFIGS = {
     "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False, regfile_bram=True,
                        description="core without PMP, register file in block RAM + RAM + UART + "
                                    "timer (small FPGAs)"),
-    "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
-    "full": SocConfig("full", ("hash", "modmul", "matmul"),
+    "minimal": SocConfig("minimal", (), debug=True, description="core + RAM + UART + timer"),
+    "full": SocConfig("full", ("hash", "modmul", "matmul"), debug=True,
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
     "compact": SocConfig("compact", ("hash", "modmul", "matmul"),
                          coprocessor_params=(("modmul", (("lanes", 2),)),

@@ -37,6 +37,7 @@ from .multiplier import Multiplier
 from .branch import BranchUnit
 from .pmp import PMP, N_ENTRIES as PMP_ENTRIES
 from .isa import Opcode, Instruction, Cause, Irq, Csr
+from .debug.hart import HartDebug, DebugHartSignature
 
 
 __all__ = ["FetchSignature", "TraceSignature", "Core"]
@@ -89,13 +90,16 @@ class Core(wiring.Component):
     functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False):
+                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False, debug=False):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
             raise ValueError("fetch_size must be a power of two and fetch_base aligned to it")
         if pmp_entries % 4 or not 0 <= pmp_entries <= 16:
             raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
+        if debug and regfile_bram:
+            raise ValueError("debug mode is not implemented for the block-RAM register file")
+        self.has_debug = bool(debug)
         self.pmp_entries = pmp_entries
         self.regfile_bram = bool(regfile_bram)
         self.reset_vector = reset_vector
@@ -104,7 +108,12 @@ class Core(wiring.Component):
         self.mimpid = mimpid
         # [(base, size)]: regions only M-mode may touch, whatever PMP says (e.g. DMA windows)
         self.m_only = list(m_only)
+        ports = {}
+        if self.has_debug:
+            # the Debug Module's port (hdl/debug/hart.py): halt/resume, abstract register access
+            ports["debug"] = In(DebugHartSignature())
         super().__init__({
+            **ports,
             "ibus": Out(FetchSignature()),
             "dbus": Out(WishboneSignature(addr_width=30)),
             "mtime": In(64),
@@ -144,6 +153,16 @@ class Core(wiring.Component):
             m.submodules.pmp = pmp = PMP(self.pmp_entries)
         else:
             pmp = None
+        # Debug mode (hdl/debug/hart.py): ``dbg_halt`` means X's instruction enters debug mode
+        # instead of executing, taken exactly like an interrupt; constant 0 without a Debug Module.
+        if self.has_debug:
+            m.submodules.debug = hdbg = HartDebug()
+            wiring.connect(m, wiring.flipped(self.debug), hdbg.dm)
+            dbg_halt, dbg_halted, dbg_irq_mask = hdbg.halt, hdbg.halted, hdbg.irq_mask
+            rp_dbg = regfile.read_port(domain="comb")      # the debugger's own read port
+        else:
+            hdbg = None
+            dbg_halt = dbg_halted = dbg_irq_mask = C(0, 1)
 
         # ------------------------------------------------------------------ X stage state
         x_valid = Signal()
@@ -485,6 +504,13 @@ class Core(wiring.Component):
                 m.d.comb += [csr_rdata.eq(pmp.csr_rdata if pmp is not None else 0),
                              csr_exists.eq(pmp_csr)]
         csr_readonly = csr_addr[10:12] == 0b11
+        if hdbg is not None:
+            # the debugger's CSR reads: the same table, its own multiplexer (PMP CSRs excluded)
+            with m.Switch(hdbg.csr_addr):
+                for addr, val in csr_table.items():
+                    with m.Case(int(addr)):
+                        m.d.comb += [hdbg.csr_rdata.eq(val), hdbg.csr_exists.eq(1)]
+            m.d.comb += hdbg.csr_readonly.eq(hdbg.csr_addr[10:12] == 0b11)
         # U-mode: only user CSRs (addr[9:8] == 0), and the counters only where mcounteren allows
         counter_bit = Signal()
         with m.Switch(csr_addr):
@@ -597,7 +623,7 @@ class Core(wiring.Component):
             pend_c, cause_c = _irq(mie)
             m.d.comb += [irq_pending.eq(pend_c), irq_cause.eq(cause_c)]
         # M-level interrupts are always enabled while the hart runs in U-mode.
-        irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~is_wfi
+        irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~is_wfi & ~dbg_irq_mask
 
         # ------------------------------------------------------------------ W stage completion
         bus = self.dbus
@@ -627,15 +653,15 @@ class Core(wiring.Component):
             exc_nojump = exc
         stall = Signal()
         m.d.comb += stall.eq(w_hold | hazard |
-                             ~exc_nojump & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
+                             ~exc_nojump & ~irq_take & ~dbg_halt & (div_wait | mul_wait | wfi_wait | x_bus_wait
                                                         | jump_wait | csr_wait | shift_wait))
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
-        x_trap = x_go & (exc | irq_take)
-        x_commit = x_go & ~exc & ~irq_take
+        x_trap = x_go & ~dbg_halt & (exc | irq_take)
+        x_commit = x_go & ~exc & ~irq_take & ~dbg_halt
 
         div_go = (x_valid & is_div & ~div_started & ~hazard & ~w_hold
-                  & ~w_trap & ~exc_nojump & ~irq_take)
+                  & ~w_trap & ~exc_nojump & ~irq_take & ~dbg_halt)
         if self.regfile_bram:
             # the divider starts a cycle after X decides it may (from a register: the decision
             # does not fan out to the divider's ~100 flip-flop enables); the operands are still
@@ -648,7 +674,7 @@ class Core(wiring.Component):
         m.d.comb += [
             # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
             multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
-                               & ~w_trap & ~exc_nojump & ~irq_take),
+                               & ~w_trap & ~exc_nojump & ~irq_take & ~dbg_halt),
             multiplier.a.eq(rs1),
             multiplier.b.eq(rs2),
             multiplier.funct.eq(f3[:2]),
@@ -684,7 +710,7 @@ class Core(wiring.Component):
                 bus.dat_w.eq(w_wdata),
             ]
         else:
-            x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+            x_req = x_valid & x_mem & ~exc & ~irq_take & ~dbg_halt & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
             m.d.comb += [
                 bus.cyc.eq(w_bus | x_req),
                 bus.stb.eq(x_req),
@@ -698,7 +724,7 @@ class Core(wiring.Component):
         trap_pc = Cat(C(0, 2), mtvec[2:])
         next_pc = Signal(32)
         advance = Signal()
-        m.d.comb += advance.eq(~x_valid | x_go | w_trap)
+        m.d.comb += advance.eq(~x_valid & ~dbg_halted | x_go | w_trap)
         with m.If(~x_valid):
             m.d.comb += next_pc.eq(x_pc)
         with m.Elif(w_trap | x_trap):
@@ -734,6 +760,18 @@ class Core(wiring.Component):
                 m.d.sync += div_started.eq(1)
             with m.If(multiplier.load):
                 m.d.sync += mul_started.eq(1)
+        if hdbg is not None:
+            # entering debug mode empties X (nothing is fetched while halted); resuming
+            # restarts the fetch at dpc (a WFI halted in waits again after resuming).
+            m.d.comb += [hdbg.x_valid.eq(x_valid), hdbg.x_pc.eq(x_pc),
+                         hdbg.x_ebreak.eq(is_ebreak), hdbg.priv_m.eq(priv_m),
+                         hdbg.take.eq(x_go & dbg_halt), hdbg.x_left.eq(x_go & ~dbg_halt),
+                         hdbg.w_idle.eq(~w_valid), hdbg.gpr_rdata.eq(rp_dbg.data),
+                         rp_dbg.addr.eq(hdbg.gpr_addr)]
+            with m.If(x_go & dbg_halt):
+                m.d.sync += x_valid.eq(0)
+            with m.If(hdbg.resume):
+                m.d.sync += x_pc.eq(hdbg.dpc)
 
         # ------------------------------------------------------------------ W stage update
         result = Signal(32)
@@ -826,6 +864,10 @@ class Core(wiring.Component):
             self.trace.rd.eq(w_rd),
             self.trace.rd_data.eq(w_data),
         ]
+        if hdbg is not None:
+            with m.If(hdbg.gpr_we):                     # halted: W is empty
+                m.d.comb += [wp.addr.eq(hdbg.gpr_addr), wp.data.eq(hdbg.wdata),
+                             wp.en.eq(hdbg.gpr_addr != 0)]
 
         # ------------------------------------------------------------------ CSR and trap updates
         m.d.sync += mcycle.eq(mcycle + 1)
@@ -939,4 +981,7 @@ class Core(wiring.Component):
                 mret_update()
             with m.Elif(x_commit & is_csr & csr_writes):
                 csr_write(csr_addr, csr_wdata)
+            if hdbg is not None:
+                with m.Elif(hdbg.csr_we):               # halted: nothing else writes CSRs
+                    csr_write(hdbg.csr_addr, hdbg.wdata)
         return m

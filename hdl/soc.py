@@ -8,6 +8,8 @@ Memory map (byte addresses; each block's registers come from its ``REGS`` declar
 0x1000_1000     4 KiB     SYSINFO (what this SoC contains)
 0x1000_2000     4 KiB     SIMCTRL (end a simulation)
 0x1000_3000     4 KiB     DMA windows (M-mode)
+0x1000_4000     4 KiB     PERF counters
+0x1000_5000     4 KiB     DEBUG lock (M-mode; configurations with the Debug Module)
 0x2000_0000     4 KiB ×n  coprocessor slots (slot *k* at 0x2000_0000 + k·0x1000)
 0x8000_0000     ram_size  RAM (reset vector)
 ==============  ========  ==============================================
@@ -29,6 +31,7 @@ from .sysinfo import SysInfo, SimCtrl
 from .dma import DMAWindows, DMAEngine
 from .perf import PerfCounters, N_SLOTS as PERF_SLOTS
 from .config import SocConfig, coprocessor_class
+from .debug import DebugModule, DebugLock, BusShare, DmiSignature
 
 
 __all__ = ["GluonSoC", "RAM_BASE", "COPRO_BASE", "SLOT_SIZE", "MAX_SLOTS"]
@@ -40,6 +43,7 @@ SLOT_SIZE = 0x1000
 MAX_SLOTS = 16
 DMA_BASE = 0x1000_3000
 PERF_BASE = 0x1000_4000
+DEBUG_BASE = 0x1000_5000
 
 
 class GluonSoC(wiring.Component):
@@ -58,9 +62,11 @@ class GluonSoC(wiring.Component):
         # them (config small) the slot is unmapped: an access faults on the bus error instead,
         # the same trap, and the core's address path has no region compare.
         m_only = [(DMA_BASE, SLOT_SIZE)] if config.dma_windows else []
+        if config.debug:
+            m_only.append((DEBUG_BASE, SLOT_SIZE))      # the debug lock: M-mode only
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
                          m_only=m_only, pmp_entries=config.pmp_entries,
-                         regfile_bram=config.regfile_bram)
+                         regfile_bram=config.regfile_bram, debug=config.debug)
         self.coprocessors = [coprocessor_class(name)(**config.params(name))
                              for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
@@ -79,6 +85,9 @@ class GluonSoC(wiring.Component):
             "copro_busy": Out(MAX_SLOTS),
             "dma_req": Out(MAX_SLOTS),
             "perf_enable": Out(1),
+            # the Debug Module Interface (configurations with ``debug``; else never answers)
+            "dmi": In(DmiSignature()),
+            "halted": Out(1),
         })
 
     @property
@@ -107,6 +116,8 @@ class GluonSoC(wiring.Component):
             entries.append(("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS))
         if cfg.perf:
             entries.append(("PERF", PERF_BASE, SLOT_SIZE, PerfCounters.REGS))
+        if cfg.debug:
+            entries.append(("DEBUG", DEBUG_BASE, SLOT_SIZE, DebugLock.REGS))
         for c in self.coprocessors:
             entries.append((c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS))
         entries.append(("RAM", RAM_BASE, cfg.ram_size, None))
@@ -115,7 +126,16 @@ class GluonSoC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        hold = ResetInserter(self.hold)
+        if cfg.debug:
+            # The Debug Module and the lock are outside ``hold``: ndmreset resets the core and
+            # the devices through it, and the lock survives every reset but power-on.
+            m.submodules.dm = dm = DebugModule()
+            m.submodules.debug_lock = lock = DebugLock()
+            wiring.connect(m, wiring.flipped(self.dmi), dm.dmi)
+            m.d.comb += [dm.locked.eq(lock.locked), self.halted.eq(dm.hart.halted)]
+            hold = ResetInserter(self.hold | dm.ndmreset)
+        else:
+            hold = ResetInserter(self.hold)
 
         core = self.core
         m.submodules.core = hold(core)
@@ -138,16 +158,26 @@ class GluonSoC(wiring.Component):
             targets["DMA"] = windows.bus
         if cfg.perf:
             targets["PERF"] = perf.bus
+        if cfg.debug:
+            targets["DEBUG"] = lock.bus
         for c in self.coprocessors:
             targets[c.NAME] = c.bus
         # The SoC's own register banks (never stalling) take their requests from the decoder's
         # request register: one cycle more per access, so the address decode ends at flip-flops
         # (docs/architecture.md). RAM and the coprocessors are decoded directly.
-        slow = {"CLINT", "UART", "SYSINFO", "SIMCTRL", "DMA", "PERF"}
+        slow = {"CLINT", "UART", "SYSINFO", "SIMCTRL", "DMA", "PERF", "DEBUG"}
         for name, base, size, _regs in self.memory_map():
             dec.add(targets[name], name=name.lower(), base=base, size=size,
                     registered=name in slow)
-        wiring.connect(m, core.dbus, dec.bus)
+        if cfg.debug:
+            # system bus access enters with the core's data bus (hdl/debug/sba.py): RAM and MMIO
+            wiring.connect(m, dm.hart, core.debug)
+            m.submodules.sba_share = share = BusShare(addr_width=30)
+            wiring.connect(m, core.dbus, share.core)
+            wiring.connect(m, dm.sba, share.dm)
+            wiring.connect(m, share.bus, dec.bus)
+        else:
+            wiring.connect(m, core.dbus, dec.bus)
         wiring.connect(m, core.ibus, ram.fetch)
 
         # DMA side: one engine per coprocessor, plus the debug port, into RAM's second port.

@@ -47,6 +47,13 @@ class SimTop(wiring.Component):
             "dbg_done": Out(1),
             "dbg_err": Out(1),
             "dbg_rdata": Out(32),
+            "dmi_req": In(1),
+            "dmi_we": In(1),
+            "dmi_addr": In(7),
+            "dmi_wdata": In(32),
+            "dmi_done": Out(1),
+            "dmi_rdata": Out(32),
+            "halted": Out(1),
             "tohost_addr": In(32),
             "tohost_stb": Out(1),
             "tohost_data": Out(32),
@@ -108,7 +115,27 @@ class SimTop(wiring.Component):
                                  self.dbg_rdata.eq(dbg.dat_r)]
                     m.next = "IDLE"
 
+        # The Debug Module Interface: the same 4-phase handshake (dmi_req / dmi_done) with
+        # registered inputs; one DMI access per dmi_req pulse (sim/gdbserver.py drives it
+        # through the harness). Without a Debug Module dmi_done never rises.
+        dmi_req = Signal()
+        dmi_we = Signal()
+        dmi_addr = Signal(7)
+        dmi_wdata = Signal(32)
+        m.d.sync += [dmi_req.eq(self.dmi_req), dmi_we.eq(self.dmi_we), dmi_addr.eq(self.dmi_addr),
+                     dmi_wdata.eq(self.dmi_wdata)]
+        dmi_sent = Signal()
+        m.d.comb += [soc.dmi.req.eq(dmi_req & ~dmi_sent & ~self.dmi_done), soc.dmi.we.eq(dmi_we),
+                     soc.dmi.addr.eq(dmi_addr), soc.dmi.wdata.eq(dmi_wdata)]
+        with m.If(soc.dmi.req):
+            m.d.sync += dmi_sent.eq(1)
+        with m.If(soc.dmi.ack):
+            m.d.sync += [dmi_sent.eq(0), self.dmi_done.eq(1), self.dmi_rdata.eq(soc.dmi.rdata)]
+        with m.If(~dmi_req):
+            m.d.sync += self.dmi_done.eq(0)
+
         m.d.comb += [
+            self.halted.eq(soc.halted),
             soc.hold.eq(hold),
             soc.uart_rx.eq(1),
             self.uart_tx_stb.eq(soc.uart_tx_stb),

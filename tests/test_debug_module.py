@@ -1,0 +1,303 @@
+"""The Debug Module at the DMI level (amaranth.sim, a small SoC with the Debug Module): halt,
+resume, step, abstract register access and its cmderr cases, system bus access, ebreak into
+debug mode, halt in WFI and during a coprocessor's DMA, the lock across every kind of reset.
+Reference: RISC-V External Debug Support 0.13.2."""
+
+import pytest
+from amaranth.sim import Simulator
+
+from gluon.hdl.config import get_config
+from gluon.hdl.soc import GluonSoC, RAM_BASE, DEBUG_BASE
+from gluon.hdl.debug.dm import DMI, CmdErr
+from gluon.hdl.debug.hart import DCSR, DPC, DebugCause
+from gluon.hdl.isa import Csr
+from gluon.boards.firmware import ram_init_from_elf
+
+from asmprog import assemble, symbol
+
+RAM = 8192
+HALTREQ, RESUMEREQ, ACKHAVERESET, NDMRESET, DMACTIVE = 1 << 31, 1 << 30, 1 << 28, 1 << 1, 1
+
+
+def gpr(n):
+    return 0x1000 + n
+
+
+def access(regno, *, write=False, transfer=True, size=2, postinc=False, postexec=False):
+    return (size << 20) | (postinc << 19) | (postexec << 18) | (transfer << 17) | (write << 16) | regno
+
+
+class Dbg:
+    """DMI accesses from a testbench."""
+
+    def __init__(self, ctx, soc):
+        self.ctx, self.soc = ctx, soc
+
+    async def xfer(self, addr, wdata=None):
+        ctx, dmi = self.ctx, self.soc.dmi
+        ctx.set(dmi.req, 1)
+        ctx.set(dmi.we, wdata is not None)
+        ctx.set(dmi.addr, addr)
+        ctx.set(dmi.wdata, wdata or 0)
+        await ctx.tick()
+        ctx.set(dmi.req, 0)
+        assert ctx.get(dmi.ack)
+        return ctx.get(dmi.rdata)
+
+    async def rd(self, addr):
+        return await self.xfer(addr)
+
+    async def wr(self, addr, value):
+        await self.xfer(addr, value)
+
+    async def status(self):
+        return await self.rd(DMI.DMSTATUS)
+
+    async def halted(self):
+        return bool(await self.status() >> 9 & 1)
+
+    async def wait(self, cycles):
+        await self.ctx.tick().repeat(cycles)
+
+    async def halt(self):
+        await self.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE)
+        for _ in range(200):
+            if await self.halted():
+                break
+        else:
+            raise AssertionError("the hart did not halt")
+        await self.wr(DMI.DMCONTROL, DMACTIVE)
+
+    async def resume(self):
+        await self.wr(DMI.DMCONTROL, RESUMEREQ | DMACTIVE)
+        for _ in range(20):
+            if await self.status() >> 17 & 1:
+                return
+        raise AssertionError("no resumeack")
+
+    async def cmd(self, command):
+        await self.wr(DMI.COMMAND, command)
+        for _ in range(20):
+            cs = await self.rd(DMI.ABSTRACTCS)
+            if not cs >> 12 & 1:
+                return cs >> 8 & 7
+        raise AssertionError("abstract command stuck busy")
+
+    async def clear_cmderr(self):
+        await self.wr(DMI.ABSTRACTCS, 7 << 8)
+
+    async def read_reg(self, regno):
+        err = await self.cmd(access(regno))
+        assert err == 0, f"reading {regno:#x}: cmderr {err}"
+        return await self.rd(DMI.DATA0)
+
+    async def write_reg(self, regno, value):
+        await self.wr(DMI.DATA0, value)
+        err = await self.cmd(access(regno, write=True))
+        assert err == 0, f"writing {regno:#x}: cmderr {err}"
+
+    async def sb_read(self, addr):
+        await self.wr(DMI.SBCS, (1 << 20) | (2 << 17))
+        await self.wr(DMI.SBADDRESS0, addr)
+        await self.wait(6)
+        assert (await self.rd(DMI.SBCS)) >> 12 & 7 == 0
+        return await self.rd(DMI.SBDATA0)
+
+    async def sb_write(self, addr, value, size=2):
+        await self.wr(DMI.SBCS, size << 17)
+        await self.wr(DMI.SBADDRESS0, addr)
+        await self.wr(DMI.SBDATA0, value)
+        await self.wait(6)
+        return (await self.rd(DMI.SBCS)) >> 12 & 7
+
+
+def simulate(body, bench, *, config="minimal", cycles=None, extra_sections=""):
+    elf = assemble(body, nres=64, extra_sections=extra_sections)
+    cfg = get_config(config).with_(ram_size=RAM)
+    words, _ = ram_init_from_elf(elf, ram_size=RAM)
+    soc = GluonSoC(cfg, ram_init=words)
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+    syms = {n: symbol(elf, n) for n in ("results", "tohost")}
+
+    async def tb(ctx):
+        await bench(Dbg(ctx, soc), syms)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+COUNT_LOOP = """
+    li a0, 0
+loop:
+    addi a0, a0, 1
+    sw a0, 0(gp)
+    j loop
+"""
+
+
+def test_halt_read_write_resume_step():
+    async def bench(d, syms):
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        st = await d.status()
+        assert st & 0xF == 2 and st >> 7 & 1, f"dmstatus {st:#x}: version 2, authenticated"
+        assert st >> 11 & 1, "running"
+        await d.wait(100)
+        await d.halt()
+        dcsr = await d.read_reg(DCSR)
+        assert dcsr >> 6 & 7 == DebugCause.HALTREQ and dcsr >> 28 == 4 and dcsr & 3 == 3
+        a0 = await d.read_reg(gpr(10))
+        mem = await d.sb_read(syms["results"])
+        assert a0 > 3 and mem in (a0, a0 - 1), (a0, mem)
+        await d.wait(50)
+        assert await d.read_reg(gpr(10)) == a0, "halted: a0 stays"
+        pc = await d.read_reg(DPC)
+        assert RAM_BASE <= pc < RAM_BASE + 0x100
+        # write a register, resume, see the program continue from it
+        await d.write_reg(gpr(10), 1000)
+        assert await d.read_reg(gpr(10)) == 1000
+        await d.resume()
+        await d.wait(40)
+        await d.halt()
+        assert await d.sb_read(syms["results"]) > 1000
+        # single step: exactly one instruction
+        await d.write_reg(DCSR, dcsr | 4)
+        pcs = []
+        for _ in range(4):
+            pcs.append(await d.read_reg(DPC))
+            await d.resume()
+            for _ in range(20):
+                if await d.halted():
+                    break
+            assert (await d.read_reg(DCSR)) >> 6 & 7 == DebugCause.STEP
+        pcs.append(await d.read_reg(DPC))
+        loop = [pcs[0]]
+        for a, b in zip(pcs, pcs[1:]):
+            assert b != a
+        assert len(set(pcs)) == 3, f"a 3-instruction loop stepped: {[hex(p) for p in pcs]}"
+        # x0 stays 0, mscratch is reachable, a missing CSR is an exception
+        await d.write_reg(gpr(0), 5)
+        assert await d.read_reg(gpr(0)) == 0
+        await d.write_reg(Csr.MSCRATCH, 0x1234)
+        assert await d.read_reg(Csr.MSCRATCH) == 0x1234
+        assert await d.cmd(access(0x7C0)) == CmdErr.EXCEPTION
+        await d.clear_cmderr()
+        assert await d.cmd(access(gpr(1), size=3)) == CmdErr.NOT_SUPPORTED
+        await d.clear_cmderr()
+        assert await d.cmd(access(gpr(1), postexec=True)) == CmdErr.NOT_SUPPORTED
+        await d.clear_cmderr()
+        assert await d.cmd(1 << 24) == CmdErr.NOT_SUPPORTED       # quick access
+        await d.clear_cmderr()
+        # with cmderr set, commands are ignored until it is cleared
+        assert await d.cmd(access(0x7C0)) == CmdErr.EXCEPTION
+        assert await d.cmd(access(gpr(10))) == CmdErr.EXCEPTION
+        await d.clear_cmderr()
+        assert await d.cmd(access(gpr(10))) == 0
+        # postincrement
+        await d.write_reg(gpr(5), 55)
+        await d.write_reg(gpr(6), 66)
+        await d.cmd(access(gpr(5), postinc=True))
+        assert await d.rd(DMI.DATA0) == 55
+        await d.cmd(access(gpr(6)))
+        assert await d.rd(DMI.DATA0) == 66
+        # commands while running: halt/resume error
+        await d.write_reg(DCSR, dcsr & ~4)
+        await d.resume()
+        assert await d.cmd(access(gpr(10))) == CmdErr.HALT_RESUME
+        await d.clear_cmderr()
+    simulate(COUNT_LOOP, bench)
+
+
+def test_cmderr_busy():
+    async def bench(d, syms):
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        await d.halt()
+        # a command takes a few cycles: a second one (and data0 access) while busy -> busy
+        ctx, dmi = d.ctx, d.soc.dmi
+        await d.wr(DMI.COMMAND, access(gpr(1)))
+        await d.wr(DMI.COMMAND, access(gpr(2)))
+        await d.wait(10)
+        assert (await d.rd(DMI.ABSTRACTCS)) >> 8 & 7 == CmdErr.BUSY
+        await d.clear_cmderr()
+        await d.wr(DMI.COMMAND, access(gpr(1)))
+        await d.rd(DMI.DATA0)
+        await d.wait(10)
+        assert (await d.rd(DMI.ABSTRACTCS)) >> 8 & 7 == CmdErr.BUSY
+    simulate(COUNT_LOOP, bench)
+
+
+def test_ebreak_enters_debug_mode_only_with_ebreakm():
+    body = """
+    li a0, 7
+    ebreak
+    li a0, 8
+    PASS
+"""
+    async def bench(d, syms):
+        await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE | NDMRESET)
+        await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE)
+        for _ in range(50):
+            if await d.halted():
+                break
+        assert await d.read_reg(DPC) == RAM_BASE, "reset-halt: at the reset vector"
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        await d.write_reg(DCSR, 1 << 15)
+        await d.resume()
+        await d.wait(40)
+        assert await d.halted()
+        dcsr = await d.read_reg(DCSR)
+        assert dcsr >> 6 & 7 == DebugCause.EBREAK
+        pc = await d.read_reg(DPC)
+        assert await d.sb_read(pc) == 0x00100073, "dpc at the ebreak"
+        assert await d.read_reg(gpr(10)) == 7
+        await d.write_reg(DPC, pc + 4)
+        await d.resume()
+        await d.wait(60)
+        assert await d.sb_read(syms["tohost"]) == 1
+    simulate(body, bench)
+
+
+def test_step_over_trapping_instruction_and_halt_in_wfi():
+    body = """
+    la t0, handler
+    csrw mtvec, t0
+    li a0, 1
+    ecall
+    wfi
+    j .
+.align 2
+handler:
+    li a1, 2
+    csrr t1, mepc
+    addi t1, t1, 4
+    csrw mepc, t1
+    mret
+"""
+    async def bench(d, syms):
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        await d.halt()
+        # run to the ecall by stepping, then step over it: halt at the handler's first insn
+        dcsr = await d.read_reg(DCSR)
+        await d.write_reg(DCSR, dcsr | 4)
+        for _ in range(40):
+            pc = await d.read_reg(DPC)
+            if await d.sb_read(pc) == 0x00000073:
+                break
+            await d.resume()
+            await d.wait(5)
+        else:
+            raise AssertionError("no ecall reached")
+        ecall_pc = pc
+        await d.resume()
+        await d.wait(10)
+        handler = await d.read_reg(DPC)
+        assert handler == await d.read_reg(Csr.MTVEC), (hex(handler), hex(ecall_pc))
+        assert await d.read_reg(Csr.MCAUSE) == 11
+        assert await d.read_reg(Csr.MEPC) == ecall_pc
+        # run on into the WFI (no interrupt enabled: it waits forever), halt there
+        await d.write_reg(DCSR, dcsr & ~4)
+        await d.resume()
+        await d.wait(40)
+        await d.halt()
+        assert await d.read_reg(DPC) == ecall_pc + 4, "halted in the WFI"
+        assert await d.read_reg(gpr(11)) == 2
+    simulate(body, bench)
