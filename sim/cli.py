@@ -78,7 +78,8 @@ def cmd_sim(args):
         _err("--max-cycles must be positive"); return 2
     try:
         res = run(args.elf, config, max_cycles=args.max_cycles, capture=False,
-                  insn_trace=args.insn_trace, fst=args.trace, pc_sample=97 if args.profile else 0)
+                  insn_trace=args.insn_trace, fst=args.trace, pc_sample=97 if args.profile else 0,
+                  gdb_port=args.gdb)
     except (LoadError, SimError) as e:
         _err(str(e)); return 2
     sys.stdout.flush()
@@ -204,6 +205,9 @@ def main(argv=None):
     p.add_argument("--insn-trace", metavar="FILE", help="write one line per retired instruction")
     p.add_argument("--profile", action="store_true",
                    help="print cycle attribution (glue vs. coprocessors) and a per-function profile")
+    p.add_argument("--gdb", type=int, metavar="PORT",
+                   help="hold the SoC halted at the reset vector and serve GDB on 127.0.0.1:PORT "
+                        "until the program ends (docs/debugging.md)")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("demo", help="build the demo firmware and run it on the simulated SoC")

@@ -2,12 +2,21 @@
 // per-cycle loop. Built and run by gluon.sim.verilator (`gluon sim`); not meant to be run by hand.
 //
 //   Vsim --image FILE [--tohost ADDR] [--max-cycles N] [--stats FILE] [--insn-trace FILE]
-//        [--wave FILE] [--dump ADDR:LEN:FILE]... [--quiet]
+//        [--wave FILE] [--dump ADDR:LEN:FILE]... [--quiet] [--dmi IN_FD:OUT_FD [--halt-at-start]]
 //
 // The image file holds segments: repeated { u32 addr, u32 nbytes, nbytes of data } (little
 // endian). They are written into RAM through the SoC's debug port while `hold` keeps the core
 // in reset; then the core runs until a store to `tohost`, a write to SIMCTRL.EXIT, or the cycle
 // limit. UART bytes go to stdout as they are written. The stats file is JSON.
+//
+// --dmi: Debug Module Interface accesses from sim/gdbserver.py, one text line each on IN_FD:
+// "r AA" or "w AA VVVVVVVV" (hex); the answer, "VVVVVVVV" (the register's value before the
+// access), goes to OUT_FD. The pipe is looked at once every 1024 cycles while the hart runs (a
+// poll() with no wait: no measurable cost), and each access goes through the model's DMI
+// handshake inside the ordinary cycle loop, so UART output and the stop conditions are never
+// missed. While the hart is halted and no access is pending, the harness waits on the pipe
+// without clocking the model: simulated time stands still. --halt-at-start sets haltreq before
+// the core leaves reset, so it halts at the reset vector. End of file on IN_FD ends the run.
 // Port names: Amaranth joins interface members with "__", which Verilator spells "___05F".
 
 #include "Vsimtop.h"
@@ -21,6 +30,9 @@ typedef VerilatedFstC Wave;
 typedef VerilatedVcdC Wave;
 #define GLUON_TRACE
 #endif
+
+#include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -97,6 +109,44 @@ static uint32_t debug_xfer(uint32_t byte_addr, bool we, uint32_t data, uint32_t 
     return r;
 }
 
+// The debugger's pipe: lines in, lines out (see the top of this file).
+struct DmiPipe {
+    int in = -1, out = -1;
+    std::string buf;
+    bool eof = false;
+    // A complete request line if one is there; waits up to timeout_ms for one.
+    bool next(std::string &line, int timeout_ms) {
+        for (;;) {
+            size_t nl = buf.find('\n');
+            if (nl != std::string::npos) { line = buf.substr(0, nl); buf.erase(0, nl + 1); return true; }
+            if (eof) return false;
+            pollfd p = {in, POLLIN, 0};
+            if (poll(&p, 1, timeout_ms) <= 0) return false;
+            char tmp[4096];
+            ssize_t n = read(in, tmp, sizeof tmp);
+            if (n <= 0) { eof = true; return false; }
+            buf.append(tmp, n);
+            timeout_ms = 0;
+        }
+    }
+    void reply(uint32_t v) {
+        char s[16]; int n = snprintf(s, sizeof s, "%08x\n", v);
+        if (write(out, s, n) != n) eof = true;
+    }
+};
+
+// Start one DMI access from a request line; false if the line is not one.
+static bool dmi_start(const std::string &line) {
+    unsigned addr = 0, data = 0;
+    if (line.size() >= 3 && line[0] == 'r' && sscanf(line.c_str() + 1, "%x", &addr) == 1) {
+        top->dmi_we = 0;
+    } else if (line.size() >= 3 && line[0] == 'w' && sscanf(line.c_str() + 1, "%x %x", &addr, &data) == 2) {
+        top->dmi_we = 1;
+    } else return false;
+    top->dmi_addr = addr; top->dmi_wdata = data; top->dmi_req = 1;
+    return true;
+}
+
 int main(int argc, char **argv) {
     const char *image = nullptr, *stats = nullptr, *itrace = nullptr, *fstfile = nullptr;
     const char *pcfile = nullptr;
@@ -104,6 +154,8 @@ int main(int argc, char **argv) {
     uint32_t tohost = 0;
     uint64_t max_cycles = 100000000ULL;
     bool quiet = false;
+    DmiPipe dmi;
+    bool halt_at_start = false;
     std::vector<Dump> dumps;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -115,6 +167,10 @@ int main(int argc, char **argv) {
         else if (a == "--insn-trace") itrace = next();
         else if (a == "--wave") fstfile = next();
         else if (a == "--quiet") quiet = true;
+        else if (a == "--dmi") {
+            if (sscanf(next(), "%d:%d", &dmi.in, &dmi.out) != 2) die("--dmi wants IN_FD:OUT_FD");
+        }
+        else if (a == "--halt-at-start") halt_at_start = true;
         else if (a == "--pc-sample") { pc_every = strtoull(next(), nullptr, 0); pcfile = next(); }
         else if (a == "--dump") {
             std::string s = next();
@@ -144,7 +200,7 @@ int main(int argc, char **argv) {
     // Reset, then load with the core held.
     // The model resets itself (power-on counter) during its first cycles.
     top->hold = 1; top->clk = 0; top->tohost_addr = tohost;
-    top->dbg_req = 0;
+    top->dbg_req = 0; top->dmi_req = 0;
     top->eval();              // initialisation (static/initial/settle), then half() as usual
     half(0);
     for (int i = 0; i < 8; i++) tick();
@@ -172,6 +228,18 @@ int main(int argc, char **argv) {
     FILE *tr = nullptr;
     if (itrace) { tr = fopen(itrace, "w"); if (!tr) die("cannot open instruction trace file"); }
 
+    if (halt_at_start) {
+        // dmcontrol = haltreq | dmactive, through the same handshake (the Debug Module is not
+        // held in reset by hold)
+        top->dmi_we = 1; top->dmi_addr = 0x10; top->dmi_wdata = 0x80000001u; top->dmi_req = 1;
+        int guard = 0;
+        do { tick(); if (++guard > 1000) die("DMI: no response (no Debug Module in this configuration?)"); } while (!top->dmi_done);
+        top->dmi_req = 0;
+        do { tick(); } while (top->dmi_done);
+    }
+    const bool dmi_on = dmi.in >= 0;
+    int dmi_state = 0;                 // 0 idle, 1 waiting for dmi_done, 2 for its fall
+
     // Run (hold is registered in the model: the core starts one cycle after this tick).
     top->hold = 0; tick();
     uint64_t cycles = 0, instret = 0;
@@ -184,6 +252,25 @@ int main(int argc, char **argv) {
     timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     while (cycles < max_cycles) {
+        // The debugger's accesses first: a cycle skipped while halted is not sampled below.
+        if (dmi_on) {
+            if (dmi_state == 1 && top->dmi_done) {
+                dmi.reply(top->dmi_rdata); top->dmi_req = 0; dmi_state = 2;
+            } else if (dmi_state == 2 && !top->dmi_done) {
+                dmi_state = 0;
+            }
+            if (dmi_state == 0 && (top->halted || (cycles & 1023) == 0)) {
+                std::string line;
+                bool idle_halted = top->halted && !top->exit_stb && !top->tohost_stb;
+                if (dmi.next(line, idle_halted ? 100 : 0)) {
+                    if (dmi_start(line)) dmi_state = 1;
+                } else if (dmi.eof) {
+                    reason = "detached"; break;
+                } else if (idle_halted) {
+                    continue;          // halted, nothing asked: no clock
+                }
+            }
+        }
         // Sample this cycle's combinational outputs, then clock.
         if (top->uart_tx_stb) {
             fputc(top->uart_tx_byte, stdout);

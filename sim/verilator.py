@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -202,9 +203,14 @@ class SimResult:
 
 
 def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=None, fst=None,
-        dumps=(), log=None, pc_sample=0, sim_gating=True):
+        dumps=(), log=None, pc_sample=0, sim_gating=True, gdb_port=None, on_listen=None):
     """Run an ELF on the simulated SoC. ``capture``: return UART output in the result (else it
-    streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``."""
+    streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``.
+    ``gdb_port``: hold the hart halted at the reset vector and serve GDB on 127.0.0.1:port
+    (sim/gdbserver.py) until the program ends; ``on_listen(port)`` is called once listening."""
+    if gdb_port is not None and not config.debug:
+        raise SimError(f"the '{config.name}' configuration has no Debug Module (--gdb needs "
+                       "minimal or full)")
     image = load_elf(elf_path, ram_size=config.ram_size)
     trace = None
     if fst is not None:
@@ -232,7 +238,10 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
             cmd += ["--pc-sample", str(pc_sample), str(td / "pcs.txt")]
         for i, (addr, length) in enumerate(dumps):
             cmd += ["--dump", f"{addr:#x}:{length}:{td / f'dump{i}.bin'}"]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None)
+        if gdb_port is not None:
+            proc = _run_gdb(cmd, gdb_port, stats, capture, log, on_listen)
+        else:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None)
         if proc.returncode != 0:
             raise SimError(f"simulation harness failed with status {proc.returncode}")
         st = json.loads(stats.read_text())
@@ -250,6 +259,74 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
         if insn_trace:
             _write_insn_trace(td / "itrace.txt", insn_trace, image)
     return res
+
+
+def _exit_status(stats):
+    st = json.loads(stats.read_text())
+    return SimResult(st["reason"], st["tohost"], st["cycles"], st["instret"], st["seconds"],
+                     {"all": st["all"], "region": st["region"]}).exit_code
+
+
+def _run_gdb(cmd, port, stats, capture, log, on_listen):
+    """The harness with the DMI pipe, and one GDB session on 127.0.0.1:port."""
+    import threading
+    from .gdbserver import DmiPipe, Hart, GdbServer, listen
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    to_h_r, to_h_w = os.pipe()
+    from_h_r, from_h_w = os.pipe()
+    cmd = cmd + ["--dmi", f"{to_h_r}:{from_h_w}", "--halt-at-start", "--max-cycles", str(1 << 62)]
+    srv = listen(port)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if capture else None,
+                            pass_fds=(to_h_r, from_h_w))
+    os.close(to_h_r)
+    os.close(from_h_w)
+    out = []
+    reader = None
+    if capture:
+        reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
+        reader.start()
+    dmi = DmiPipe(to_h_w, from_h_r)
+    hart = Hart(dmi)
+
+    def exited():
+        if proc.poll() is None or not stats.exists():
+            return None
+        try:
+            return _exit_status(stats)
+        except (ValueError, KeyError):
+            return None
+
+    def kill():
+        proc.kill()
+
+    try:
+        hart.halt()
+        say(f"gluon: the SoC is halted at the reset vector; waiting for GDB on 127.0.0.1:{port}")
+        if on_listen:
+            on_listen(port)
+        conn, _ = srv.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            GdbServer(hart, conn, exited=exited, kill=kill, log=say).serve()
+        except EOFError:
+            say("gluon: GDB closed the connection; the program runs on")
+            try:
+                if hart.halted():
+                    hart.resume()
+            except EOFError:
+                pass
+        finally:
+            conn.close()
+    finally:
+        srv.close()
+        proc.wait()
+        dmi.close()
+        if reader:
+            reader.join()
+    result = subprocess.CompletedProcess(cmd, proc.returncode, b"".join(out) if capture else None)
+    if proc.returncode < 0:              # killed from GDB: no statistics
+        raise SimError("the simulation was killed from GDB")
+    return result
 
 
 def _write_insn_trace(raw, out, image):

@@ -166,6 +166,14 @@
 #define GLUON_PERF_DMA3_OFFSET 0x3Cu
 #define GLUON_PERF_DMA3 (*(volatile uint32_t *)(GLUON_PERF_BASE + 0x3Cu))
 
+/* ---- DEBUG: 0x10005000, 0x1000 bytes -- Debug Module lock. */
+#define GLUON_DEBUG_BASE 0x10005000u
+#define GLUON_DEBUG_SIZE 0x1000u
+#define GLUON_DEBUG_LOCK_OFFSET 0x0u
+#define GLUON_DEBUG_LOCK (*(volatile uint32_t *)(GLUON_DEBUG_BASE + 0x0u))
+#define GLUON_DEBUG_LOCK_LOCKED_SHIFT 0
+#define GLUON_DEBUG_LOCK_LOCKED_MASK 0x00000001u
+
 /* ---- HASH: 0x20000000, 0x1000 bytes -- Hash coprocessor: SHA-256, SHA3-256/512, Keccak-256, SHAKE128/256 with padding and DMA in hardware. See docs/hash.md. */
 #define GLUON_HASH_BASE 0x20000000u
 #define GLUON_HASH_SIZE 0x1000u

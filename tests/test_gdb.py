@@ -1,0 +1,128 @@
+"""GNU GDB (18.1, from pip: gdb-for-pwndbg) against ``gluon sim --gdb``: the whole chain of
+sim/gdbserver.py, the harness's DMI pipe and the Debug Module, as a user drives it."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+GDB = BIN / "gdb"
+DEMO = Path(__file__).resolve().parent.parent / "firmware" / "examples" / "gdb_demo.c"
+
+pytestmark = pytest.mark.skipif(not GDB.exists(), reason="gdb-for-pwndbg is not installed")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gdb")
+    elf = d / "gdb_demo.elf"
+    subprocess.run([str(BIN / "gluon"), "cc", "-O1", str(DEMO), "-o", str(elf)], check=True)
+    from gluon.hdl.config import get_config
+    from gluon.sim.verilator import build_model
+    build_model(get_config("minimal"))
+    return elf
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sim:
+    """``gluon sim --gdb`` in the background."""
+
+    def __init__(self, elf):
+        self.port = _free_port()
+        self.proc = subprocess.Popen([str(BIN / "gluon"), "sim", "--config", "minimal", "--gdb",
+                                      str(self.port), str(elf)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        err = b""
+        while b"waiting for GDB" not in err:
+            line = self.proc.stderr.readline()
+            assert line, f"gluon sim ended: {err.decode()}"
+            err += line
+
+    def finish(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out.decode(), err.decode()
+
+
+def _gdb_cmd(elf, port, cmds):
+    cmd = [str(GDB), "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off",
+           "-ex", f"target remote 127.0.0.1:{port}"]
+    for c in cmds:
+        cmd += ["-ex", c]
+    return cmd + [str(elf)]
+
+
+def gdb(elf, port, cmds, timeout=120):
+    p = subprocess.run(_gdb_cmd(elf, port, cmds), capture_output=True, text=True, timeout=timeout)
+    return p.stdout + p.stderr
+
+
+def test_break_step_print_set_var_exit_code(demo):
+    sim = Sim(demo)
+    out = gdb(demo, sim.port, [
+        "load",
+        "break main",
+        "continue",
+        "next",
+        "step",
+        "print x",
+        "print factor",
+        "set var factor = 10",
+        "print/x $pc",
+        "x/2wx &factor",
+        "set var spin = 0",
+        "continue",
+    ])
+    code, uart, err = sim.finish()
+    assert "Breakpoint 1, main" in out, out
+    assert "scale (x=3)" in out or "scale (x=x@entry=3)" in out, out
+    assert "$1 = 3" in out and "$2 = 7" in out, out
+    assert "0x0000000a" in out, out
+    assert "exited with code 03" in out, out
+    assert "scale 3 -> 30" in uart, uart
+    assert code == 3, (code, err)
+
+
+def test_ctrl_c_busy_loop_registers_and_monitor_reset(demo):
+    sim = Sim(demo)
+    p = subprocess.Popen(_gdb_cmd(demo, sim.port, [
+        "continue",
+        "print spin",
+        "info registers mstatus",
+        "info registers mepc pc",
+        "stepi",
+        "tbreak scale",
+        "monitor reset halt",
+        "maintenance flush register-cache",
+        "print/x $pc",
+        "continue",
+        "print x",
+        "set var spin = 0",
+        "continue",
+    ]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # wait for the program to reach its busy loop (it has printed its line), then Ctrl-C
+    time.sleep(3)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    code, uart, err = sim.finish()
+    assert "received signal SIGINT" in out, out
+    assert "$1 = 1" in out, out
+    assert "mstatus" in out and "0x1800" in out, out           # MPP = M after reset
+    assert "0x80000000" in out, out                           # monitor reset halt: reset vector
+    assert "Temporary breakpoint" in out and "scale (x=" in out, out
+    assert "exited with code 03" in out, out
+    assert uart.count("scale 3 -> 21") == 2, uart             # twice: before and after the reset
+    assert code == 3, (code, err)
