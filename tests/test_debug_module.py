@@ -4,6 +4,7 @@ debug mode, halt in WFI and during a coprocessor's DMA, the lock across every ki
 Reference: RISC-V External Debug Support 0.13.2."""
 
 import pytest
+from amaranth import Elaboratable, Module, ClockDomain, Signal
 from amaranth.sim import Simulator
 
 from gluon.hdl.config import get_config
@@ -301,3 +302,178 @@ handler:
         assert await d.read_reg(DPC) == ecall_pc + 4, "halted in the WFI"
         assert await d.read_reg(gpr(11)) == 2
     simulate(body, bench)
+
+
+LOCK_PROGRAM = f"""
+    la t0, handler
+    csrw mtvec, t0
+    la t0, user
+    csrw mepc, t0
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0            # U may touch everything PMP decides on (NAPOT, RWX)
+    li t0, 0x1800
+    csrc mstatus, t0            # MPP = U
+    mret
+user:
+    li t1, {DEBUG_BASE:#x}
+    li t2, 1
+    sw t2, 0(t1)                # refused: the lock page is M-only
+    j .
+.align 2
+handler:
+    csrr t0, mcause
+    sw t0, 0(gp)
+wait:
+    lw t0, 4(gp)                # the debugger says go
+    beqz t0, wait
+    li t1, {DEBUG_BASE:#x}
+    li t2, 1
+    sw t2, 0(t1)                # lock
+    lw t3, 0(t1)
+    sw t3, 8(gp)
+spin:
+    addi a0, a0, 1
+    j spin
+"""
+
+
+class ResettableSoC(Elaboratable):
+    """The SoC with its ``sync`` domain's reset exposed (a board's reset button)."""
+
+    def __init__(self, soc):
+        self.soc = soc
+        self.rst = Signal()
+        self._cd = ClockDomain("sync")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self._cd
+        m.d.comb += self._cd.rst.eq(self.rst)
+        m.submodules.soc = self.soc
+        return m
+
+
+def test_lock_refuses_everything_and_survives_every_reset_but_power_on():
+    elf = assemble(LOCK_PROGRAM, nres=64)
+    cfg = get_config("minimal").with_(ram_size=RAM)
+    words, _ = ram_init_from_elf(elf, ram_size=RAM)
+    soc = GluonSoC(cfg, ram_init=words)
+    top = ResettableSoC(soc)
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    results = symbol(elf, "results")
+
+    async def bench(ctx):
+        d = Dbg(ctx, soc)
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        await d.wait(150)
+        assert (await d.status()) >> 7 & 1, "authenticated before the lock"
+        assert await d.sb_read(results) == 7, "U-mode store to DEBUG.LOCK: store access fault"
+        assert await d.sb_write(results + 4, 1) == 0
+        await d.wait(100)
+
+        async def refused(what):
+            st = await d.status()
+            assert not st >> 7 & 1, f"{what}: dmstatus.authenticated must read 0 ({st:#x})"
+            await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE)
+            await d.wait(50)
+            assert not await d.halted(), f"{what}: halted while locked"
+            await d.wr(DMI.DMCONTROL, DMACTIVE)
+            await d.wr(DMI.DATA0, 0x55)
+            assert await d.rd(DMI.DATA0) == 0
+            await d.wr(DMI.COMMAND, access(gpr(10)))
+            await d.wait(5)
+            assert (await d.rd(DMI.ABSTRACTCS)) >> 8 & 7 == 0 and await d.rd(DMI.DATA0) == 0
+            await d.wr(DMI.SBCS, (1 << 20) | (2 << 17))
+            await d.wr(DMI.SBADDRESS0, results)
+            await d.wait(6)
+            assert await d.rd(DMI.SBDATA0) == 0
+            # the hart runs on (its trace shows retirements)
+            seen = 0
+            for _ in range(20):
+                await ctx.tick()
+                seen |= ctx.get(soc.trace.valid)
+            assert seen, f"{what}: the hart must keep running"
+
+        await refused("locked")
+        # ndmreset: refused too (and the lock stays)
+        await d.wr(DMI.DMCONTROL, HALTREQ | NDMRESET | DMACTIVE)
+        await d.wait(20)
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        await refused("after ndmreset")
+        # the simulator's hold (the core and devices in reset, RAM kept): the program restarts,
+        # finds the go flag set, and locks again anyway; the lock itself never cleared
+        ctx.set(soc.hold, 1)
+        for _ in range(5):
+            await ctx.tick()
+            assert not (await d.status()) >> 7 & 1, "hold must not clear the lock"
+        ctx.set(soc.hold, 0)
+        await refused("after hold")
+        # the sync domain's reset (a board's reset button)
+        ctx.set(top.rst, 1)
+        await ctx.delay(3.2e-6)                 # (a tick() would raise DomainReset)
+        ctx.set(top.rst, 0)
+        await ctx.delay(1e-6)
+        assert not (await d.status()) >> 7 & 1, "the reset button must not clear the lock"
+        await refused("after the reset button")
+
+    sim.add_testbench(bench)
+    sim.run()
+
+    # power-on (a new simulation: the flip-flop's initial value) is unlocked
+    async def fresh(d, syms):
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        assert (await d.status()) >> 7 & 1
+    simulate(LOCK_PROGRAM, fresh)
+
+
+def test_halt_during_coprocessor_dma(tmp_path):
+    """The hart halts while the hash coprocessor's DMA runs; the coprocessor carries on and
+    finishes while the hart is halted; the digest is right after resuming."""
+    import hashlib
+    from pathlib import Path
+    from gluon.firmware.cc import compile as cc
+    from gluon.hdl.config import SocConfig
+    from gluon.sim.elf import load_elf
+    ram = 32 * 1024
+    src = Path(__file__).resolve().parent / "fw" / "debug_hash_dma.c"
+    elf = cc([str(src)], str(tmp_path / "dma.elf"), opt="-O2", ram_size=ram)
+    cfg = SocConfig("debug-hash", ("hash",), ram_size=ram, debug=True)
+    words, _ = ram_init_from_elf(elf, ram_size=ram)
+    soc = GluonSoC(cfg, ram_init=words)
+    syms = load_elf(elf, ram_size=ram).symbols
+    sim = Simulator(soc)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        d = Dbg(ctx, soc)
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        for _ in range(200_000):
+            await ctx.tick()
+            if ctx.get(soc.dma_req) & 1:
+                break
+        else:
+            raise AssertionError("no DMA seen")
+        await d.halt()
+        assert ctx.get(soc.copro_busy) & 1, "halted while the coprocessor works"
+        for n in range(100_000):
+            if not ctx.get(soc.copro_busy) & 1:
+                break
+            await ctx.tick()
+        assert await d.halted(), "still halted"
+        assert not ctx.get(soc.copro_busy) & 1, "the coprocessor finished while halted"
+        await d.resume()
+        for _ in range(100):
+            await d.wait(1000)
+            if await d.sb_read(syms["tohost"]):
+                break
+        assert await d.sb_read(syms["tohost"]) == 1, "the program passed"
+        got = b""
+        for i in range(8):
+            got += (await d.sb_read(syms["result"] + 4 * i)).to_bytes(4, "little")
+        assert got == hashlib.sha256(bytes(i * 7 & 0xFF for i in range(512))).digest()
+
+    sim.add_testbench(bench)
+    sim.run()
