@@ -25,7 +25,7 @@ from gluon.boards.firmware import (ram_init_from_elf, words_from_image, default_
                                    LoadError)
 from gluon.boards.targets import BOARDS, get_board, board_config, board_flow
 from gluon.hdl.soc import RAM_BASE
-from gluon.sim.elf import load_elf
+from gluon.firmware.elf import load_elf
 
 
 VENV_BIN = Path(sys.executable).parent
