@@ -88,11 +88,11 @@ class ElfImage:
         if not hasattr(self, "_lines"):
             self._lines = _line_table(self.path)
         rows = self._lines
-        i = bisect.bisect_right(rows, (pc, "\uffff", 1 << 30, True)) - 1
+        i = bisect.bisect_right(rows, (pc, 2)) - 1
         if i < 0:
             return None
-        addr, fname, line, end = rows[i]
-        if end or line == 0:
+        _addr, starts, fname, line = rows[i]
+        if not starts or line == 0:
             return None
         return fname, line
 
@@ -110,7 +110,8 @@ class ElfImage:
 
 
 def _line_table(path):
-    """Sorted rows ``(address, file, line, end_sequence)`` of every line program in ``path``."""
+    """Sorted rows ``(address, 0 at an end of sequence else 1, file, line)`` of every line
+    program in ``path``."""
     rows = []
     try:
         with open(path, "rb") as f:
@@ -142,7 +143,8 @@ def _line_table(path):
                             base = dirs[d].decode(errors="replace") if 0 <= d < len(dirs) else comp_dir
                             name = str(Path(comp_dir, base, name))
                         names[st.file] = name
-                    rows.append((st.address, names[st.file], st.line, bool(st.end_sequence)))
+                    # an end-of-sequence row sorts before a row starting at the same address
+                    rows.append((st.address, 0 if st.end_sequence else 1, names[st.file], st.line))
     except (ELFError, OSError, struct.error, ValueError, KeyError, IndexError, AttributeError):
         return []                       # line info is a nicety: a file without it still runs
     rows.sort()

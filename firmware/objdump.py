@@ -105,9 +105,11 @@ def dump(path, out, *, source=True):
             base, data = sec["sh_addr"], sec.data()
             out.write(f"\nsection {sec.name} (0x{base:08x}, {len(data)} bytes)\n")
             last_loc = None
+            auipc = {}
             for off in range(0, len(data) - 3, 4):
                 pc = base + off
                 if pc in starts:
+                    auipc = {}
                     out.write(f"\n{pc:08x} <{starts[pc]}>:\n")
                 if source:
                     loc = image.source_line(pc)
@@ -117,7 +119,18 @@ def dump(path, out, *, source=True):
                                   + (f"    {text.strip()}" if text else "") + "\n")
                     last_loc = loc
                 word = int.from_bytes(data[off:off + 4], "little")
-                out.write(f"{pc:08x}:  {word:08x}  {dis.text(word, pc)}\n")
+                text = dis.text(word, pc)
+                # a call or tail jump through AUIPC + JALR: name the target
+                rd, rs1 = word >> 7 & 31, word >> 15 & 31
+                if word & 0x7F == 0x67 and auipc.get(rs1) is not None:
+                    t = (auipc[rs1] + _sext(word >> 20, 12)) & 0xFFFF_FFFE
+                    name = image.symbol_offset(t)
+                    text += f" -> 0x{t:08x}" + (f" <{name}>" if name else "")
+                if word & 0x7F == 0x17:
+                    auipc[rd] = (pc + (word & 0xFFFF_F000)) & 0xFFFF_FFFF
+                elif rd:
+                    auipc.pop(rd, None)
+                out.write(f"{pc:08x}:  {word:08x}  {text}\n")
 
 
 def main(argv=None):

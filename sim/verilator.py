@@ -28,7 +28,7 @@ import time
 from gluon.firmware.elf import load_elf, LoadError
 
 
-__all__ = ["build_model", "run", "SimResult", "SimError", "cache_dir", "TRACE_KINDS",
+__all__ = ["build_model", "model_dir", "run", "SimResult", "SimError", "cache_dir", "TRACE_KINDS",
            "EXIT_STATUS", "exit_status"]
 
 
@@ -88,7 +88,9 @@ def _source_hash(config, trace, sim_gating=True):
     # The build (flags, the Verilog filter), not the rest of this file: changing how a run is
     # driven keeps the cached models.
     h.update(repr(_verilator_flags(trace)).encode())
-    h.update(_MODEL_VERSION.encode())
+    if trace == "vcd":
+        import inspect
+        h.update(inspect.getsource(_named_only).encode())
     h.update(repr(config).encode())
     h.update(str(trace or "fast").encode())
     if not sim_gating:
@@ -111,17 +113,11 @@ def _verilator_env():
     return env, os.path.join(vbin, "verilator")
 
 
-def build_model(config, *, trace=False, log=None, sim_gating=True):
-    """Return the path of the harness binary for ``config`` (a SocConfig), building if needed.
-    ``sim_gating=False``: without the idle coprocessors' stopped clocks (hdl/simgate.py), the
-    same logic as synthesised (for checking that the gated model behaves identically)."""
-    from amaranth.back import verilog
-    from .simtop import SimTop
-
+def model_dir(config, *, trace=None, sim_gating=True):
+    """The cache directory of the model for ``config`` (each RAM size and each waveform kind is
+    its own model: ``<config>[-<KiB>k][-ungated]-<hash>``)."""
     if trace not in (None, False) + TRACE_KINDS:
         raise SimError(f"unknown waveform kind {trace!r}")
-    trace = trace or None
-    key = _source_hash(config, trace, sim_gating)
     from gluon.hdl.config import CONFIGS
     name = config.name
     default = CONFIGS.get(config.name)
@@ -129,7 +125,16 @@ def build_model(config, *, trace=False, log=None, sim_gating=True):
         name += f"-{config.ram_size // 1024}k"
     if not sim_gating:
         name += "-ungated"
-    out = cache_dir() / "verilator" / f"{name}-{key}"
+    return cache_dir() / "verilator" / f"{name}-{_source_hash(config, trace or None, sim_gating)}"
+
+
+def build_model(config, *, trace=False, log=None, sim_gating=True):
+    """Return the path of the harness binary for ``config`` (a SocConfig), building if needed.
+    ``sim_gating=False``: without the idle coprocessors' stopped clocks (hdl/simgate.py), the
+    same logic as synthesised (for checking that the gated model behaves identically)."""
+    out = model_dir(config, trace=trace, sim_gating=sim_gating)
+    trace = trace or None
+    name, key = out.name.rsplit("-", 1)
     binary = out / "obj_dir" / "Vsim"
     if binary.exists():
         return binary
@@ -176,17 +181,13 @@ def _build(config, trace, key, out, binary, log, sim_gating=True):
     return binary
 
 
-# Bumped when the model's build changes in a way the flags do not show (the Verilog filter).
-_MODEL_VERSION = "2"
-
-
 def _named_only(v):
     """The Verilog with every declaration whose name holds a ``$`` fenced by Verilator's
     tracing_off/tracing_on comments: the waveform keeps the signals the design names."""
     out = []
     for line in v.splitlines():
         s = line.lstrip()
-        if s.startswith(("wire ", "reg ")) and "$" in s:
+        if s.startswith(("wire ", "reg ", "input ", "output ")) and "$" in s:
             line = f"  /*verilator tracing_off*/ {s} /*verilator tracing_on*/"
         out.append(line)
     return "\n".join(out) + "\n"
