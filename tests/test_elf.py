@@ -143,3 +143,14 @@ def test_objdump(tmp_path, elf):
     p = subprocess.run([sys.executable, "-m", "gluon.sim.cli", "objdump", str(tmp_path / "no.elf")],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_ram_size_runs_a_larger_program(tmp_path):
+    """`gluon sim --ram-size 256K` (a model of its own) runs a program that needs 200 KiB."""
+    src = tmp_path / "big.c"
+    src.write_text("static volatile char big[200 * 1024] = {1};\n"
+                   "int main(void) { big[204000] = 5; return big[0] + big[204000]; }\n")
+    big = cc.compile([src], tmp_path / "big.elf", ram_size=256 * 1024)
+    p = _gluon("sim", "--config", "minimal", "--ram-size", "256K", str(big))
+    assert p.returncode == 6, p.stderr

@@ -63,3 +63,16 @@ def test_vcd_named_real_period_window(tmp_path, elf):
     # the window: 300 cycles
     assert times[-1] - times[0] in (299 * period + period // 2, 300 * period - period // 2, 299 * period)
     assert 299 <= rises <= 301
+
+
+@pytest.mark.slow
+def test_vcd_everything(tmp_path, elf):
+    """--trace-all (its own model): the anonymous signals are there too."""
+    out = tmp_path / "all.vcd"
+    p = subprocess.run([sys.executable, "-m", "gluon.sim.cli", "sim", "--config", "minimal",
+                        "--trace", str(out), "--trace-all", "--trace-to", "50", str(elf)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    names, _times, _ts, _rises = _read(out)
+    anonymous = [n for n in names if "$" in n.rsplit(".", 1)[-1]]
+    assert len(anonymous) > 0.3 * len(names)
