@@ -1,11 +1,16 @@
 """The `gluon` command-line tool.
 
     gluon cc     C/assembly -> ELF with the Gluon SDK (ziglang clang)
+    gluon objdump  ELF -> disassembly with symbols and source lines (firmware/objdump.py)
     gluon sim    ELF -> the simulated SoC (Verilator), UART on stdout, exit status = result
     gluon demo   build the demo firmware and run it on the simulated SoC
     gluon bench  software vs coprocessor: cycles, speedup, glue share; CPI; simulation speed
-    gluon build  FPGA bitstream (Yosys + nextpnr from pip)
     gluon regs   regenerate the register header and docs from the Python declarations
+    gluon build, gluon load (and any other command a package declares in the
+                 ``gluon.commands`` entry points: boards/cli.py)
+
+This module is the command frame; it imports gluon.sim, gluon.firmware and gluon.hdl, never
+gluon.boards (the board commands register themselves through the entry points).
 """
 
 import argparse
@@ -97,25 +102,29 @@ class _BadInput(Exception):
     pass
 
 
-def _max_cycles(text):
+def _count(text, minimum):
+    """A cycle count (``200000000``, ``0x1000``, ``2e8``, ``200_000_000``) in [minimum, 2^64)."""
     try:
         n = int(text.replace("_", ""), 0)
     except ValueError:
         try:
-            f = float(text)                      # 2e8
+            f = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a cycle count: {text!r}") from None
         if f != int(f):
             raise argparse.ArgumentTypeError(f"not a whole number of cycles: {text!r}") from None
         n = int(f)
-    if not 0 < n < 1 << 64:
-        raise argparse.ArgumentTypeError(f"{text} is outside [1, 2^64 - 1]")
+    if not minimum <= n < 1 << 64:
+        raise argparse.ArgumentTypeError(f"{text} is outside [{minimum}, 2^64 - 1]")
     return n
+
+
+def _max_cycles(text):
+    return _count(text, 1)
 
 
 def _cycle(text):
-    n = _max_cycles(text) if text.strip() not in ("0", "0x0") else 0
-    return n
+    return _count(text, 0)
 
 
 def _ram_size(text):

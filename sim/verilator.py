@@ -201,8 +201,7 @@ def _verilator_flags(trace):
            "-fno-table",
            "--top-module", "simtop", "-o", "Vsim",
            # -O2: -O3 saves ~4 % of the instructions but doubles the compile time and is no
-           # faster measurably; -Os/-O1 are slower. (Every flag here is part of the cache key:
-           # this file is hashed into it.)
+           # faster measurably; -Os/-O1 are slower. (These flags are part of the cache key.)
            "-CFLAGS", "-O2 -std=c++17",
            # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
            # breaks designs large enough to be split into several files
