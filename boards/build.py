@@ -557,18 +557,39 @@ def _check_timing(res, report_path, board, allow_timing_fail, log):
 
 # ---------------------------------------------------------------------------------- output
 
+def _render(*tables):
+    """Plain text of rich tables (no colour: the same text on a terminal, in a log or a test)."""
+    import io
+    from rich.console import Console
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, color_system=None, highlight=False)
+    for t in tables:
+        console.print(t)
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def _table(*columns):
+    from rich import box
+    from rich.table import Table
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in columns:
+        t.add_column(name, justify="left" if name in ("resource", "clock", "block", "") else "right")
+    return t
+
+
 def format_summary(res):
-    lines = [f"{'resource':<10}{'used':>9}{'available':>11}{'%':>7}"]
+    """The resources used against those available, and each clock's Fmax against its
+    constraint."""
+    res_t = _table("resource", "used", "available", "%")
     for k in ("LUT", "FF", "LC", "BRAM", "DSP"):
         if k in res.resources:
             used, avail = res.resources[k]
-            pct = f"{100 * used / avail:6.1f}" if avail else "     -"
-            lines.append(f"{k:<10}{used:>9}{avail if avail else '-':>11}{pct:>7}")
-    lines.append("")
-    lines.append(f"{'clock':<24}{'achieved':>12}{'constraint':>12}")
+            res_t.add_row(k, str(used), str(avail) if avail else "-",
+                          f"{100 * used / avail:.1f}" if avail else "-")
+    clk_t = _table("clock", "achieved", "constraint", "")
     for c, (a, b) in res.clocks.items():
-        lines.append(f"{c[:24]:<24}{a:>8.2f} MHz{b:>8.2f} MHz  {'met' if a >= b else 'FAILED'}")
-    return "\n".join(lines)
+        clk_t.add_row(c[:40], f"{a:.2f} MHz", f"{b:.2f} MHz", "met" if a >= b else "FAILED")
+    return _render(res_t, clk_t)
 
 
 # Sub-blocks left out of the per-block tables (their parent's figure includes them).
@@ -576,14 +597,14 @@ MINOR_BLOCKS = {"regs", "unmapped", "rxf", "txf", "rfifo"}
 
 
 def format_blocks(rows, max_depth=3):
-    lines = [f"{'block':<34}{'LUT':>8}{'FF':>8}{'BRAM':>6}{'DSP':>5}"]
+    t = _table("block", "LUT", "FF", "BRAM", "DSP")
     for depth, name, c in rows:
         leaf = name.rsplit(".", 1)[-1]
         if depth > max_depth or not any(c.values()) or (depth >= 2 and leaf in MINOR_BLOCKS):
             continue
-        label = "  " * depth + (name.rsplit(".", 1)[-1] if depth else name)
-        lines.append(f"{label[:34]:<34}{c['LUT']:>8}{c['FF']:>8}{c['BRAM']:>6}{c['DSP']:>5}")
-    return "\n".join(lines)
+        label = "  " * depth + (leaf if depth else name)
+        t.add_row(label[:34], str(c["LUT"]), str(c["FF"]), str(c["BRAM"]), str(c["DSP"]))
+    return _render(t)
 
 
 def _err(msg):

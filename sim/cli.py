@@ -49,21 +49,46 @@ def _summary(res, config_name):
     return "\n".join(lines)
 
 
+def _render(*tables):
+    """Plain text of rich tables (no colour: the same on a terminal and in a log)."""
+    import io
+    from rich.console import Console
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, color_system=None, highlight=False)
+    for t in tables:
+        console.print(t)
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def _table(title, *columns):
+    from rich import box
+    from rich.table import Table
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+              show_edge=False, min_width=len(title))
+    for i, name in enumerate(columns):
+        t.add_column(name, justify="left" if i == 0 else "right")
+    return t
+
+
 def _profile(res, config):
     """The cycle-attribution table and the per-function profile (PC samples → ELF symbols)."""
     from gluon.hdl.config import coprocessor_class
     c = res.measured
     cyc = max(c["cycles"], 1)
-    out = [f"profile ({'region marked by PERF.CTRL' if res.region_seen else 'whole run'}):",
-           f"  cycles               {c['cycles']:>12}",
-           f"  instructions retired {c['instret']:>12}   CPI {c['cycles'] / max(c['instret'], 1):.3f}",
-           f"  coprocessor busy     {c['busy_cycles']:>12}   {100 * c['busy_cycles'] / cyc:5.1f} %",
-           f"  glue                 {c['cycles'] - c['busy_cycles']:>12}   {100 * (1 - c['busy_cycles'] / cyc):5.1f} %",
-           f"  core data-bus cycles {c['core_bus_cycles']:>12}   {100 * c['core_bus_cycles'] / cyc:5.1f} %"]
+    pct = lambda n: f"{100 * n / cyc:.1f} %"
+    t = _table(f"profile ({'region marked by PERF.CTRL' if res.region_seen else 'whole run'})",
+               "", "cycles", "share", "")
+    t.add_row("cycles", str(c["cycles"]), "", "")
+    t.add_row("instructions retired", str(c["instret"]), "",
+              f"CPI {c['cycles'] / max(c['instret'], 1):.3f}")
+    t.add_row("coprocessor busy", str(c["busy_cycles"]), pct(c["busy_cycles"]), "")
+    t.add_row("glue", str(c["cycles"] - c["busy_cycles"]), pct(c["cycles"] - c["busy_cycles"]), "")
+    t.add_row("core data-bus cycles", str(c["core_bus_cycles"]), pct(c["core_bus_cycles"]), "")
     for name in config.coprocessors:
         slot = coprocessor_class(name).SLOT
-        out.append(f"  {name:<8} busy        {c['busy_per_slot'][slot]:>12}   "
-                   f"{100 * c['busy_per_slot'][slot] / cyc:5.1f} %   DMA bus cycles {c['dma_per_slot'][slot]}")
+        t.add_row(f"{name} busy", str(c["busy_per_slot"][slot]), pct(c["busy_per_slot"][slot]),
+                  f"DMA bus cycles {c['dma_per_slot'][slot]}")
+    tables = [t]
     samples = getattr(res, "pc_samples", {})
     if samples:
         by_fn = {}
@@ -71,10 +96,11 @@ def _profile(res, config):
             fn = res.image.symbolize(pc) or f"0x{pc:08x}"
             by_fn[fn] = by_fn.get(fn, 0) + n
         total = sum(by_fn.values())
-        out.append("  functions (sampled PC of the last retired instruction):")
+        f = _table("functions (sampled retired PCs)", "function", "share")
         for fn, n in sorted(by_fn.items(), key=lambda kv: -kv[1])[:15]:
-            out.append(f"    {100 * n / total:5.1f} %  {fn}")
-    return "\n".join(out)
+            f.add_row(fn, f"{100 * n / total:.1f} %")
+        tables.append(f)
+    return _render(*tables)
 
 
 def _check_output(path, what):
