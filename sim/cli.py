@@ -177,6 +177,7 @@ class _Console:
         self.trap = None
         self.last = None
         self.t0 = time.monotonic()
+        self.stdout_tty = sys.stdout.isatty()
 
     def write(self, data):
         with self.lock:
@@ -185,7 +186,8 @@ class _Console:
                 self.trap = (int(m.group(1), 16), m.group(2).decode(errors="replace"),
                              int(m.group(3), 16))
             self.tail = (self.tail + data)[-160:]
-            if self.live is None:
+            if self.live is None or not self.stdout_tty:
+                # no progress line, or it is on another file than the program's output
                 sys.stdout.buffer.write(data)
                 if b"\n" in data:
                     sys.stdout.flush()
@@ -209,7 +211,7 @@ class _Console:
             self.last = (cycles, now)
             where = self.image.symbolize(pc) or f"0x{pc:08x}"
             text = (f"gluon: {cycles:,} cycles ({100 * cycles / self.max_cycles:.1f} % of "
-                    f"--max-cycles), {speed / 1e6:.2f} M cycles/s, in {where}  (Ctrl-C stops)")
+                    f"--max-cycles), {speed / 1e6:.2f} M cycles/s, in {where}")
             if self.live is None:
                 from rich.console import Console
                 from rich.live import Live
