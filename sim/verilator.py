@@ -10,7 +10,8 @@ configuration's default.
 Waveforms come from separate models built with Verilator's tracing: ``vcd`` keeps the signals
 the design names (every signal whose Verilog name holds a ``$`` -- Amaranth's anonymous
 ``$N`` temporaries, Yosys' ``$auto$...`` wires and the ``name$N`` copies of a port at each
-module boundary -- is left untraced), ``vcd-all`` everything. FST needs the system's lz4
+module boundary -- is left untraced), ``vcd-all`` everything (the anonymous signals renamed
+``anon$N``: a VCD reference may not begin with ``$``). FST needs the system's lz4
 library, which no pip package provides: write a VCD.
 """
 
@@ -88,9 +89,9 @@ def _source_hash(config, trace, sim_gating=True):
     # The build (flags, the Verilog filter), not the rest of this file: changing how a run is
     # driven keeps the cached models.
     h.update(repr(_verilator_flags(trace)).encode())
-    if trace == "vcd":
+    if trace in TRACE_KINDS:
         import inspect
-        h.update(inspect.getsource(_named_only).encode())
+        h.update(inspect.getsource(_named_only if trace == "vcd" else _readable_anonymous).encode())
     h.update(repr(config).encode())
     h.update(str(trace or "fast").encode())
     if not sim_gating:
@@ -162,6 +163,8 @@ def _build(config, trace, key, out, binary, log, sim_gating=True):
     v = verilog.convert(top, name="simtop", emit_src=False)
     if trace == "vcd":
         v = _named_only(v)
+    elif trace == "vcd-all":
+        v = _readable_anonymous(v)
     (tmp / "simtop.v").write_text(v)
     say(f"gluon:   Verilog generated ({time.monotonic() - t0:.1f} s); compiling with Verilator...")
     env, vexe = _verilator_env()
@@ -191,6 +194,13 @@ def _named_only(v):
             line = f"  /*verilator tracing_off*/ {s} /*verilator tracing_on*/"
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _readable_anonymous(v):
+    """The Verilog with each escaped identifier that starts with ``$`` (``\\$1``,
+    ``\\$auto$...``) renamed ``anon$...``: a VCD variable reference may not start with ``$``
+    (pyvcd refuses the file otherwise)."""
+    return v.replace("\\$", "\\anon$")
 
 
 def _verilator_flags(trace):
