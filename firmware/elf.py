@@ -152,6 +152,8 @@ def _line_table(path):
 
 
 def load_elf(path, *, ram_base=0x8000_0000, ram_size=128 * 1024):
+    """The :class:`ElfImage` of the RV32 executable at ``path`` whose loadable segments lie in
+    [``ram_base``, ``ram_base + ram_size``); :class:`LoadError` (one line) for anything else."""
     path = Path(path)
     try:
         f = open(path, "rb")
