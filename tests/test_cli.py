@@ -198,8 +198,15 @@ def test_progress_on_a_terminal(elfs):
 
 def test_regs_unwritable(tmp_path, monkeypatch, capsys):
     from gluon.hdl import regsgen
+    mmap = regsgen.memory_map()
+    header, doc = tmp_path / "regs.h", tmp_path / "registers.md"
+    header.write_text(regsgen.header_text(mmap))
+    doc.write_text(regsgen.doc_text(mmap))
+    monkeypatch.setattr(regsgen, "HEADER", header)
+    monkeypatch.setattr(regsgen, "DOC", doc)
     assert cli.main(["regs"]) == 0                          # up to date: writes nothing
     assert "up to date" in capsys.readouterr().out
+    doc.unlink()
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setattr(regsgen, "HEADER", blocker / "regs.h")    # its parent is a file
