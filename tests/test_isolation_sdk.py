@@ -128,11 +128,13 @@ def test_stray_user_trap_is_fatal_and_uses_no_task_sp(tmp_path_factory):
     assert "trap from U-mode with no M-mode stack" in text and "(ecall from U-mode)" in text, text
 
 
-def test_user_store_to_tohost_is_ignored_and_reported(tmp_path_factory):
+@pytest.mark.parametrize("config", ["minimal", "small"])
+def test_user_store_to_tohost_is_ignored_and_reported(tmp_path_factory, config):
     """With the SDK's entry over tohost turned off (a firmware mistake), a U task's store of
     "pass" and an M store with MPRV = 1, MPP = U are both ignored and counted by the simulator;
-    the run ends with M's own exit(9)."""
-    res = run(build(tmp_path_factory, "tohost_from_user"), CONFIG, max_cycles=500_000)
+    the run ends with M's own exit(9). `small` has no PMP (U may store anywhere) and a core
+    that makes its data requests from W: the privilege travels with the request."""
+    res = run(build(tmp_path_factory, "tohost_from_user"), get_config(config), max_cycles=500_000)
     text = res.output.decode()
     assert "task returned 0; still running" in text and "MPRV store done; still running" in text
     assert (res.reason, res.tohost, res.tohost_refused) == ("tohost", (9 << 1) | 1, 2), text
