@@ -82,9 +82,22 @@ def test_trap_inside_a_handler_nests(sp_attack):
 
 def test_launch_races_no_interrupt(tmp_path_factory):
     """2000 launches with the timer firing at every phase around gluon_run_user: every trap
-    from U has mepc in the task's code, every trap from M outside it; each phase is hit."""
-    res = run(build(tmp_path_factory, "launch_race"), CONFIG, max_cycles=5_000_000)
+    from U has mepc in the task's code, every trap from M outside it; each phase is hit. And
+    from the instruction trace: what follows each launch's mret is the task's first
+    instruction, or the trap entry (an interrupt held over the launch, taken there)."""
+    elf = build(tmp_path_factory, "launch_race")
+    trace = elf.with_suffix(".trace")
+    res = run(elf, CONFIG, max_cycles=5_000_000, insn_trace=trace)
     text = res.output.decode()
+    syms = res.image.symbols
+    run_user = next(f for f in res.image.functions if f[2] == "gluon_run_user")
+    mret_pc = run_user[0] + run_user[1] - 4
+    pcs = [int(line.split()[1], 16) for line in trace.read_text().splitlines()
+           if not line.startswith("#")]
+    after = [pcs[i + 1] for i, pc in enumerate(pcs[:-1]) if pc == mret_pc]
+    assert len(after) == 2000
+    assert set(after) <= {syms["task_race"], syms["gluon_trap_entry"]}, \
+        {hex(pc) for pc in after} - {hex(syms["task_race"]), hex(syms["gluon_trap_entry"])}
     assert res.passed, text
     m = re.search(r"race: launches=(\d+) ok=(\d+) violations=(\d+) m_before=(\d+) u_first=(\d+) "
                   r"u_body=(\d+) m_after=(\d+) none=(\d+)", text)
@@ -94,6 +107,7 @@ def test_launch_races_no_interrupt(tmp_path_factory):
     # the interrupt came before the launch, was held over the whole of gluon_run_user and taken
     # at the task's first instruction, came in the task's body, and after its end
     assert min(m_before, u_first, u_body, m_after) > 0, text
+    assert after.count(syms["gluon_trap_entry"]) == u_first
     assert m_before + u_first + u_body + m_after + none == launches
 
 
