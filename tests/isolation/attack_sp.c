@@ -47,9 +47,9 @@ __asm__(
     "    li a7, 0x45584954\n    ecall\n"                  /* gluon_user_exit(a0) */
     "5:  j 5b\n");
 
-/* Nesting: the handler of this ecall itself takes a trap (an M-mode load the PMP-locked guard
- * refuses... no: an unmapped address, a bus error), then returns to the task, which must still
- * be in U-mode (csrr mstatus traps as illegal) with the value the handler gave it. */
+/* Nesting: the handler of this ecall itself takes a trap (an M-mode load from an unmapped
+ * address: a bus error, load access fault), then returns to the task, which must still be in
+ * U-mode (csrr mstatus traps as illegal) with the value the handler gave it. */
 void task_nest(void);
 __asm__(
     ".section .text.task_nest, \"ax\"\n"
