@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
 
     // Run (hold is registered in the model: the core starts one cycle after this tick).
     top->hold = 0; tick();
-    uint64_t cycles = 0, instret = 0;
+    uint64_t cycles = 0, instret = 0, tohost_refused = 0;
     uint32_t result = 0, last_pc = 0x80000000u;
     const char *reason = "max-cycles";
     Counts all, region;
@@ -255,6 +255,11 @@ int main(int argc, char **argv) {
         }
         if (pc_every && cycles % pc_every == 0) pc_hist[last_pc]++;
         bool stop = false;
+        if (top->tohost_refused) {          // a U-mode store: the run's end is M-mode's
+            fprintf(stderr, "gluon-harness: ignored a store of 0x%08x to tohost made with effective "
+                            "privilege U (cycle %" PRIu64 ")\n", top->tohost_data, cycles);
+            tohost_refused++;
+        }
         if (top->tohost_stb) { result = top->tohost_data; reason = "tohost"; stop = true; }
         else if (top->exit_stb) { result = top->exit_code; reason = "simctrl"; stop = true; }
         tick();
@@ -284,8 +289,10 @@ int main(int argc, char **argv) {
         FILE *f = fopen(stats, "w");
         if (!f) die("cannot open stats file");
         fprintf(f, "{\"reason\": \"%s\", \"tohost\": %u, \"cycles\": %" PRIu64 ", \"instret\": %" PRIu64
-                   ", \"seconds\": %.6f, \"cpu_seconds\": %.6f, \"last_pc\": %u, \"region_seen\": %s, ",
-                reason, result, cycles, instret, secs, cpu_secs, last_pc, region_seen ? "true" : "false");
+                   ", \"seconds\": %.6f, \"cpu_seconds\": %.6f, \"last_pc\": %u, \"region_seen\": %s, "
+                   "\"tohost_refused\": %" PRIu64 ", ",
+                reason, result, cycles, instret, secs, cpu_secs, last_pc, region_seen ? "true" : "false",
+                tohost_refused);
         json_counts(f, "all", all);
         fprintf(f, ", ");
         json_counts(f, "region", region);

@@ -332,6 +332,7 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
                         {"all": st["all"], "region": st["region"]}, st["region_seen"],
                         output, st.get("cpu_seconds", 0.0))
         res.last_pc = st.get("last_pc", 0)
+        res.tohost_refused = st.get("tohost_refused", 0)   # U-mode stores to tohost, ignored
         res.pc_samples = {}
         if pc_sample and (td / "pcs.txt").exists():
             for line in (td / "pcs.txt").read_text().splitlines():
