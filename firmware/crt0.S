@@ -76,14 +76,18 @@ _start:
  * saved context) while a U-mode task runs.  `csrrw sp, mscratch, sp` then
  * swaps in M's stack, or (from M) yields 0 and is undone.
  *
- * The frame (struct gluon_trap_frame, gluon/sdk.h; 144 bytes on the M stack)
+ * The frame (struct gluon_trap_frame, gluon/sdk.h; 160 bytes on the M stack)
  * holds x1..x31 (x[2] = sp at the trap), mepc, mstatus, the interrupted
- * handler's frame and mcause.  gluon_trap_regs points at it while
- * gluon_trap_handler(mcause, mepc, mtval) runs.  On return the registers,
- * mepc and mstatus are written back FROM THE FRAME: a handler changes where
- * the trap returns to (and to which privilege: mstatus.MPP) in the frame,
- * gluon_trap_skip() for the next instruction.  Writing the mepc CSR has no
- * effect, because a trap taken inside the handler would overwrite it anyway.
+ * handler's frame, mcause, the trap's number (gluon_trap_epoch) and mepc and
+ * mstatus as the trap left them.  gluon_trap_regs points at it while
+ * gluon_trap_handler(mcause, mepc, mtval) runs.  On return the registers are
+ * written back from the frame, and mepc/mstatus are taken:
+ *  - from the frame, if the handler changed them there (gluon_trap_skip(), or
+ *    frame->mstatus for MPP), or if another trap was taken while the handler
+ *    ran (its entry overwrote the CSRs; the frame kept this trap's values);
+ *  - from the CSRs otherwise, so `write_csr(mepc, mepc + 4)` in a handler
+ *    works as on any RISC-V M-mode runtime.
+ * Either way MIE is 0 until mret.
  *
  * Nesting: handlers run with interrupts off (the hardware clears MIE; the
  * entry does not set it).  A trap inside a handler (an exception, or an
@@ -96,11 +100,14 @@ _start:
  *  - a trap from U-mode with mscratch = 0: U was entered some other way than
  *    gluon_run_user, and no M stack is known (exit code GLUON_EXIT_TRAP).
  */
-    .equ FRAME, 144
+    .equ FRAME, 160
     .equ F_MEPC, 128
     .equ F_MSTATUS, 132
     .equ F_PREV, 136
     .equ F_MCAUSE, 140
+    .equ F_EPOCH, 144
+    .equ F_MEPC0, 148
+    .equ F_MSTATUS0, 152
 
     .macro SAVE_REGS              /* x1, x3..x31 (sp and x0 apart) */
     sw      x1,    4(sp)
@@ -160,6 +167,13 @@ gluon_trap_entry:
     sw      a1, F_MEPC(sp)
     sw      t0, F_MSTATUS(sp)
     sw      a0, F_MCAUSE(sp)
+    sw      a1, F_MEPC0(sp)
+    sw      t0, F_MSTATUS0(sp)
+    la      t1, gluon_trap_epoch    /* this trap's number: a later one changes it */
+    lw      t2, 0(t1)
+    addi    t2, t2, 1
+    sw      t2, 0(t1)
+    sw      t2, F_EPOCH(sp)
     la      t1, gluon_trap_regs /* the interrupted handler's frame (or NULL) */
     lw      t2, 0(t1)
     sw      t2, F_PREV(sp)
@@ -169,9 +183,22 @@ gluon_trap_entry:
     lw      t0, F_PREV(sp)
     la      t1, gluon_trap_regs
     sw      t0, 0(t1)
+    la      t1, gluon_trap_epoch
+    lw      t1, 0(t1)
+    lw      t2, F_EPOCH(sp)
+    sub     t2, t1, t2          /* 0: no trap was taken while the handler ran */
     lw      t0, F_MEPC(sp)
-    csrw    mepc, t0
-    lw      t0, F_MSTATUS(sp)   /* MIE is 0 in it: no interrupt until mret */
+    bnez    t2, 3f
+    lw      t1, F_MEPC0(sp)
+    bne     t0, t1, 3f          /* the handler changed the frame's mepc */
+    csrr    t0, mepc            /* else the CSR, as the trap or the handler left it */
+3:  csrw    mepc, t0
+    lw      t0, F_MSTATUS(sp)
+    bnez    t2, 4f
+    lw      t1, F_MSTATUS0(sp)
+    bne     t0, t1, 4f
+    csrr    t0, mstatus
+4:  andi    t0, t0, ~8          /* MIE = 0: no interrupt until mret */
     csrw    mstatus, t0
     srli    t0, t0, 11
     andi    t0, t0, 3

@@ -96,9 +96,9 @@ __attribute__((naked)) int gluon_run_user(void (*entry)(void), void *stack_top)
         "lw t2, 0(t1)\n  sw t2, 56(sp)\n"
         "la t2, gluon_trap_regs\n"
         "lw t2, 0(t2)\n  sw t2, 60(sp)\n"
-        /* Room for the task's first trap frame (144 bytes) above the stack guard: a store
+        /* Room for the task's first trap frame (160 bytes) above the stack guard: a store
          * into the guard faults here, in M-mode, and is reported as a stack overflow. */
-        "sw zero, -144(sp)\n"
+        "sw zero, -160(sp)\n"
         "sw sp, 0(t1)\n"
         "csrw mepc, a0\n"
         "li t0, 0x1800\n  csrc mstatus, t0\n"        /* MPP = U */

@@ -10,6 +10,11 @@
 __attribute__((section(".gluon_mdata")))
 uint32_t *volatile gluon_trap_regs;
 
+/* Counts trap entries (crt0.S): a handler's return sees whether another trap
+ * was taken while it ran, and so whether the mepc/mstatus CSRs are still its own. */
+__attribute__((section(".gluon_mdata")))
+uint32_t gluon_trap_epoch;
+
 const char *gluon_trap_cause_name(uint32_t mcause)
 {
     static const char *const exceptions[] = {

@@ -118,11 +118,13 @@ void     gluon_delay_us(uint32_t us);
  * frame on M-mode's stack (for a trap from U-mode: the M stack gluon_run_user
  * left in mscratch, never the task's sp) and calls gluon_trap_handler.  The
  * SDK's definition is weak: define your own to handle interrupts or ecalls.
- * On return the registers, mepc and mstatus are written back from the frame
- * and mret resumes there: change where it resumes in the frame
- * (gluon_trap_skip() steps over the trapping instruction); writing the mepc
- * CSR has no effect.  Handlers run with interrupts off; a trap inside a
- * handler nests (its own frame) and the handler then resumes unharmed.
+ * On return the registers are written back from the frame and mret resumes
+ * at mepc: change it in the frame (gluon_trap_skip() steps over the trapping
+ * instruction) or write the mepc CSR (`write_csr(mepc, mepc + 4)`); a change
+ * in the frame wins, and after a trap nested inside the handler only the
+ * frame counts (that trap overwrote the CSR).  mstatus likewise.  Handlers
+ * run with interrupts off; a trap inside a handler nests (its own frame) and
+ * the handler then resumes unharmed.
  * gluon_trap_default prints mcause/mepc/mtval on the UART and ends the run
  * with exit(GLUON_EXIT_TRAP); the weak handler ends a U-mode task that traps
  * unexpectedly instead (gluon_run_user returns GLUON_USER_TRAPPED) and calls
@@ -134,6 +136,10 @@ struct gluon_trap_frame {
     uint32_t mstatus;   /* as at the trap: MPP = the privilege mret returns to, MIE = 0 */
     struct gluon_trap_frame *prev;  /* the handler's frame this trap interrupted, or NULL */
     uint32_t mcause;
+    uint32_t epoch;            /* the trap's number (gluon_trap_epoch at its entry) */
+    uint32_t mepc_at_trap;     /* mepc and mstatus as the trap left them */
+    uint32_t mstatus_at_trap;
+    uint32_t reserved;         /* keeps the frame a multiple of 16 bytes */
 };
 
 void gluon_trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval);
