@@ -111,13 +111,16 @@ def test_ctrl_c_busy_loop_registers_and_monitor_reset(demo):
         "continue",
     ]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # wait for the program to reach its busy loop (it has printed its line), then Ctrl-C
-    time.sleep(3)
+    first = sim.proc.stdout.readline().decode()
+    assert "scale 3 -> 21" in first, first
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     try:
         out, _ = p.communicate(timeout=120)
     finally:
         p.kill()
     code, uart, err = sim.finish()
+    uart = first + uart
     assert "received signal SIGINT" in out, out
     assert "$1 = 1" in out, out
     assert "mstatus" in out and "0x1800" in out, out           # MPP = M after reset
