@@ -477,3 +477,34 @@ def test_halt_during_coprocessor_dma(tmp_path):
 
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_debug_mode_not_reachable_from_software():
+    """dcsr, dpc, dscratch0 and dret are illegal instructions outside debug mode (the core's
+    CSR decode does not know them), in a SoC with the Debug Module."""
+    from asmprog import run_asm
+    body = """
+    la t0, handler
+    csrw mtvec, t0
+    li s0, 0
+    csrr t1, 0x7b0              # dcsr
+    csrr t1, 0x7b1              # dpc
+    csrw 0x7b2, t1              # dscratch0
+    .word 0x7b200073            # dret
+    ebreak                      # no debugger: an ordinary breakpoint exception
+    PASS
+.align 2
+handler:
+    csrr t0, mcause
+    slli t2, s0, 2
+    add t2, t2, gp
+    sw t0, 0(t2)
+    addi s0, s0, 1
+    csrr t0, mepc
+    addi t0, t0, 4
+    csrw mepc, t0
+    mret
+"""
+    res, words = run_asm(body, config="minimal")
+    assert res.passed
+    assert words[:5] == [2, 2, 2, 2, 3], words[:5]
