@@ -306,7 +306,13 @@ class GdbServer:
                 continue
             if self._recv(0.02) is not None and b"\x03" in self.buf:
                 self.buf = self.buf.replace(b"\x03", b"", 1)
-                self.hart.halt()
+                try:
+                    self.hart.halt()
+                except DebugError as e:
+                    # locked: say so on GDB's console and keep waiting for the program's end
+                    self.log(f"gluon-gdb: {e}")
+                    self.send("O" + f"{e}\n".encode().hex())
+                    continue
                 return self.stop_reply(2)
 
     def handle(self, pkt):

@@ -129,3 +129,25 @@ def test_ctrl_c_busy_loop_registers_and_monitor_reset(demo):
     assert "exited with code 03" in out, out
     assert uart.count("scale 3 -> 21") == 2, uart             # twice: before and after the reset
     assert code == 3, (code, err)
+
+
+def test_locked_debug_module_refuses_the_halt(tmp_path):
+    """Firmware locks the Debug Module: GDB's Ctrl-C is refused with a message, and the
+    program runs on to its end, its exit status reaching GDB and gluon sim."""
+    elf = tmp_path / "lock.elf"
+    src = Path(__file__).resolve().parent / "fw" / "debug_lock.c"
+    subprocess.run([str(BIN / "gluon"), "cc", "-O1", str(src), "-o", str(elf)], check=True)
+    sim = Sim(elf)
+    p = subprocess.Popen(_gdb_cmd(elf, sim.port, ["continue"]), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    first = sim.proc.stdout.readline().decode()
+    assert "locked: 1" in first, first
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    code, uart, err = sim.finish()
+    assert "locked" in out and "authenticated = 0" in out, out
+    assert "exited with code 05" in out, out
+    assert code == 5, (code, err)
