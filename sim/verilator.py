@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -364,6 +363,7 @@ def _exit_status(stats):
 
 def _run_gdb(cmd, port, stats, capture, log, on_listen):
     """The harness with the DMI pipe, and one GDB session on 127.0.0.1:port."""
+    import socket
     import threading
     from .gdbserver import DmiPipe, Hart, GdbServer, listen
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
