@@ -510,11 +510,16 @@ class Core(wiring.Component):
                              csr_exists.eq(pmp_csr)]
         csr_readonly = csr_addr[10:12] == 0b11
         if hdbg is not None:
-            # the debugger's CSR reads: the same table, its own multiplexer (PMP CSRs excluded)
-            with m.Switch(hdbg.csr_addr):
-                for addr, val in csr_table.items():
-                    with m.Case(int(addr)):
-                        m.d.comb += [hdbg.csr_rdata.eq(val), hdbg.csr_exists.eq(1)]
+            # the debugger's CSR reads: the same table, its own multiplexer (PMP CSRs excluded),
+            # registered and updated only while halted (an abstract command sets the address a
+            # cycle before it reads; the Verilator model then skips the multiplexer while the
+            # hart runs)
+            with m.If(dbg_halted):
+                m.d.sync += [hdbg.csr_rdata.eq(0), hdbg.csr_exists.eq(0)]
+                with m.Switch(hdbg.csr_addr):
+                    for addr, val in csr_table.items():
+                        with m.Case(int(addr)):
+                            m.d.sync += [hdbg.csr_rdata.eq(val), hdbg.csr_exists.eq(1)]
             m.d.comb += hdbg.csr_readonly.eq(hdbg.csr_addr[10:12] == 0b11)
         # U-mode: only user CSRs (addr[9:8] == 0), and the counters only where mcounteren allows
         counter_bit = Signal()

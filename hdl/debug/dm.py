@@ -153,7 +153,9 @@ class DebugModule(wiring.Component):
                 m.d.comb += rdata.eq(Mux(locked, 0, sb_data))
             with m.Case(DMI.HALTSUM0):
                 m.d.comb += rdata.eq(halted)
-        m.d.sync += [dmi.ack.eq(dmi.req), dmi.rdata.eq(rdata)]
+        m.d.sync += dmi.ack.eq(dmi.req)
+        with m.If(dmi.req):              # (only then: the simulation model skips the read mux)
+            m.d.sync += dmi.rdata.eq(rdata)
 
         wr = dmi.req & dmi.we
         rd = dmi.req & ~dmi.we
