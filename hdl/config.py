@@ -7,10 +7,12 @@ their sizes; it never changes how a block's logic is written.
              is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
-``debug``:   a Debug Module (hdl/debug/, docs/debugging.md) in ``minimal`` and ``full``, the
-             simulated configurations GDB attaches to; not in ``small`` (the UP5K is nearly full
-             and the iCEBreaker has no user JTAG) nor ``compact`` (the ULX3S build: no board
-             transport to the Debug Module yet).
+``debug``:   a Debug Module (hdl/debug/, docs/debugging.md). Off in every named configuration;
+             ``gluon sim --gdb`` runs ``minimal``/``full``/``compact`` with it (their
+             ``with_debug()`` variant, a model of its own), so a plain ``gluon sim`` model does
+             not carry it (it costs that model 12-23 % of its speed, for no cycle). Not possible
+             in ``small`` (the block-RAM register file; the UP5K is nearly full and the
+             iCEBreaker has no user JTAG). No board transport reaches a Debug Module yet.
 ``full``:    ``minimal`` + every coprocessor that has landed (simulation default).
 ``compact``: ``full`` with narrower coprocessor datapaths (Montgomery unit: 2 lanes instead of 4;
              systolic array 4x4 instead of 8x8; the matrix requantizers' products in DSP blocks
@@ -55,6 +57,15 @@ class SocConfig:
     def with_(self, **kw):
         return replace(self, **kw)
 
+    def with_debug(self):
+        """This configuration with the Debug Module (named ``<name>-debug``)."""
+        if self.debug:
+            return self
+        if self.regfile_bram:
+            raise ValueError(f"the '{self.name}' configuration cannot have a Debug Module (the "
+                             "core's block-RAM register file has no debug mode)")
+        return replace(self, name=f"{self.name}-debug", debug=True)
+
     def params(self, coprocessor):
         """The constructor parameters of ``coprocessor`` in this configuration (a dict)."""
         return dict(dict(self.coprocessor_params).get(coprocessor, ()))
@@ -75,8 +86,8 @@ CONFIGS = {
     "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False, regfile_bram=True,
                        description="core without PMP, register file in block RAM + RAM + UART + "
                                    "timer (small FPGAs)"),
-    "minimal": SocConfig("minimal", (), debug=True, description="core + RAM + UART + timer"),
-    "full": SocConfig("full", ("hash", "modmul", "matmul"), debug=True,
+    "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
+    "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
     "compact": SocConfig("compact", ("hash", "modmul", "matmul"),
                          coprocessor_params=(("modmul", (("lanes", 2),)),

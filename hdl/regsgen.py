@@ -27,7 +27,8 @@ def _mask(f):
 
 
 def memory_map(config_name="full"):
-    return GluonSoC(get_config(config_name)).memory_map()
+    # the superset: full with the Debug Module's lock page (``gluon sim --gdb``'s SoC)
+    return GluonSoC(get_config(config_name).with_debug()).memory_map()
 
 
 def header_text(mmap):

@@ -112,6 +112,7 @@ class Hart:
         return bool(self.status() >> 9 & 1)
 
     def halt(self, timeout=2.0):
+        self.check_authenticated()
         self.dmi.write(DMI.DMCONTROL, HALTREQ | DMACTIVE)
         t0 = time.monotonic()
         while not self.halted():

@@ -290,11 +290,14 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
     signal, else the named ones; cycles [``wave_from``, ``wave_to``) of the program's run).
     ``progress``: an object with ``update(cycles, pc)`` (about twice a second) and
     ``write(bytes)`` (UART output). Ctrl-C ends the run with reason ``"interrupted"``.
-    ``gdb_port``: hold the hart halted at the reset vector and serve GDB on 127.0.0.1:port
-    (sim/gdbserver.py) until the program ends; ``on_listen(port)`` is called once listening."""
-    if gdb_port is not None and not config.debug:
-        raise SimError(f"the '{config.name}' configuration has no Debug Module (--gdb needs "
-                       "minimal or full)")
+    ``gdb_port``: run ``config.with_debug()`` (the Debug Module added), hold the hart halted at
+    the reset vector and serve GDB on 127.0.0.1:port (sim/gdbserver.py) until the program ends;
+    ``on_listen(port)`` is called once listening."""
+    if gdb_port is not None:
+        try:
+            config = config.with_debug()
+        except ValueError as e:
+            raise SimError(str(e)) from None
     if image is None:
         image = load_elf(elf_path, ram_size=config.ram_size)
     if not 0 < max_cycles < 1 << 64:

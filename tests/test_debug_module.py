@@ -114,7 +114,7 @@ class Dbg:
 
 def simulate(body, bench, *, config="minimal", cycles=None, extra_sections=""):
     elf = assemble(body, nres=64, extra_sections=extra_sections)
-    cfg = get_config(config).with_(ram_size=RAM)
+    cfg = get_config(config).with_debug().with_(ram_size=RAM)
     words, _ = ram_init_from_elf(elf, ram_size=RAM)
     soc = GluonSoC(cfg, ram_init=words)
     sim = Simulator(soc)
@@ -357,7 +357,7 @@ class ResettableSoC(Elaboratable):
 
 def test_lock_refuses_everything_and_survives_every_reset_but_power_on():
     elf = assemble(LOCK_PROGRAM, nres=64)
-    cfg = get_config("minimal").with_(ram_size=RAM)
+    cfg = get_config("minimal").with_debug().with_(ram_size=RAM)
     words, _ = ram_init_from_elf(elf, ram_size=RAM)
     soc = GluonSoC(cfg, ram_init=words)
     top = ResettableSoC(soc)
@@ -482,7 +482,7 @@ def test_halt_during_coprocessor_dma(tmp_path):
 def test_debug_mode_not_reachable_from_software():
     """dcsr, dpc, dscratch0 and dret are illegal instructions outside debug mode (the core's
     CSR decode does not know them), in a SoC with the Debug Module."""
-    from asmprog import run_asm
+    from gluon.sim.verilator import run
     body = """
     la t0, handler
     csrw mtvec, t0
@@ -505,6 +505,9 @@ handler:
     csrw mepc, t0
     mret
 """
-    res, words = run_asm(body, config="minimal")
+    elf = assemble(body, nres=64)
+    res = run(elf, get_config("minimal").with_debug(), dumps=[(symbol(elf, "results"), 64)])
+    raw = res.dumps[0]
+    words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
     assert res.passed
     assert words[:5] == [2, 2, 2, 2, 3], words[:5]

@@ -25,7 +25,7 @@ def demo(tmp_path_factory):
     subprocess.run([str(BIN / "gluon"), "cc", "-O1", str(DEMO), "-o", str(elf)], check=True)
     from gluon.hdl.config import get_config
     from gluon.sim.verilator import build_model
-    build_model(get_config("minimal"))
+    build_model(get_config("minimal").with_debug())
     return elf
 
 

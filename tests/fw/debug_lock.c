@@ -8,7 +8,7 @@ int main(void)
 {
     GLUON_DEBUG_LOCK = GLUON_DEBUG_LOCK_LOCKED_MASK;
     printf("locked: %u\n", (unsigned)GLUON_DEBUG_LOCK);
-    for (volatile unsigned i = 0; i < 400000; i++)
+    for (volatile unsigned i = 0; i < 1000000; i++)
         ;
     return 5;
 }
