@@ -140,7 +140,7 @@ extern uint32_t *volatile gluon_trap_regs;
 extern volatile uint32_t tohost;
 extern volatile uint32_t fromhost;
 
-/* Store a raw tohost-style value to SIMCTRL EXIT (simulators only) and spin. */
+/* Store a raw tohost-style value to SIMCTRL EXIT (simulators only; M-mode only) and spin. */
 __attribute__((noreturn)) void gluon_simctrl_exit(uint32_t value);
 
 #ifdef __cplusplus
