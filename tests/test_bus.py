@@ -181,6 +181,7 @@ def test_decoder_registered_window_latency():
     sim.run()
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_decoder_construction_errors():
     def target(aw=2):
         return WishboneSignature(addr_width=aw).flip().create()
