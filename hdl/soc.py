@@ -59,7 +59,7 @@ class Device:
     in the design hierarchy; ``hold``: the SoC's ``hold`` input keeps it in reset;
     ``registered``: the decoder hands it requests from registers (one cycle more per access;
     only for register banks, which never stall); ``m_only``: only M-mode may access it, whatever
-    PMP says (the core's fixed rule, docs/security.md); ``irq``: its local interrupt line, or
+    PMP says (the core's fixed rule, docs/security.md; in configurations with PMP); ``irq``: its local interrupt line, or
     None; ``present(config)``: whether a configuration has it."""
     name: str
     base: int
@@ -165,9 +165,14 @@ class GluonSoC(wiring.Component):
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):
             raise ValueError(f"Two coprocessors claim the same slot: {slots}")
+        # The core enforces the M-only regions beside PMP. Without PMP (config small) U-mode
+        # memory accesses are unrestricted (docs/security.md), and the core's address path has
+        # no region compare either (with one for SIMCTRL, `gluon build --board icebreaker`
+        # reached 24.26 MHz, short of its 25.125 MHz clock).
+        m_only = m_only_regions(self.memory_map()) if config.pmp_entries else []
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
-                         m_only=m_only_regions(self.memory_map()),
-                         pmp_entries=config.pmp_entries, regfile_bram=config.regfile_bram)
+                         m_only=m_only, pmp_entries=config.pmp_entries,
+                         regfile_bram=config.regfile_bram)
         super().__init__({
             "uart_tx": Out(1),
             "uart_rx": In(1, init=1),
@@ -245,10 +250,7 @@ class GluonSoC(wiring.Component):
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
             m.d.comb += engine.windows.win.eq(blocks["DMA"].cfg.win)
-            m.d.comb += [
-                self.copro_busy[c.SLOT].eq(c.busy),
-                self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall),
-            ]
+            m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 
         irq_lines = [Const(0, 1)] * 16
@@ -269,6 +271,8 @@ class GluonSoC(wiring.Component):
             self.exit_code.eq(simctrl.exit_code),
         ]
         wiring.connect(m, core.trace, wiring.flipped(self.trace))
+        for c in self.coprocessors:
+            m.d.comb += self.copro_busy[c.SLOT].eq(c.busy)
         dbus = core.dbus
         if cfg.perf:
             perf = blocks["PERF"]
