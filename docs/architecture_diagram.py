@@ -147,7 +147,8 @@ def draw(path=OUT):
               fs=6.5, offset=(0, 0.55))
         arrow(ax, (13.5, 9.9), (14.3, y + 1.8), lw=0.9, rad=0.0)
         arrow(ax, (16.4, y + 0.9), (17.6, y + 0.9), lw=0.9, color="#888888")
-        ax.text(17.7, y + 0.9, f"busy → PERF\nirq → mip bit {IRQ_MIP_BASE + MAP[COPROCESSORS[i][0]].irq}", fontsize=7,
+        irq_bit = IRQ_MIP_BASE + MAP[COPROCESSORS[i][0]].irq
+        ax.text(17.7, y + 0.9, f"busy → PERF\nirq → mip bit {irq_bit}", fontsize=7,
                 va="center", color="#555555")
     ax.text(21.2, 2.1, "slots 3..15: free for a new\ncoprocessor (docs/adding-a-\n"
             "coprocessor.md)", fontsize=8, style="italic", color="#555555")

@@ -95,8 +95,8 @@ def doc_text(mmap):
         name, base, size, regs = r.name, r.base, r.size, r.regs
         out.append(f"## {name}")
         out.append("")
-        out.append(f"Base `0x{base:08X}`, {size:#x} bytes."
-                   + (" M-mode only." if r.m_only else "") + (f" {regs.desc}" if regs is not None and regs.desc else ""))
+        out.append(f"Base `0x{base:08X}`, {size:#x} bytes." + (" M-mode only." if r.m_only else "")
+                   + (f" {regs.desc}" if regs is not None and regs.desc else ""))
         out.append("")
         if regs is None:
             continue

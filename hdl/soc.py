@@ -59,8 +59,8 @@ class Device:
     in the design hierarchy; ``hold``: the SoC's ``hold`` input keeps it in reset;
     ``registered``: the decoder hands it requests from registers (one cycle more per access;
     only for register banks, which never stall); ``m_only``: only M-mode may access it, whatever
-    PMP says (the core's fixed rule, docs/security.md; in configurations with PMP); ``irq``: its local interrupt line, or
-    None; ``present(config)``: whether a configuration has it."""
+    PMP says (the core's fixed rule in configurations with PMP, docs/security.md); ``irq``: its
+    local interrupt line, or None; ``present(config)``: whether a configuration has it."""
     name: str
     base: int
     size: int

@@ -65,13 +65,18 @@ DEFAULT_MAX_INSTRUCTIONS = 20_000_000
 # The devices this runner models, placed and laid out by the SoC's address map (hdl/soc.py
 # ADDRESS_MAP, the block's REGS): nothing here retypes an address or an offset.
 DEVICES = {d.name: d for d in ADDRESS_MAP if d.name in ("UART", "SYSINFO", "SIMCTRL", "CLINT")}
-UART_REGS, SYSINFO_REGS, CLINT_REGS = DEVICES["UART"].regs, DEVICES["SYSINFO"].regs, DEVICES["CLINT"].regs
-UART_TXDATA, UART_STATUS, UART_RXDATA = (UART_REGS[n].offset for n in ("TXDATA", "STATUS", "RXDATA"))
-UART_STATUS_TX_READY, UART_STATUS_RX_VALID = (
-    1 << next(f.offset for f in UART_REGS["STATUS"].fields if f.name == n) for n in ("TX_READY", "RX_VALID"))
+UART_REGS = DEVICES["UART"].regs
+SYSINFO_REGS = DEVICES["SYSINFO"].regs
+CLINT_REGS = DEVICES["CLINT"].regs
+UART_TXDATA, UART_STATUS, UART_RXDATA = (UART_REGS[n].offset
+                                         for n in ("TXDATA", "STATUS", "RXDATA"))
+_STATUS_BITS = {f.name: f.offset for f in UART_REGS["STATUS"].fields}
+UART_STATUS_TX_READY = 1 << _STATUS_BITS["TX_READY"]
+UART_STATUS_RX_VALID = 1 << _STATUS_BITS["RX_VALID"]
 SYSINFO_CLK_HZ = get_config("full").clk_hz
 SIMCTRL_EXIT = DEVICES["SIMCTRL"].regs["EXIT"].offset
-CLINT_MSIP, CLINT_MTIMECMP, CLINT_MTIME = (CLINT_REGS[n].offset for n in ("MSIP", "MTIMECMP", "MTIME"))
+CLINT_MSIP, CLINT_MTIMECMP, CLINT_MTIME = (CLINT_REGS[n].offset
+                                           for n in ("MSIP", "MTIMECMP", "MTIME"))
 PAGE = 0x1000
 
 # RISC-V privileged spec 1.12: mcause codes and mstatus bits the trap entry needs.
