@@ -96,7 +96,7 @@ def draw(path=OUT):
     box(ax, 0.3, 14.6, 3.4, 1.6, "app.c + SDK\n(crt0, libc subset,\ndrivers)", HOST)
     box(ax, 4.6, 14.6, 3.4, 1.6, "gluon cc\n(Zig clang, rv32im\n-O2, link.ld)", HOST)
     box(ax, 8.9, 14.6, 3.0, 1.6, f"app.elf\n(linked at\n{addr('RAM')})", HOST)
-    box(ax, 12.8, 14.6, 4.4, 1.6, "loader (sim/elf.py, harness)\nimage → RAM through the\n"
+    box(ax, 12.8, 14.6, 4.4, 1.6, "loader (firmware/elf.py, harness)\nimage → RAM through the\n"
         "debug port while the core is held", HOST)
     arrow(ax, (3.7, 15.4), (4.6, 15.4))
     arrow(ax, (8.0, 15.4), (8.9, 15.4))

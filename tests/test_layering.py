@@ -30,8 +30,6 @@ def test_hdl_imports_nothing_outside_hdl(graph):
     assert not edges, f"hdl/ imports outside itself: {edges}"
 
 
-@pytest.mark.xfail(strict=False, reason="the gluon CLI (sim/cli.py) reaches boards/ and boards/ "
-                                        "reaches sim.elf until the CLI has a module of its own")
 def test_sim_and_boards_do_not_import_each_other(graph):
     both = {e: graph[e] for e in [("sim", "boards"), ("boards", "sim")] if e in graph}
     assert not both, f"sim/ and boards/ import each other: {both}"
