@@ -12,6 +12,10 @@ read and write permission and a lock bit that holds until reset). Anything else 
 with ``error`` and *no* bus transaction is made. Descriptors must be word aligned and move at
 least one word.
 
+On the coprocessor's side, a :class:`DMAMover` carries the descriptor handshake (offer a
+descriptor, wait while its words move, report done or error) for every block that issues
+descriptors, so that no coprocessor writes that state machine again.
+
 Priority: the DMA engines reach RAM through RAM's second data port, which the core's data
 port always wins (see :mod:`gluon.hdl.ram`): DMA uses only the cycles the core leaves free,
 so the core's load/store timing never depends on DMA activity.

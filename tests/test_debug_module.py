@@ -8,7 +8,7 @@ from amaranth import Elaboratable, Module, ClockDomain, Signal
 from amaranth.sim import Simulator
 
 from gluon.hdl.config import get_config
-from gluon.hdl.soc import GluonSoC, RAM_BASE, DEBUG_BASE
+from gluon.hdl.soc import GluonSoC, RAM_BASE, ADDRESS_MAP
 from gluon.hdl.debug.dm import DMI, CmdErr
 from gluon.hdl.debug.hart import DCSR, DPC, DebugCause
 from gluon.hdl.isa import Csr
@@ -17,6 +17,7 @@ from gluon.boards.firmware import ram_init_from_elf
 from asmprog import assemble, symbol
 
 RAM = 8192
+DEBUG_BASE = next(d.base for d in ADDRESS_MAP if d.name == "DEBUG")
 HALTREQ, RESUMEREQ, ACKHAVERESET, NDMRESET, DMACTIVE = 1 << 31, 1 << 30, 1 << 28, 1 << 1, 1
 
 
