@@ -37,6 +37,7 @@ from .multiplier import Multiplier
 from .branch import BranchUnit
 from .pmp import PMP, N_ENTRIES as PMP_ENTRIES
 from .isa import Opcode, Instruction, Cause, Irq, Csr
+from .pipeline import elaborate_pipelined
 
 
 __all__ = ["FetchSignature", "TraceSignature", "Core"]
@@ -77,7 +78,8 @@ class Core(wiring.Component):
     functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False):
+                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False,
+                 pipeline=False):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
@@ -86,6 +88,10 @@ class Core(wiring.Component):
             raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
         self.pmp_entries = pmp_entries
         self.regfile_bram = bool(regfile_bram)
+        if pipeline and regfile_bram:
+            raise ValueError("pipeline=True has no block-RAM register file variant")
+        # the F/D/X/W pipeline with a registered fetch address (hdl/pipeline.py)
+        self.pipeline = bool(pipeline)
         self.reset_vector = reset_vector
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
@@ -106,6 +112,8 @@ class Core(wiring.Component):
         })
 
     def elaborate(self, platform):
+        if self.pipeline:
+            return elaborate_pipelined(self, platform)
         m = Module()
 
         # ------------------------------------------------------------------ register file

@@ -60,7 +60,7 @@ class GluonSoC(wiring.Component):
         m_only = [(DMA_BASE, SLOT_SIZE)] if config.dma_windows else []
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
                          m_only=m_only, pmp_entries=config.pmp_entries,
-                         regfile_bram=config.regfile_bram)
+                         regfile_bram=config.regfile_bram, pipeline=config.pipeline)
         self.coprocessors = [coprocessor_class(name)(**config.params(name))
                              for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
