@@ -80,6 +80,10 @@ def elaborate_pipelined(core, platform):
     x_ffault = Signal()                           # the fetch of x_pc was outside RAM
     x_rs1v = Signal(32)
     x_rs2v = Signal(32)
+    # the pc of the next instruction to commit (X's when X holds one): mepc of an interrupt
+    # taken while X holds no instruction (after a jump or a branch), so the entry latency does
+    # not depend on where in the code the interrupt lands
+    arch_pc = Signal(32, init=core.reset_vector)
 
     # ------------------------------------------------------------------ W state
     w_valid = Signal()
@@ -286,7 +290,7 @@ def elaborate_pipelined(core, platform):
         with m.If(pend[bit]):
             m.d.comb += irq_cause.eq(bit)
     m.d.comb += irq_pending.eq(pend != 0)
-    irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~dec.wfi
+    irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~(x_valid & dec.wfi)
 
     # ------------------------------------------------------------------ W: completion
     w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
@@ -309,6 +313,9 @@ def elaborate_pipelined(core, platform):
     x_trap = Signal()
     x_commit = Signal()
     m.d.comb += [x_trap.eq(x_go & (exc | irq_take)), x_commit.eq(x_go & ~exc & ~irq_take)]
+    # an interrupt taken while X holds no instruction (W completing without a trap)
+    b_trap = Signal()
+    m.d.comb += b_trap.eq(~x_valid & irq_take & ~w_hold & ~w_trap)
 
     unit_ok = x_valid & ~hazard & ~w_hold & ~w_trap & ~exc & ~irq_take
     m.d.comb += [
@@ -341,7 +348,7 @@ def elaborate_pipelined(core, platform):
     trap_pc = Cat(C(0, 2), mtvec[2:])
     x_redirect = Signal()
     redirect_pc = Signal(32)
-    with m.If(w_trap | x_trap):
+    with m.If(w_trap | x_trap | b_trap):
         m.d.comb += [x_redirect.eq(1), redirect_pc.eq(trap_pc)]
     with m.Elif(x_commit & dec.jalr):
         m.d.comb += [x_redirect.eq(1), redirect_pc.eq(jalr_target)]
@@ -350,6 +357,10 @@ def elaborate_pipelined(core, platform):
     with m.Elif(x_commit & dec.fence_i):
         m.d.comb += [x_redirect.eq(1), redirect_pc.eq(pc4)]
     x_not_taken = x_commit & dec.branch & ~taken
+    with m.If(x_redirect):
+        m.d.sync += arch_pc.eq(redirect_pc)
+    with m.Elif(x_commit):
+        m.d.sync += arch_pc.eq(Mux(dec.jal | dec.branch & taken, x_target, pc4))
 
     # D moves to X when X is free, nothing redirects, and X holds no unresolved branch
     x_free = ~x_valid | x_go
@@ -471,12 +482,12 @@ def elaborate_pipelined(core, platform):
         m.d.sync += [mepc.eq(w_pc), mcause_irq.eq(0), mcause_code.eq(w_code),
                      mtval.eq(w_addr)]
         trap_entry(w_priv_m)
-    with m.Elif(x_trap):
-        with m.If(exc):
+    with m.Elif(x_trap | b_trap):
+        with m.If(x_trap & exc):
             m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
         with m.Else():
             m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
-        m.d.sync += mepc.eq(x_pc)
+        m.d.sync += mepc.eq(Mux(x_valid, x_pc, arch_pc))
         trap_entry(priv_m)
     with m.Elif(x_commit & dec.mret):
         m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),

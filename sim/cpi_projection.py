@@ -13,7 +13,7 @@ instruction, and prices the dynamic stream with two cycle tables:
 Every cost is a function of the instruction stream only (opcodes and register numbers of
 adjacent instructions), never of data, as the core's timing rule requires.
 
-    python -m gluon.sim.cpi_projection [--config minimal] [--keep DIR] [program ...]
+    python -m gluon.sim.cpi_projection [--config minimal] [--measure pipelined] [program ...]
 """
 
 import argparse
@@ -161,9 +161,11 @@ def coremark_projection(store_load_share):
 
 
 def markdown(rows):
+    measured = all("measured" in r for r in rows)
     lines = ["| program | instructions | branches | jal / jalr | loads (load-use) | stores "
-             "(store→load) | mul / div | cycles today (model) | CPI today | CPI pipelined |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "(store→load) | mul / div | cycles today (model) | CPI today | CPI pipelined |"
+             + (" measured |" if measured else ""),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if measured else "")]
     for r in rows:
         c, h, n = r["classes"], r["hazards"], r["instret"]
         pct = lambda v: f"{100 * v / n:.1f} %"
@@ -171,7 +173,8 @@ def markdown(rows):
             f"| {r['program']} | {n:,} | {pct(c['branch'])} | {pct(c['jal'])} / {pct(c['jalr'])} "
             f"| {pct(c['load'])} ({pct(h['load_use'])}) | {pct(c['store'])} "
             f"({pct(h['store_load'])}) | {pct(c['mul'])} / {pct(c['div'])} "
-            f"| {r['cycles']:,} ({r['model_today']:,}) | {r['cpi']:.3f} | {r['cpi_pipelined']:.3f} |")
+            f"| {r['cycles']:,} ({r['model_today']:,}) | {r['cpi']:.3f} | {r['cpi_pipelined']:.3f} |"
+            + (f" {r['measured']:.3f} |" if measured else ""))
     return "\n".join(lines)
 
 
@@ -181,6 +184,8 @@ def main(argv=None):
     p.add_argument("programs", nargs="*", default=PROGRAMS)
     p.add_argument("--config", default="minimal")
     p.add_argument("--keep", metavar="DIR", help="keep the ELFs and traces in DIR")
+    p.add_argument("--measure", metavar="CONFIG",
+                   help="also run each program on CONFIG (e.g. 'pipelined') and print its CPI")
     args = p.parse_args(argv)
     from gluon.hdl.config import get_config
     config = get_config(args.config)
@@ -191,6 +196,10 @@ def main(argv=None):
         for name in args.programs:
             res, stream = run_program(name, config, work)
             rows.append(project(name, res, stream))
+            if args.measure:
+                from gluon.sim.verilator import run
+                got = run(work / f"{name}.elf", get_config(args.measure))
+                rows[-1]["measured"] = got.cycles / got.instret
             print(f"{name}: measured {rows[-1]['cycles']:,} cycles, model {rows[-1]['model_today']:,}"
                   f" + residual {rows[-1]['residual']:,}; pipelined {rows[-1]['pipelined']:,}",
                   file=sys.stderr)

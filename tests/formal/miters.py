@@ -21,7 +21,7 @@ from gluon.hdl.core import Core
 
 __all__ = [
     "Harness", "DividerMiter", "MultiplierMiter", "BranchTimingMiter", "BranchStatelessMiter",
-    "BranchSpecCheck", "CoreBusCheck",
+    "BranchSpecCheck", "CoreBusCheck", "PipelinedCore",
     "EarlyExitDivider", "SmallOperandMultiplier", "SerialBranchUnit", "StatefulBranchUnit",
     "WrongBranchUnit", "CORE_MUTANTS", "CoreTimingMiter", "EarlyExitDividerCore",
 ]
@@ -551,6 +551,11 @@ class CoreTimingMiter(Harness):
         m.d.sync += p_stalled.eq(a.dbus.cyc & a.dbus.stb & stall)
         self.cover(m, "a request accepted after a stall", p_stalled & accepted)
         return m
+
+
+def PipelinedCore(**kw):
+    """The F/D/X/W core (``Core(pipeline=True)``, hdl/pipeline.py) for the same harnesses."""
+    return Core(pipeline=True, **kw)
 
 
 class EarlyExitDividerCore(Core):
