@@ -109,6 +109,9 @@ class Core(wiring.Component):
             # the load/store in X is misaligned or refused by PMP or an M-only region (it will
             # make no request and trap from W): observation for formal checks, unused in the SoC
             "mem_denied": Out(1),
+            # a trap is taken this cycle (an exception, an interrupt, or a load/store fault from
+            # W): observation for formal checks, unused in the SoC
+            "trap": Out(1),
         })
 
     def elaborate(self, platform):
@@ -636,6 +639,7 @@ class Core(wiring.Component):
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & (exc | irq_take)
+        m.d.comb += self.trap.eq(x_trap | w_trap)
         x_commit = x_go & ~exc & ~irq_take
 
         div_go = (x_valid & is_div & ~div_started & ~hazard & ~w_hold

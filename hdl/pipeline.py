@@ -30,13 +30,15 @@ bits only.
 from amaranth import *
 
 from .alu import ALU
+from .lsu import LoadStoreUnit
 from .decoder import Decoder, Decoded
 from .regfile import RegisterFile
 from .divider import Divider
 from .multiplier import Multiplier
 from .branch import BranchUnit
 from .pmp import PMP
-from .isa import Instruction, Cause, Irq, Csr
+from .csr import CsrFile
+from .isa import Instruction, Cause, Csr
 
 
 __all__ = ["elaborate_pipelined"]
@@ -55,6 +57,7 @@ def elaborate_pipelined(core, platform):
     m.submodules.decoder = decoder = Decoder()
     m.submodules.regfile = regfile = RegisterFile()
     m.submodules.alu = alu = ALU()
+    m.submodules.lsu = lsu = LoadStoreUnit()
     m.submodules.divider = divider = Divider()
     m.submodules.multiplier = multiplier = Multiplier(stages=1)
     m.submodules.branch = branch = BranchUnit()
@@ -78,6 +81,7 @@ def elaborate_pipelined(core, platform):
     x_dec = Signal(Decoded)
     x_target = Signal(32)                         # pc + imm (branches, JAL, AUIPC), from D
     x_ffault = Signal()                           # the fetch of x_pc was outside RAM
+    x_iok = Signal()                              # PMP allows executing x_pc (checked in D)
     x_rs1v = Signal(32)
     x_rs2v = Signal(32)
     # the pc of the next instruction to commit (X's when X holds one): mepc of an interrupt
@@ -99,32 +103,12 @@ def elaborate_pipelined(core, platform):
     w_misaligned = Signal()
     w_noinc = Signal()                            # a CSR write to minstret[h]: no increment
 
-    # ------------------------------------------------------------------ CSR state
-    priv_m = Signal(init=1)
-    mstatus_mie = Signal()
-    mstatus_mpie = Signal()
-    mstatus_mpp_m = Signal(init=1)
-    mstatus_mprv = Signal()
-    mstatus_tw = Signal()
-    mcounteren = Signal(3)
-    mie = Signal(32)
-    mtvec_lo = Signal(fetch_bits)
-    mtvec = Cat(mtvec_lo, C(fetch_hi, 32 - fetch_bits))
-    mscratch = Signal(32)
-    mepc = Signal(32)
-    mcause_irq = Signal()
-    mcause_code = Signal(5)
-    mcause = Cat(mcause_code, C(0, 26), mcause_irq)
-    mtval = Signal(32)
-    mcycle = Signal(64)
-    minstret = Signal(64)
-    instret_inc = Signal()
-    minstret_now = Signal(64)
-    m.d.comb += minstret_now.eq(minstret + instret_inc)
-    mip = Signal(32)
-    m.d.comb += mip.eq(Cat(C(0, 3), core.soft_irq, C(0, 3), core.timer_irq,
-                           C(0, 8), core.local_irq))
-    mie_mask = (1 << Irq.M_SOFT) | (1 << Irq.M_TIMER) | (1 << Irq.M_EXT) | 0xFFFF_0000
+    # ------------------------------------------------------------------ CSRs and trap state
+    m.submodules.csr = csr = CsrFile(fetch_base=core.fetch_base, fetch_size=core.fetch_size,
+                                     mimpid=core.mimpid)
+    m.d.comb += [csr.mtime.eq(core.mtime), csr.soft_irq.eq(core.soft_irq),
+                 csr.timer_irq.eq(core.timer_irq), csr.local_irq.eq(core.local_irq)]
+    priv_m = csr.priv_m
 
     # ------------------------------------------------------------------ D: decode, read
     d_word = Signal(32)
@@ -177,79 +161,31 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ X: memory access
     mem_addr = alu.sum
-    size = f3[:2]
-    misaligned = (size == 1) & mem_addr[0] | (size == 2) & (mem_addr[:2] != 0)
+    m.d.comb += [lsu.addr.eq(mem_addr), lsu.funct3.eq(f3), lsu.store.eq(rs2)]
+    misaligned = lsu.misaligned
     x_mem = dec.load | dec.store
-    sel = Signal(4)
-    with m.Switch(size):
-        with m.Case(0):
-            m.d.comb += sel.eq(1 << mem_addr[:2])
-        with m.Case(1):
-            m.d.comb += sel.eq(Mux(mem_addr[1], 0b1100, 0b0011))
-        with m.Default():
-            m.d.comb += sel.eq(0b1111)
-    store_data = Signal(32)
-    with m.Switch(size):
-        with m.Case(0):
-            m.d.comb += store_data.eq(rs2[:8].replicate(4))
-        with m.Case(1):
-            m.d.comb += store_data.eq(rs2[:16].replicate(2))
-        with m.Default():
-            m.d.comb += store_data.eq(rs2)
+    sel = lsu.sel
+    store_data = lsu.wdata
 
     # ------------------------------------------------------------------ X: CSRs
     csr_addr = x_word[20:32]
-    csr_src = Mux(f3[2], x_inst.rs1, rs1)
-    csr_writes = (f3[:2] == 1) | (x_inst.rs1 != 0)
-    csr_rdata = Signal(32)
-    csr_exists = Signal()
-    mstatus_val = Cat(C(0, 3), mstatus_mie, C(0, 3), mstatus_mpie, C(0, 3),
-                      mstatus_mpp_m.replicate(2), C(0, 4), mstatus_mprv, C(0, 3), mstatus_tw)
-    misa_val = (1 << 30) | (1 << 8) | (1 << 12) | (1 << 20)      # RV32 I M U
-    csr_table = {
-        Csr.MSTATUS: mstatus_val, Csr.MISA: C(misa_val, 32), Csr.MIE: mie,
-        Csr.MTVEC: mtvec, Csr.MSTATUSH: C(0, 32), Csr.MSCRATCH: mscratch, Csr.MEPC: mepc,
-        Csr.MCAUSE: mcause, Csr.MTVAL: mtval, Csr.MIP: mip,
-        Csr.MCYCLE: mcycle[:32], Csr.MCYCLEH: mcycle[32:], Csr.MINSTRET: minstret_now[:32],
-        Csr.MINSTRETH: minstret_now[32:], Csr.CYCLE: mcycle[:32], Csr.CYCLEH: mcycle[32:],
-        Csr.TIME: core.mtime[:32], Csr.TIMEH: core.mtime[32:], Csr.INSTRET: minstret_now[:32],
-        Csr.INSTRETH: minstret_now[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
-        Csr.MIMPID: C(core.mimpid, 32), Csr.MHARTID: C(0, 32),
-        Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
-    }
-    pmp_csr = (csr_addr[4:] == 0x3A) | (csr_addr >= 0x3B0) & (csr_addr <= 0x3EF)
+    csr_writes = (f3[:2] == 1) | (x_inst.rs1 != 0)     # csrrw[i] always; rs/rc if rs1 != 0
+    m.d.comb += [csr.addr.eq(csr_addr), csr.funct3.eq(f3), csr.writes.eq(csr_writes),
+                 csr.src.eq(Mux(f3[2], x_inst.rs1, rs1))]
     if pmp is not None:
-        m.d.comb += pmp.csr_addr.eq(csr_addr)
-    with m.Switch(csr_addr):
-        for addr, val in csr_table.items():
-            with m.Case(int(addr)):
-                m.d.comb += [csr_rdata.eq(val), csr_exists.eq(1)]
-        with m.Default():
-            m.d.comb += [csr_rdata.eq(pmp.csr_rdata if pmp is not None else 0),
-                         csr_exists.eq(pmp_csr)]
-    csr_readonly = csr_addr[10:12] == 0b11
-    counter_bit = Signal()
-    with m.Switch(csr_addr):
-        for a, b in ((Csr.CYCLE, 0), (Csr.CYCLEH, 0), (Csr.TIME, 1), (Csr.TIMEH, 1),
-                     (Csr.INSTRET, 2), (Csr.INSTRETH, 2)):
-            with m.Case(int(a)):
-                m.d.comb += counter_bit.eq(mcounteren[b])
-    csr_priv_ok = priv_m | (csr_addr[8:10] == 0) & counter_bit
-    csr_illegal = ~csr_exists | csr_writes & csr_readonly | ~csr_priv_ok
-    csr_wdata = Signal(32)
-    with m.Switch(f3[:2]):
-        with m.Case(1):
-            m.d.comb += csr_wdata.eq(csr_src)
-        with m.Case(2):
-            m.d.comb += csr_wdata.eq(csr_rdata | csr_src)
-        with m.Default():
-            m.d.comb += csr_wdata.eq(csr_rdata & ~csr_src)
+        m.d.comb += [pmp.csr_addr.eq(csr_addr), csr.pmp_rdata.eq(pmp.csr_rdata)]
+    csr_illegal = csr.illegal
+    # a PMP CSR write: the instruction behind it was checked in D against the old entries, so
+    # it is fetched again (as after FENCE.I: 3 cycles)
+    pmp_write = Signal()
+    m.d.comb += pmp_write.eq(dec.csr & csr_writes & ((csr_addr[4:] == 0x3A)
+                                                   | (csr_addr >= 0x3B0) & (csr_addr <= 0x3EF)))
 
     # ------------------------------------------------------------------ X: exceptions
     exc = Signal()
     exc_cause = Signal(4)
     exc_tval = Signal(32)
-    d_priv_m = Mux(mstatus_mprv, mstatus_mpp_m, priv_m)
+    d_priv_m = Mux(csr.mprv, csr.mpp_m, priv_m)
     m_only_hit = Signal()
     for base, size_ in core.m_only:
         bits = (size_ - 1).bit_length()
@@ -257,16 +193,17 @@ def elaborate_pipelined(core, platform):
             m.d.comb += m_only_hit.eq(1)
     if pmp is not None:
         m.d.comb += [
-            pmp.i_addr.eq(x_pc), pmp.i_m.eq(priv_m),
+            pmp.i_addr.eq(d_pc), pmp.i_m.eq(priv_m),
             pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
         ]
-        i_ok, d_ok = pmp.i_ok, pmp.d_ok
+        d_ok = pmp.d_ok
     else:
-        i_ok, d_ok = C(1), C(1)
+        d_ok = C(1)
+    i_ok = x_iok
     d_denied = Signal()
     m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
                  core.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
-    priv_illegal = ~priv_m & (dec.mret | dec.wfi & mstatus_tw)
+    priv_illegal = ~priv_m & (dec.mret | dec.wfi & csr.tw)
     with m.If(x_ffault | ~i_ok):
         m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
     with m.Elif(~dec.legal | dec.csr & csr_illegal | priv_illegal):
@@ -278,19 +215,8 @@ def elaborate_pipelined(core, platform):
     with m.Elif(jump_mis):
         m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(jump_tval)]
 
-    irq_pending = Signal()
-    irq_cause = Signal(5)
-    pend = Signal(32)
-    m.d.comb += pend.eq(mip & mie)
-    with m.If(pend[16:] != 0):
-        for i in reversed(range(16)):
-            with m.If(pend[16 + i]):
-                m.d.comb += irq_cause.eq(16 + i)
-    for bit in [Irq.M_TIMER, Irq.M_SOFT, Irq.M_EXT]:       # later If wins: MEI > MSI > MTI
-        with m.If(pend[bit]):
-            m.d.comb += irq_cause.eq(bit)
-    m.d.comb += irq_pending.eq(pend != 0)
-    irq_take = (mstatus_mie | ~priv_m) & irq_pending & ~(x_valid & dec.wfi)
+    irq_pending = csr.irq_pending
+    irq_take = csr.irq_enabled & irq_pending & ~(x_valid & dec.wfi)
 
     # ------------------------------------------------------------------ W: completion
     w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
@@ -315,7 +241,8 @@ def elaborate_pipelined(core, platform):
     m.d.comb += [x_trap.eq(x_go & (exc | irq_take)), x_commit.eq(x_go & ~exc & ~irq_take)]
     # an interrupt taken while X holds no instruction (W completing without a trap)
     b_trap = Signal()
-    m.d.comb += b_trap.eq(~x_valid & irq_take & ~w_hold & ~w_trap)
+    m.d.comb += [b_trap.eq(~x_valid & irq_take & ~w_hold & ~w_trap),
+                 core.trap.eq(w_trap | x_trap | b_trap)]
 
     unit_ok = x_valid & ~hazard & ~w_hold & ~w_trap & ~exc & ~irq_take
     m.d.comb += [
@@ -345,7 +272,7 @@ def elaborate_pipelined(core, platform):
     ]
 
     # ------------------------------------------------------------------ redirects and fetch
-    trap_pc = Cat(C(0, 2), mtvec[2:])
+    trap_pc = Cat(C(0, 2), csr.mtvec[2:])
     x_redirect = Signal()
     redirect_pc = Signal(32)
     with m.If(w_trap | x_trap | b_trap):
@@ -353,8 +280,8 @@ def elaborate_pipelined(core, platform):
     with m.Elif(x_commit & dec.jalr):
         m.d.comb += [x_redirect.eq(1), redirect_pc.eq(jalr_target)]
     with m.Elif(x_commit & dec.mret):
-        m.d.comb += [x_redirect.eq(1), redirect_pc.eq(mepc)]
-    with m.Elif(x_commit & dec.fence_i):
+        m.d.comb += [x_redirect.eq(1), redirect_pc.eq(csr.mepc)]
+    with m.Elif(x_commit & (dec.fence_i | pmp_write)):
         m.d.comb += [x_redirect.eq(1), redirect_pc.eq(pc4)]
     x_not_taken = x_commit & dec.branch & ~taken
     with m.If(x_redirect):
@@ -386,6 +313,7 @@ def elaborate_pipelined(core, platform):
         m.d.sync += [
             x_valid.eq(1), x_fresh.eq(1), x_pc.eq(d_pc), x_word.eq(d_word), x_dec.eq(d_dec),
             x_target.eq(d_target), x_ffault.eq(d_pc[fetch_bits:] != fetch_hi),
+            x_iok.eq(pmp.i_ok if pmp is not None else 1),
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
         ]
     with m.Else():
@@ -407,7 +335,7 @@ def elaborate_pipelined(core, platform):
     with m.Elif(dec.jal | dec.jalr):
         m.d.comb += result.eq(pc4)
     with m.Elif(dec.csr):
-        m.d.comb += result.eq(csr_rdata)
+        m.d.comb += result.eq(csr.rdata)
     with m.Elif(dec.div):
         m.d.comb += result.eq(divider.result)
     with m.Elif(dec.mul):
@@ -435,20 +363,8 @@ def elaborate_pipelined(core, platform):
     with m.Elif(~w_hold):
         m.d.sync += w_valid.eq(0)
 
-    shifted = Signal(32)
-    m.d.comb += shifted.eq(bus.dat_r >> Cat(C(0, 3), w_addr[:2]))
-    load_result = Signal(32)
-    with m.Switch(w_f3):
-        with m.Case(0):
-            m.d.comb += load_result.eq(shifted[:8].as_signed())
-        with m.Case(1):
-            m.d.comb += load_result.eq(shifted[:16].as_signed())
-        with m.Case(4):
-            m.d.comb += load_result.eq(shifted[:8])
-        with m.Case(5):
-            m.d.comb += load_result.eq(shifted[:16])
-        with m.Default():
-            m.d.comb += load_result.eq(shifted)
+    m.d.comb += [lsu.r_addr.eq(w_addr[:2]), lsu.r_funct3.eq(w_f3), lsu.rdata.eq(bus.dat_r)]
+    load_result = lsu.result
     w_data = Signal(32)
     m.d.comb += w_data.eq(Mux(w_kind == WKind.LOAD, load_result, w_result))
     w_retire = w_valid & ~w_hold & ~w_trap
@@ -465,63 +381,22 @@ def elaborate_pipelined(core, platform):
     ]
 
     # ------------------------------------------------------------------ CSR and trap updates
-    m.d.sync += [mcycle.eq(mcycle + 1), minstret.eq(minstret_now)]
-    m.d.comb += instret_inc.eq(w_retire & ~w_noinc)
+    m.d.comb += [csr.retire.eq(w_retire), csr.noinc.eq(w_noinc),
+                 csr.we.eq(x_commit & dec.csr & csr_writes), csr.mret.eq(x_commit & dec.mret)]
     if pmp is not None:
         m.d.comb += [pmp.csr_we.eq(x_commit & dec.csr & csr_writes & pmp.csr_hit),
-                     pmp.csr_wdata.eq(csr_wdata)]
+                     pmp.csr_wdata.eq(csr.wdata)]
     w_code = Mux(w_misaligned,
                  Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
                  Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))
-
-    def trap_entry(prev_priv_m):
-        m.d.sync += [mstatus_mpie.eq(mstatus_mie), mstatus_mie.eq(0),
-                     mstatus_mpp_m.eq(prev_priv_m), priv_m.eq(1)]
-
+    m.d.comb += csr.trap.eq(w_trap | x_trap | b_trap)
     with m.If(w_trap):
-        m.d.sync += [mepc.eq(w_pc), mcause_irq.eq(0), mcause_code.eq(w_code),
-                     mtval.eq(w_addr)]
-        trap_entry(w_priv_m)
-    with m.Elif(x_trap | b_trap):
-        with m.If(x_trap & exc):
-            m.d.sync += [mcause_irq.eq(0), mcause_code.eq(exc_cause), mtval.eq(exc_tval)]
-        with m.Else():
-            m.d.sync += [mcause_irq.eq(1), mcause_code.eq(irq_cause), mtval.eq(0)]
-        m.d.sync += mepc.eq(Mux(x_valid, x_pc, arch_pc))
-        trap_entry(priv_m)
-    with m.Elif(x_commit & dec.mret):
-        m.d.sync += [mstatus_mie.eq(mstatus_mpie), mstatus_mpie.eq(1),
-                     priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
-        with m.If(~mstatus_mpp_m):
-            m.d.sync += mstatus_mprv.eq(0)
-    with m.Elif(x_commit & dec.csr & csr_writes):
-        data_ = csr_wdata
-        with m.Switch(csr_addr):
-            with m.Case(Csr.MSTATUS):
-                m.d.sync += [mstatus_mie.eq(data_[3]), mstatus_mpie.eq(data_[7]),
-                             mstatus_mpp_m.eq(data_[11:13] != 0),
-                             mstatus_mprv.eq(data_[17]), mstatus_tw.eq(data_[21])]
-            with m.Case(Csr.MCOUNTEREN):
-                m.d.sync += mcounteren.eq(data_[:3])
-            with m.Case(Csr.MIE):
-                m.d.sync += mie.eq(data_ & mie_mask)
-            with m.Case(Csr.MTVEC):
-                m.d.sync += mtvec_lo[2:].eq(data_[2:fetch_bits])
-            with m.Case(Csr.MSCRATCH):
-                m.d.sync += mscratch.eq(data_)
-            with m.Case(Csr.MEPC):
-                m.d.sync += mepc.eq(Cat(C(0, 2), data_[2:]))
-            with m.Case(Csr.MCAUSE):
-                m.d.sync += [mcause_irq.eq(data_[31]), mcause_code.eq(data_[:5])]
-            with m.Case(Csr.MTVAL):
-                m.d.sync += mtval.eq(data_)
-            # a counter write replaces the cycle's increment on the whole counter
-            with m.Case(Csr.MCYCLE):
-                m.d.sync += mcycle.eq(Cat(data_, mcycle[32:]))
-            with m.Case(Csr.MCYCLEH):
-                m.d.sync += mcycle.eq(Cat(mcycle[:32], data_))
-            with m.Case(Csr.MINSTRET):
-                m.d.sync += minstret.eq(Cat(data_, minstret_now[32:]))
-            with m.Case(Csr.MINSTRETH):
-                m.d.sync += minstret.eq(Cat(minstret_now[:32], data_))
+        m.d.comb += [csr.trap_epc.eq(w_pc), csr.trap_code.eq(w_code), csr.trap_tval.eq(w_addr),
+                     csr.trap_prev_m.eq(w_priv_m)]
+    with m.Elif(x_trap & exc):
+        m.d.comb += [csr.trap_epc.eq(x_pc), csr.trap_code.eq(exc_cause),
+                     csr.trap_tval.eq(exc_tval), csr.trap_prev_m.eq(priv_m)]
+    with m.Else():                                # an interrupt
+        m.d.comb += [csr.trap_epc.eq(Mux(x_valid, x_pc, arch_pc)), csr.trap_irq.eq(1),
+                     csr.trap_code.eq(csr.irq_cause), csr.trap_prev_m.eq(priv_m)]
     return m
