@@ -42,6 +42,7 @@ class CsrFile(wiring.Component):
         super().__init__({
             "addr": In(12), "funct3": In(3), "src": In(32), "writes": In(1), "we": In(1),
             "rdata": Out(32), "wdata": Out(32), "illegal": Out(1),
+            "d_addr": In(12), "d_writes": In(1), "d_illegal": Out(1),
             "pmp_rdata": In(32),
             "retire": In(1), "noinc": In(1),
             "mtime": In(64), "soft_irq": In(1), "timer_irq": In(1), "local_irq": In(16),
@@ -101,25 +102,37 @@ class CsrFile(wiring.Component):
             Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
             Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
         }
-        # PMP CSRs: 0x3A0-0x3EF (without PMP entries they exist and read zero, WARL)
-        pmp_csr = (addr[4:] == 0x3A) | (addr >= 0x3B0) & (addr <= 0x3EF)
-        exists = Signal()
         with m.Switch(addr):
             for a, val in table.items():
                 with m.Case(int(a)):
-                    m.d.comb += [self.rdata.eq(val), exists.eq(1)]
+                    m.d.comb += self.rdata.eq(val)
             with m.Default():
-                m.d.comb += [self.rdata.eq(self.pmp_rdata), exists.eq(pmp_csr)]
-        readonly = addr[10:12] == 0b11
-        # U-mode: only user CSRs (addr[9:8] == 0), and the counters only where mcounteren allows
-        counter_bit = Signal()
-        with m.Switch(addr):
-            for a, b in ((Csr.CYCLE, 0), (Csr.CYCLEH, 0), (Csr.TIME, 1), (Csr.TIMEH, 1),
-                         (Csr.INSTRET, 2), (Csr.INSTRETH, 2)):
-                with m.Case(int(a)):
-                    m.d.comb += counter_bit.eq(mcounteren[b])
-        priv_ok = priv_m | (addr[8:10] == 0) & counter_bit
-        m.d.comb += self.illegal.eq(~exists | self.writes & readonly | ~priv_ok)
+                m.d.comb += self.rdata.eq(self.pmp_rdata)
+
+        def illegal(addr, writes):
+            # PMP CSRs: 0x3A0-0x3EF (without PMP entries they exist and read zero, WARL)
+            exists = Signal()
+            m.d.comb += exists.eq((addr[4:] == 0x3A) | (addr >= 0x3B0) & (addr <= 0x3EF))
+            with m.Switch(addr):
+                for a in table:
+                    with m.Case(int(a)):
+                        m.d.comb += exists.eq(1)
+            readonly = addr[10:12] == 0b11
+            # U-mode: only user CSRs (addr[9:8] == 0), the counters where mcounteren allows
+            counter_bit = Signal()
+            with m.Switch(addr):
+                for a, b in ((Csr.CYCLE, 0), (Csr.CYCLEH, 0), (Csr.TIME, 1), (Csr.TIMEH, 1),
+                             (Csr.INSTRET, 2), (Csr.INSTRETH, 2)):
+                    with m.Case(int(a)):
+                        m.d.comb += counter_bit.eq(mcounteren[b])
+            priv_ok = priv_m | (addr[8:10] == 0) & counter_bit
+            return ~exists | writes & readonly | ~priv_ok
+
+        # the verdict for X's instruction, and for D's (the pipeline registers it into X: the
+        # privilege changes only with a trap or MRET, which empty D, and mcounteren matters
+        # only in U-mode, where it cannot be written)
+        m.d.comb += [self.illegal.eq(illegal(addr, self.writes)),
+                     self.d_illegal.eq(illegal(self.d_addr, self.d_writes))]
         with m.Switch(self.funct3[:2]):
             with m.Case(1):
                 m.d.comb += self.wdata.eq(self.src)

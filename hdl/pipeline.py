@@ -82,6 +82,8 @@ def elaborate_pipelined(core, platform):
     x_target = Signal(32)                         # pc + imm (branches, JAL, AUIPC), from D
     x_ffault = Signal()                           # the fetch of x_pc was outside RAM
     x_iok = Signal()                              # PMP allows executing x_pc (checked in D)
+    x_illegal = Signal()                          # an illegal instruction (decided in D)
+    x_jal_mis = Signal()                          # a JAL to a misaligned target (from D)
     x_rs1v = Signal(32)
     x_rs2v = Signal(32)
     # the pc of the next instruction to commit (X's when X holds one): mepc of an interrupt
@@ -102,6 +104,7 @@ def elaborate_pipelined(core, platform):
     w_denied = Signal()
     w_misaligned = Signal()
     w_noinc = Signal()                            # a CSR write to minstret[h]: no increment
+    w_jmis = Signal()                             # a branch/JALR to a misaligned target
 
     # ------------------------------------------------------------------ CSRs and trap state
     m.submodules.csr = csr = CsrFile(fetch_base=core.fetch_base, fetch_size=core.fetch_size,
@@ -119,6 +122,10 @@ def elaborate_pipelined(core, platform):
     m.d.comb += [regfile.raddr1.eq(d_inst.rs1), regfile.raddr2.eq(d_inst.rs2)]
     d_target = Signal(32)
     m.d.comb += d_target.eq(d_pc + d_dec.imm)
+    m.d.comb += [csr.d_addr.eq(d_word[20:32]),
+                 csr.d_writes.eq((d_inst.funct3[:2] == 1) | (d_inst.rs1 != 0))]
+    d_illegal = (~d_dec.legal | d_dec.csr & csr.d_illegal
+                 | ~csr.priv_m & (d_dec.mret | d_dec.wfi & csr.tw))
 
     # ------------------------------------------------------------------ X: operands
     x_inst = Signal(Instruction)
@@ -152,12 +159,9 @@ def elaborate_pipelined(core, platform):
     pc4 = Signal(32)
     m.d.comb += pc4.eq(x_pc + 4)
     jalr_target = Cat(C(0, 1), alu.sum[1:32])
-    jump_mis = Signal()
-    jump_tval = Signal(32)
-    with m.If(dec.jal | dec.branch & taken):
-        m.d.comb += [jump_mis.eq(x_target[1]), jump_tval.eq(x_target)]
-    with m.Elif(dec.jalr):
-        m.d.comb += [jump_mis.eq(jalr_target[1]), jump_tval.eq(jalr_target)]
+    # a taken branch or JALR to a misaligned target traps from W (the comparator and the
+    # JALR adder then decide no trap in X); a JAL's target is known in D
+    jump_mis = Mux(dec.jalr, jalr_target[1], dec.branch & taken & x_target[1])
 
     # ------------------------------------------------------------------ X: memory access
     mem_addr = alu.sum
@@ -203,17 +207,18 @@ def elaborate_pipelined(core, platform):
     d_denied = Signal()
     m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
                  core.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
-    priv_illegal = ~priv_m & (dec.mret | dec.wfi & csr.tw)
+    # every exception in X is decided from registers (from D: the fetch checks, the decode,
+    # the CSR access verdict, a JAL's target)
     with m.If(x_ffault | ~i_ok):
         m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
-    with m.Elif(~dec.legal | dec.csr & csr_illegal | priv_illegal):
+    with m.Elif(x_illegal):
         m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(x_word)]
     with m.Elif(dec.ecall):
         m.d.comb += [exc.eq(1), exc_cause.eq(Mux(priv_m, Cause.ECALL_M, Cause.ECALL_U))]
     with m.Elif(dec.ebreak):
         m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
-    with m.Elif(jump_mis):
-        m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(jump_tval)]
+    with m.Elif(x_jal_mis):
+        m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(x_target)]
 
     irq_pending = csr.irq_pending
     irq_take = csr.irq_enabled & irq_pending & ~(x_valid & dec.wfi)
@@ -222,7 +227,7 @@ def elaborate_pipelined(core, platform):
     w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
     w_bus = w_mem & ~w_denied & ~w_misaligned
     w_hold = w_bus & ~(bus.ack | bus.err)
-    w_trap = w_mem & (bus.err | w_denied | w_misaligned)
+    w_trap = w_mem & (bus.err | w_denied | w_misaligned) | w_valid & w_jmis
 
     # ------------------------------------------------------------------ X: progress
     div_started = Signal()
@@ -314,6 +319,7 @@ def elaborate_pipelined(core, platform):
             x_valid.eq(1), x_fresh.eq(1), x_pc.eq(d_pc), x_word.eq(d_word), x_dec.eq(d_dec),
             x_target.eq(d_target), x_ffault.eq(d_pc[fetch_bits:] != fetch_hi),
             x_iok.eq(pmp.i_ok if pmp is not None else 1),
+            x_illegal.eq(d_illegal), x_jal_mis.eq(d_dec.jal & d_target[1]),
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
         ]
     with m.Else():
@@ -352,7 +358,8 @@ def elaborate_pipelined(core, platform):
             w_result.eq(result),
             w_pc.eq(x_pc),
             w_insn.eq(x_word),
-            w_addr.eq(mem_addr),
+            w_addr.eq(Mux(dec.branch, x_target, Mux(dec.jalr, jalr_target, mem_addr))),
+            w_jmis.eq(jump_mis),
             w_f3.eq(f3),
             w_priv_m.eq(priv_m),
             w_noinc.eq(dec.csr & csr_writes & ((csr_addr == Csr.MINSTRET)
@@ -386,9 +393,9 @@ def elaborate_pipelined(core, platform):
     if pmp is not None:
         m.d.comb += [pmp.csr_we.eq(x_commit & dec.csr & csr_writes & pmp.csr_hit),
                      pmp.csr_wdata.eq(csr.wdata)]
-    w_code = Mux(w_misaligned,
+    w_code = Mux(w_jmis, Cause.FETCH_MISALIGNED, Mux(w_misaligned,
                  Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
-                 Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))
+                 Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT)))
     m.d.comb += csr.trap.eq(w_trap | x_trap | b_trap)
     with m.If(w_trap):
         m.d.comb += [csr.trap_epc.eq(w_pc), csr.trap_code.eq(w_code), csr.trap_tval.eq(w_addr),
