@@ -14,7 +14,8 @@ Volume II: Privileged Architecture (20211203).
        trap and only if PMP allows it). Operands come from ``X``'s registers or the bypass from
        ``W``'s ALU result.
 ``W``  write-back; a load waits for its response (one cycle on RAM); a refused, misaligned or
-       erroring load/store traps from here.
+       erroring load/store, and a taken branch or JALR to a misaligned target, trap from here.
+       The exceptions ``X`` raises are all decided in ``D`` and registered.
 
 Control flow, every cost a function of the instruction stream only (docs/core.md):
 a JAL in ``D`` loads its target into ``f_pc`` (the word fetched behind it is dropped): 2 cycles.

@@ -50,7 +50,10 @@ def test_small_config_runs_sort(elfs):
     assert small.reason == "tohost" and small.passed, small
     assert small.output == minimal.output
     assert small.instret == minimal.instret and small.cycles > minimal.cycles
-    flat = run(elfs["sort"], get_config("small").with_(regfile_bram=False), max_cycles=50_000_000)
+    # (the same core as minimal's: unpipelined, or pipelined under GLUON_PIPELINE=1)
+    flat = run(elfs["sort"], get_config("small").with_(regfile_bram=False,
+                                                      pipeline=get_config("minimal").pipeline),
+               max_cycles=50_000_000)
     assert flat.output == minimal.output and flat.cycles == minimal.cycles
 
 
