@@ -42,11 +42,15 @@ PIPELINED = {"alu": 1, "load": 1, "store": 1,
              "system": 1}
 # Hazards between adjacent instructions (the second waits), per core.
 HAZARDS = {
-    "today": {"load_use": 1, "store_load": 0},
+    "today": {"load_use": 1, "store_load": 0, "addr_use": 0},
     # loads and stores both make their request from X, as today: no port conflict. (Stores
     # from W registers would cost a cycle for each load right behind a store on the one data
     # port: the store_load column, 0.0 % of these programs.)
-    "pipelined": {"load_use": 1, "store_load": 0},
+    "pipelined": {"load_use": 1, "store_load": 0,
+                  # a load/store whose base register the instruction before it (not a load)
+                  # wrote: counted, free (the address adder takes W's bypass); an
+                  # address-use interlock would cost these cycles
+                  "addr_use": 0},
 }
 
 # Issue 18's CoreMark mix (EEMBC CoreMark, -O2, rv32im): fractions of instructions, and the
@@ -107,6 +111,8 @@ def profile(trace_lines):
                 hazards["load_use"] += 1
             if pcls == "store" and cls == "load":
                 hazards["store_load"] += 1
+            if pcls != "load" and prd and cls in ("load", "store") and rs1 == prd:
+                hazards["addr_use"] += 1
         prev = (cls, rd)
     return classes, hazards
 
