@@ -137,12 +137,18 @@ def elaborate_pipelined(core, platform):
     is_muldiv = dec.mul | dec.div
     is_system_other = ~dec.csr & (dec.ecall | dec.ebreak | dec.mret | dec.wfi)
     w_late = w_valid & (w_kind == WKind.LOAD)
-    w_fwd = w_valid & (w_kind == WKind.ALU) & (w_rd != 0)
+    # The bypass from W, chosen in D: the instruction in X when this one leaves D is the one in
+    # W when this one is in X (it leaves X in the same cycle), and while X waits, W holds no
+    # other ALU result (it empties), so the register match is made a cycle early and only
+    # w_valid is checked in X.
+    x_byp1 = Signal()
+    x_byp2 = Signal()
+    x_alu_rd = x_valid & dec.writes_rd & ~dec.load & (x_inst.rd != 0)
     rs1 = Signal(32)
     rs2 = Signal(32)
     m.d.comb += [
-        rs1.eq(Mux(w_fwd & (w_rd == x_inst.rs1), w_result, x_rs1v)),
-        rs2.eq(Mux(w_fwd & (w_rd == x_inst.rs2), w_result, x_rs2v)),
+        rs1.eq(Mux(x_byp1 & w_valid, w_result, x_rs1v)),
+        rs2.eq(Mux(x_byp2 & w_valid, w_result, x_rs2v)),
     ]
     # load-use: the load's data reaches X's operand register when it is written (below), X
     # waits that cycle; a property of the code, never of data
@@ -321,6 +327,8 @@ def elaborate_pipelined(core, platform):
             x_target.eq(d_target), x_ffault.eq(d_pc[fetch_bits:] != fetch_hi),
             x_iok.eq(pmp.i_ok if pmp is not None else 1),
             x_illegal.eq(d_illegal), x_jal_mis.eq(d_dec.jal & d_target[1]),
+            x_byp1.eq(x_alu_rd & (x_inst.rd == d_inst.rs1)),
+            x_byp2.eq(x_alu_rd & (x_inst.rd == d_inst.rs2)),
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
         ]
     with m.Else():
