@@ -211,6 +211,10 @@ def elaborate_pipelined(core, platform):
     else:
         d_ok = C(1)
     i_ok = x_iok
+    # the data request (made from X) is made with M privilege (MPRV applied), for cores that
+    # report it (Core.dbus_m)
+    if hasattr(core, "dbus_m"):
+        m.d.comb += core.dbus_m.eq(d_priv_m)
     d_denied = Signal()
     m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
                  core.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
