@@ -7,6 +7,7 @@ their sizes; it never changes how a block's logic is written.
              is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
+``pipelined``: ``minimal`` with the F/D/X/W core (``Core(pipeline=True)``, docs/core.md).
 ``full``:    ``minimal`` + every coprocessor that has landed (simulation default).
 ``compact``: ``full`` with narrower coprocessor datapaths (Montgomery unit: 2 lanes instead of 4;
              systolic array 4x4 instead of 8x8; the matrix requantizers' products in DSP blocks
@@ -18,6 +19,7 @@ their sizes; it never changes how a block's logic is written.
 
 from dataclasses import dataclass, field, replace
 import importlib
+import os
 
 
 __all__ = ["SocConfig", "CONFIGS", "COPROCESSORS", "get_config", "coprocessor_class"]
@@ -42,6 +44,7 @@ class SocConfig:
     perf: bool = True                # the PERF counter block (0x1000_4000)
     dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
+    pipeline: bool = False           # the F/D/X/W core with a registered fetch address (docs/core.md)
     # Constructor parameters of the coprocessors, as ((name, ((param, value), ...)), ...): a
     # tuple so that the configuration stays hashable. Absent: the block's defaults.
     coprocessor_params: tuple = ()
@@ -71,6 +74,8 @@ CONFIGS = {
                        description="core without PMP, register file in block RAM + RAM + UART + "
                                    "timer (small FPGAs)"),
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
+    "pipelined": SocConfig("pipelined", (), pipeline=True,
+                           description="minimal with the F/D/X/W core (registered fetch address)"),
     "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
     "compact": SocConfig("compact", ("hash", "modmul", "matmul"),
@@ -83,9 +88,14 @@ CONFIGS = {
 
 def get_config(name):
     try:
-        return CONFIGS[name]
+        config = CONFIGS[name]
     except KeyError:
         raise ValueError(f"Unknown SoC configuration {name!r}; known: {', '.join(CONFIGS)}") from None
+    # GLUON_PIPELINE=1: every configuration with a LUT-RAM register file gets the F/D/X/W core
+    # (to run the whole test suite on it while it is not the default)
+    if os.environ.get("GLUON_PIPELINE") == "1" and not config.regfile_bram:
+        config = config.with_(pipeline=True)
+    return config
 
 
 def coprocessor_class(name):
