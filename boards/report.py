@@ -65,7 +65,7 @@ def _yosys(env, cwd, script, log):
 
 
 def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp_entries=None,
-               synth_opts=""):
+               synth_opts="", pipeline=False):
     """The core alone on ECP5: LUT4 count (flattened), per-block counts (hierarchy kept),
     Fmax out of context (``pnr``). ``pmp_entries``: the core's parameter (None: its default;
     0: without PMP); ``synth_opts``: extra ``synth_ecp5`` options. Returns a :class:`CoreResult`."""
@@ -77,6 +77,8 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
     res = CoreResult()
     t0 = time.monotonic()
     kw = {} if pmp_entries is None else {"pmp_entries": pmp_entries}
+    if pipeline:
+        kw["pipeline"] = True          # the F/D/X/W core (hdl/pipeline.py)
     (out / "core.il").write_text(to_rtlil(Core(**kw), "core"))
     procs = []
     if hierarchy:

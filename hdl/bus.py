@@ -20,7 +20,19 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["WishboneSignature", "Decoder", "Arbiter", "ErrorTarget", "Window"]
+__all__ = ["FetchSignature", "WishboneSignature", "Decoder", "Arbiter", "ErrorTarget", "Window"]
+
+
+class FetchSignature(wiring.Signature):
+    """The core's instruction port, seen from the core: a synchronous read port of RAM.
+
+    ``adr``  Out(30) word address of the next instruction, presented in the cycle before it
+             executes; ``en`` Out(1) read enable (low: the port keeps its output);
+    ``data`` In(32) the instruction at the address presented in the previous enabled cycle.
+    """
+
+    def __init__(self):
+        super().__init__({"adr": Out(30), "en": Out(1), "data": In(32)})
 
 
 class WishboneSignature(wiring.Signature):

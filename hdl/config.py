@@ -7,6 +7,7 @@ their sizes; it never changes how a block's logic is written.
              is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
+``pipelined``: ``minimal`` with the F/D/X/W core (``Core(pipeline=True)``, docs/core.md).
 ``debug``:   a Debug Module (hdl/debug/, docs/debugging.md). Off in every named configuration;
              ``gluon sim --gdb`` runs ``minimal``/``full``/``compact`` with it (their
              ``with_debug()`` variant, a model of its own), so a plain ``gluon sim`` model does
@@ -24,6 +25,7 @@ their sizes; it never changes how a block's logic is written.
 
 from dataclasses import dataclass, field, replace
 import importlib
+import os
 
 
 __all__ = ["SocConfig", "CONFIGS", "COPROCESSORS", "get_config", "coprocessor_class"]
@@ -48,6 +50,7 @@ class SocConfig:
     perf: bool = True                # the PERF counter block (0x1000_4000)
     dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
+    pipeline: bool = False           # the F/D/X/W core with a registered fetch address (docs/core.md)
     debug: bool = False              # the Debug Module (hdl/debug/) and its lock page (0x1000_5000)
     # Constructor parameters of the coprocessors, as ((name, ((param, value), ...)), ...): a
     # tuple so that the configuration stays hashable. Absent: the block's defaults.
@@ -61,9 +64,10 @@ class SocConfig:
         """This configuration with the Debug Module (named ``<name>-debug``)."""
         if self.debug:
             return self
-        if self.regfile_bram:
-            raise ValueError(f"the '{self.name}' configuration cannot have a Debug Module (the "
-                             "core's block-RAM register file has no debug mode)")
+        if self.regfile_bram or self.pipeline:
+            raise ValueError(f"the '{self.name}' configuration cannot have a Debug Module (its "
+                             "core, with the block-RAM register file or pipelined, has no debug "
+                             "mode yet)")
         return replace(self, name=f"{self.name}-debug", debug=True)
 
     def params(self, coprocessor):
@@ -87,6 +91,8 @@ CONFIGS = {
                        description="core without PMP, register file in block RAM + RAM + UART + "
                                    "timer (small FPGAs)"),
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),
+    "pipelined": SocConfig("pipelined", (), pipeline=True,
+                           description="minimal with the F/D/X/W core (registered fetch address)"),
     "full": SocConfig("full", ("hash", "modmul", "matmul"),
                       description="minimal + the hash, modular-arithmetic and matrix coprocessors"),
     "compact": SocConfig("compact", ("hash", "modmul", "matmul"),
@@ -99,9 +105,14 @@ CONFIGS = {
 
 def get_config(name):
     try:
-        return CONFIGS[name]
+        config = CONFIGS[name]
     except KeyError:
         raise ValueError(f"Unknown SoC configuration {name!r}; known: {', '.join(CONFIGS)}") from None
+    # GLUON_PIPELINE=1: every configuration with a LUT-RAM register file gets the F/D/X/W core
+    # (to run the whole test suite on it while it is not the default)
+    if os.environ.get("GLUON_PIPELINE") == "1" and not config.regfile_bram:
+        config = config.with_(pipeline=True)
+    return config
 
 
 def coprocessor_class(name):

@@ -31,28 +31,17 @@ from amaranth import *
 from amaranth.lib import wiring, data, memory
 from amaranth.lib.wiring import In, Out
 
-from .bus import WishboneSignature
+from .bus import WishboneSignature, FetchSignature
 from .divider import Divider
 from .multiplier import Multiplier
 from .branch import BranchUnit
 from .pmp import PMP, N_ENTRIES as PMP_ENTRIES
 from .isa import Opcode, Instruction, Cause, Irq, Csr
+from .pipeline import elaborate_pipelined
 from .debug.hart import HartDebug, DebugHartSignature
 
 
 __all__ = ["FetchSignature", "TraceSignature", "Core"]
-
-
-class FetchSignature(wiring.Signature):
-    """The core's instruction port, seen from the core: a synchronous read port of RAM.
-
-    ``adr``  Out(30) word address of the next instruction, presented in the cycle before it
-             executes; ``en`` Out(1) read enable (low: the port keeps its output);
-    ``data`` In(32) the instruction at the address presented in the previous enabled cycle.
-    """
-
-    def __init__(self):
-        super().__init__({"adr": Out(30), "en": Out(1), "data": In(32)})
 
 
 class TraceSignature(wiring.Signature):
@@ -90,18 +79,24 @@ class Core(wiring.Component):
     functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
-                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False, debug=False):
+                 mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False,
+                 pipeline=False, debug=False):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
             raise ValueError("fetch_size must be a power of two and fetch_base aligned to it")
         if pmp_entries % 4 or not 0 <= pmp_entries <= 16:
             raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
-        if debug and regfile_bram:
-            raise ValueError("debug mode is not implemented for the block-RAM register file")
+        if debug and (regfile_bram or pipeline):
+            raise ValueError("debug mode is implemented for the default core only (not the "
+                             "block-RAM register file, not the pipeline)")
         self.has_debug = bool(debug)
         self.pmp_entries = pmp_entries
         self.regfile_bram = bool(regfile_bram)
+        if pipeline and regfile_bram:
+            raise ValueError("pipeline=True has no block-RAM register file variant")
+        # the F/D/X/W pipeline with a registered fetch address (hdl/pipeline.py)
+        self.pipeline = bool(pipeline)
         self.reset_vector = reset_vector
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
@@ -128,9 +123,14 @@ class Core(wiring.Component):
             # valid while dbus.cyc & dbus.stb: for observers that give M's stores a meaning
             # the same address has not for U (the simulator's end-of-run store to tohost)
             "dbus_m": Out(1),
+            # a trap is taken this cycle (an exception, an interrupt, or a load/store fault from
+            # W): observation for formal checks, unused in the SoC
+            "trap": Out(1),
         })
 
     def elaborate(self, platform):
+        if self.pipeline:
+            return elaborate_pipelined(self, platform)
         m = Module()
 
         # ------------------------------------------------------------------ register file
@@ -221,6 +221,14 @@ class Core(wiring.Component):
         mtval = Signal(32)
         mcycle = Signal(64)
         minstret = Signal(64)
+        # minstret after this cycle's retirement: what an instruction in X has been preceded by
+        # (the one in W retires in the same cycle), and the counter's next value. A CSR write to
+        # minstret/minstreth replaces the writing instruction's own increment on all 64 bits
+        # (Zicsr; riscv-tests rv32mi instret_overflow): w_noinc marks it in W.
+        w_noinc = Signal()
+        instret_inc = Signal()
+        minstret_now = Signal(64)
+        m.d.comb += minstret_now.eq(minstret + instret_inc)
         mip = Signal(32)
         m.d.comb += mip.eq(Cat(C(0, 3), self.soft_irq, C(0, 3), self.timer_irq,
                                C(0, 8), self.local_irq))
@@ -490,10 +498,10 @@ class Core(wiring.Component):
             Csr.MSTATUS: mstatus_val, Csr.MISA: C(misa_val, 32), Csr.MIE: mie,
             Csr.MTVEC: mtvec, Csr.MSTATUSH: C(0, 32), Csr.MSCRATCH: mscratch, Csr.MEPC: mepc,
             Csr.MCAUSE: mcause, Csr.MTVAL: mtval, Csr.MIP: mip,
-            Csr.MCYCLE: mcycle[:32], Csr.MCYCLEH: mcycle[32:], Csr.MINSTRET: minstret[:32],
-            Csr.MINSTRETH: minstret[32:], Csr.CYCLE: mcycle[:32], Csr.CYCLEH: mcycle[32:],
-            Csr.TIME: self.mtime[:32], Csr.TIMEH: self.mtime[32:], Csr.INSTRET: minstret[:32],
-            Csr.INSTRETH: minstret[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
+            Csr.MCYCLE: mcycle[:32], Csr.MCYCLEH: mcycle[32:], Csr.MINSTRET: minstret_now[:32],
+            Csr.MINSTRETH: minstret_now[32:], Csr.CYCLE: mcycle[:32], Csr.CYCLEH: mcycle[32:],
+            Csr.TIME: self.mtime[:32], Csr.TIMEH: self.mtime[32:], Csr.INSTRET: minstret_now[:32],
+            Csr.INSTRETH: minstret_now[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
             Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
             Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
         }
@@ -668,6 +676,7 @@ class Core(wiring.Component):
         x_go = Signal()
         m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
         x_trap = x_go & ~dbg_halt & (exc | irq_take)
+        m.d.comb += self.trap.eq(x_trap | w_trap)
         x_commit = x_go & ~exc & ~irq_take & ~dbg_halt
 
         div_go = (x_valid & is_div & ~div_started & ~hazard & ~w_hold
@@ -836,6 +845,8 @@ class Core(wiring.Component):
                 w_addr.eq(mem_addr),
                 w_f3.eq(f3),
                 w_priv_m.eq(priv_m),
+                w_noinc.eq(is_csr & csr_writes & ((csr_addr == Csr.MINSTRET)
+                                                  | (csr_addr == Csr.MINSTRETH))),
                 w_denied.eq(x_mem & d_denied),
                 w_misaligned.eq(x_mem & misaligned),
                 w_dpriv_m.eq(d_priv_m),
@@ -883,9 +894,8 @@ class Core(wiring.Component):
                              wp.en.eq(hdbg.gpr_addr != 0)]
 
         # ------------------------------------------------------------------ CSR and trap updates
-        m.d.sync += mcycle.eq(mcycle + 1)
-        with m.If(w_retire):
-            m.d.sync += minstret.eq(minstret + 1)
+        m.d.sync += [mcycle.eq(mcycle + 1), minstret.eq(minstret_now)]
+        m.d.comb += instret_inc.eq(w_retire & ~w_noinc)
 
         if pmp is not None:
             m.d.comb += [pmp.csr_we.eq(x_commit & is_csr & csr_writes & pmp.csr_hit),
@@ -914,14 +924,16 @@ class Core(wiring.Component):
                     m.d.sync += [mcause_irq.eq(data[31]), mcause_code.eq(data[:5])]
                 with m.Case(Csr.MTVAL):
                     m.d.sync += mtval.eq(data)
+                # a counter write replaces the cycle's increment on the whole counter (the
+                # other half keeps its value: no carry into or out of the written half)
                 with m.Case(Csr.MCYCLE):
-                    m.d.sync += mcycle[:32].eq(data)
+                    m.d.sync += mcycle.eq(Cat(data, mcycle[32:]))
                 with m.Case(Csr.MCYCLEH):
-                    m.d.sync += mcycle[32:].eq(data)
+                    m.d.sync += mcycle.eq(Cat(mcycle[:32], data))
                 with m.Case(Csr.MINSTRET):
-                    m.d.sync += minstret[:32].eq(data)
+                    m.d.sync += minstret.eq(Cat(data, minstret_now[32:]))
                 with m.Case(Csr.MINSTRETH):
-                    m.d.sync += minstret[32:].eq(data)
+                    m.d.sync += minstret.eq(Cat(minstret_now[:32], data))
 
         def trap_entry(prev_priv_m):
             # mstatus and the privilege on a trap (both cores: in the trap's cycle)

@@ -13,8 +13,7 @@ from amaranth import *
 from amaranth.lib import wiring, memory
 from amaranth.lib.wiring import In, Out
 
-from .bus import WishboneSignature
-from .core import FetchSignature
+from .bus import WishboneSignature, FetchSignature
 
 
 __all__ = ["RAM"]

@@ -68,13 +68,17 @@ def measured(insn_block, setup=""):
 # MUL* two cycles more (operands, partial products and sum registered: Multiplier(stages=3)).
 LATENCY = {
     "minimal": {"add": 2, "sll": 2, "sra": 2, "beq": 2, "lw": 2, "mul": 3, "sw": 2, "div": 35, "lw_nouse": 3, "lw_use": 4,
-                "jalr": 2, "csrrw": 2},
+                "jalr": 2, "jal": 2, "csrrw": 2, "csrw_pmp": 2},
+    # the F/D/X/W core (Core(pipeline=True)): branches 2 cycles taken or not, JAL 2, JALR 3,
+    # a PMP CSR write 3
+    "pipelined": {"add": 2, "sll": 2, "sra": 2, "beq": 3, "lw": 2, "mul": 3, "sw": 2, "div": 35,
+                  "lw_nouse": 3, "lw_use": 4, "jalr": 4, "jal": 3, "csrrw": 2, "csrw_pmp": 4},
     "small": {"add": 5, "sll": 6, "sra": 6, "beq": 6, "lw": 5, "mul": 8, "sw": 5, "div": 39, "lw_nouse": 7, "lw_use": 8,
-              "jalr": 6, "csrrw": 6},
+              "jalr": 6, "csrrw": 6, "csrw_pmp": 6},
 }
 
 
-@pytest.mark.parametrize("config", ["minimal", "small"])
+@pytest.mark.parametrize("config", ["minimal", "small", "pipelined"])
 def test_every_instruction_class_is_constant_time(config):
     classes, body = [], ""
     for op in ALU:
@@ -102,6 +106,12 @@ def test_every_instruction_class_is_constant_time(config):
     body += measured("    csrrw a2, mscratch, a0\n    csrr t1, mcycle")
     classes.append("jalr")
     body += measured("    jalr a2, 0(a3)\n6:  csrr t1, mcycle", "    la a3, 6f")
+    # a PMP CSR write (pipelined: the instruction behind it is fetched again, its execute
+    # permission having been checked in D against the old entries)
+    classes.append("csrw_pmp")
+    body += measured("    csrw pmpaddr7, a0\n    csrr t1, mcycle")
+    classes.append("jal")
+    body += measured("    jal a2, 7f\n7:  csrr t1, mcycle")
     table = ".section .data\n.align 4\ntable:\n" + "".join(
         f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\nbuf: .space 1024\n"
     res, words = run_asm(body + "    PASS\n", nres=8 * len(classes) + 16, extra_sections="\n" + table,

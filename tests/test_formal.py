@@ -170,6 +170,22 @@ def test_core_timing_miter_scope_is_not_empty(tmp_path):
     assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
 
 
+def test_pipelined_core_bus_properties_bmc(tmp_path):
+    _passes(M.CoreBusCheck(M.PipelinedCore), tmp_path, mode="bmc", depth=CORE_DEPTH,
+            script=M.CORE_CUTPOINTS)
+
+
+def test_pipelined_core_timing_miter_bmc(tmp_path):
+    _passes(M.CoreTimingMiter(M.PipelinedCore), tmp_path, mode="bmc", depth=CORE_MITER_DEPTH,
+            script=CORE_MITER_CUTPOINTS)
+
+
+def test_pipelined_core_timing_miter_scope_is_not_empty(tmp_path):
+    h = M.CoreTimingMiter(M.PipelinedCore)
+    res = run_sby(h, tmp_path, mode="cover", depth=8, script=CORE_MITER_CUTPOINTS)
+    assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
+
+
 def test_core_timing_miter_rejects_early_exit_divider(tmp_path):
     _rejects(M.CoreTimingMiter(M.EarlyExitDividerCore), tmp_path, "fetch in the same cycles",
              mode="bmc", depth=6, script=CORE_MITER_CUTPOINTS)

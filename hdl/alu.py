@@ -1,0 +1,62 @@
+"""The integer ALU of the pipelined core's ``X`` stage (RV32I OP and OP-IMM, Unprivileged ISA
+20191213 section 2.4).
+
+Purely combinational. One adder serves ADD/ADDI and, through ``sum``, the load/store address
+and the JALR target; one comparator pair SLT[I][U]; one right shifter SLL/SRL/SRA (a left shift
+is a right shift of the bit-reversed word, the arithmetic fill a thermometer mask of the shift
+amount). Every result takes the same path for every operand value.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["ALU"]
+
+
+def _reverse(v):
+    return Cat(*[v[len(v) - 1 - i] for i in range(len(v))])
+
+
+class ALU(wiring.Component):
+    """``a``: rs1; ``b``: rs2 or the immediate; ``funct3``; ``sub``: SUB (OP, funct7[5], funct3
+    0); ``arith``: funct7[5] (SRA/SRAI). ``result``: the OP/OP-IMM result; ``sum``: ``a + b``."""
+
+    a:      In(32)
+    b:      In(32)
+    funct3: In(3)
+    sub:    In(1)
+    arith:  In(1)
+    result: Out(32)
+    sum:    Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, f3 = self.a, self.b, self.funct3
+        m.d.comb += self.sum.eq(a + b)
+        shamt = b[:5]
+        sh_in = Mux(f3[2], a, _reverse(a))
+        fill = f3[2] & self.arith & a[31]
+        fill_mask = Signal(32)
+        shifted = Signal(32)
+        m.d.comb += [fill_mask.eq(~(C(0xFFFF_FFFF, 32) >> shamt)),
+                     shifted.eq((sh_in >> shamt) | (fill_mask & fill.replicate(32)))]
+        with m.Switch(f3):
+            with m.Case(0):
+                m.d.comb += self.result.eq(Mux(self.sub, a - b, self.sum))
+            with m.Case(1):
+                m.d.comb += self.result.eq(_reverse(shifted))
+            with m.Case(2):
+                m.d.comb += self.result.eq(a.as_signed() < b.as_signed())
+            with m.Case(3):
+                m.d.comb += self.result.eq(a < b)
+            with m.Case(4):
+                m.d.comb += self.result.eq(a ^ b)
+            with m.Case(5):
+                m.d.comb += self.result.eq(shifted)
+            with m.Case(6):
+                m.d.comb += self.result.eq(a | b)
+            with m.Case(7):
+                m.d.comb += self.result.eq(a & b)
+        return m

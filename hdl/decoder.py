@@ -1,0 +1,138 @@
+"""Instruction decoder of the pipelined core's ``D`` stage (RV32IM + Zicsr).
+
+Reference: The RISC-V Instruction Set Manual, Volume I: Unprivileged ISA (20191213), chapter 24
+(opcode map, instruction formats); Volume II: Privileged Architecture (20211203) for MRET/WFI.
+
+Purely combinational: ``word`` in, a :class:`Decoded` out. Everything here is a function of the
+instruction bits alone (no register value, no privilege), so the core registers it into ``X``
+at the end of ``D`` and ``X`` decides from flip-flops.
+"""
+
+from amaranth import *
+from amaranth.lib import wiring, data
+from amaranth.lib.wiring import In, Out
+
+from .isa import Opcode, Instruction
+
+
+__all__ = ["Decoded", "Decoder", "ECALL", "EBREAK", "MRET", "WFI"]
+
+ECALL = 0x0000_0073
+EBREAK = 0x0010_0073
+MRET = 0x3020_0073
+WFI = 0x1050_0073
+
+
+class Decoded(data.Struct):
+    """What ``X`` needs to know about an instruction, besides its word.
+
+    ``imm`` is the immediate of the instruction's format (I, S, B, U or J); ``legal`` is false
+    for every encoding RV32IM + Zicsr + MRET/WFI does not define; ``writes_rd`` includes
+    writes to x0 (the core drops those)."""
+    load:      1
+    store:     1
+    opimm:     1
+    op:        1
+    mul:       1
+    div:       1
+    branch:    1
+    jal:       1
+    jalr:      1
+    lui:       1
+    auipc:     1
+    csr:       1
+    fence_i:   1
+    ecall:     1
+    ebreak:    1
+    mret:      1
+    wfi:       1
+    legal:     1
+    uses_rs1:  1
+    uses_rs2:  1
+    writes_rd: 1
+    imm:       32
+
+
+class Decoder(wiring.Component):
+    word: In(32)
+    dec:  Out(Decoded)
+
+    def elaborate(self, platform):
+        m = Module()
+        raw = self.word
+        inst = Signal(Instruction)
+        m.d.comb += inst.eq(raw)
+        op, f3, f7 = inst.opcode, inst.funct3, inst.funct7
+        d = self.dec
+
+        is_system = op == Opcode.SYSTEM
+        is_muldiv = (op == Opcode.OP) & (f7 == 0b0000001)
+        m.d.comb += [
+            d.load.eq(op == Opcode.LOAD),
+            d.store.eq(op == Opcode.STORE),
+            d.opimm.eq(op == Opcode.OP_IMM),
+            d.op.eq(op == Opcode.OP),
+            d.mul.eq(is_muldiv & ~f3[2]),
+            d.div.eq(is_muldiv & f3[2]),
+            d.branch.eq(op == Opcode.BRANCH),
+            d.jal.eq(op == Opcode.JAL),
+            d.jalr.eq(op == Opcode.JALR),
+            d.lui.eq(op == Opcode.LUI),
+            d.auipc.eq(op == Opcode.AUIPC),
+            d.csr.eq(is_system & (f3 != 0) & (f3 != 4)),
+            d.fence_i.eq((op == Opcode.MISC_MEM) & (f3 == 1)),
+            d.ecall.eq(raw == ECALL),
+            d.ebreak.eq(raw == EBREAK),
+            d.mret.eq(raw == MRET),
+            d.wfi.eq(raw == WFI),
+        ]
+
+        with m.If(inst.quadrant == 0b11):
+            with m.Switch(op):
+                with m.Case(Opcode.LOAD):
+                    m.d.comb += d.legal.eq((f3 != 3) & (f3 != 6) & (f3 != 7))
+                with m.Case(Opcode.STORE):
+                    m.d.comb += d.legal.eq(f3 < 3)
+                with m.Case(Opcode.OP_IMM):
+                    with m.If(f3 == 1):
+                        m.d.comb += d.legal.eq(f7 == 0)
+                    with m.Elif(f3 == 5):
+                        m.d.comb += d.legal.eq((f7 == 0) | (f7 == 0b0100000))
+                    with m.Else():
+                        m.d.comb += d.legal.eq(1)
+                with m.Case(Opcode.OP):
+                    m.d.comb += d.legal.eq((f7 == 0) | (f7 == 1) |
+                                           (f7 == 0b0100000) & ((f3 == 0) | (f3 == 5)))
+                with m.Case(Opcode.LUI, Opcode.AUIPC, Opcode.JAL):
+                    m.d.comb += d.legal.eq(1)
+                with m.Case(Opcode.JALR):
+                    m.d.comb += d.legal.eq(f3 == 0)
+                with m.Case(Opcode.BRANCH):
+                    m.d.comb += d.legal.eq((f3 != 2) & (f3 != 3))
+                with m.Case(Opcode.MISC_MEM):
+                    m.d.comb += d.legal.eq(f3 < 2)
+                with m.Case(Opcode.SYSTEM):
+                    m.d.comb += d.legal.eq(d.ecall | d.ebreak | d.mret | d.wfi | d.csr)
+
+        m.d.comb += [
+            d.uses_rs1.eq(~((op == Opcode.LUI) | (op == Opcode.AUIPC) | (op == Opcode.JAL)
+                            | (op == Opcode.MISC_MEM) | is_system & (f3[2] | (f3 == 0)))),
+            d.uses_rs2.eq((op == Opcode.OP) | (op == Opcode.BRANCH) | (op == Opcode.STORE)),
+            d.writes_rd.eq(~((op == Opcode.STORE) | (op == Opcode.BRANCH)
+                             | (op == Opcode.MISC_MEM) | is_system & ~d.csr)),
+        ]
+
+        with m.Switch(op):
+            with m.Case(Opcode.STORE):
+                m.d.comb += d.imm.eq(Cat(raw[7:12], raw[25:32]).as_signed())
+            with m.Case(Opcode.BRANCH):
+                m.d.comb += d.imm.eq(
+                    Cat(C(0, 1), raw[8:12], raw[25:31], raw[7], raw[31]).as_signed())
+            with m.Case(Opcode.LUI, Opcode.AUIPC):
+                m.d.comb += d.imm.eq(Cat(C(0, 12), raw[12:32]))
+            with m.Case(Opcode.JAL):
+                m.d.comb += d.imm.eq(
+                    Cat(C(0, 1), raw[21:31], raw[20], raw[12:20], raw[31]).as_signed())
+            with m.Default():
+                m.d.comb += d.imm.eq(raw[20:32].as_signed())
+        return m

@@ -1,0 +1,422 @@
+"""The pipelined core: F/D/X/W with a registered fetch address (``Core(pipeline=True)``).
+
+References: The RISC-V Instruction Set Manual, Volume I: Unprivileged ISA (20191213) and
+Volume II: Privileged Architecture (20211203).
+
+``F``  a PC register (``f_pc``) drives RAM's synchronous instruction port; the word is there
+       the next cycle. ``f_pc`` is loaded with PC + 4, a pc-relative target computed in ``D``
+       (JAL, branches), or a target from ``X`` (JALR, MRET, FENCE.I, traps): always from a
+       register, never from the RAM's output in the same cycle.
+``D``  decode (:class:`~gluon.hdl.decoder.Decoder`), register read (transparent to ``W``'s
+       write), the pc-relative target; all registered into ``X``.
+``X``  ALU, branch resolution, CSR access, exceptions and interrupts, and the one Wishbone
+       request of a load or store (exactly as the unpipelined core: only when nothing older can
+       trap and only if PMP allows it). Operands come from ``X``'s registers or the bypass from
+       ``W``'s ALU result.
+``W``  write-back; a load waits for its response (one cycle on RAM); a refused, misaligned or
+       erroring load/store, and a taken branch or JALR to a misaligned target, trap from here.
+       The exceptions ``X`` raises are all decided in ``D`` and registered.
+
+Control flow, every cost a function of the instruction stream only (docs/core.md):
+a JAL in ``D`` loads its target into ``f_pc`` (the word fetched behind it is dropped): 2 cycles.
+A branch in ``D`` does the same; while the branch resolves in ``X`` the target is fetched and
+the sequential word behind the branch is kept in ``d_save``. Taken, ``D`` gets the target's
+word; not taken, the saved word: either way the next instruction reaches ``X`` two cycles after
+the branch (a not-taken branch waits the same cycle a taken one does). JALR, MRET, FENCE.I and
+traps load ``f_pc`` from ``X``: 3 cycles. Nothing after a branch executes in ``X`` before the
+branch is resolved; the words fetched at PC + 4 and at a direct target depend on instruction
+bits only.
+"""
+
+from amaranth import *
+
+from .alu import ALU
+from .lsu import LoadStoreUnit
+from .decoder import Decoder, Decoded
+from .regfile import RegisterFile
+from .divider import Divider
+from .multiplier import Multiplier
+from .branch import BranchUnit
+from .pmp import PMP
+from .csr import CsrFile
+from .isa import Instruction, Cause, Csr
+
+
+__all__ = ["elaborate_pipelined"]
+
+
+class WKind:
+    NONE, ALU, LOAD, STORE = range(4)
+
+
+def elaborate_pipelined(core, platform):
+    """The elaboration of :class:`~gluon.hdl.core.Core` with ``pipeline=True``."""
+    m = Module()
+    fetch_bits = (core.fetch_size - 1).bit_length()
+    fetch_hi = core.fetch_base >> fetch_bits
+
+    m.submodules.decoder = decoder = Decoder()
+    m.submodules.regfile = regfile = RegisterFile()
+    m.submodules.alu = alu = ALU()
+    m.submodules.lsu = lsu = LoadStoreUnit()
+    m.submodules.divider = divider = Divider()
+    m.submodules.multiplier = multiplier = Multiplier(stages=1)
+    m.submodules.branch = branch = BranchUnit()
+    pmp = None
+    if core.pmp_entries:
+        m.submodules.pmp = pmp = PMP(core.pmp_entries)
+    bus = core.dbus
+
+    # ------------------------------------------------------------------ F and D state
+    f_pc = Signal(32, init=core.reset_vector)     # the address on the instruction port
+    d_valid = Signal()
+    d_pc = Signal(32)
+    d_from_save = Signal()                        # D's word is d_save, not the port's
+    d_save = Signal(32)                           # the word behind a branch in X
+
+    # ------------------------------------------------------------------ X state
+    x_valid = Signal()
+    x_fresh = Signal()                            # X's first cycle for its instruction
+    x_pc = Signal(32)
+    x_word = Signal(32)
+    x_dec = Signal(Decoded)
+    x_target = Signal(32)                         # pc + imm (branches, JAL, AUIPC), from D
+    x_ffault = Signal()                           # the fetch of x_pc was outside RAM
+    x_iok = Signal()                              # PMP allows executing x_pc (checked in D)
+    x_illegal = Signal()                          # an illegal instruction (decided in D)
+    x_jal_mis = Signal()                          # a JAL to a misaligned target (from D)
+    x_rs1v = Signal(32)
+    x_rs2v = Signal(32)
+    # the pc of the next instruction to commit (X's when X holds one): mepc of an interrupt
+    # taken while X holds no instruction (after a jump or a branch), so the entry latency does
+    # not depend on where in the code the interrupt lands
+    arch_pc = Signal(32, init=core.reset_vector)
+
+    # ------------------------------------------------------------------ W state
+    w_valid = Signal()
+    w_kind = Signal(range(4))
+    w_rd = Signal(5)
+    w_result = Signal(32)
+    w_pc = Signal(32)
+    w_insn = Signal(32)
+    w_addr = Signal(32)
+    w_f3 = Signal(3)
+    w_priv_m = Signal()
+    w_denied = Signal()
+    w_misaligned = Signal()
+    w_noinc = Signal()                            # a CSR write to minstret[h]: no increment
+    w_jmis = Signal()                             # a branch/JALR to a misaligned target
+
+    # ------------------------------------------------------------------ CSRs and trap state
+    m.submodules.csr = csr = CsrFile(fetch_base=core.fetch_base, fetch_size=core.fetch_size,
+                                     mimpid=core.mimpid)
+    m.d.comb += [csr.mtime.eq(core.mtime), csr.soft_irq.eq(core.soft_irq),
+                 csr.timer_irq.eq(core.timer_irq), csr.local_irq.eq(core.local_irq)]
+    priv_m = csr.priv_m
+
+    # ------------------------------------------------------------------ D: decode, read
+    d_word = Signal(32)
+    m.d.comb += d_word.eq(Mux(d_from_save, d_save, core.ibus.data))
+    d_inst = Signal(Instruction)
+    m.d.comb += [d_inst.eq(d_word), decoder.word.eq(d_word)]
+    d_dec = decoder.dec
+    m.d.comb += [regfile.raddr1.eq(d_inst.rs1), regfile.raddr2.eq(d_inst.rs2)]
+    d_target = Signal(32)
+    m.d.comb += d_target.eq(d_pc + d_dec.imm)
+    m.d.comb += [csr.d_addr.eq(d_word[20:32]),
+                 csr.d_writes.eq((d_inst.funct3[:2] == 1) | (d_inst.rs1 != 0))]
+    d_illegal = (~d_dec.legal | d_dec.csr & csr.d_illegal
+                 | ~csr.priv_m & (d_dec.mret | d_dec.wfi & csr.tw))
+
+    # ------------------------------------------------------------------ X: operands
+    x_inst = Signal(Instruction)
+    m.d.comb += x_inst.eq(x_word)
+    f3 = x_inst.funct3
+    f7 = x_inst.funct7
+    dec = x_dec
+    is_muldiv = dec.mul | dec.div
+    is_system_other = ~dec.csr & (dec.ecall | dec.ebreak | dec.mret | dec.wfi)
+    w_late = w_valid & (w_kind == WKind.LOAD)
+    # The bypass from W, chosen in D: the instruction in X when this one leaves D is the one in
+    # W when this one is in X (it leaves X in the same cycle), and while X waits, W holds no
+    # other ALU result (it empties), so the register match is made a cycle early and only
+    # w_valid is checked in X.
+    x_byp1 = Signal()
+    x_byp2 = Signal()
+    x_alu_rd = x_valid & dec.writes_rd & ~dec.load & (x_inst.rd != 0)
+    rs1 = Signal(32)
+    rs2 = Signal(32)
+    m.d.comb += [
+        rs1.eq(Mux(x_byp1 & w_valid, w_result, x_rs1v)),
+        rs2.eq(Mux(x_byp2 & w_valid, w_result, x_rs2v)),
+    ]
+    # load-use: the load's data reaches X's operand register when it is written (below), X
+    # waits that cycle; a property of the code, never of data
+    hazard = Signal()
+    m.d.comb += hazard.eq(w_late & (w_rd != 0) & (dec.uses_rs1 & (x_inst.rs1 == w_rd)
+                                                  | dec.uses_rs2 & (x_inst.rs2 == w_rd)))
+
+    # ------------------------------------------------------------------ X: ALU, branch
+    alt = f7[5]
+    opb = Mux(dec.op | dec.branch, rs2, dec.imm)
+    m.d.comb += [alu.a.eq(rs1), alu.b.eq(opb), alu.funct3.eq(f3),
+                 alu.sub.eq(dec.op & alt), alu.arith.eq(alt)]
+    m.d.comb += [branch.a.eq(rs1), branch.b.eq(rs2), branch.funct3.eq(f3)]
+    taken = branch.taken
+    pc4 = Signal(32)
+    m.d.comb += pc4.eq(x_pc + 4)
+    jalr_target = Cat(C(0, 1), alu.sum[1:32])
+    # a taken branch or JALR to a misaligned target traps from W (the comparator and the
+    # JALR adder then decide no trap in X); a JAL's target is known in D
+    jump_mis = Mux(dec.jalr, jalr_target[1], dec.branch & taken & x_target[1])
+
+    # ------------------------------------------------------------------ X: memory access
+    mem_addr = alu.sum
+    m.d.comb += [lsu.addr.eq(mem_addr), lsu.funct3.eq(f3), lsu.store.eq(rs2)]
+    misaligned = lsu.misaligned
+    x_mem = dec.load | dec.store
+    sel = lsu.sel
+    store_data = lsu.wdata
+
+    # ------------------------------------------------------------------ X: CSRs
+    csr_addr = x_word[20:32]
+    csr_writes = (f3[:2] == 1) | (x_inst.rs1 != 0)     # csrrw[i] always; rs/rc if rs1 != 0
+    m.d.comb += [csr.addr.eq(csr_addr), csr.funct3.eq(f3), csr.writes.eq(csr_writes),
+                 csr.src.eq(Mux(f3[2], x_inst.rs1, rs1))]
+    if pmp is not None:
+        m.d.comb += [pmp.csr_addr.eq(csr_addr), csr.pmp_rdata.eq(pmp.csr_rdata)]
+    csr_illegal = csr.illegal
+    # a PMP CSR write: the instruction behind it was checked in D against the old entries, so
+    # it is fetched again (as after FENCE.I: 3 cycles)
+    pmp_write = Signal()
+    m.d.comb += pmp_write.eq(dec.csr & csr_writes & ((csr_addr[4:] == 0x3A)
+                                                   | (csr_addr >= 0x3B0) & (csr_addr <= 0x3EF)))
+
+    # ------------------------------------------------------------------ X: exceptions
+    exc = Signal()
+    exc_cause = Signal(4)
+    exc_tval = Signal(32)
+    d_priv_m = Mux(csr.mprv, csr.mpp_m, priv_m)
+    m_only_hit = Signal()
+    for base, size_ in core.m_only:
+        bits = (size_ - 1).bit_length()
+        with m.If(mem_addr[bits:] == (base >> bits)):
+            m.d.comb += m_only_hit.eq(1)
+    if pmp is not None:
+        m.d.comb += [
+            pmp.i_addr.eq(d_pc), pmp.i_m.eq(priv_m),
+            pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
+        ]
+        d_ok = pmp.d_ok
+    else:
+        d_ok = C(1)
+    i_ok = x_iok
+    # the data request (made from X) is made with M privilege (MPRV applied), for cores that
+    # report it (Core.dbus_m)
+    if hasattr(core, "dbus_m"):
+        m.d.comb += core.dbus_m.eq(d_priv_m)
+    d_denied = Signal()
+    m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
+                 core.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
+    # every exception in X is decided from registers (from D: the fetch checks, the decode,
+    # the CSR access verdict, a JAL's target)
+    with m.If(x_ffault | ~i_ok):
+        m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
+    with m.Elif(x_illegal):
+        m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(x_word)]
+    with m.Elif(dec.ecall):
+        m.d.comb += [exc.eq(1), exc_cause.eq(Mux(priv_m, Cause.ECALL_M, Cause.ECALL_U))]
+    with m.Elif(dec.ebreak):
+        m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
+    with m.Elif(x_jal_mis):
+        m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(x_target)]
+
+    irq_pending = csr.irq_pending
+    irq_take = csr.irq_enabled & irq_pending & ~(x_valid & dec.wfi)
+
+    # ------------------------------------------------------------------ W: completion
+    w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
+    w_bus = w_mem & ~w_denied & ~w_misaligned
+    w_hold = w_bus & ~(bus.ack | bus.err)
+    w_trap = w_mem & (bus.err | w_denied | w_misaligned) | w_valid & w_jmis
+
+    # ------------------------------------------------------------------ X: progress
+    div_started = Signal()
+    div_wait = dec.div & ~(divider.done & div_started)
+    mul_started = Signal()
+    mul_wait = dec.mul & ~(multiplier.valid & mul_started)
+    wfi_wait = dec.wfi & ~irq_pending
+    x_bus_wait = x_mem & bus.stall
+    stall = Signal()
+    m.d.comb += stall.eq(w_hold | hazard |
+                         ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
+    x_go = Signal()
+    m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
+    x_trap = Signal()
+    x_commit = Signal()
+    m.d.comb += [x_trap.eq(x_go & (exc | irq_take)), x_commit.eq(x_go & ~exc & ~irq_take)]
+    # an interrupt taken while X holds no instruction (W completing without a trap)
+    b_trap = Signal()
+    m.d.comb += [b_trap.eq(~x_valid & irq_take & ~w_hold & ~w_trap),
+                 core.trap.eq(w_trap | x_trap | b_trap)]
+
+    unit_ok = x_valid & ~hazard & ~w_hold & ~w_trap & ~exc & ~irq_take
+    m.d.comb += [
+        divider.start.eq(unit_ok & dec.div & ~div_started),
+        multiplier.load.eq(unit_ok & dec.mul & ~mul_started),
+        multiplier.a.eq(rs1), multiplier.b.eq(rs2), multiplier.funct.eq(f3[:2]),
+        divider.a.eq(rs1), divider.b.eq(rs2),
+        divider.signed.eq(~f3[0]), divider.rem.eq(f3[1]),
+    ]
+    with m.If(x_go | ~x_valid):
+        m.d.sync += [div_started.eq(0), mul_started.eq(0)]
+    with m.Else():
+        with m.If(divider.start):
+            m.d.sync += div_started.eq(1)
+        with m.If(multiplier.load):
+            m.d.sync += mul_started.eq(1)
+
+    # the data request: only when nothing older can still trap, and only if PMP allows it
+    x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+    m.d.comb += [
+        bus.cyc.eq(w_bus | x_req),
+        bus.stb.eq(x_req),
+        bus.we.eq(dec.store),
+        bus.adr.eq(mem_addr[2:]),
+        bus.sel.eq(sel),
+        bus.dat_w.eq(store_data),
+    ]
+
+    # ------------------------------------------------------------------ redirects and fetch
+    trap_pc = Cat(C(0, 2), csr.mtvec[2:])
+    x_redirect = Signal()
+    redirect_pc = Signal(32)
+    with m.If(w_trap | x_trap | b_trap):
+        m.d.comb += [x_redirect.eq(1), redirect_pc.eq(trap_pc)]
+    with m.Elif(x_commit & dec.jalr):
+        m.d.comb += [x_redirect.eq(1), redirect_pc.eq(jalr_target)]
+    with m.Elif(x_commit & dec.mret):
+        m.d.comb += [x_redirect.eq(1), redirect_pc.eq(csr.mepc)]
+    with m.Elif(x_commit & (dec.fence_i | pmp_write)):
+        m.d.comb += [x_redirect.eq(1), redirect_pc.eq(pc4)]
+    x_not_taken = x_commit & dec.branch & ~taken
+    with m.If(x_redirect):
+        m.d.sync += arch_pc.eq(redirect_pc)
+    with m.Elif(x_commit):
+        m.d.sync += arch_pc.eq(Mux(dec.jal | dec.branch & taken, x_target, pc4))
+
+    # D moves to X when X is free, nothing redirects, and X holds no unresolved branch
+    x_free = ~x_valid | x_go
+    d_go = Signal()
+    m.d.comb += d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch))
+    d_load = ~d_valid | d_go                      # D takes the port's next word
+    m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(d_load | x_fresh & dec.branch)]
+
+    with m.If(d_load):
+        m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_from_save.eq(0), f_pc.eq(f_pc + 4)]
+    with m.If(d_go & (d_dec.jal | d_dec.branch)):
+        # the word behind it (fetched now) is dropped; the target is fetched next
+        m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
+    with m.If(x_valid & x_fresh & dec.branch):
+        m.d.sync += d_save.eq(core.ibus.data)
+    with m.If(x_not_taken):
+        m.d.sync += [d_valid.eq(1), d_from_save.eq(1), d_pc.eq(pc4), f_pc.eq(x_pc + 8)]
+    with m.If(x_redirect):
+        m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_from_save.eq(0)]
+
+    # X's registers
+    with m.If(d_go):
+        m.d.sync += [
+            x_valid.eq(1), x_fresh.eq(1), x_pc.eq(d_pc), x_word.eq(d_word), x_dec.eq(d_dec),
+            x_target.eq(d_target), x_ffault.eq(d_pc[fetch_bits:] != fetch_hi),
+            x_iok.eq(pmp.i_ok if pmp is not None else 1),
+            x_illegal.eq(d_illegal), x_jal_mis.eq(d_dec.jal & d_target[1]),
+            x_byp1.eq(x_alu_rd & (x_inst.rd == d_inst.rs1)),
+            x_byp2.eq(x_alu_rd & (x_inst.rd == d_inst.rs2)),
+            x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
+        ]
+    with m.Else():
+        m.d.sync += x_fresh.eq(0)
+        with m.If(x_go | w_trap):
+            m.d.sync += x_valid.eq(0)
+        # a register written while X waits reaches X's operand registers (load-use)
+        with m.If(regfile.we & (regfile.waddr != 0) & (regfile.waddr == x_inst.rs1)):
+            m.d.sync += x_rs1v.eq(regfile.wdata)
+        with m.If(regfile.we & (regfile.waddr != 0) & (regfile.waddr == x_inst.rs2)):
+            m.d.sync += x_rs2v.eq(regfile.wdata)
+
+    # ------------------------------------------------------------------ W update
+    result = Signal(32)
+    with m.If(dec.lui):
+        m.d.comb += result.eq(dec.imm)
+    with m.Elif(dec.auipc):
+        m.d.comb += result.eq(x_target)
+    with m.Elif(dec.jal | dec.jalr):
+        m.d.comb += result.eq(pc4)
+    with m.Elif(dec.csr):
+        m.d.comb += result.eq(csr.rdata)
+    with m.Elif(dec.div):
+        m.d.comb += result.eq(divider.result)
+    with m.Elif(dec.mul):
+        m.d.comb += result.eq(multiplier.result)
+    with m.Else():
+        m.d.comb += result.eq(alu.result)
+
+    with m.If(x_commit):
+        kind = Mux(dec.load, WKind.LOAD, Mux(dec.store, WKind.STORE, WKind.ALU))
+        m.d.sync += [
+            w_valid.eq(1),
+            w_kind.eq(kind),
+            w_rd.eq(Mux(dec.writes_rd, x_inst.rd, 0)),
+            w_result.eq(result),
+            w_pc.eq(x_pc),
+            w_insn.eq(x_word),
+            w_addr.eq(Mux(dec.branch, x_target, Mux(dec.jalr, jalr_target, mem_addr))),
+            w_jmis.eq(jump_mis),
+            w_f3.eq(f3),
+            w_priv_m.eq(priv_m),
+            w_noinc.eq(dec.csr & csr_writes & ((csr_addr == Csr.MINSTRET)
+                                               | (csr_addr == Csr.MINSTRETH))),
+            w_denied.eq(x_mem & d_denied),
+            w_misaligned.eq(x_mem & misaligned),
+        ]
+    with m.Elif(~w_hold):
+        m.d.sync += w_valid.eq(0)
+
+    m.d.comb += [lsu.r_addr.eq(w_addr[:2]), lsu.r_funct3.eq(w_f3), lsu.rdata.eq(bus.dat_r)]
+    load_result = lsu.result
+    w_data = Signal(32)
+    m.d.comb += w_data.eq(Mux(w_kind == WKind.LOAD, load_result, w_result))
+    w_retire = w_valid & ~w_hold & ~w_trap
+    m.d.comb += [
+        regfile.waddr.eq(w_rd),
+        regfile.wdata.eq(w_data),
+        regfile.we.eq(w_retire & (w_rd != 0)),
+        core.trace.valid.eq(w_retire),
+        core.trace.pc.eq(w_pc),
+        core.trace.insn.eq(w_insn),
+        core.trace.rd_we.eq(w_rd != 0),
+        core.trace.rd.eq(w_rd),
+        core.trace.rd_data.eq(w_data),
+    ]
+
+    # ------------------------------------------------------------------ CSR and trap updates
+    m.d.comb += [csr.retire.eq(w_retire), csr.noinc.eq(w_noinc),
+                 csr.we.eq(x_commit & dec.csr & csr_writes), csr.mret.eq(x_commit & dec.mret)]
+    if pmp is not None:
+        m.d.comb += [pmp.csr_we.eq(x_commit & dec.csr & csr_writes & pmp.csr_hit),
+                     pmp.csr_wdata.eq(csr.wdata)]
+    w_code = Mux(w_jmis, Cause.FETCH_MISALIGNED, Mux(w_misaligned,
+                 Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
+                 Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT)))
+    m.d.comb += csr.trap.eq(w_trap | x_trap | b_trap)
+    with m.If(w_trap):
+        m.d.comb += [csr.trap_epc.eq(w_pc), csr.trap_code.eq(w_code), csr.trap_tval.eq(w_addr),
+                     csr.trap_prev_m.eq(w_priv_m)]
+    with m.Elif(x_trap & exc):
+        m.d.comb += [csr.trap_epc.eq(x_pc), csr.trap_code.eq(exc_cause),
+                     csr.trap_tval.eq(exc_tval), csr.trap_prev_m.eq(priv_m)]
+    with m.Else():                                # an interrupt
+        m.d.comb += [csr.trap_epc.eq(Mux(x_valid, x_pc, arch_pc)), csr.trap_irq.eq(1),
+                     csr.trap_code.eq(csr.irq_cause), csr.trap_prev_m.eq(priv_m)]
+    return m
