@@ -437,7 +437,7 @@ def test_halt_during_coprocessor_dma(tmp_path):
     from pathlib import Path
     from gluon.firmware.cc import compile as cc
     from gluon.hdl.config import SocConfig
-    from gluon.sim.elf import load_elf
+    from gluon.firmware.elf import load_elf
     ram = 32 * 1024
     src = Path(__file__).resolve().parent / "fw" / "debug_hash_dma.c"
     elf = cc([str(src)], str(tmp_path / "dma.elf"), opt="-O2", ram_size=ram)
