@@ -327,9 +327,10 @@ def yosys_names(il_text):
     the bit 1 of the wire ``x`` get the same name. That either stops Yosys with an internal
     assertion in ``abc_ops_reintegrate`` (``GetSize(conn.first) == GetSize(conn.second)``
     flattened, ``count_id(wire->name) == 0`` with the hierarchy kept: the full SoC with an 8 KiB
-    RAM hit it) or, where the sizes happen to agree, by its source, joins two different nets
-    without a word (not observed here).
-    Every netlist given to Yosys goes through this (docs/fpga.md, open problem 10)."""
+    RAM does) or, where the sizes happen to agree, by its source, joins two different nets
+    without a word.
+    Every netlist given to Yosys goes through this (docs/fpga-timing.md, "Array names and
+    Yosys' ABC9")."""
     return _BRACKETED_ID.sub(
         lambda m: m.group(0) if m.group(0).startswith('"')
         else m.group(0).replace("[", "(").replace("]", ")"), il_text)
@@ -369,7 +370,7 @@ def ram_script(name, family, module=None):
 def _ice40_synth(device=""):
     """synth_ice40's options: the multiplier on SB_MAC16 (not on LUTs), ABC9 mapping with the
     flip-flops passed through (``-dff``: ABC9 optimises the logic around them too; on the
-    iCEBreaker 24.51 -> 25.33 MHz, docs/fpga.md), and with the delays of the device family
+    iCEBreaker 25.33 MHz with it, 24.51 without; docs/fpga-timing.md), and with the delays of the device family
     (UltraPlus: ``-device u``; its LUTs and routing are much slower than the HX's the default
     assumes)."""
     return "-dsp -dff" + (" -device u" if device.upper().startswith("ICE40UP") else "")

@@ -34,30 +34,31 @@ class Board:
         return self.platform()
 
 
-# The default clock is the issue's 60 MHz target, except for the configurations measured not to
-# reach it (docs/fpga.md): 'minimal' defaults to a clock it meets (25 MHz: 33.7-36.0 achieved),
+# The default clock is the 60 MHz target, except for the configurations that do not reach it
+# (docs/fpga-timing.md): 'minimal' defaults to a clock it meets (25 MHz: 33.7-36.0 achieved),
 # so that a plain `gluon build --board ulx3s-12f|25f|45f` gives a working bitstream; 'compact'
 # and 'full' (85F) to their estimate after placement.
 _ULX3S = dict(family="ecp5", clk="clk25", leds=tuple(range(8)), rst=("button_fire", 0))
 _ULX3S_MHZ = (("minimal", 25),)
 
-# 'compact' routes on the 85F only with nextpnr's electrostatic placer: with the default
-# (HeAP) placement router2 stalled at 1,000-7,000 overused wires whatever the clock, seed or
-# RAM size; the static placer's placement has ~19 % less wire and routes. 'full' has not
-# routed with either placer (docs/fpga.md, "The ULX3S-85F and the `compact` configuration"). `-nowidelut`: LUT4s
-# only, which the Keccak round needs (5,505 instead of 20,332 LUT4 with its hierarchy kept).
+# 'compact' routes on the 85F only from nextpnr's electrostatic placement: from the default
+# (HeAP) placement router2 stalls at 1,000-7,000 overused wires whatever the clock, seed or
+# RAM size; the static placer's placement has ~19 % less wire and routes. 'full' does not
+# route with either placer (docs/fpga-timing.md, "The ULX3S-85F, `compact` and `full`").
+# `-nowidelut`: LUT4s only, which suits the Keccak round (5,505 instead of 20,332 LUT4 with
+# its hierarchy kept).
 _BIG_FLOW = ("-nowidelut", "--router router2 --placer static")
-# compact, with the DMA write FIFO: seed 2 routes (71 router2 iterations, 21.52 MHz at 17.86);
-# seed 1's placement was still at 3,830 overused wires after 11 iterations (stopped).
+# compact: seed 2 routes (71 router2 iterations, 21.52 MHz at 17.86); seed 1's placement is
+# at 3,830 overused wires after 11 iterations.
 _COMPACT_FLOW = ("-nowidelut", "--router router2 --placer static --seed 2")
 
-# Block RAM: the RAM's instruction and data read ports each get their own copy of the array
-# (seen on both families), so a RAM of N KiB takes 2 x N/2 KiB blocks: the smaller ECP5 parts
-# (LFE5U-45F: 108 DP16KD, 25F: 56, 12F: 32) get a smaller RAM.
+# Block RAM: one copy of the RAM in DP16KDs on ECP5 (2 KiB each), two copies in SB_RAM40_4Ks
+# on iCE40 (docs/fpga.md, "The RAM in block RAM"); the smaller ECP5 parts (LFE5U-45F:
+# 108 DP16KD, 25F: 56, 12F: 32) get a smaller RAM.
 BOARDS = {b.name: b for b in [
     # Every coprocessor, in the 'compact' sizes: the simulation's 'full' sizes need 59,600 LUT4
-    # and have not routed on the 85F; 'compact' (44,700) routes with the static placer, at
-    # 21.5 MHz (docs/fpga.md, "The ULX3S-85F and the `compact` configuration").
+    # and do not route on the 85F; 'compact' (44,700) routes with the static placer, at
+    # 21.5 MHz (docs/fpga-timing.md, "The ULX3S-85F, `compact` and `full`").
     Board("ulx3s-85f", ULX3S_85F_Platform, default_config="compact", default_mhz=60,
           config_mhz=_ULX3S_MHZ + (("compact", 18), ("full", 18)),
           config_flow=(("compact",) + _COMPACT_FLOW, ("full",) + _BIG_FLOW), **_ULX3S),

@@ -484,6 +484,9 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these workloads")
     p.add_argument("--docs", action="store_true",
                    help="write docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.png")
+    p.add_argument("--check-docs", action="store_true",
+                   help="no simulation: exit 1 if docs/benchmarks.* are stale (the HDL, "
+                   "firmware or workloads changed since `gluon bench --docs`)")
     p.add_argument("--jobs", "-j", type=int, default=None,
                    help="simulations in parallel (default: the number of CPUs)")
     p.set_defaults(func=cmd_bench)
