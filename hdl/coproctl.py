@@ -75,11 +75,6 @@ CONTROL_STRIDE = 0x100
 SLOT_REGS_END = 0x20
 
 
-def _enum_doc(enum_cls, docs):
-    docs = docs or {}
-    return {m.value: docs.get(m, m.name) for m in enum_cls}
-
-
 def _check_enum(name, enum_cls, max_width):
     if not (isinstance(enum_cls, type) and issubclass(enum_cls, enum.Enum)):
         raise TypeError(f"{name} must be an amaranth.lib.enum.Enum with a shape, not {enum_cls!r}")
@@ -119,10 +114,10 @@ def slot_registers(*, kind, version, op, cause, op_doc=None, cause_doc=None):
             Field("ERROR", 1, desc="The last operation failed, or a START was refused. "
                                    "Write 1 to clear (clears CAUSE too)"),
             Field("CAUSE", Shape.cast(cause).width, offset=8, desc="Why ERROR is set",
-                  enum=_enum_doc(cause, cause_doc)),
+                  enum=cause, enum_doc=cause_doc),
         ], desc="State of the slot. An accepted START clears DONE, ERROR and CAUSE."),
         Register("START", 0x08, "w", [
-            Field("OP", op_width, desc="Operation", enum=_enum_doc(op, op_doc)),
+            Field("OP", op_width, desc="Operation", enum=op, enum_doc=op_doc),
         ], desc="Starts operation OP. Refused (ERROR, CAUSE = BUSY or WIPING) while one runs "
                 "or a wipe runs; the running operation is not disturbed."),
         Register("ABORT", 0x0C, "w", desc="Any write stops the running operation: its DMA is "
