@@ -21,7 +21,7 @@ import time
 import zlib
 from pathlib import Path
 
-from gluon.sim.elf import load_elf, LoadError
+from gluon.firmware.elf import load_elf, LoadError
 from gluon.hdl.soc import RAM_BASE
 from .firmware import FW_DIR, compile_bare
 
@@ -131,45 +131,39 @@ class Loader:
 
 
 class SerialPort:
-    """A serial device in raw 8N1 mode (POSIX termios; no third-party package)."""
+    """A serial device in raw 8N1 mode (pyserial), with the byte-port interface of
+    :class:`Loader`."""
 
     def __init__(self, path, baud=115200):
-        import termios
-        self.termios = termios
-        speed = getattr(termios, f"B{baud}", None)
-        if speed is None:
-            raise BootError(f"{baud} is not a baud rate this system's termios knows")
+        import errno
+        import serial
         try:
-            self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-        except OSError as e:
-            raise BootError(f"cannot open {path}: {e.strerror}") from None
-        try:
-            attrs = termios.tcgetattr(self.fd)
-        except termios.error:
-            os.close(self.fd)
-            raise BootError(f"{path} is not a serial port") from None
-        iflag, oflag, cflag, lflag, _i, _o, cc = attrs
-        attrs = [0, 0, (cflag & ~(termios.CSIZE | termios.PARENB | termios.CSTOPB))
-                 | termios.CS8 | termios.CREAD | termios.CLOCAL, 0, speed, speed, cc]
-        cc[termios.VMIN], cc[termios.VTIME] = 0, 0
-        termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
-        termios.tcflush(self.fd, termios.TCIOFLUSH)
+            self.port = serial.Serial(path, baud, bytesize=8, parity="N", stopbits=1, timeout=0)
+        except ValueError as e:
+            raise BootError(f"{baud}: {e}") from None
+        except serial.SerialException as e:
+            err = getattr(e, "errno", None)
+            if err == errno.ENOTTY or "ioctl" in str(e):
+                raise BootError(f"{path} is not a serial port") from None
+            if err is not None:
+                raise BootError(f"cannot open {path}: {os.strerror(err)}") from None
+            raise BootError(f"cannot open {path}: {e}") from None
+        self.port.reset_input_buffer()
+        self.port.reset_output_buffer()
 
     def write(self, data):
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
-        self.termios.tcdrain(self.fd)
+        self.port.write(data)
+        self.port.flush()
 
     def read(self, n, timeout):
-        import select
         out, end = bytearray(), time.monotonic() + timeout
         while len(out) < n:
             left = end - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            if left <= 0:
                 break
-            out += os.read(self.fd, n - len(out))
+            self.port.timeout = left
+            out += self.port.read(n - len(out))
         return bytes(out)
 
     def close(self):
-        os.close(self.fd)
+        self.port.close()

@@ -132,8 +132,28 @@ _YOSYS_STEP = re.compile(r"^\d+(?:\.\d+)*\. Executing (.+?)(?: pass)?[.:]?\s*$")
 _ERROR = re.compile(r"\bERROR\b|error:|Error:", re.I)
 
 
-def _last_progress(path, kind, pos):
-    """(new position, latest progress text) from a growing log file."""
+_ROW = re.compile(r"^\s*\d+\s*\|")
+
+
+def _table_row(line, state):
+    """A nextpnr table row (the router's ``  61 |  4620  25193 | ...``) with its column names
+    from the header rows seen before it, or None for a header or rule line."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if not _ROW.match(line):
+        if any(ch.isalpha() for ch in line):
+            state["header"] = cells if "header" not in state or "#" in line or \
+                len(cells) >= len(state.get("header", ())) else state["header"]
+        return None
+    names = state.get("header") or []
+    parts = [f"{names[i]} {c}" if i < len(names) and names[i] else c
+             for i, c in enumerate(cells) if c]
+    return ", ".join(parts)
+
+
+def _last_progress(path, kind, pos, state=None):
+    """(new position, latest progress text) from a growing log file. ``state`` (a dict kept
+    between calls) remembers the header of a table the tool is printing row by row."""
+    state = {} if state is None else state
     try:
         with open(path, "rb") as f:
             f.seek(pos)
@@ -156,7 +176,11 @@ def _last_progress(path, kind, pos):
             line = line.strip()
             if line.startswith("Info:"):
                 s = line[5:].strip()
-                if s and not s.startswith(("|", "+", "-", "Cell ", "Net ", "Source ", "Sink ")):
+                if "|" in s and not s.startswith(("|", "+", "-")):
+                    s = _table_row(s, state)
+                    if s:
+                        latest = f"router: {s}"
+                elif s and not s.startswith(("|", "+", "-", "Cell ", "Net ", "Source ", "Sink ")):
                     latest = s
     return pos + cut + 1, latest
 
@@ -168,7 +192,7 @@ def _run_stage(stage, cmd, cwd, env, log_name, t0, log):
     log_path = Path(cwd) / log_name if log_name else None
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        pos, current, shown, last_print = 0, None, None, 0.0
+        pos, current, shown, last_print, table = 0, None, None, 0.0, {}
         start = time.monotonic()
         while True:
             try:
@@ -177,7 +201,7 @@ def _run_stage(stage, cmd, cwd, env, log_name, t0, log):
             except subprocess.TimeoutExpired:
                 pass
             if log_path is not None:
-                pos, latest = _last_progress(log_path, stage, pos)
+                pos, latest = _last_progress(log_path, stage, pos, table)
                 current = latest or current
             now = time.monotonic()
             if current != shown and now - last_print >= 5 or now - last_print >= 30:
@@ -533,18 +557,39 @@ def _check_timing(res, report_path, board, allow_timing_fail, log):
 
 # ---------------------------------------------------------------------------------- output
 
+def _render(*tables):
+    """Plain text of rich tables (no colour: the same text on a terminal, in a log or a test)."""
+    import io
+    from rich.console import Console
+    buf = io.StringIO()
+    console = Console(file=buf, width=100, color_system=None, highlight=False)
+    for t in tables:
+        console.print(t)
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def _table(*columns):
+    from rich import box
+    from rich.table import Table
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in columns:
+        t.add_column(name, justify="left" if name in ("resource", "clock", "block", "") else "right")
+    return t
+
+
 def format_summary(res):
-    lines = [f"{'resource':<10}{'used':>9}{'available':>11}{'%':>7}"]
+    """The resources used against those available, and each clock's Fmax against its
+    constraint."""
+    res_t = _table("resource", "used", "available", "%")
     for k in ("LUT", "FF", "LC", "BRAM", "DSP"):
         if k in res.resources:
             used, avail = res.resources[k]
-            pct = f"{100 * used / avail:6.1f}" if avail else "     -"
-            lines.append(f"{k:<10}{used:>9}{avail if avail else '-':>11}{pct:>7}")
-    lines.append("")
-    lines.append(f"{'clock':<24}{'achieved':>12}{'constraint':>12}")
+            res_t.add_row(k, str(used), str(avail) if avail else "-",
+                          f"{100 * used / avail:.1f}" if avail else "-")
+    clk_t = _table("clock", "achieved", "constraint", "")
     for c, (a, b) in res.clocks.items():
-        lines.append(f"{c[:24]:<24}{a:>8.2f} MHz{b:>8.2f} MHz  {'met' if a >= b else 'FAILED'}")
-    return "\n".join(lines)
+        clk_t.add_row(c[:40], f"{a:.2f} MHz", f"{b:.2f} MHz", "met" if a >= b else "FAILED")
+    return _render(res_t, clk_t)
 
 
 # Sub-blocks left out of the per-block tables (their parent's figure includes them).
@@ -552,24 +597,63 @@ MINOR_BLOCKS = {"regs", "unmapped", "rxf", "txf", "rfifo"}
 
 
 def format_blocks(rows, max_depth=3):
-    lines = [f"{'block':<34}{'LUT':>8}{'FF':>8}{'BRAM':>6}{'DSP':>5}"]
+    t = _table("block", "LUT", "FF", "BRAM", "DSP")
     for depth, name, c in rows:
         leaf = name.rsplit(".", 1)[-1]
         if depth > max_depth or not any(c.values()) or (depth >= 2 and leaf in MINOR_BLOCKS):
             continue
-        label = "  " * depth + (name.rsplit(".", 1)[-1] if depth else name)
-        lines.append(f"{label[:34]:<34}{c['LUT']:>8}{c['FF']:>8}{c['BRAM']:>6}{c['DSP']:>5}")
-    return "\n".join(lines)
+        label = "  " * depth + (leaf if depth else name)
+        t.add_row(label[:34], str(c["LUT"]), str(c["FF"]), str(c["BRAM"]), str(c["DSP"]))
+    return _render(t)
 
 
 def _err(msg):
     print(f"gluon build: error: {msg}", file=sys.stderr)
 
 
+def _console_log():
+    """(log, close): on a terminal, progress lines (``[mm:ss] stage step``) replace each other
+    on one line (rich) and other messages scroll above it; elsewhere plain lines."""
+    if not sys.stdout.isatty():
+        return (lambda msg: print(msg, flush=True)), (lambda: None)
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+    console = Console(highlight=False)
+    live = Live(console=console, transient=True, auto_refresh=False)
+    started = []
+
+    def log(msg):
+        if msg.startswith("["):
+            if not started:
+                live.start()
+                started.append(True)
+            live.update(Text(msg, no_wrap=True, overflow="ellipsis"), refresh=True)
+        else:
+            console.print(msg, markup=False, soft_wrap=True)
+
+    def close():
+        if started:
+            live.stop()
+    return log, close
+
+
+BLOCKS_NOTE = ("(per block: a second synthesis that keeps each block's hierarchy, so nothing is "
+               "optimised across block boundaries and the blocks sum to more LUTs than the "
+               "flattened, placed design in the table above)")
+
+
 def main(args):
     """`gluon build` (``args``: board, config, freq, firmware, allow_timing_fail)."""
+    log, close = _console_log()
+    try:
+        return _main(args, log)
+    finally:
+        close()
+
+
+def _main(args, log):
     from .firmware import LoadError
-    log = lambda msg: print(msg, flush=True)
     try:
         board, config, platform, top, fw, out_dir = prepare(
             args.board, args.config, args.freq, args.firmware, log=log)
@@ -600,5 +684,6 @@ def main(args):
     if res.blocks:
         print()
         print(format_blocks(res.blocks))
+        print(BLOCKS_NOTE)
     print(f"\ngluon build: {res.bitstream} ({res.seconds['total']:.0f} s; firmware {fw})")
     return 0

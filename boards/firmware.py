@@ -1,13 +1,13 @@
 """Firmware into block RAM: an ELF's loadable segments as the RAM's initial words, so the board
 boots the program straight out of configuration.
 
-The ELF is read by the project's one loader (:func:`gluon.sim.elf.load_elf`), as the simulator
+The ELF is read by the project's one loader (:func:`gluon.firmware.elf.load_elf`), as the simulator
 reads it, so a bitstream and a simulation start from the same memory image.
 """
 
 from pathlib import Path
 
-from gluon.sim.elf import load_elf, LoadError
+from gluon.firmware.elf import load_elf, LoadError
 from gluon.hdl.soc import RAM_BASE
 
 

@@ -71,8 +71,9 @@ class BoardLogic(wiring.Component):
             # (again, with the same data) one or more cycles early, which the latch ignores
             hit = Signal()
             hit_data = Signal(32)
+            # (a store made with effective privilege U is not an end: ending is M-mode's)
             m.d.sync += [
-                hit.eq(dbus.cyc & dbus.stb & dbus.we &
+                hit.eq(dbus.cyc & dbus.stb & dbus.we & soc.core.dbus_m &
                        (dbus.adr == (self.tohost >> 2)) & dbus.sel[0]),
                 hit_data.eq(dbus.dat_w),
             ]

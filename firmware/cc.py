@@ -270,6 +270,9 @@ def _parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 65536, 0x10000 or 64K)") from None
 
 
+parse_size = _parse_size           # `gluon sim --ram-size` reads sizes the same way
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gluon cc",

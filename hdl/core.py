@@ -115,6 +115,10 @@ class Core(wiring.Component):
             # the load/store in X is misaligned or refused by PMP or an M-only region (it will
             # make no request and trap from W): observation for formal checks, unused in the SoC
             "mem_denied": Out(1),
+            # the effective privilege (mstatus.MPRV counts) of the data request on dbus is M,
+            # valid while dbus.cyc & dbus.stb: for observers that give M's stores a meaning
+            # the same address has not for U (the simulator's end-of-run store to tohost)
+            "dbus_m": Out(1),
         })
 
     def elaborate(self, platform):
@@ -171,6 +175,7 @@ class Core(wiring.Component):
         w_priv_m = Signal()
         w_denied = Signal()                       # a load/store refused by PMP/M-only: no request
         w_misaligned = Signal()                   # a misaligned load/store: no request
+        w_dpriv_m = Signal()                      # its effective data privilege is M
 
         # ------------------------------------------------------------------ CSR state
         priv_m = Signal(init=1)                   # current privilege: 1 = M, 0 = U
@@ -682,6 +687,7 @@ class Core(wiring.Component):
                 bus.adr.eq(w_addr[2:]),
                 bus.sel.eq(w_sel),
                 bus.dat_w.eq(w_wdata),
+                self.dbus_m.eq(w_dpriv_m),
             ]
         else:
             x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
@@ -692,6 +698,7 @@ class Core(wiring.Component):
                 bus.adr.eq(mem_addr[2:]),
                 bus.sel.eq(sel),
                 bus.dat_w.eq(store_data),
+                self.dbus_m.eq(d_priv_m),
             ]
 
         # ------------------------------------------------------------------ next PC and fetch
@@ -788,6 +795,7 @@ class Core(wiring.Component):
                 w_priv_m.eq(priv_m),
                 w_denied.eq(x_mem & d_denied),
                 w_misaligned.eq(x_mem & misaligned),
+                w_dpriv_m.eq(d_priv_m),
             ]
         with m.Elif(~w_hold):
             m.d.sync += w_valid.eq(0)

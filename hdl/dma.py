@@ -35,8 +35,9 @@ from .bus import WishboneSignature
 from .regs import Field, Register, RegisterMap, RegisterBank
 
 
-__all__ = ["N_WINDOWS", "DMACommand", "DMAChannelSignature", "WindowSignature",
-           "DMAControlSignature", "DMAWindows", "DMAEngine", "in_windows"]
+__all__ = ["N_WINDOWS", "DMACommand", "DMAChannelSignature", "DMARequestSignature",
+           "WindowSignature", "DMAControlSignature", "DMAWindows", "DMAEngine", "DMAMover",
+           "in_windows"]
 
 
 N_WINDOWS = 4
@@ -77,6 +78,23 @@ class DMAChannelSignature(wiring.Signature):
             "wr":    Out(stream.Signature(32)),
             "abort": Out(1),
             "busy":  In(1),
+            "done":  In(1),
+            "error": In(1),
+        })
+
+
+class DMARequestSignature(wiring.Signature):
+    """The descriptor side of a DMA channel, seen from whoever issues descriptors on it (a
+    :class:`DMAMover`); the words travel on the channel's ``rd``/``wr`` streams.
+
+    ``cmd``   Out(stream of :class:`DMACommand`)  the descriptor
+    ``done``  In(1)    the descriptor completed (the channel's ``done``)
+    ``error`` In(1)    the descriptor was refused or failed (the channel's ``error``)
+    """
+
+    def __init__(self):
+        super().__init__({
+            "cmd":   Out(stream.Signature(DMACommand)),
             "done":  In(1),
             "error": In(1),
         })
@@ -401,4 +419,46 @@ class DMAEngine(wiring.Component):
                 m.d.comb += [chan.busy.eq(1), self.ctl.wipe_done.eq(1)]
                 with m.If(~self.ctl.wipe):
                     m.next = "IDLE"
+        return m
+
+
+class DMAMover(wiring.Component):
+    """One descriptor at a time on a DMA channel, for a coprocessor's control logic.
+
+    The caller holds ``req`` with the descriptor ``desc`` for as long as it wants the transfer;
+    the mover offers ``desc`` on ``chan.cmd`` until the channel takes it (``accepted``: one
+    cycle; with ``error`` in the same cycle the channel refused it), then reports ``active``
+    while the words move (the caller moves them on the
+    channel's ``rd``/``wr`` streams) and ``done`` when the channel completes the descriptor,
+    in the same cycle as the channel. ``error`` is the channel's error (a refused descriptor
+    or a bus error). After ``done``, a ``req`` still held offers the (updated) descriptor again
+    from the next cycle on: a caller moving several descriptors stays in one state. Dropping
+    ``req`` forgets the transfer (the caller aborts the channel itself).
+
+    The mover adds no cycle: a descriptor is offered in the first cycle of ``req`` and in the
+    cycle after the previous ``done``.
+    """
+
+    req: In(1)
+    desc: In(DMACommand)
+    accepted: Out(1)
+    active: Out(1)
+    done: Out(1)
+    error: Out(1)
+    chan: Out(DMARequestSignature())
+
+    def elaborate(self, platform):
+        m = Module()
+        chan = self.chan
+        m.d.comb += [
+            chan.cmd.valid.eq(self.req & ~self.active),
+            chan.cmd.payload.eq(self.desc),
+            self.accepted.eq(chan.cmd.valid & chan.cmd.ready),
+            self.done.eq(self.active & chan.done),
+            self.error.eq(chan.error),
+        ]
+        with m.If(~self.req | self.done):
+            m.d.sync += self.active.eq(0)
+        with m.Elif(self.accepted):
+            m.d.sync += self.active.eq(1)
         return m

@@ -2,12 +2,18 @@
 // per-cycle loop. Built and run by gluon.sim.verilator (`gluon sim`); not meant to be run by hand.
 //
 //   Vsim --image FILE [--tohost ADDR] [--max-cycles N] [--stats FILE] [--insn-trace FILE]
-//        [--wave FILE] [--dump ADDR:LEN:FILE]... [--quiet]
+//        [--wave FILE [--period-ps P] [--wave-from C] [--wave-to C]] [--progress-fd FD]
+//        [--dump ADDR:LEN:FILE]... [--quiet]
 //
 // The image file holds segments: repeated { u32 addr, u32 nbytes, nbytes of data } (little
 // endian). They are written into RAM through the SoC's debug port while `hold` keeps the core
 // in reset; then the core runs until a store to `tohost`, a write to SIMCTRL.EXIT, or the cycle
 // limit. UART bytes go to stdout as they are written. The stats file is JSON.
+// --progress-fd: about twice a second, a line "cycles last_pc" on that file descriptor (the
+// caller shows it). SIGINT/SIGTERM end the run at the next check (every 65,536 cycles) with
+// reason "interrupted" and the stats written as usual, so the caller can say where it stopped.
+// Waveforms: the time axis is in picoseconds with the SoC's real clock period (--period-ps),
+// and only cycles in [--wave-from, --wave-to) are dumped.
 // Port names: Amaranth joins interface members with "__", which Verilator spells "___05F".
 
 #include "Vsimtop.h"
@@ -23,6 +29,8 @@ typedef VerilatedVcdC Wave;
 #endif
 
 #include <chrono>
+#include <csignal>
+#include <unistd.h>
 #include <cinttypes>
 #include <ctime>
 #include <cstdint>
@@ -52,10 +60,14 @@ static void json_counts(FILE *f, const char *name, const Counts &c) {
 struct Dump { uint32_t addr, len; std::string file; };
 
 static Vsimtop *top;
-static uint64_t sim_time = 0;
+static uint64_t sim_time = 0;             // picoseconds
+static uint64_t period_ps = 10;           // clock period on the waveform's time axis
 #ifdef GLUON_TRACE
 static Wave *wave = nullptr;
+static bool dumping = false;               // inside the --wave-from/--wave-to window
 #endif
+static volatile sig_atomic_t stop_signal = 0;
+static void on_signal(int sig) { stop_signal = sig; }
 
 // The model's own evaluation function. Vsimtop::eval() wraps it with bookkeeping this
 // single-threaded harness does not need (a deferred-delete list and a cross-thread message
@@ -68,11 +80,11 @@ static void half(int clk) {
     top->clk = clk;
 #ifdef GLUON_TRACE
     top->eval();
-    if (wave) wave->dump(sim_time);
+    if (dumping) wave->dump(sim_time);
 #else
     Vsimtop___024root___eval(top->rootp);
 #endif
-    sim_time += 5;
+    sim_time += clk ? period_ps / 2 : period_ps - period_ps / 2;
 }
 
 // One full clock cycle; outputs sampled by the caller before calling this reflect the cycle.
@@ -103,6 +115,8 @@ int main(int argc, char **argv) {
     uint64_t pc_every = 0;
     uint32_t tohost = 0;
     uint64_t max_cycles = 100000000ULL;
+    uint64_t wave_from = 0, wave_to = UINT64_MAX;
+    int progress_fd = -1;
     bool quiet = false;
     std::vector<Dump> dumps;
     for (int i = 1; i < argc; i++) {
@@ -114,6 +128,10 @@ int main(int argc, char **argv) {
         else if (a == "--stats") stats = next();
         else if (a == "--insn-trace") itrace = next();
         else if (a == "--wave") fstfile = next();
+        else if (a == "--period-ps") period_ps = strtoull(next(), nullptr, 0);
+        else if (a == "--wave-from") wave_from = strtoull(next(), nullptr, 0);
+        else if (a == "--wave-to") wave_to = strtoull(next(), nullptr, 0);
+        else if (a == "--progress-fd") progress_fd = atoi(next());
         else if (a == "--quiet") quiet = true;
         else if (a == "--pc-sample") { pc_every = strtoull(next(), nullptr, 0); pcfile = next(); }
         else if (a == "--dump") {
@@ -127,6 +145,9 @@ int main(int argc, char **argv) {
         } else { fprintf(stderr, "gluon-harness: unknown option %s\n", a.c_str()); return 64; }
     }
     if (!image) die("--image is required");
+    if (period_ps < 2) die("--period-ps must be at least 2");
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
 
     Verilated::commandArgs(argc, argv);
     top = new Vsimtop;
@@ -174,7 +195,7 @@ int main(int argc, char **argv) {
 
     // Run (hold is registered in the model: the core starts one cycle after this tick).
     top->hold = 0; tick();
-    uint64_t cycles = 0, instret = 0;
+    uint64_t cycles = 0, instret = 0, tohost_refused = 0;
     uint32_t result = 0, last_pc = 0x80000000u;
     const char *reason = "max-cycles";
     Counts all, region;
@@ -183,7 +204,29 @@ int main(int argc, char **argv) {
     auto t0 = std::chrono::steady_clock::now();
     timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+#ifdef GLUON_TRACE
+    // Loading is not part of the program's run: the window counts from its first cycle.
+    sim_time = 0;
+    auto wave_window = [&](uint64_t c) { dumping = wave && c >= wave_from && c < wave_to; };
+    wave_window(0);
+#endif
+    auto last_report = t0;
     while (cycles < max_cycles) {
+        if ((cycles & 0xFFFF) == 0 && cycles) {
+            if (stop_signal) { reason = "interrupted"; break; }
+            if (progress_fd >= 0) {
+                auto now = std::chrono::steady_clock::now();
+                if (now - last_report >= std::chrono::milliseconds(500)) {
+                    char buf[64];
+                    int n = snprintf(buf, sizeof buf, "%" PRIu64 " %08x\n", cycles, last_pc);
+                    if (write(progress_fd, buf, n) < 0) progress_fd = -1;
+                    last_report = now;
+                }
+            }
+        }
+#ifdef GLUON_TRACE
+        if (cycles == wave_from || cycles == wave_to) wave_window(cycles);
+#endif
         // Sample this cycle's combinational outputs, then clock.
         if (top->uart_tx_stb) {
             fputc(top->uart_tx_byte, stdout);
@@ -212,6 +255,11 @@ int main(int argc, char **argv) {
         }
         if (pc_every && cycles % pc_every == 0) pc_hist[last_pc]++;
         bool stop = false;
+        if (top->tohost_refused) {          // a U-mode store: the run's end is M-mode's
+            fprintf(stderr, "gluon-harness: ignored a store of 0x%08x to tohost made with effective "
+                            "privilege U (cycle %" PRIu64 ")\n", top->tohost_data, cycles);
+            tohost_refused++;
+        }
         if (top->tohost_stb) { result = top->tohost_data; reason = "tohost"; stop = true; }
         else if (top->exit_stb) { result = top->exit_code; reason = "simctrl"; stop = true; }
         tick();
@@ -241,8 +289,10 @@ int main(int argc, char **argv) {
         FILE *f = fopen(stats, "w");
         if (!f) die("cannot open stats file");
         fprintf(f, "{\"reason\": \"%s\", \"tohost\": %u, \"cycles\": %" PRIu64 ", \"instret\": %" PRIu64
-                   ", \"seconds\": %.6f, \"cpu_seconds\": %.6f, \"last_pc\": %u, \"region_seen\": %s, ",
-                reason, result, cycles, instret, secs, cpu_secs, last_pc, region_seen ? "true" : "false");
+                   ", \"seconds\": %.6f, \"cpu_seconds\": %.6f, \"last_pc\": %u, \"region_seen\": %s, "
+                   "\"tohost_refused\": %" PRIu64 ", ",
+                reason, result, cycles, instret, secs, cpu_secs, last_pc, region_seen ? "true" : "false",
+                tohost_refused);
         json_counts(f, "all", all);
         fprintf(f, ", ");
         json_counts(f, "region", region);

@@ -2,7 +2,10 @@
 
 The same Verilog serves the C++ harness (``gluon sim``) and the cocotb tests. It adds, outside
 the SoC, only observation: a watch on the core's data bus for stores to the ELF's ``tohost``
-address (riscv-tests convention). Loading uses the SoC's ``debug`` initiator while ``hold`` is
+address (riscv-tests convention). Ending the run is M-mode's: a store to ``tohost`` made with
+effective privilege U (``mstatus.MPRV`` counts; the core's ``dbus_m``) does not end it but
+raises ``tohost_refused`` for the harness to report, so an untrusted task given RAM that holds
+``tohost`` cannot end a run as a pass. Loading uses the SoC's ``debug`` initiator while ``hold`` is
 high; console output comes from the UART's own ``tx_stb``/``tx_byte`` ports.
 
 Every top-level input is registered before it reaches the SoC, and the reset comes from an
@@ -50,6 +53,7 @@ class SimTop(wiring.Component):
             "tohost_addr": In(32),
             "tohost_stb": Out(1),
             "tohost_data": Out(32),
+            "tohost_refused": Out(1),
             "uart_tx_stb": Out(1),
             "uart_tx_byte": Out(8),
             "exit_stb": Out(1),
@@ -121,9 +125,11 @@ class SimTop(wiring.Component):
         ]
         # Watch the core's data bus (reading a submodule's port is observation only).
         dbus = soc.core_dbus
+        tohost_store = (dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
+                        (dbus.adr == tohost[2:]) & (tohost != 0))
         m.d.comb += [
-            self.tohost_stb.eq(dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
-                               (dbus.adr == tohost[2:]) & (tohost != 0)),
+            self.tohost_stb.eq(tohost_store & soc.core.dbus_m),
+            self.tohost_refused.eq(tohost_store & ~soc.core.dbus_m),
             self.tohost_data.eq(dbus.dat_w),
             self.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),
         ]

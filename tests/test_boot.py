@@ -20,7 +20,7 @@ from gluon.boards.boot import (BOOT_SIZE, BootError, Loader, build_loader, go_fr
                                ping_frame, write_frames)
 from gluon.boards.firmware import FW_DIR, compile_bare, ram_init_from_elf
 from gluon.hdl.soc import RAM_BASE
-from gluon.sim.elf import load_elf
+from gluon.firmware.elf import load_elf
 
 RAM = 4096
 DIVISOR = 8                 # cycles per bit: the loader takes ~70 cycles per byte, the FIFO holds 16
@@ -192,7 +192,7 @@ def test_refusals(images):
 
 
 def test_build_loader_needs_room(tmp_path):
-    from gluon.sim.elf import LoadError
+    from gluon.firmware.elf import LoadError
     with pytest.raises(LoadError, match="no room"):
         build_loader(tmp_path, ram_size=BOOT_SIZE)
 

@@ -10,7 +10,7 @@ import pytest
 
 from gluon.firmware import cc
 from gluon.hdl.config import get_config
-from gluon.sim.elf import load_elf
+from gluon.firmware.elf import load_elf
 from gluon.sim.refsim import run_elf as ref_run
 from gluon.sim.verilator import cache_dir, _verilator_env
 

@@ -199,9 +199,13 @@ def test_elf_layout(build):
         assert all(RAM_BASE <= s["p_paddr"] < RAM_BASE + 128 * 1024 for s in loads)
     assert syms["_start"][0] == RAM_BASE
     tohost, size, section = syms["tohost"]
-    assert section == ".tohost" and tohost % 8 == 0 and size == 4
+    # tohost at the top of RAM, above the stack (which grows down, towards the guard)
+    assert section == ".tohost" and tohost == RAM_BASE + 128 * 1024 - 16 and size == 4
     assert syms["fromhost"][0] == tohost + 8
-    assert syms["__stack_top"][0] == RAM_BASE + 128 * 1024
+    assert syms["__stack_top"][0] == RAM_BASE + 128 * 1024 - 32 < tohost
+    guard = syms["__stack_guard_start"][0]
+    assert syms["_end"][0] <= guard and guard % 4096 == 0
+    assert syms["__stack_guard_end"][0] == guard + 256 < syms["__stack_top"][0]
 
 
 def test_final_state(build):
@@ -231,9 +235,9 @@ def test_ram_size_override(build, outdir):
         }
         """))
     elf = compile([src], outdir / "stack64k.elf", ram_size=64 * 1024)
-    assert symbols(elf)["__stack_top"][0] == RAM_BASE + 0x10000
+    assert symbols(elf)["__stack_top"][0] == RAM_BASE + 0x10000 - 32
     r = run_ok(elf, ram_size=64 * 1024)
-    assert r.text == "top=0x80010000 sp_in_range=1\n"
+    assert r.text == "top=0x8000ffe0 sp_in_range=1\n"
 
 
 def test_program_too_big_for_ram(build, outdir):
@@ -515,7 +519,7 @@ def test_trap_handler_hook(build):
             } else {
                 gluon_trap_default(mcause, mepc, mtval);
             }
-            write_csr(mepc, mepc + 4);
+            write_csr(mepc, mepc + 4);         /* resume after the trap, the usual RISC-V way */
         }
         static uint32_t syscall(uint32_t n) {
             register uint32_t a7 __asm__("a7") = n;
@@ -603,7 +607,7 @@ def test_cli(outdir, capsys):
                     "--ram-size", "64K", str(src)]) == 0
     r = run_ok(out, ram_size=64 * 1024)
     assert r.text == "CLI 3\n"
-    assert symbols(out)["__stack_top"][0] == RAM_BASE + 64 * 1024
+    assert symbols(out)["__stack_top"][0] == RAM_BASE + 64 * 1024 - 32
 
     capsys.readouterr()
     assert cc.main([str(outdir / "does_not_exist.c")]) != 0

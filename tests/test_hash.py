@@ -464,7 +464,7 @@ def test_dma_stalls():
 
 def test_c_header_matches_register_map():
     """firmware/include/gluon/hash.h repeats the MODE and CAUSE numbers (the generated regs.h
-    has only register and field names): they must equal hdl/hash.py's enums."""
+    has only register and field names): they must equal hdl/hash/registers.py's enums."""
     import re
     text = (Path(__file__).resolve().parent.parent / "firmware/include/gluon/hash.h").read_text()
     for mode in Mode:

@@ -5,7 +5,7 @@ import random
 
 from amaranth.sim import Simulator
 
-from gluon.hdl.keccak import KeccakF1600, ABSORB_WORDS
+from gluon.hdl.hash.keccak import KeccakF1600, ABSORB_WORDS
 
 
 def run(body):

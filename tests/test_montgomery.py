@@ -1,4 +1,4 @@
-"""Montgomery datapath (hdl/montgomery.py) against Python integers: every mode, named and random
+"""Montgomery datapath (hdl/modmul/montgomery.py) against Python integers: every mode, named and random
 moduli of 32..768 bits, edge operands, cycle bounds and constant time. The unit runs against a
 real block-RAM value store; N and N' are loaded through its own ports (N' from Python's
 modular inverse, so this file checks the datapath alone; test_modmul.py checks SETMOD)."""
@@ -10,7 +10,7 @@ from amaranth import *
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
-from gluon.hdl.montgomery import MontgomeryUnit, MontMode, blocks_for
+from gluon.hdl.modmul.montgomery import MontgomeryUnit, MontMode, blocks_for
 
 
 SECP256K1_P = 2**256 - 2**32 - 977

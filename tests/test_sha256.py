@@ -6,7 +6,7 @@ import struct
 
 from amaranth.sim import Simulator
 
-from gluon.hdl.sha256 import SHA256Engine
+from gluon.hdl.hash.sha256 import SHA256Engine
 
 
 def pad(msg):

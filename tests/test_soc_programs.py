@@ -57,7 +57,7 @@ def _gluon(*args, **kw):
                           text=True, **kw)
 
 
-@pytest.mark.parametrize("code,status", [(0, 0), (3, 3), (255, 255)])
+@pytest.mark.parametrize("code,status", [(0, 0), (3, 3), (119, 119), (255, 120)])
 def test_gluon_sim_exit_status(tmp_path, code, status):
     src = tmp_path / "e.c"
     src.write_text(f"int main(void) {{ return {code}; }}\n")
@@ -83,9 +83,9 @@ def test_gluon_sim_runaway_and_bad_elf(tmp_path):
     bad = tmp_path / "bad.elf"
     bad.write_bytes(b"\x7fELF garbage" * 10)
     p = _gluon("sim", "--config", "minimal", str(bad))
-    assert p.returncode == 2 and "gluon: error:" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 125 and "gluon: error:" in p.stderr and "Traceback" not in p.stderr
     p = _gluon("sim", "--config", "minimal", str(tmp_path / "missing.elf"))
-    assert p.returncode == 2 and "cannot open" in p.stderr
+    assert p.returncode == 125 and "cannot open" in p.stderr
 
 
 def test_insn_trace(tmp_path, elfs):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from gluon.hdl.systolic import SystolicArray
+from gluon.hdl.matmul.systolic import SystolicArray
 
 
 def simulate(dut, schedule, cycles):

@@ -72,6 +72,10 @@ uint32_t gluon_hash_last_cycles(void)
 
 int gluon_hash_window(unsigned win, const void *base, size_t size)
 {
+    /* no coprocessor (SYSINFO): no DMA window registers either (the 'small' SoC);
+     * hash.h has no 'absent' code: E_ARG, as for a window that cannot be opened */
+    if (!gluon_hash_present())
+        return GLUON_HASH_E_ARG;
     return gluon_dma_window(win, base, size) ? GLUON_HASH_E_ARG : GLUON_HASH_OK;
 }
 

@@ -54,6 +54,9 @@ int gluon_matmul_present(void)
 
 int gluon_matmul_window(unsigned win, const void *base, size_t size)
 {
+    /* no coprocessor (SYSINFO): no DMA window registers either (the 'small' SoC) */
+    if (!gluon_matmul_present())
+        return GLUON_MATMUL_E_ABSENT;
     return gluon_dma_window(win, base, size) ? GLUON_MATMUL_E_ARG : GLUON_MATMUL_OK;
 }
 

@@ -1,7 +1,7 @@
 /* Gluon SDK: UART, timer, CSR access, traps and the host interface.
  *
- * CSR names and bits follow the RISC-V privileged specification 1.12
- * (machine mode only) and the Zicsr/Zicntr chapters of the unprivileged
+ * CSR names and bits follow the RISC-V privileged specification 20211203
+ * (M and U modes) and the Zicsr/Zicntr chapters of the unprivileged
  * specification 20191213.
  */
 #ifndef GLUON_SDK_H
@@ -54,6 +54,7 @@ extern "C" {
 #define GLUON_MSTATUS_MIE       (1u << 3)
 #define GLUON_MSTATUS_MPIE      (1u << 7)
 #define GLUON_MSTATUS_MPP       (3u << 11)
+#define GLUON_MSTATUS_MPRV      (1u << 17)
 #define GLUON_MIE_MSIE          (1u << 3)   /* software (CLINT MSIP) */
 #define GLUON_MIE_MTIE          (1u << 7)   /* timer (CLINT MTIMECMP) */
 #define GLUON_MIE_MEIE          (1u << 11)  /* external */
@@ -67,6 +68,7 @@ extern "C" {
 #define GLUON_MCAUSE_LOAD_ACCESS        5u
 #define GLUON_MCAUSE_STORE_MISALIGNED   6u
 #define GLUON_MCAUSE_STORE_ACCESS       7u
+#define GLUON_MCAUSE_ECALL_U            8u
 #define GLUON_MCAUSE_ECALL_M            11u
 #define GLUON_MCAUSE_M_SOFTWARE_IRQ     (GLUON_MCAUSE_INTERRUPT | 3u)
 #define GLUON_MCAUSE_M_TIMER_IRQ        (GLUON_MCAUSE_INTERRUPT | 7u)
@@ -112,30 +114,78 @@ void     gluon_delay_ticks(uint64_t ticks);
 void     gluon_delay_us(uint32_t us);
 
 /* ---- Traps -------------------------------------------------------------
- * crt0 points mtvec at gluon_trap_entry, which saves all registers and
- * calls gluon_trap_handler.  The SDK's definition is weak: define your own
- * to handle interrupts or ecalls.  It returns with mret to the value of mepc
- * after the handler (write_csr(mepc, mepc + 4) skips the trapping
- * instruction).  gluon_trap_default prints mcause/mepc/mtval on the UART
- * and ends the run with exit(GLUON_EXIT_TRAP); the weak handler calls it,
- * and your handler can call it for causes it does not expect.
+ * crt0 points mtvec at gluon_trap_entry, which saves the registers in a
+ * frame on M-mode's stack (for a trap from U-mode: the M stack gluon_run_user
+ * left in mscratch, never the task's sp) and calls gluon_trap_handler.  The
+ * SDK's definition is weak: define your own to handle interrupts or ecalls.
+ * On return the registers are written back from the frame and mret resumes
+ * at mepc: change it in the frame (gluon_trap_skip() steps over the trapping
+ * instruction) or write the mepc CSR (`write_csr(mepc, mepc + 4)`); a change
+ * in the frame wins, and after a trap nested inside the handler only the
+ * frame counts (that trap overwrote the CSR).  mstatus likewise.  Handlers
+ * run with interrupts off; a trap inside a handler nests (its own frame) and
+ * the handler then resumes unharmed.
+ * gluon_trap_default prints mcause/mepc/mtval on the UART and ends the run
+ * with exit(GLUON_EXIT_TRAP); the weak handler ends a U-mode task that traps
+ * unexpectedly instead (gluon_run_user returns GLUON_USER_TRAPPED) and calls
+ * gluon_trap_default for M-mode's own traps.
  */
+struct gluon_trap_frame {
+    uint32_t x[32];     /* x[i] = x_i at the trap; x[0] = 0; x[2] = sp at the trap */
+    uint32_t mepc;      /* where mret resumes */
+    uint32_t mstatus;   /* as at the trap: MPP = the privilege mret returns to, MIE = 0 */
+    struct gluon_trap_frame *prev;  /* the handler's frame this trap interrupted, or NULL */
+    uint32_t mcause;
+    uint32_t epoch;            /* the trap's number (gluon_trap_epoch at its entry) */
+    uint32_t mepc_at_trap;     /* mepc and mstatus as the trap left them */
+    uint32_t mstatus_at_trap;
+    uint32_t reserved;         /* keeps the frame a multiple of 16 bytes */
+};
+
 void gluon_trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval);
 __attribute__((noreturn))
 void gluon_trap_default(uint32_t mcause, uint32_t mepc, uint32_t mtval);
 void gluon_trap_entry(void);
 const char *gluon_trap_cause_name(uint32_t mcause);
 
-/* While a trap handler runs: the saved registers, gluon_trap_regs[i] = x_i
- * ([0] is 0, [2] is sp at the trap).  Changes are written back on return,
- * except to [0] and [2].  NULL outside a handler. */
+/* While a trap handler runs: the frame, as words (gluon_trap_regs[i] = x_i,
+ * [2] is sp at the trap).  Changes are written back on return (x0 apart; for
+ * a trap from M-mode leave [2] alone).  NULL outside a handler.  It lives in
+ * M-mode's memory (.gluon_mdata), out of reach of U-mode tasks. */
 extern uint32_t *volatile gluon_trap_regs;
+
+static inline struct gluon_trap_frame *gluon_trap_frame(void)
+{
+    return (struct gluon_trap_frame *)gluon_trap_regs;
+}
+
+/* In a handler: resume after the trapping instruction (mepc + 4). */
+static inline void gluon_trap_skip(void)
+{
+    gluon_trap_frame()->mepc += 4;
+}
+
+/* In a handler: the trap came from U-mode. */
+static inline int gluon_trap_from_user(void)
+{
+    return (gluon_trap_frame()->mstatus & (3u << 11)) == 0;
+}
+
+/* The trap entry's fatal cases (kind 1: M-mode stack overflow, 2: a trap from U-mode entered
+ * without gluon_run_user): report on the UART and end the run. Also called by
+ * gluon_trap_default for a load/store access fault inside the stack guard (kind 1). */
+__attribute__((noreturn))
+void gluon_trap_fatal(uint32_t mcause, uint32_t mepc, uint32_t mtval, uint32_t sp, uint32_t kind);
+
+/* The M-mode stack guard (link.ld): [__stack_guard_start, __stack_guard_end). */
+extern char __stack_guard_start[], __stack_guard_end[], __stack_top[];
 
 /* ---- Ending a run ------------------------------------------------------
  * exit(n) (or returning n from main) stores 1 to tohost for n == 0, else
  * (n << 1) | 1, with n taken modulo 256, then spins forever.
  */
 #define GLUON_EXIT_TRAP 255   /* exit code of the default trap handler: tohost 0x1FF */
+#define GLUON_EXIT_STACK_OVERFLOW 254   /* M-mode stack overflow: tohost 0x1FD */
 
 extern volatile uint32_t tohost;
 extern volatile uint32_t fromhost;

@@ -38,15 +38,16 @@ see docs/modmul.md.
 
 from amaranth import *
 from amaranth.lib import wiring, data, enum
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In, Out, connect, flipped
+
+from .row_engine import LIMB_BITS, token_layout, RowEngine
+from .modulus import ModulusPortSignature, ModulusRegisters
 
 
 __all__ = ["MontMode", "BlockReadSignature", "BlockWriteSignature", "ModulusPortSignature",
            "RowEngine", "MontgomeryUnit", "LIMB_BITS", "min_blocks", "blocks_for"]
 
 
-LIMB_BITS = 32
-HI_BITS = 34           # high part of a column sum; engine C's column sums stay below 2^66
 
 
 class MontMode(enum.Enum, shape=3):
@@ -93,166 +94,6 @@ class BlockWriteSignature(wiring.Signature):
     def __init__(self, *, blocks, width):
         self.blocks, self.width = blocks, width
         super().__init__({"en": Out(1), "addr": Out(range(blocks)), "data": Out(width)})
-
-
-class ModulusPortSignature(wiring.Signature):
-    """Loads the modulus N into the unit, limb by limb, seen from the loader.
-
-    ``clear`` Out(1)         zero N (all limbs) this cycle
-    ``we``    Out(1)         write limb ``idx`` of N with ``data``
-    ``idx``   Out(range(max_limbs))
-    ``data``  Out(32)
-    ``limb``  In(32)         limb ``idx`` of N as held (combinational; for range checks)
-    """
-
-    def __init__(self, *, max_limbs):
-        self.max_limbs = max_limbs
-        super().__init__({
-            "clear": Out(1),
-            "we":    Out(1),
-            "idx":   Out(range(max_limbs)),
-            "data":  Out(LIMB_BITS),
-            "limb":  In(LIMB_BITS),
-        })
-
-
-def _token_layout(max_nb, max_limbs):
-    return data.StructLayout({
-        "first":   1,                   # row 0: the accumulator starts at zero
-        "lastrow": 1,
-        "lastblk": 1,                   # blk == nb - 1: the column above is zero
-        "blk":     range(max_nb),
-        "row":     range(max_limbs),
-    })
-
-
-class RowEngine(wiring.Component):
-    """``lanes`` multiply-accumulate columns that add ``s·Y`` to a shifting accumulator.
-
-    Rows are fed block by block (``load`` with the block's ``y`` and its ``tok``; ``s_en``
-    loads the scalar ``s``, normally at block 0). Stages: load (operand registers), partial
-    products, product sum (+ ``e0`` into column 0 of block 0), accumulate. ``early`` is the
-    row's lowest limb ``lo(x_0)``, available in the product-sum stage of block 0 (``p_valid``
-    with ``p_tok.blk == 0``), two cycles after the load: the next engine loads it directly.
-
-    The accumulator state is ``nb`` blocks of (``lo``, ``hi``) held as a shift register:
-    the accumulate stage reads block ``S[0]`` (and ``S[1].lo[0]``), writes the new block into
-    ``S[nb-1]`` and shifts the others down. ``rotate`` does the same shift without a new
-    block (the final stage reads the finished state in block order). ``s0_lo``/``s0_hi``/
-    ``s1_lo0`` show ``S[0]`` and ``S[1].lo[0]``.
-    """
-
-    def __init__(self, *, lanes, max_nb, max_limbs):
-        self.lanes, self.max_nb, self.max_limbs = lanes, max_nb, max_limbs
-        tok = _token_layout(max_nb, max_limbs)
-        super().__init__({
-            "load":  In(1),
-            "tok":   In(tok),
-            "s_en":  In(1),
-            "s":     In(LIMB_BITS),
-            "y":     In(data.ArrayLayout(LIMB_BITS, lanes)),
-            "e0":    In(LIMB_BITS),
-            "nb":    In(range(max_nb + 1)),
-            "flush": In(1),
-            "rotate": In(1),
-            "early": Out(LIMB_BITS),
-            "p_valid": Out(1),
-            "p_tok": Out(tok),
-            "acc_valid": Out(1),
-            "acc_tok": Out(tok),
-            "s0_lo": Out(data.ArrayLayout(LIMB_BITS, lanes)),
-            "s0_hi": Out(data.ArrayLayout(HI_BITS, lanes)),
-            "s1_lo0": Out(LIMB_BITS),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        P, max_nb = self.lanes, self.max_nb
-        tok_layout = _token_layout(max_nb, self.max_limbs)
-
-        # Stage tokens.
-        v1, v2, v3 = Signal(), Signal(), Signal()
-        t1, t2, t3 = Signal(tok_layout), Signal(tok_layout), Signal(tok_layout)
-        m.d.sync += [v1.eq(self.load), v2.eq(v1), v3.eq(v2), t2.eq(t1), t3.eq(t2)]
-        with m.If(self.load):
-            m.d.sync += t1.eq(self.tok)
-        with m.If(self.flush):
-            m.d.sync += [v1.eq(0), v2.eq(0), v3.eq(0)]
-        m.d.comb += [self.p_valid.eq(v2), self.p_tok.eq(t2),
-                     self.acc_valid.eq(v3), self.acc_tok.eq(t3)]
-
-        # Accumulator state S[j] = (lo, hi) of each column of block j, one Signal per word:
-        # every value stays within 64 bits, so a simulator (Verilator) uses native integers,
-        # and each pipeline stage only loads its registers when a token is there (nothing
-        # downstream reads them otherwise), so an idle engine costs a simulator little.
-        n_state = max(max_nb, 3)
-        st_lo = [[Signal(LIMB_BITS, name=f"s{j}_lo{k}") for k in range(P)] for j in range(n_state)]
-        st_hi = [[Signal(HI_BITS, name=f"s{j}_hi{k}") for k in range(P)] for j in range(n_state)]
-        for k in range(P):
-            m.d.comb += [self.s0_lo[k].eq(st_lo[0][k]), self.s0_hi[k].eq(st_hi[0][k])]
-        m.d.comb += self.s1_lo0.eq(st_lo[1][0])
-
-        # Stage 0: operand registers.
-        s_r = Signal(LIMB_BITS)
-        y_r = [Signal(LIMB_BITS, name=f"y_r{k}") for k in range(P)]
-        with m.If(self.s_en):
-            m.d.sync += s_r.eq(self.s)
-        with m.If(self.load):
-            m.d.sync += [y_r[k].eq(self.y[k]) for k in range(P)]
-
-        # Stage 1: four 16x16 partial products per lane (one MULT18X18D each).
-        pp = [[Signal(32, name=f"pp{k}_{i}") for i in range(4)] for k in range(P)]
-        s_l, s_h = s_r[:16], s_r[16:]
-        with m.If(v1):
-            for k in range(P):
-                y_l, y_h = y_r[k][:16], y_r[k][16:]
-                m.d.sync += [pp[k][0].eq(s_l * y_l), pp[k][1].eq(s_l * y_h),
-                             pp[k][2].eq(s_h * y_l), pp[k][3].eq(s_h * y_h)]
-
-        # Stage 2: product sums (plus e0 into column 0 of block 0), and the early output.
-        # p_k = s·y_k (+ e0) < 2^64, kept as its low and high words.
-        blk0 = t2.blk == 0
-        e0 = Mux(blk0, self.e0, 0)
-        p_lo = [Signal(LIMB_BITS, name=f"p_lo{k}") for k in range(P)]
-        p_hi = [Signal(LIMB_BITS + 1, name=f"p_hi{k}") for k in range(P)]
-        with m.If(v2):
-            for k in range(P):
-                mid = pp[k][1] + pp[k][2]                                    # 33 bits
-                t = pp[k][0] + Cat(C(0, 16), mid[:16]) + (e0 if k == 0 else 0)  # < 3·2^32
-                m.d.sync += [p_lo[k].eq(t[:LIMB_BITS]),
-                             p_hi[k].eq(pp[k][3] + mid[16:] + t[LIMB_BITS:])]
-        # Row i's lowest limb: lo(p_0 + lo_1 + hi_0) of the previous row, whose block 0 now
-        # sits in S[1] (its block 1 in S[2] when a block holds a single limb).
-        lo1_prev = st_lo[1][1] if P > 1 else st_lo[2][0]
-        prev = Mux(t2.first, 0, lo1_prev + st_hi[1][0])
-        low = (pp[0][0] + ((pp[0][1] + pp[0][2]) << 16))[:LIMB_BITS]
-        m.d.comb += self.early.eq((low + prev + e0)[:LIMB_BITS])
-
-        # Stage 3: accumulate, x_j = p_j + lo_{j+1} + hi_j, and shift the state.
-        nb = self.nb
-        new_lo = [Signal(LIMB_BITS, name=f"new_lo{k}") for k in range(P)]
-        new_hi = [Signal(HI_BITS, name=f"new_hi{k}") for k in range(P)]
-        with m.If(v3):
-            for k in range(P):
-                lo_in = st_lo[0][k + 1] if k + 1 < P else Mux(t3.lastblk, 0, st_lo[1][0])
-                add = Mux(t3.first, 0, lo_in + st_hi[0][k])                 # < 2^35
-                lo_sum = p_lo[k] + add                                       # < 2^36
-                m.d.comb += [new_lo[k].eq(lo_sum[:LIMB_BITS]),
-                             new_hi[k].eq(p_hi[k] + lo_sum[LIMB_BITS:])]
-        with m.If(v3 | self.rotate):
-            for j in range(max_nb):
-                with m.If(nb == j + 1):
-                    with m.If(v3):
-                        m.d.sync += [st_lo[j][k].eq(new_lo[k]) for k in range(P)]
-                        m.d.sync += [st_hi[j][k].eq(new_hi[k]) for k in range(P)]
-                    with m.Else():
-                        m.d.sync += [st_lo[j][k].eq(st_lo[0][k]) for k in range(P)]
-                        m.d.sync += [st_hi[j][k].eq(st_hi[0][k]) for k in range(P)]
-                if j + 1 < max_nb:
-                    with m.Elif(nb > j + 1):
-                        m.d.sync += [st_lo[j][k].eq(st_lo[j + 1][k]) for k in range(P)]
-                        m.d.sync += [st_hi[j][k].eq(st_hi[j + 1][k]) for k in range(P)]
-        return m
 
 
 class MontgomeryUnit(wiring.Component):
@@ -308,7 +149,7 @@ class MontgomeryUnit(wiring.Component):
         m = Module()
         P, max_nb, max_limbs, WB = self.lanes, self.max_nb, self.max_limbs, self.width
         lg = P.bit_length() - 1
-        tok_layout = _token_layout(max_nb, max_limbs)
+        tok_layout = token_layout(max_nb, max_limbs)
 
         eng = [RowEngine(lanes=P, max_nb=max_nb, max_limbs=max_limbs) for _ in range(3)]
         m.submodules.engine_a, m.submodules.engine_b, m.submodules.engine_c = ea, eb, ec = eng
@@ -324,22 +165,9 @@ class MontgomeryUnit(wiring.Component):
         for e in eng:
             m.d.comb += [e.nb.eq(nb), e.flush.eq(self.abort)]
 
-        # N and N' registers, max_nb blocks of P limbs (one Signal per limb: a simulator
-        # then selects a block with a small case statement, not a shift of a wide vector).
-        n_limbs = [Signal(LIMB_BITS, name=f"n{i}") for i in range(max_nb * P)]
-        np_limbs = [Signal(LIMB_BITS, name=f"np{i}") for i in range(max_nb * P)]
-        mp = self.modulus
-        with m.If(mp.clear):
-            m.d.sync += [limb.eq(0) for limb in n_limbs]
-        with m.Elif(mp.we):
-            with m.Switch(mp.idx):
-                for i in range(min(max_nb * P, 1 << len(mp.idx))):
-                    with m.Case(i):
-                        m.d.sync += n_limbs[i].eq(mp.data)
-        m.d.comb += mp.limb.eq(Array(n_limbs)[mp.idx])
-
-        def block_of(limbs, b):
-            return Array(Cat(*limbs[P * i:P * (i + 1)]) for i in range(max_nb))[b]
+        m.submodules.modulus = mod = ModulusRegisters(lanes=P, max_nb=max_nb,
+                                                      max_limbs=max_limbs)
+        connect(m, flipped(self.modulus), mod.port)
 
         # ---- sequencing -----------------------------------------------------------------
         running = Signal()          # between start and done
@@ -405,8 +233,9 @@ class MontgomeryUnit(wiring.Component):
             eb.load.eq(b_load), eb.tok.eq(ea.p_tok),
             eb.s_en.eq(b_load & (ea.p_tok.blk == 0)), eb.s.eq(ea.early), eb.e0.eq(0),
         ]
+        m.d.comb += mod.np_blk_rd.eq(ea.p_tok.blk)
         with m.If(b_load):                  # (y is only read on load)
-            np_blk = block_of(np_limbs, ea.p_tok.blk)
+            np_blk = mod.np
             for k in range(P):
                 m.d.comb += eb.y[k].eq(np_blk[LIMB_BITS * k:LIMB_BITS * (k + 1)])
 
@@ -418,8 +247,9 @@ class MontgomeryUnit(wiring.Component):
             ec.s_en.eq(eb.p_valid & (eb.p_tok.blk == 0)), ec.s.eq(eb.early),
             ec.e0.eq(t_delay[3]),
         ]
+        m.d.comb += mod.n_blk[0].eq(eb.p_tok.blk)
         with m.If(eb.p_valid):
-            n_blk_c = block_of(n_limbs, eb.p_tok.blk)
+            n_blk_c = mod.n[0]
             for k in range(P):
                 m.d.comb += ec.y[k].eq(n_blk_c[LIMB_BITS * k:LIMB_BITS * (k + 1)])
 
@@ -517,8 +347,9 @@ class MontgomeryUnit(wiring.Component):
         cin_v = Mux(f3_blk == 0, ~is_sub, cv)
         cout_v = Signal()                     # the carry out of the block's U ∓ N
         out = Signal(WB)
+        m.d.comb += mod.n_blk[1].eq(f3_blk)
         with m.If(f3_valid):
-            n_blk_f = block_of(n_limbs, f3_blk)
+            n_blk_f = mod.n[1]
             c = cin_v
             V = []
             for k in range(P):
@@ -549,12 +380,7 @@ class MontgomeryUnit(wiring.Component):
             self.wr.addr.eq(Mux(low_wr, t_row >> lg, f3_blk)),
             self.wr.data.eq(Mux(low_wr, low_data, out)),
         ]
-        with m.If(to_np & fin_wr):
-            with m.Switch(f3_blk):
-                for b in range(max_nb):
-                    with m.Case(b):
-                        m.d.sync += [np_limbs[P * b + k].eq(out[LIMB_BITS * k:LIMB_BITS * (k + 1)])
-                                     for k in range(P)]
+        m.d.comb += [mod.np_we.eq(to_np & fin_wr), mod.np_blk.eq(f3_blk), mod.np_data.eq(out)]
 
         done = Signal()
         with m.If(mode == MontMode.LOW):
@@ -568,3 +394,4 @@ class MontgomeryUnit(wiring.Component):
         with m.If(self.abort):
             m.d.sync += [running.eq(0), issuing.eq(0), fin_go.eq(0)]
         return m
+
