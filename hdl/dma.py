@@ -165,7 +165,12 @@ def _window_regs():
 
 
 class DMAWindows(wiring.Component):
-    """The global DMA window registers (M-mode only), broadcast to every engine."""
+    """The global DMA window registers (M-mode only), broadcast to every engine.
+
+    ``flush`` pulses in the cycle a write reaches an unlocked window register: the SoC gives
+    it to every engine's ``ctl.flush``, so a window change also ends the descriptors in
+    flight and drops the words waiting in the engines' FIFOs (the new window is in place at
+    the edge that acknowledges the store, and every beat is checked against it)."""
 
     REGS = _window_regs()
 
@@ -173,6 +178,7 @@ class DMAWindows(wiring.Component):
         super().__init__({
             "bus": In(WishboneSignature(addr_width=(self.REGS.size // 4 - 1).bit_length())),
             "cfg": Out(WindowSignature()),
+            "flush": Out(1),
         })
 
     def elaborate(self, platform):
@@ -193,6 +199,8 @@ class DMAWindows(wiring.Component):
                 ctrl.r_data.lock.eq(lock),
             ]
             with m.If(~lock):
+                with m.If(base.w_stb | limit.w_stb | ctrl.w_stb):
+                    m.d.comb += self.flush.eq(1)
                 with m.If(base.w_stb):
                     m.d.sync += win.base.eq(base.w_data.as_value() & ~3)
                 with m.If(limit.w_stb):

@@ -166,7 +166,7 @@ class GluonSoC(wiring.Component):
             m.submodules[f"{name}_dma"] = engine
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
-            m.d.comb += engine.windows.win.eq(windows.cfg.win)
+            m.d.comb += [engine.windows.win.eq(windows.cfg.win), engine.ctl.flush.eq(windows.flush)]
             busy.append((c.SLOT, c.busy))
             m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
