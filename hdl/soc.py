@@ -7,7 +7,8 @@ Memory map (byte addresses; each block's registers come from its ``REGS`` declar
 0x1000_0000     4 KiB     UART (TXDATA at +0)
 0x1000_1000     4 KiB     SYSINFO (what this SoC contains)
 0x1000_2000     4 KiB     SIMCTRL (end a simulation)
-0x1000_3000     4 KiB     DMA windows (M-mode)
+0x1000_3000     4 KiB     DMA windows (M-mode only)
+0x1000_4000     4 KiB     PERF (M-mode only)
 0x2000_0000     4 KiB ×n  coprocessor slots (slot *k* at 0x2000_0000 + k·0x1000)
 0x8000_0000     ram_size  RAM (reset vector)
 ==============  ========  ==============================================
@@ -56,8 +57,11 @@ class GluonSoC(wiring.Component):
         self.ram_init = ram_init
         # The DMA window registers are M-mode only whatever PMP says (docs/security.md). Without
         # them (config small) the slot is unmapped: an access faults on the bus error instead,
-        # the same trap, and the core's address path has no region compare.
+        # the same trap, and the core's address path has no region compare. PERF too: its
+        # per-slot busy and DMA counts reveal M-mode's coprocessor activity to whoever reads it.
         m_only = [(DMA_BASE, SLOT_SIZE)] if config.dma_windows else []
+        if config.perf:
+            m_only.append((PERF_BASE, SLOT_SIZE))
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
                          m_only=m_only, pmp_entries=config.pmp_entries,
                          regfile_bram=config.regfile_bram)
