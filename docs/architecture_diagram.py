@@ -5,7 +5,9 @@
 Drawn with matplotlib (Agg backend) from the structure of hdl/soc.py: the core's two ports,
 the address decoder and what hangs off it, the coprocessor slots with their DMA engines, the
 DMA arbiter into RAM's second data port (which the core always wins), and the path a
-program's data takes from ELF to coprocessor (the numbered steps).
+program's data takes from ELF to coprocessor (the numbered steps). Names and addresses come
+from the SoC's address map (hdl/soc.py ``address_map``); tests/test_addrmap.py checks that
+every block of the table is drawn.
 """
 
 from pathlib import Path
@@ -15,7 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, FancyArrowPatch
 
+from gluon.hdl.config import get_config
+from gluon.hdl.soc import IRQ_MIP_BASE, address_map
+
 OUT = Path(__file__).resolve().parent / "architecture.png"
+MAP = {r.name: r for r in address_map(get_config("full"))}
 
 CORE = "#f4c26b"
 BUS = "#9ecae1"
@@ -24,6 +30,36 @@ COPRO = "#fdae6b"
 DMA = "#dadaeb"
 RAM = "#fcbba1"
 HOST = "#eeeeee"
+
+
+def addr(name):
+    """The base address of block ``name``, written as in the docs: 0x1000_2000."""
+    base = MAP[name].base
+    return f"0x{base >> 16:04X}_{base & 0xFFFF:04X}"
+
+
+# What the diagram says of each block next to its name and address.
+PERIPHERALS = [("CLINT", "CLINT", "mtime, mtimecmp, msip"), ("UART", "UART", None),
+               ("SYSINFO", "SYSINFO", None), ("SIMCTRL", "SIMCTRL", None),
+               ("DMA", "DMA windows", "4 × base/limit/R/W/lock (M-mode)"),
+               ("PERF", "PERF", "region cycles, busy, DMA")]
+COPROCESSORS = [("HASH", "SHA-256, SHA-3,\nKeccak-256, SHAKE"),
+                ("MODMUL", "Montgomery,\nop programs, 32 slots"),
+                ("MATMUL", "int8 systolic\narray, requantizer")]
+
+
+def peripheral_labels():
+    """One label per block; an M-only block without a note says so on its first line."""
+    def one(name, label, note):
+        first = f"{label} {addr(name)}"
+        if MAP[name].m_only and not (note and "M-mode" in note):
+            first += " (M-mode)"
+        return first + (f"\n{note}" if note else "")
+    return [one(*p) for p in PERIPHERALS]
+
+
+def coprocessor_labels():
+    return [f"slot {MAP[name].slot}  {addr(name)}\n{name}: {note}" for name, note in COPROCESSORS]
 
 
 def box(ax, x, y, w, h, text, color, fs=8.5, bold=False, ls="-"):
@@ -59,8 +95,8 @@ def draw(path=OUT):
     # host side: the toolchain and the loader
     box(ax, 0.3, 14.6, 3.4, 1.6, "app.c + SDK\n(crt0, libc subset,\ndrivers)", HOST)
     box(ax, 4.6, 14.6, 3.4, 1.6, "gluon cc\n(Zig clang, rv32im\n-O2, link.ld)", HOST)
-    box(ax, 8.9, 14.6, 3.0, 1.6, "app.elf\n(linked at\n0x8000_0000)", HOST)
-    box(ax, 12.8, 14.6, 4.4, 1.6, "loader (sim/elf.py, harness)\nimage → RAM through the\n"
+    box(ax, 8.9, 14.6, 3.0, 1.6, f"app.elf\n(linked at\n{addr('RAM')})", HOST)
+    box(ax, 12.8, 14.6, 4.4, 1.6, "loader (firmware/elf.py, harness)\nimage → RAM through the\n"
         "debug port while the core is held", HOST)
     arrow(ax, (3.7, 15.4), (4.6, 15.4))
     arrow(ax, (8.0, 15.4), (8.9, 15.4))
@@ -73,8 +109,8 @@ def draw(path=OUT):
 
     # RAM
     box(ax, 0.6, 1.0, 4.2, 9.4, "", RAM)
-    ax.text(2.7, 9.9, "RAM  0x8000_0000\n128 KiB block RAM", ha="center", va="center",
-            fontsize=9, fontweight="bold")
+    ax.text(2.7, 9.9, f"RAM  {addr('RAM')}\n{MAP['RAM'].size // 1024} KiB block RAM",
+            ha="center", va="center", fontsize=9, fontweight="bold")
     box(ax, 0.9, 7.6, 3.6, 1.3, "fetch port\n(sync read, 1 insn/cycle)", "#fee0d2", fs=8)
     box(ax, 0.9, 5.4, 3.6, 1.3, "core data port (cbus)\nnever stalls", "#fee0d2", fs=8)
     box(ax, 0.9, 2.2, 3.6, 1.6, "DMA port (dbus)\nshares the 2nd port,\nalways loses to cbus",
@@ -96,21 +132,14 @@ def draw(path=OUT):
     arrow(ax, (10.8, 11.5), (12.0, 11.5), "dbus", both=True, offset=(0, 0.3))
 
     # peripherals
-    periph = [("CLINT 0x0200_0000\nmtime, mtimecmp, msip", 13.3),
-              ("UART 0x1000_0000", 12.3),
-              ("SYSINFO 0x1000_1000", 11.5),
-              ("SIMCTRL 0x1000_2000", 10.7),
-              ("DMA windows 0x1000_3000\n4 × base/limit/R/W/lock (M-mode)", 9.6),
-              ("PERF 0x1000_4000\nregion cycles, busy, DMA", 8.5)]
+    periph = list(zip(peripheral_labels(), [13.3, 12.3, 11.5, 10.7, 9.6, 8.5]))
     for text, y in periph:
         h = 0.95 if "\n" in text else 0.65
         box(ax, 16.4, y - h / 2, 4.6, h, text, PERIPH, fs=7.5)
         arrow(ax, (15.0, 11.5), (16.4, y), lw=0.9, rad=0.0)
 
     # coprocessor slots
-    copros = [("slot 0  0x2000_0000\nHASH: SHA-256, SHA-3,\nKeccak-256, SHAKE", 6.0),
-              ("slot 1  0x2000_1000\nMODMUL: Montgomery,\nop programs, 32 slots", 3.7),
-              ("slot 2  0x2000_2000\nMATMUL: int8 systolic\narray, requantizer", 1.4)]
+    copros = list(zip(coprocessor_labels(), [6.0, 3.7, 1.4]))
     for i, (text, y) in enumerate(copros):
         box(ax, 12.2, y, 4.2, 1.8, text, COPRO, fs=7.8)
         box(ax, 8.2, y + 0.25, 2.8, 1.3, f"DMA engine {i}\n(hdl/dma.py)", DMA, fs=7.8)
@@ -118,7 +147,8 @@ def draw(path=OUT):
               fs=6.5, offset=(0, 0.55))
         arrow(ax, (13.5, 9.9), (14.3, y + 1.8), lw=0.9, rad=0.0)
         arrow(ax, (16.4, y + 0.9), (17.6, y + 0.9), lw=0.9, color="#888888")
-        ax.text(17.7, y + 0.9, f"busy → PERF\nirq → mip bit {17 + i}", fontsize=7,
+        irq_bit = IRQ_MIP_BASE + MAP[COPROCESSORS[i][0]].irq
+        ax.text(17.7, y + 0.9, f"busy → PERF\nirq → mip bit {irq_bit}", fontsize=7,
                 va="center", color="#555555")
     ax.text(21.2, 2.1, "slots 3..15: free for a new\ncoprocessor (docs/adding-a-\n"
             "coprocessor.md)", fontsize=8, style="italic", color="#555555")

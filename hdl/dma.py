@@ -22,6 +22,10 @@ flip-flop of the engine to its reset value and every FIFO word to zero
 (:attr:`DMAEngine.wipe_cycles`: 11 cycles for the default 8-word FIFO when no bus response is
 outstanding), then raises ``wipe_done``.
 
+On the coprocessor's side, a :class:`DMAMover` carries the descriptor handshake (offer a
+descriptor, wait while its words move, report done or error) for every block that issues
+descriptors, so that no coprocessor writes that state machine again.
+
 Priority: the DMA engines reach RAM through RAM's second data port, which the core's data
 port always wins (see :mod:`gluon.hdl.ram`): DMA uses only the cycles the core leaves free,
 so the core's load/store timing never depends on DMA activity.

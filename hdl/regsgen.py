@@ -12,7 +12,7 @@ from pathlib import Path
 import sys
 
 from .config import get_config
-from .soc import GluonSoC
+from .soc import GluonSoC, IRQ_MIP_BASE
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +39,17 @@ def header_text(mmap):
         "#include <stdint.h>",
         "",
     ]
-    for name, base, size, regs in mmap:
+    for r in mmap:
+        name, base, size, regs = r.name, r.base, r.size, r.regs
         out.append(f"/* ---- {name}: {base:#010x}, {size:#x} bytes"
+                   + (", M-mode only" if r.m_only else "")
                    + (f" -- {regs.desc}" if regs is not None and regs.desc else "") + " */")
         out.append(f"#define GLUON_{name}_BASE 0x{base:08X}u")
         out.append(f"#define GLUON_{name}_SIZE 0x{size:X}u")
+        if r.slot is not None:
+            out.append(f"#define GLUON_{name}_SLOT {r.slot}")
+        if r.irq is not None:
+            out.append(f"#define GLUON_{name}_MIP_BIT {IRQ_MIP_BASE + r.irq}")
         if regs is None:
             out.append("")
             continue
@@ -76,16 +82,23 @@ def doc_text(mmap):
         "(an access fault for the core). Coprocessor slots are fixed whatever the configuration;",
         "this page shows the `full` configuration.",
         "",
-        "| block | base | size |",
-        "|---|---|---|",
+        "M-mode only: a U-mode access faults whatever PMP allows. Interrupt: the block's mip/mie",
+        "bit (`GLUON_<BLOCK>_MIP_BIT`).",
+        "",
+        "| block | base | size | M-mode only | interrupt |",
+        "|---|---|---|---|---|",
     ]
-    for name, base, size, regs in mmap:
-        out.append(f"| [{name}](#{name.lower()}) | `0x{base:08X}` | {size:#x} |")
+    for r in mmap:
+        irq = "" if r.irq is None else f"mip bit {IRQ_MIP_BASE + r.irq}"
+        out.append(f"| [{r.name}](#{r.name.lower()}) | `0x{r.base:08X}` | {r.size:#x} | "
+                   f"{'yes' if r.m_only else ''} | {irq} |")
     out.append("")
-    for name, base, size, regs in mmap:
+    for r in mmap:
+        name, base, size, regs = r.name, r.base, r.size, r.regs
         out.append(f"## {name}")
         out.append("")
-        out.append(f"Base `0x{base:08X}`, {size:#x} bytes." + (f" {regs.desc}" if regs is not None and regs.desc else ""))
+        out.append(f"Base `0x{base:08X}`, {size:#x} bytes." + (" M-mode only." if r.m_only else "")
+                   + (f" {regs.desc}" if regs is not None and regs.desc else ""))
         out.append("")
         if regs is None:
             continue

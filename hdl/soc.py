@@ -1,14 +1,19 @@
 """The Gluon SoC: core, RAM, peripherals, coprocessors, one Wishbone bus. Board-independent.
 
-Memory map (byte addresses; each block's registers come from its ``REGS`` declaration):
+The address map is one table, :data:`ADDRESS_MAP`: each row says a block's name, base, size,
+whether the decoder registers its requests, whether only M-mode may access it, its local
+interrupt line and which configurations have it. The decoder, :meth:`GluonSoC.memory_map`
+(and from it the C header and docs/registers.md), the core's M-only regions, SYSINFO, the
+reference emulator's devices (sim/refsim.py) and the README's table derive from it or are
+checked against it (tests/test_addrmap.py).
 
 ==============  ========  ==============================================
 0x0200_0000     64 KiB    CLINT (msip, mtimecmp at +0x4000, mtime at +0xBFF8)
 0x1000_0000     4 KiB     UART (TXDATA at +0)
 0x1000_1000     4 KiB     SYSINFO (what this SoC contains)
-0x1000_2000     4 KiB     SIMCTRL (end a simulation)
+0x1000_2000     4 KiB     SIMCTRL (end a simulation; M-mode only)
 0x1000_3000     4 KiB     DMA windows (M-mode only)
-0x1000_4000     4 KiB     PERF (M-mode only)
+0x1000_4000     4 KiB     PERF (performance counters; M-mode only)
 0x2000_0000     4 KiB ×n  coprocessor slots (slot *k* at 0x2000_0000 + k·0x1000)
 0x8000_0000     ram_size  RAM (reset vector)
 ==============  ========  ==============================================
@@ -16,6 +21,9 @@ Memory map (byte addresses; each block's registers come from its ``REGS`` declar
 Anything else answers with a bus error. Interrupt lines: ``local_irq[0]`` UART receive,
 ``local_irq[1 + slot]`` coprocessor *slot* done (mip/mie bit 16 + line).
 """
+
+from dataclasses import dataclass
+from typing import Callable
 
 from amaranth import *
 from amaranth.lib import wiring
@@ -32,15 +40,113 @@ from .perf import PerfCounters, N_SLOTS as PERF_SLOTS
 from .config import SocConfig, coprocessor_class
 
 
-__all__ = ["GluonSoC", "RAM_BASE", "COPRO_BASE", "SLOT_SIZE", "MAX_SLOTS"]
+__all__ = ["GluonSoC", "Device", "Region", "ADDRESS_MAP", "address_map", "m_only_regions",
+           "RAM_BASE", "COPRO_BASE", "SLOT_SIZE", "MAX_SLOTS", "IRQ_MIP_BASE"]
 
 
 RAM_BASE = 0x8000_0000
 COPRO_BASE = 0x2000_0000
 SLOT_SIZE = 0x1000
 MAX_SLOTS = 16
-DMA_BASE = 0x1000_3000
-PERF_BASE = 0x1000_4000
+IRQ_MIP_BASE = 16           # local interrupt line i is mip/mie bit 16 + i (docs/core.md)
+
+
+@dataclass(frozen=True)
+class Device:
+    """One row of :data:`ADDRESS_MAP`: a block the SoC builds from the table.
+
+    ``make(soc)`` builds the block (its Wishbone target is ``.bus``); ``submodule`` is its name
+    in the design hierarchy; ``hold``: the SoC's ``hold`` input keeps it in reset;
+    ``registered``: the decoder hands it requests from registers (one cycle more per access;
+    only for register banks, which never stall); ``m_only``: only M-mode may access it, whatever
+    PMP says (the core's fixed rule in configurations with PMP, docs/security.md); ``irq``: its
+    local interrupt line, or None; ``present(config)``: whether a configuration has it."""
+    name: str
+    base: int
+    size: int
+    regs: object
+    make: Callable
+    submodule: str
+    hold: bool = True
+    registered: bool = True
+    m_only: bool = False
+    irq: int | None = None
+    present: Callable = lambda config: True
+
+
+@dataclass(frozen=True)
+class Region:
+    """One window of a configuration's address map (:func:`address_map`): ``regs`` is the
+    block's RegisterMap (None for RAM), ``slot`` the coprocessor slot or None."""
+    name: str
+    base: int
+    size: int
+    regs: object
+    registered: bool = False
+    m_only: bool = False
+    irq: int | None = None
+    slot: int | None = None
+
+    @property
+    def end(self):
+        return self.base + self.size
+
+
+ADDRESS_MAP = (
+    Device("CLINT", 0x0200_0000, 0x1_0000, CLINT.REGS, lambda soc: CLINT(), "clint"),
+    Device("UART", 0x1000_0000, SLOT_SIZE, UART.REGS,
+           lambda soc: UART(divisor=soc.config.divisor), "uart", irq=0),
+    Device("SYSINFO", 0x1000_1000, SLOT_SIZE, SysInfo.REGS,
+           lambda soc: SysInfo(clk_hz=soc.config.clk_hz, ram_base=RAM_BASE,
+                               ram_size=soc.config.ram_size, coprocs_mask=soc.coprocs_mask),
+           "sysinfo", hold=False),
+    # M-mode only: a U-mode task must not be able to end a simulation.
+    Device("SIMCTRL", 0x1000_2000, SLOT_SIZE, SimCtrl.REGS, lambda soc: SimCtrl(), "simctrl",
+           hold=False, m_only=True),
+    # M-mode only: the windows bound what every DMA engine may touch. Without them (config
+    # small) the page is unmapped: an access faults on the bus error instead, the same trap.
+    Device("DMA", 0x1000_3000, SLOT_SIZE, DMAWindows.REGS, lambda soc: DMAWindows(),
+           "dma_windows", m_only=True, present=lambda config: config.dma_windows),
+    # M-mode only: the per-slot busy and DMA counts reveal M-mode's coprocessor activity.
+    Device("PERF", 0x1000_4000, SLOT_SIZE, PerfCounters.REGS, lambda soc: PerfCounters(), "perf",
+           m_only=True, present=lambda config: config.perf),
+)
+"""The SoC's own blocks. Coprocessors follow in slot order (slot *k* at ``COPRO_BASE + k *
+SLOT_SIZE``, local interrupt line ``1 + k``, decoded directly), then RAM (decoded directly)."""
+
+
+def address_map(config, coprocessors=None):
+    """The address map of ``config`` as [:class:`Region`] in address order. ``coprocessors``:
+    the coprocessor instances (their register maps may depend on parameters); by default the
+    configuration's coprocessor classes."""
+    if coprocessors is None:
+        coprocessors = [coprocessor_class(name) for name in config.coprocessors]
+    regions = [Region(d.name, d.base, d.size, d.regs, registered=d.registered, m_only=d.m_only,
+                      irq=d.irq)
+               for d in ADDRESS_MAP if d.present(config)]
+    for c in sorted(coprocessors, key=lambda c: c.SLOT):
+        if not 0 <= c.SLOT < MAX_SLOTS:
+            raise ValueError(f"Coprocessor {c.NAME}: slot {c.SLOT} is not in 0..{MAX_SLOTS - 1}")
+        regions.append(Region(c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS,
+                              irq=1 + c.SLOT, slot=c.SLOT))
+    regions.append(Region("RAM", RAM_BASE, config.ram_size, None))
+    return regions
+
+
+def m_only_regions(regions):
+    """The (base, size) pairs of the M-only regions, with two halves of an aligned block
+    merged into one (SIMCTRL and the DMA page share one compare in the core)."""
+    spans = sorted((r.base, r.size) for r in regions if r.m_only)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(spans) - 1):
+            (b0, s0), (b1, s1) = spans[i], spans[i + 1]
+            if s0 == s1 and b1 == b0 + s0 and b0 % (2 * s0) == 0:
+                spans[i:i + 2] = [(b0, 2 * s0)]
+                merged = True
+                break
+    return spans
 
 
 class GluonSoC(wiring.Component):
@@ -55,21 +161,19 @@ class GluonSoC(wiring.Component):
         if config.coprocessors and not config.dma_windows:
             raise ValueError("coprocessors need the DMA window registers (dma_windows=True)")
         self.ram_init = ram_init
-        # The DMA window registers are M-mode only whatever PMP says (docs/security.md). Without
-        # them (config small) the slot is unmapped: an access faults on the bus error instead,
-        # the same trap, and the core's address path has no region compare. PERF too: its
-        # per-slot busy and DMA counts reveal M-mode's coprocessor activity to whoever reads it.
-        m_only = [(DMA_BASE, SLOT_SIZE)] if config.dma_windows else []
-        if config.perf:
-            m_only.append((PERF_BASE, SLOT_SIZE))
-        self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
-                         m_only=m_only, pmp_entries=config.pmp_entries,
-                         regfile_bram=config.regfile_bram)
         self.coprocessors = [coprocessor_class(name)(**config.params(name))
                              for name in config.coprocessors]
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):
             raise ValueError(f"Two coprocessors claim the same slot: {slots}")
+        # The core enforces the M-only regions beside PMP. Without PMP (config small) U-mode
+        # memory accesses are unrestricted (docs/security.md), and the core's address path has
+        # no region compare either (with one for SIMCTRL, `gluon build --board icebreaker`
+        # reached 24.26 MHz, short of its 25.125 MHz clock).
+        m_only = m_only_regions(self.memory_map()) if config.pmp_entries else []
+        self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
+                         m_only=m_only, pmp_entries=config.pmp_entries,
+                         regfile_bram=config.regfile_bram)
         super().__init__({
             "uart_tx": Out(1),
             "uart_rx": In(1, init=1),
@@ -98,23 +202,9 @@ class GluonSoC(wiring.Component):
         return mask
 
     def memory_map(self):
-        """[(name, base, size, RegisterMap or None)] in address order: the one address map the
-        C header and the docs are generated from."""
-        cfg = self.config
-        entries = [
-            ("CLINT", 0x0200_0000, 0x10000, CLINT.REGS),
-            ("UART", 0x1000_0000, 0x1000, UART.REGS),
-            ("SYSINFO", 0x1000_1000, 0x1000, SysInfo.REGS),
-            ("SIMCTRL", 0x1000_2000, 0x1000, SimCtrl.REGS),
-        ]
-        if cfg.dma_windows:
-            entries.append(("DMA", DMA_BASE, SLOT_SIZE, DMAWindows.REGS))
-        if cfg.perf:
-            entries.append(("PERF", PERF_BASE, SLOT_SIZE, PerfCounters.REGS))
-        for c in self.coprocessors:
-            entries.append((c.NAME, COPRO_BASE + c.SLOT * SLOT_SIZE, SLOT_SIZE, c.REGS))
-        entries.append(("RAM", RAM_BASE, cfg.ram_size, None))
-        return entries
+        """This SoC's address map, [:class:`Region`] in address order: what the decoder is
+        built from and the C header and the docs are generated from."""
+        return address_map(self.config, self.coprocessors)
 
     def elaborate(self, platform):
         m = Module()
@@ -124,33 +214,26 @@ class GluonSoC(wiring.Component):
         core = self.core
         m.submodules.core = hold(core)
         m.submodules.ram = ram = RAM(size=cfg.ram_size, init=self.ram_init)
-        m.submodules.clint = clint = hold(CLINT())
-        m.submodules.uart = uart = hold(UART(divisor=cfg.divisor))
-        m.submodules.sysinfo = sysinfo = SysInfo(clk_hz=cfg.clk_hz, ram_base=RAM_BASE,
-                                                 ram_size=cfg.ram_size, coprocs_mask=self.coprocs_mask)
-        m.submodules.simctrl = simctrl = SimCtrl()
-        if cfg.dma_windows:
-            m.submodules.dma_windows = windows = hold(DMAWindows())
-        if cfg.perf:
-            m.submodules.perf = perf = hold(PerfCounters())
-
-        # The core's data bus: one decoder, built from the memory map.
-        m.submodules.decoder = dec = Decoder(addr_width=30)
-        targets = {"CLINT": clint.bus, "UART": uart.bus, "SYSINFO": sysinfo.bus,
-                   "SIMCTRL": simctrl.bus, "RAM": ram.cbus}
-        if cfg.dma_windows:
-            targets["DMA"] = windows.bus
-        if cfg.perf:
-            targets["PERF"] = perf.bus
+        # The blocks of the address map, and the Wishbone target each region decodes to.
+        blocks = {}
+        for d in ADDRESS_MAP:
+            if d.present(cfg):
+                blocks[d.name] = block = d.make(self)
+                m.submodules[d.submodule] = hold(block) if d.hold else block
         for c in self.coprocessors:
-            targets[c.NAME] = c.bus
-        # The SoC's own register banks (never stalling) take their requests from the decoder's
-        # request register: one cycle more per access, so the address decode ends at flip-flops
+            blocks[c.NAME] = c
+        targets = {name: block.bus for name, block in blocks.items()}
+        targets["RAM"] = ram.cbus
+
+        # The core's data bus: one decoder, built from the memory map. Registered windows (the
+        # SoC's own register banks) take their requests from the decoder's request register:
+        # one cycle more per access, so the address decode ends at flip-flops
         # (docs/architecture.md). RAM and the coprocessors are decoded directly.
-        slow = {"CLINT", "UART", "SYSINFO", "SIMCTRL", "DMA", "PERF"}
-        for name, base, size, _regs in self.memory_map():
-            dec.add(targets[name], name=name.lower(), base=base, size=size,
-                    registered=name in slow)
+        m.submodules.decoder = dec = Decoder(addr_width=30)
+        regions = self.memory_map()
+        for r in regions:
+            dec.add(targets[r.name], name=r.name.lower(), base=r.base, size=r.size,
+                    registered=r.registered)
         wiring.connect(m, core.dbus, dec.bus)
         wiring.connect(m, core.ibus, ram.fetch)
 
@@ -160,25 +243,23 @@ class GluonSoC(wiring.Component):
         m.submodules.dma_decoder = ddec = Decoder(addr_width=30)
         ddec.add(ram.dbus, name="ram", base=RAM_BASE, size=cfg.ram_size)
         wiring.connect(m, arb.bus, ddec.bus)
-        local_irq = [uart.irq]
-        busy = []
         for i, c in enumerate(self.coprocessors):
             name = c.NAME.lower()
-            copro = hold(c)
-            m.submodules[name] = copro
+            m.submodules[name] = hold(c)
             engine = hold(DMAEngine())
             m.submodules[f"{name}_dma"] = engine
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
-            m.d.comb += [engine.windows.win.eq(windows.cfg.win), engine.ctl.flush.eq(windows.flush)]
-            busy.append((c.SLOT, c.busy))
+            m.d.comb += [engine.windows.win.eq(blocks["DMA"].cfg.win),
+                         engine.ctl.flush.eq(blocks["DMA"].flush)]
             m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 
         irq_lines = [Const(0, 1)] * 16
-        irq_lines[0] = uart.irq
-        for c in self.coprocessors:
-            irq_lines[1 + c.SLOT] = c.irq
+        for r in regions:
+            if r.irq is not None:
+                irq_lines[r.irq] = blocks[r.name].irq
+        clint, uart, simctrl = blocks["CLINT"], blocks["UART"], blocks["SIMCTRL"]
         m.d.comb += [
             core.mtime.eq(clint.mtime),
             core.timer_irq.eq(clint.timer_irq),
@@ -192,10 +273,11 @@ class GluonSoC(wiring.Component):
             self.exit_code.eq(simctrl.exit_code),
         ]
         wiring.connect(m, core.trace, wiring.flipped(self.trace))
-        for slot, b in busy:
-            m.d.comb += self.copro_busy[slot].eq(b)
+        for c in self.coprocessors:
+            m.d.comb += self.copro_busy[c.SLOT].eq(c.busy)
         dbus = core.dbus
         if cfg.perf:
+            perf = blocks["PERF"]
             m.d.comb += [
                 perf.retire.eq(core.trace.valid),
                 perf.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),

@@ -8,7 +8,8 @@ the region, speedup = software / accelerated, and of the accelerated region the
 coprocessor-busy share (a coprocessor computes or its DMA moves data) and the glue share
 (1 - busy: the core working alone, descriptor set-up and waiting included). Both runs print
 a digest, which must agree between the runs and with a Python reference computed here
-(hashlib / a Keccak here, pow(), a secp256k1 reference, integer matmul).
+(hashlib / pycryptodome's Keccak, pow(), a secp256k1 reference, the integer matmul
+reference of sim/quantize_mlp.py).
 
 CPU-only programs (firmware/examples: sort, crc32, matmul, sha256_sw) report whole-run
 cycles, instructions and CPI, no accelerated figures.
@@ -29,6 +30,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from Crypto.Hash import keccak
+import numpy as np
+
+from .quantize_mlp import matmul_ref
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "firmware" / "examples"
@@ -52,46 +58,10 @@ def lcg_bytes(n, seed):
     return bytes(out), x
 
 
-_KECCAK_RC = [
-    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
-    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
-    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
-    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
-    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
-    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
-]
-_KECCAK_ROT = [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8,
-               18, 2, 61, 56, 14]
-_M64 = (1 << 64) - 1
-
-
-def _keccak_f(a):
-    rol = lambda v, n: ((v << n) | (v >> (64 - n))) & _M64 if n else v
-    for rc in _KECCAK_RC:
-        c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
-        d = [c[(x - 1) % 5] ^ rol(c[(x + 1) % 5], 1) for x in range(5)]
-        a = [a[i] ^ d[i % 5] for i in range(25)]
-        b = [0] * 25
-        for x in range(5):
-            for y in range(5):
-                b[y + 5 * ((2 * x + 3 * y) % 5)] = rol(a[x + 5 * y], _KECCAK_ROT[x + 5 * y])
-        a = [b[i] ^ (~b[(i % 5 + 1) % 5 + 5 * (i // 5)] & b[(i % 5 + 2) % 5 + 5 * (i // 5)])
-             for i in range(25)]
-        a[0] ^= rc
-    return a
-
-
 def keccak256(msg):
-    """Keccak-256 with the original padding (domain byte 0x01), as Ethereum uses it."""
-    rate = 136
-    m = bytearray(msg) + b"\x01" + bytes((-len(msg) - 1) % rate)
-    m[-1] |= 0x80
-    a = [0] * 25
-    for off in range(0, len(m), rate):
-        for i in range(rate // 8):
-            a[i] ^= int.from_bytes(m[off + 8 * i: off + 8 * i + 8], "little")
-        a = _keccak_f(a)
-    return b"".join(v.to_bytes(8, "little") for v in a[:4])
+    """Keccak-256 with the original padding (domain byte 0x01), as Ethereum uses it
+    (pycryptodome; hashlib's sha3_256 pads with 0x06)."""
+    return keccak.new(digest_bits=256, data=msg).digest()
 
 
 SECP_P = 2**256 - 2**32 - 977
@@ -127,52 +97,21 @@ def secp256k1_mul(k, point=SECP_G):
     return r
 
 
-def _srdhm(a, b):
-    if a == b == -2**31:
-        return 2**31 - 1
-    ab = a * b
-    nudge = 1 << 30 if ab >= 0 else 1 - (1 << 30)
-    v = ab + nudge
-    return v // 2**31 if v >= 0 else -((-v) // 2**31)       # C division: toward zero
-
-
-def _rdbpot(x, e):
-    mask = (1 << e) - 1
-    rem = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> e) + (1 if rem > threshold else 0)
-
-
-def _s8(b):
-    return b - 256 if b >= 128 else b
-
-
-def _s32(v):
-    v &= 0xFFFFFFFF
-    return v - 2**32 if v >= 2**31 else v
-
-
 def matmul_reference(m=64, n=64, k=64, int32=False):
     """C of firmware/bench/matmul64.c for an m×n×k product (int8 requantized with bias and
-    ReLU, or int32 = A·B + bias), as little-endian bytes."""
+    ReLU, or int32 = A·B + bias), as little-endian bytes: the coprocessor's integer reference
+    (sim/quantize_mlp.py ``matmul_ref``) on the bench's LCG data."""
     a, x = lcg_bytes(m * k, 0x0BE9C400)
     b, x = lcg_bytes(k * n, x)
     bias = []
     for _ in range(n):
         x = (1664525 * x + 1013904223) & 0xFFFFFFFF
-        bias.append(_s32(x) >> 14)
-    A = [[_s8(a[k * i + t]) for t in range(k)] for i in range(m)]
-    B = [[_s8(b[n * t + j]) for j in range(n)] for t in range(k)]
-    out = bytearray()
-    for i in range(m):
-        for j in range(n):
-            acc = _s32(sum(A[i][t] * B[t][j] for t in range(k)) + bias[j])
-            if int32:
-                out += (acc & 0xFFFFFFFF).to_bytes(4, "little")
-            else:
-                q = _rdbpot(_srdhm(acc, 1 << 30), 10) - 5
-                out.append(max(-5, min(127, q)) & 0xFF)
-    return bytes(out)
+        bias.append((x - (1 << 32) if x >= 1 << 31 else x) >> 14)
+    A = np.frombuffer(a, dtype=np.int8).reshape(m, k)
+    B = np.frombuffer(b, dtype=np.int8).reshape(k, n)
+    c, _ = matmul_ref(A, B, bias=bias, store="int32" if int32 else "int8",
+                      multiplier=1 << 30, shift=10, zero_point=-5, relu=True)
+    return c.astype("<i4" if int32 else np.int8).tobytes()
 
 
 def fnv1a(data):

@@ -1,14 +1,16 @@
 """Reference runner: execute a Gluon ELF on Unicorn, independently of the HDL.
 
 Unicorn (QEMU's RISC-V translator) runs the program with a small model of
-the Gluon memory map around it:
+the Gluon memory map around it, placed by the SoC's address map
+(hdl/soc.py ``ADDRESS_MAP``):
 
 =================  ==========================================================
 RAM                0x8000_0000, 128 KiB by default; PT_LOAD segments copied in
 UART (0x1000_0000) TXDATA writes are collected; STATUS reads TX_READY=1 and
                    RX_VALID while ``uart_input`` has bytes; RXDATA pops them
 SYSINFO            ID 0x474C554E, CLK_HZ 50 MHz, RAM_BASE, RAM_SIZE, COPROCS 0
-SIMCTRL            a write to EXIT ends the run with that tohost-style value
+SIMCTRL            a write to EXIT ends the run with that tohost-style value;
+                   a U-mode access stops the run (M-only on the SoC: a fault)
 CLINT              MSIP/MTIMECMP are plain registers; MTIME reads the number
                    of instructions executed so far (one tick per instruction)
 ``tohost``         a store to the ELF's ``tohost`` symbol ends the run
@@ -50,24 +52,31 @@ from unicorn import (UC_ARCH_RISCV, UC_HOOK_BLOCK, UC_HOOK_INTR, UC_HOOK_MEM_WRI
                      UC_ERR_INSN_INVALID, UC_MODE_RISCV32, Uc, UcError)
 from unicorn import riscv_const as rv
 
+from gluon.hdl.config import get_config
+from gluon.hdl.soc import ADDRESS_MAP, RAM_BASE
+from gluon.hdl.sysinfo import SYSINFO_ID
+
 __all__ = ["RefResult", "RefSimError", "run_elf", "RAM_BASE", "DEFAULT_RAM_SIZE",
            "DEFAULT_MAX_INSTRUCTIONS", "SYSINFO_ID", "SYSINFO_CLK_HZ"]
 
-RAM_BASE = 0x8000_0000
-DEFAULT_RAM_SIZE = 128 * 1024
+DEFAULT_RAM_SIZE = get_config("full").ram_size
 DEFAULT_MAX_INSTRUCTIONS = 20_000_000
 
-# Memory map (mirrors firmware/include/gluon/regs.h).
-UART_BASE = 0x1000_0000
-UART_TXDATA, UART_STATUS, UART_RXDATA = 0x00, 0x04, 0x08
-UART_STATUS_TX_READY, UART_STATUS_RX_VALID = 0x1, 0x2
-SYSINFO_BASE = 0x1000_1000
-SYSINFO_ID = 0x474C554E                 # "GLUN"
-SYSINFO_CLK_HZ = 50_000_000
-SIMCTRL_BASE = 0x1000_2000
-SIMCTRL_EXIT = 0x00
-CLINT_BASE, CLINT_SIZE = 0x0200_0000, 0x1_0000
-CLINT_MSIP, CLINT_MTIMECMP, CLINT_MTIME = 0x0000, 0x4000, 0xBFF8
+# The devices this runner models, placed and laid out by the SoC's address map (hdl/soc.py
+# ADDRESS_MAP, the block's REGS): nothing here retypes an address or an offset.
+DEVICES = {d.name: d for d in ADDRESS_MAP if d.name in ("UART", "SYSINFO", "SIMCTRL", "CLINT")}
+UART_REGS = DEVICES["UART"].regs
+SYSINFO_REGS = DEVICES["SYSINFO"].regs
+CLINT_REGS = DEVICES["CLINT"].regs
+UART_TXDATA, UART_STATUS, UART_RXDATA = (UART_REGS[n].offset
+                                         for n in ("TXDATA", "STATUS", "RXDATA"))
+_STATUS_BITS = {f.name: f.offset for f in UART_REGS["STATUS"].fields}
+UART_STATUS_TX_READY = 1 << _STATUS_BITS["TX_READY"]
+UART_STATUS_RX_VALID = 1 << _STATUS_BITS["RX_VALID"]
+SYSINFO_CLK_HZ = get_config("full").clk_hz
+SIMCTRL_EXIT = DEVICES["SIMCTRL"].regs["EXIT"].offset
+CLINT_MSIP, CLINT_MTIMECMP, CLINT_MTIME = (CLINT_REGS[n].offset
+                                           for n in ("MSIP", "MTIMECMP", "MTIME"))
 PAGE = 0x1000
 
 # RISC-V privileged spec 1.12: mcause codes and mstatus bits the trap entry needs.
@@ -131,6 +140,7 @@ class _Machine:
         self.mtime_offset = 0
         self.tohost: int | None = None
         self.reason: str | None = None
+        self.fault: str | None = None       # why an M-only device refused an access
         self.end_pc: int | None = None
         self.end_count: int | None = None
         self.max_instructions = 0
@@ -171,10 +181,15 @@ class _Machine:
 
     def _map_devices(self) -> None:
         uc = self.uc
-        uc.mmio_map(UART_BASE, PAGE, self._uart_read, None, self._uart_write, None)
-        uc.mmio_map(SYSINFO_BASE, PAGE, self._sysinfo_read, None, self._ignore_write, None)
-        uc.mmio_map(SIMCTRL_BASE, PAGE, self._zero_read, None, self._simctrl_write, None)
-        uc.mmio_map(CLINT_BASE, CLINT_SIZE, self._clint_read, None, self._clint_write, None)
+        models = {"UART": (self._uart_read, self._uart_write),
+                  "SYSINFO": (self._sysinfo_read, self._ignore_write),
+                  "SIMCTRL": (self._zero_read, self._simctrl_write),
+                  "CLINT": (self._clint_read, self._clint_write)}
+        for name, dev in DEVICES.items():
+            read, write = models[name]
+            if dev.m_only:
+                read, write = self._m_only(name, read, write)
+            uc.mmio_map(dev.base, dev.size, read, None, write, None)
         uc.hook_add(UC_HOOK_BLOCK, self._on_block)
         uc.hook_add(UC_HOOK_INTR, self._on_trap)
         if self.tohost_addr is not None:
@@ -212,8 +227,9 @@ class _Machine:
             self.uart_out.append(value & 0xFF)
 
     def _sysinfo_read(self, uc, offset, size, _ud):
-        return {0x00: SYSINFO_ID, 0x04: SYSINFO_CLK_HZ, 0x08: RAM_BASE,
-                0x0C: self.ram_size, 0x10: self.coprocs}.get(offset, 0)
+        values = {"ID": SYSINFO_ID, "CLK_HZ": SYSINFO_CLK_HZ, "RAM_BASE": RAM_BASE,
+                  "RAM_SIZE": self.ram_size, "COPROCS": self.coprocs}
+        return {SYSINFO_REGS[n].offset: v for n, v in values.items()}.get(offset, 0)
 
     def _simctrl_write(self, uc, offset, size, value, _ud):
         if offset == SIMCTRL_EXIT:
@@ -243,6 +259,28 @@ class _Machine:
             shift = 32 if offset == CLINT_MTIME + 4 else 0
             new = (now & ~(0xFFFF_FFFF << shift)) | (value << shift)
             self.mtime_offset += new - now
+
+    def _m_only(self, name, read, write):
+        """An M-only device: a U-mode access is an access fault on the SoC; here it stops the
+        run (``reason == "error"``), as an unmapped access does."""
+        def refuse(kind):
+            pc = self.uc.reg_read(rv.UC_RISCV_REG_PC)
+            self.reason = "error"
+            self.fault = f"U-mode {kind} of M-only {name} at pc={pc:#010x}"
+            self.uc.emu_stop()
+
+        def m_read(uc, offset, size, ud):
+            if uc.reg_read(rv.UC_RISCV_REG_PRIV) != PRIV_M:
+                refuse("load")
+                return 0
+            return read(uc, offset, size, ud)
+
+        def m_write(uc, offset, size, value, ud):
+            if uc.reg_read(rv.UC_RISCV_REG_PRIV) != PRIV_M:
+                refuse("store")
+                return
+            write(uc, offset, size, value, ud)
+        return m_read, m_write
 
     @staticmethod
     def _zero_read(uc, offset, size, _ud):
@@ -316,6 +354,8 @@ class _Machine:
                 self.reason = "error"
                 error = f"{e} at pc={pc:#010x}"
                 break
+        if self.reason == "error" and error is None:
+            error = self.fault
         pc = self.uc.reg_read(rv.UC_RISCV_REG_PC)
         if self.reason in ("tohost", "simctrl"):
             pc, count = self.end_pc, self.end_count

@@ -744,7 +744,6 @@ def test_register_path_fifo_against_a_deque():
     """The XIN/XOUT FIFO alone (amaranth's SyncFIFOBuffered, emptied by a reset as the
     coprocessor builds it): random pushes, pops and clears against collections.deque."""
     from collections import deque
-    from amaranth.hdl import ResetInserter
     from amaranth.lib.fifo import SyncFIFOBuffered
 
     class Clearable(Elaboratable):

@@ -23,7 +23,7 @@ def test_fetch_and_checks():
     sim.add_clock(1e-6)
     rng = random.Random(3)
     words = []
-    for i in range(depth):
+    for _ in range(depth):
         opcode = rng.randrange(16)
         d, a, b = (rng.choice([0, slots - 1, slots, 63, rng.randrange(64)]) for _ in range(3))
         words.append(opcode | (d << 4) | (a << 10) | (b << 16))

@@ -15,10 +15,9 @@
 #include "gluon/matmul.h"
 
 #define MATMUL_KIND (('M' << 8) | 'X')
-/* The coprocessor in slot s raises local interrupt line 1 + s, mip bit 17 + s
+/* The coprocessor raises its local interrupt line, mip bit GLUON_MATMUL_MIP_BIT
  * (hdl/soc.py): STATUS.DONE & IRQ_EN.DONE, readable in mip without a bus access. */
-#define MATMUL_SLOT ((GLUON_MATMUL_BASE - 0x20000000u) >> 12)
-#define MATMUL_MIP (1u << (17 + MATMUL_SLOT))
+#define MATMUL_MIP (1u << GLUON_MATMUL_MIP_BIT)
 
 /* OP.STORE values (hdl/matmul.py Store). */
 #define STORE_INT8  1u

@@ -13,8 +13,7 @@ from ..bus import WishboneSignature
 from ..dma import DMAChannelSignature
 from ..regs import RegisterBank
 from ..simgate import sim_gated_block
-from .registers import (VERSION, HASH_SETTLE, MAX_DESCRIPTOR_WORDS, Mode, Cause, MODE_PARAMS,
-                        hash_regs)
+from .registers import VERSION, HASH_SETTLE, MAX_DESCRIPTOR_WORDS, Mode, Cause, hash_regs
 from .sha256 import SHA256Engine
 from .keccak import KeccakF1600, ABSORB_WORDS
 from .splitter import DescriptorSplitter

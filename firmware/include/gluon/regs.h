@@ -23,6 +23,7 @@
 /* ---- UART: 0x10000000, 0x1000 bytes -- 8N1 UART with 16-byte transmit and receive FIFOs. */
 #define GLUON_UART_BASE 0x10000000u
 #define GLUON_UART_SIZE 0x1000u
+#define GLUON_UART_MIP_BIT 16
 #define GLUON_UART_TXDATA_OFFSET 0x0u
 #define GLUON_UART_TXDATA (*(volatile uint32_t *)(GLUON_UART_BASE + 0x0u))
 #define GLUON_UART_TXDATA_DATA_SHIFT 0
@@ -74,13 +75,13 @@
 #define GLUON_SYSINFO_VERSION_OFFSET 0x14u
 #define GLUON_SYSINFO_VERSION (*(volatile uint32_t *)(GLUON_SYSINFO_BASE + 0x14u))
 
-/* ---- SIMCTRL: 0x10002000, 0x1000 bytes -- Simulation control, for firmware without a `tohost` symbol. */
+/* ---- SIMCTRL: 0x10002000, 0x1000 bytes, M-mode only -- Simulation control, for firmware without a `tohost` symbol. */
 #define GLUON_SIMCTRL_BASE 0x10002000u
 #define GLUON_SIMCTRL_SIZE 0x1000u
 #define GLUON_SIMCTRL_EXIT_OFFSET 0x0u
 #define GLUON_SIMCTRL_EXIT (*(volatile uint32_t *)(GLUON_SIMCTRL_BASE + 0x0u))
 
-/* ---- DMA: 0x10003000, 0x1000 bytes -- Global DMA windows: the only memory any coprocessor's DMA engine may touch. M-mode configures them; a window with LOCK set cannot change until reset. All windows are closed (no permission) after reset. */
+/* ---- DMA: 0x10003000, 0x1000 bytes, M-mode only -- Global DMA windows: the only memory any coprocessor's DMA engine may touch. M-mode configures them; a window with LOCK set cannot change until reset. All windows are closed (no permission) after reset. */
 #define GLUON_DMA_BASE 0x10003000u
 #define GLUON_DMA_SIZE 0x1000u
 #define GLUON_DMA_WIN0_BASE_OFFSET 0x0u
@@ -132,7 +133,7 @@
 #define GLUON_DMA_WIN3_CTRL_LOCK_SHIFT 2
 #define GLUON_DMA_WIN3_CTRL_LOCK_MASK 0x00000004u
 
-/* ---- PERF: 0x10004000, 0x1000 bytes -- Performance counters for cycle attribution (glue vs. coprocessors). */
+/* ---- PERF: 0x10004000, 0x1000 bytes, M-mode only -- Performance counters for cycle attribution (glue vs. coprocessors). */
 #define GLUON_PERF_BASE 0x10004000u
 #define GLUON_PERF_SIZE 0x1000u
 #define GLUON_PERF_CTRL_OFFSET 0x0u
@@ -169,6 +170,8 @@
 /* ---- HASH: 0x20000000, 0x1000 bytes -- Hash coprocessor: SHA-256, SHA3-256/512, Keccak-256, SHAKE128/256 with padding and DMA in hardware. See docs/hash.md. */
 #define GLUON_HASH_BASE 0x20000000u
 #define GLUON_HASH_SIZE 0x1000u
+#define GLUON_HASH_SLOT 0
+#define GLUON_HASH_MIP_BIT 17
 #define GLUON_HASH_ID_OFFSET 0x0u
 #define GLUON_HASH_ID (*(volatile uint32_t *)(GLUON_HASH_BASE + 0x0u))
 #define GLUON_HASH_ID_VERSION_SHIFT 0
@@ -231,6 +234,8 @@
 /* ---- MODMUL: 0x20001000, 0x1000 bytes -- Modular arithmetic (Montgomery) coprocessor in the style of EVM-MAX (EIP-6690): a value store and programs of SETMOD/LOAD/STORE/COPY/ADD/SUB/MUL/TOMONT/FROMMONT/LOADX/STOREX. See docs/modmul.md. */
 #define GLUON_MODMUL_BASE 0x20001000u
 #define GLUON_MODMUL_SIZE 0x1000u
+#define GLUON_MODMUL_SLOT 1
+#define GLUON_MODMUL_MIP_BIT 18
 #define GLUON_MODMUL_ID_OFFSET 0x0u
 #define GLUON_MODMUL_ID (*(volatile uint32_t *)(GLUON_MODMUL_BASE + 0x0u))
 #define GLUON_MODMUL_ID_VERSION_SHIFT 0
@@ -327,6 +332,8 @@
 /* ---- MATMUL: 0x20002000, 0x1000 bytes -- int8 matrix coprocessor: C = A·B or C += A·B on a systolic array of int8 MACs, int32 accumulation, int8 requantized or int32 output. */
 #define GLUON_MATMUL_BASE 0x20002000u
 #define GLUON_MATMUL_SIZE 0x1000u
+#define GLUON_MATMUL_SLOT 2
+#define GLUON_MATMUL_MIP_BIT 19
 #define GLUON_MATMUL_ID_OFFSET 0x0u
 #define GLUON_MATMUL_ID (*(volatile uint32_t *)(GLUON_MATMUL_BASE + 0x0u))
 #define GLUON_MATMUL_CONFIG_OFFSET 0x4u

@@ -190,7 +190,7 @@ extern char __stack_guard_start[], __stack_guard_end[], __stack_top[];
 extern volatile uint32_t tohost;
 extern volatile uint32_t fromhost;
 
-/* Store a raw tohost-style value to SIMCTRL EXIT (simulators only) and spin. */
+/* Store a raw tohost-style value to SIMCTRL EXIT (simulators only; M-mode only) and spin. */
 __attribute__((noreturn)) void gluon_simctrl_exit(uint32_t value);
 
 #ifdef __cplusplus
