@@ -7,10 +7,20 @@ produces a stream of 32-bit words. The engine moves at most one word per cycle o
 Wishbone initiator port.
 
 Confinement: a descriptor is accepted only if its whole byte range lies inside one of the
-:data:`N_WINDOWS` windows that M-mode configured in :class:`DMAWindows` (base/limit pairs with
-read and write permission and a lock bit that holds until reset). Anything else is refused
-with ``error`` and *no* bus transaction is made. Descriptors must be word aligned and move at
-least one word.
+:data:`N_WINDOWS` windows of the engine's ``windows`` input (base/limit pairs with read and
+write permission). Anything else is refused with ``error`` and *no* bus transaction is made.
+Descriptors must be word aligned and move at least one word. Every beat is checked again, in
+the cycle it is issued, against the windows of that cycle: a beat outside them is never issued
+and ends the descriptor with ``error``. So a window update written at a clock edge governs
+every request from that edge on, whatever descriptor is in flight.
+
+Revocation and wipe (:class:`DMAControlSignature`, driven by the slot's control component,
+:mod:`gluon.hdl.coproctl`): ``flush`` (a window or the owner changed) ends the descriptor in
+flight with ``error``: no beat is issued from that cycle on, and the words waiting in the read
+and write FIFOs are discarded, never delivered or written. ``wipe`` additionally returns every
+flip-flop of the engine to its reset value and every FIFO word to zero
+(:attr:`DMAEngine.wipe_cycles`: 11 cycles for the default 8-word FIFO when no bus response is
+outstanding), then raises ``wipe_done``.
 
 On the coprocessor's side, a :class:`DMAMover` carries the descriptor handshake (offer a
 descriptor, wait while its words move, report done or error) for every block that issues
@@ -30,7 +40,8 @@ from .regs import Field, Register, RegisterMap, RegisterBank
 
 
 __all__ = ["N_WINDOWS", "DMACommand", "DMAChannelSignature", "DMARequestSignature",
-           "WindowSignature", "DMAWindows", "DMAEngine", "DMAMover"]
+           "WindowSignature", "DMAControlSignature", "DMAWindows", "DMAEngine", "DMAMover",
+           "in_windows"]
 
 
 N_WINDOWS = 4
@@ -107,6 +118,36 @@ class WindowSignature(wiring.Signature):
         super().__init__({"win": Out(data.ArrayLayout(WindowLayout, N_WINDOWS))})
 
 
+class DMAControlSignature(wiring.Signature):
+    """Revocation and wipe of one DMA engine, seen from the slot's control component.
+
+    ``flush``     Out(1)  a window or the owner changed this cycle: end the descriptor in flight
+                          with ``error``, issue nothing from this cycle on, discard the words in
+                          the read and write FIFOs
+    ``wipe``      Out(1)  level, held until ``wipe_done``: stop (as ``flush``), wait for the
+                          outstanding bus responses, then zero every FIFO word and return every
+                          flip-flop to its reset value
+    ``wipe_done`` In(1)   the wipe has finished; stays high while ``wipe`` is held
+    """
+
+    def __init__(self):
+        super().__init__({
+            "flush": Out(1),
+            "wipe": Out(1),
+            "wipe_done": In(1),
+        })
+
+
+def in_windows(windows, byte_addr, end, write):
+    """1 if bytes ``byte_addr`` .. ``end`` - 1 lie inside one window of ``windows`` (an array of
+    :class:`WindowLayout`) that grants the access (``write``: W, else R)."""
+    hits = []
+    for w in windows:
+        perm = Mux(write, w.w, w.r)
+        hits.append(perm & (byte_addr >= w.base) & (end <= w.limit) & (w.base < w.limit))
+    return Cat(*hits).any()
+
+
 def _window_regs():
     regs = []
     for i in range(N_WINDOWS):
@@ -128,7 +169,12 @@ def _window_regs():
 
 
 class DMAWindows(wiring.Component):
-    """The global DMA window registers (M-mode only), broadcast to every engine."""
+    """The global DMA window registers (M-mode only), broadcast to every engine.
+
+    ``flush`` pulses in the cycle a write reaches an unlocked window register: the SoC gives
+    it to every engine's ``ctl.flush``, so a window change also ends the descriptors in
+    flight and drops the words waiting in the engines' FIFOs (the new window is in place at
+    the edge that acknowledges the store, and every beat is checked against it)."""
 
     REGS = _window_regs()
 
@@ -136,6 +182,7 @@ class DMAWindows(wiring.Component):
         super().__init__({
             "bus": In(WishboneSignature(addr_width=(self.REGS.size // 4 - 1).bit_length())),
             "cfg": Out(WindowSignature()),
+            "flush": Out(1),
         })
 
     def elaborate(self, platform):
@@ -156,6 +203,8 @@ class DMAWindows(wiring.Component):
                 ctrl.r_data.lock.eq(lock),
             ]
             with m.If(~lock):
+                with m.If(base.w_stb | limit.w_stb | ctrl.w_stb):
+                    m.d.comb += self.flush.eq(1)
                 with m.If(base.w_stb):
                     m.d.sync += win.base.eq(base.w_data.as_value() & ~3)
                 with m.If(limit.w_stb):
@@ -174,6 +223,9 @@ class DMAEngine(wiring.Component):
 
     Parameters: ``fifo_depth`` words of read buffering (reads are issued only when the buffer
     has room, so the engine never blocks the bus on a slow consumer).
+
+    Ports: ``chan`` (from the coprocessor), ``bus`` (Wishbone initiator), ``windows`` (this
+    engine's window set), ``ctl`` (revocation and wipe, from the slot's control component).
     """
 
     def __init__(self, *, fifo_depth=8):
@@ -184,18 +236,36 @@ class DMAEngine(wiring.Component):
             "chan": In(DMAChannelSignature()),
             "bus": Out(WishboneSignature(addr_width=30)),
             "windows": In(WindowSignature()),
+            "ctl": In(DMAControlSignature()),
         })
+
+    @property
+    def wipe_cycles(self):
+        """Cycles from ``wipe`` rising (with no bus response outstanding; each outstanding
+        one adds its latency) to ``wipe_done``: one to stop, one to clear the FIFO pointers,
+        ``fifo_depth`` writing zeros, one to clear everything."""
+        return self._depth + 3
+
+    def _beat_allowed(self, adr, write):
+        """The window check of one beat at word address ``adr`` (a method so the formal
+        check's mutant can drop it, tests/formal/miters.py)."""
+        byte = Cat(C(0, 2), adr)
+        return in_windows(self.windows.win, byte, byte + 4, write)
 
     def elaborate(self, platform):
         m = Module()
         chan, bus = self.chan, self.bus
 
-        m.submodules.rfifo = rfifo = fifo.SyncFIFOBuffered(width=32, depth=self._depth)
+        # ``fifo_clear`` returns the FIFOs' pointers and output register to reset (their
+        # memories keep words: the wipe overwrites those with zeros first).
+        fifo_clear = Signal()
+        m.submodules.rfifo = rfifo = ResetInserter(fifo_clear)(
+            fifo.SyncFIFOBuffered(width=32, depth=self._depth))
         # Words to write wait one cycle in a two-word FIFO, so ``wr.ready`` does not depend on
         # the bus: without it, RAM's arbitration (the core's data port wins, decided late
         # in the core's cycle) reached every coprocessor's output logic through ``wr.ready``
         # in the same cycle (the ULX3S-85F's critical path). Still one word per cycle.
-        m.submodules.wfifo = wfifo = fifo.SyncFIFO(width=32, depth=2)
+        m.submodules.wfifo = wfifo = ResetInserter(fifo_clear)(fifo.SyncFIFO(width=32, depth=2))
 
         adr = Signal(30)
         to_issue = Signal(17)
@@ -204,18 +274,22 @@ class DMAEngine(wiring.Component):
         is_write = Signal()
         outstanding = Signal(range(self._depth + 2))
         failed = Signal()
+        wipe_count = Signal(range(self._depth + 1))
+        state_regs = [adr, to_issue, to_recv, to_accept, is_write, failed, wipe_count]
+
+        flush = self.ctl.flush | self.ctl.wipe
 
         # Descriptor check: aligned, non-empty, fully inside one permitted window.
         cmd = chan.cmd.payload
         end = Signal(34)
         m.d.comb += end.eq(cmd.addr + (cmd.words << 2))
-        allowed = Signal()
-        for i in range(N_WINDOWS):
-            w = self.windows.win[i]
-            perm = Mux(cmd.write, w.w, w.r)
-            with m.If(perm & (cmd.addr >= w.base) & (end <= w.limit) & (w.base < w.limit)):
-                m.d.comb += allowed.eq(1)
+        allowed = in_windows(self.windows.win, cmd.addr, end, cmd.write)
         ok = allowed & (cmd.addr[:2] == 0) & (cmd.words != 0)
+
+        # Beat check: the word at ``adr`` against the windows of *this* cycle, so a window
+        # change takes effect on the very next request whatever descriptor is in flight.
+        beat_ok = Signal()
+        m.d.comb += beat_ok.eq(self._beat_allowed(adr, is_write))
 
         issued = bus.cyc & bus.stb & ~bus.stall
         resp = bus.ack | bus.err
@@ -231,15 +305,17 @@ class DMAEngine(wiring.Component):
             wfifo.r_en.eq(bus.cyc & bus.stb & ~bus.stall & is_write),
             rfifo.w_data.eq(bus.dat_r),
             chan.rd.payload.eq(rfifo.r_data),
-            chan.rd.valid.eq(rfifo.r_rdy),
-            rfifo.r_en.eq(chan.rd.ready),
+            chan.rd.valid.eq(rfifo.r_rdy & ~flush),
+            rfifo.r_en.eq(chan.rd.ready & ~flush),
         ]
 
         with m.FSM(name="dma"):
             with m.State("IDLE"):
                 m.d.comb += chan.cmd.ready.eq(1)
-                with m.If(chan.cmd.valid):
-                    with m.If(ok):
+                with m.If(self.ctl.wipe):
+                    m.next = "WIPE_DRAIN"
+                with m.Elif(chan.cmd.valid):
+                    with m.If(ok & ~flush):
                         m.d.sync += [
                             adr.eq(cmd.addr[2:]),
                             to_issue.eq(cmd.words),
@@ -251,33 +327,47 @@ class DMAEngine(wiring.Component):
                         m.next = "RUN"
                     with m.Else():
                         m.d.comb += chan.error.eq(1)
+                with m.If(flush):
+                    m.d.comb += fifo_clear.eq(1)
             with m.State("RUN"):
                 m.d.comb += chan.busy.eq(1)
                 stop = Signal()
-                m.d.comb += stop.eq(chan.abort | failed)
+                m.d.comb += stop.eq(chan.abort | failed | flush)
                 room = (rfifo.level + outstanding) < self._depth
                 can_issue = (to_issue != 0) & ~stop & ~(bus.err)
+                # A beat the current windows do not allow is never presented: it fails the
+                # descriptor instead (``failed`` below).
+                refused = Signal()
                 with m.If(is_write):
                     m.d.comb += [
-                        bus.cyc.eq(can_issue & wfifo.r_rdy | (outstanding != 0)),
-                        bus.stb.eq(can_issue & wfifo.r_rdy),
+                        refused.eq(can_issue & wfifo.r_rdy & ~beat_ok),
+                        bus.cyc.eq(can_issue & wfifo.r_rdy & beat_ok | (outstanding != 0)),
+                        bus.stb.eq(can_issue & wfifo.r_rdy & beat_ok),
                         chan.wr.ready.eq((to_accept != 0) & wfifo.w_rdy & ~stop),
                     ]
                     with m.If(chan.wr.valid & chan.wr.ready):
                         m.d.sync += to_accept.eq(to_accept - 1)
                 with m.Else():
                     m.d.comb += [
-                        bus.cyc.eq(can_issue & room | (outstanding != 0)),
-                        bus.stb.eq(can_issue & room),
+                        refused.eq(can_issue & room & ~beat_ok),
+                        bus.cyc.eq(can_issue & room & beat_ok | (outstanding != 0)),
+                        bus.stb.eq(can_issue & room & beat_ok),
                         rfifo.w_en.eq(bus.ack & ~stop),
                     ]
                 with m.If(issued):
                     m.d.sync += [adr.eq(adr + 1), to_issue.eq(to_issue - 1)]
                 with m.If(resp):
                     m.d.sync += to_recv.eq(to_recv - 1)
-                with m.If(bus.err):
+                with m.If(bus.err | refused | self.ctl.flush):
                     m.d.sync += failed.eq(1)
-                with m.If(chan.abort):
+                with m.If(self.ctl.wipe):
+                    m.next = "WIPE_DRAIN"
+                with m.Elif(self.ctl.flush):
+                    # Revoked: the buffered words go now, the responses still due are dropped
+                    # (``stop`` above), then the descriptor ends with ``error``.
+                    m.d.comb += fifo_clear.eq(1)
+                    m.next = "DRAIN_ERR"
+                with m.Elif(chan.abort):
                     m.next = "DRAIN"
                 with m.Elif((failed | bus.err) & (outstanding - resp == 0)):
                     m.d.comb += chan.error.eq(1)
@@ -292,18 +382,54 @@ class DMAEngine(wiring.Component):
                     m.next = "IDLE"
             with m.State("DRAIN_ERR"):
                 m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
-                with m.If(outstanding - resp == 0):
+                with m.If(flush):
+                    m.d.comb += fifo_clear.eq(1)
+                with m.If(self.ctl.wipe):
+                    m.next = "WIPE_DRAIN"
+                with m.Elif(outstanding - resp == 0):
                     m.d.comb += chan.error.eq(1)
                     m.next = "FLUSH"
             with m.State("DRAIN"):
                 m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
-                with m.If(outstanding - resp == 0):
+                with m.If(flush):
+                    m.d.comb += fifo_clear.eq(1)
+                with m.If(self.ctl.wipe):
+                    m.next = "WIPE_DRAIN"
+                with m.Elif(outstanding - resp == 0):
                     m.next = "FLUSH"
             with m.State("FLUSH"):
                 # Discard words nobody will read or write so the next descriptor starts clean.
                 m.d.comb += [chan.busy.eq(1), rfifo.r_en.eq(1), chan.rd.valid.eq(0),
                              wfifo.r_en.eq(1)]
-                with m.If((rfifo.level == 0) & ~wfifo.r_rdy):
+                with m.If(self.ctl.wipe):
+                    m.next = "WIPE_DRAIN"
+                with m.Elif((rfifo.level == 0) & ~wfifo.r_rdy):
+                    m.next = "IDLE"
+            # Wipe: let the bus responses still due arrive (dropped), clear the FIFO pointers,
+            # write zeros into every FIFO word (the read FIFO's output register included), then
+            # return every register to its reset value.
+            with m.State("WIPE_DRAIN"):
+                m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
+                with m.If(outstanding - resp == 0):
+                    m.d.comb += fifo_clear.eq(1)
+                    m.d.sync += wipe_count.eq(0)
+                    m.next = "WIPE_FILL"
+            with m.State("WIPE_FILL"):
+                m.d.comb += [
+                    chan.busy.eq(1), chan.rd.valid.eq(0),
+                    rfifo.w_data.eq(0), rfifo.w_en.eq(1), rfifo.r_en.eq(0),
+                    wfifo.w_data.eq(0), wfifo.w_en.eq(1), wfifo.r_en.eq(0),
+                ]
+                m.d.sync += wipe_count.eq(wipe_count + 1)
+                with m.If(wipe_count == self._depth - 1):
+                    m.next = "WIPE_CLEAR"
+            with m.State("WIPE_CLEAR"):
+                m.d.comb += [chan.busy.eq(1), fifo_clear.eq(1)]
+                m.d.sync += [r.eq(r.init) for r in state_regs]
+                m.next = "WIPED"
+            with m.State("WIPED"):
+                m.d.comb += [chan.busy.eq(1), self.ctl.wipe_done.eq(1)]
+                with m.If(~self.ctl.wipe):
                     m.next = "IDLE"
         return m
 

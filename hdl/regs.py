@@ -22,7 +22,7 @@ storage; ``w_data`` of ``"w"``/``"ext"`` registers carries the bus data as writt
 """
 
 from amaranth import *
-from amaranth.lib import wiring, data
+from amaranth.lib import wiring, data, enum as _enum
 from amaranth.lib.wiring import In, Out
 
 from .bus import WishboneSignature
@@ -36,15 +36,27 @@ ACCESS = ("rw", "r", "w", "ext")
 
 class Field:
     """``width`` bits named ``name``; fields are packed from bit 0 upward in declaration order
-    unless ``offset`` is given. ``init`` is the reset value of ``"rw"`` storage."""
+    unless ``offset`` is given. ``init`` is the reset value of ``"rw"`` storage.
 
-    def __init__(self, name, width=1, *, desc="", init=0, offset=None, enum=None):
+    ``enum``: the meaning of the field's values, either an ``amaranth.lib.enum.Enum`` class
+    (its members become C constants ``GLUON_<MAP>_<REG>_<FIELD>_<MEMBER>`` and rows of the
+    register reference; ``enum_doc`` optionally maps members to a sentence) or, for the
+    docs only, a {value: meaning} dict."""
+
+    def __init__(self, name, width=1, *, desc="", init=0, offset=None, enum=None, enum_doc=None):
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"Field name must be an identifier, not {name!r}")
         if not isinstance(width, int) or not 1 <= width <= 32:
             raise ValueError(f"Field {name!r}: width must be 1..32, not {width!r}")
         self.name, self.width, self.desc, self.init = name, width, desc, init
         self.offset = offset
+        self.enum_class = None
+        if isinstance(enum, type) and issubclass(enum, _enum.Enum):
+            if Shape.cast(enum).width > width:
+                raise ValueError(f"Field {name!r}: enum {enum.__name__} is wider than {width} bits")
+            self.enum_class = enum
+            doc = enum_doc or {}
+            enum = {m.value: f"{m.name}" + (f": {doc[m]}" if m in doc else "") for m in enum}
         self.enum = enum                  # optional {value: meaning} for the docs
 
     def __repr__(self):
@@ -167,7 +179,9 @@ class RegisterSignature(wiring.Signature):
 class RegisterBank(wiring.Component):
     """A Wishbone target holding a :class:`RegisterMap`.
 
-    Ports: ``bus`` (target side) and one member per register named after it in lower case,
+    Ports: ``bus`` (target side), ``clear`` (returns every ``"rw"`` register's storage to its
+    reset value at the next edge: a coprocessor's wipe; the bus keeps answering) and one
+    member per register named after it in lower case,
     with the :class:`RegisterSignature` members. Answers every request one cycle later, never
     stalls; unknown offsets and writes to ``"r"`` registers answer with ``err``.
     """
@@ -178,7 +192,7 @@ class RegisterBank(wiring.Component):
         self.regmap = regmap
         if addr_width is None:
             addr_width = max(0, (regmap.size // 4 - 1).bit_length())
-        members = {"bus": In(WishboneSignature(addr_width=addr_width))}
+        members = {"bus": In(WishboneSignature(addr_width=addr_width)), "clear": In(1)}
         for r in regmap:
             members[r.name.lower()] = Out(RegisterSignature(r))
         super().__init__(members)
@@ -222,4 +236,9 @@ class RegisterBank(wiring.Component):
                                 m.d.sync += dat.eq(port.r_data)
                 with m.Default():
                     m.d.sync += err.eq(1)
+        with m.If(self.clear):
+            for r in self.regmap:
+                if r.access == "rw":
+                    store = getattr(self, r.name.lower()).data.as_value()
+                    m.d.sync += store.eq(r.init)
         return m

@@ -62,6 +62,8 @@ def header_text(mmap):
                 for f in r.fields:
                     out.append(f"#define {p}_{f.name}_SHIFT {f.offset}")
                     out.append(f"#define {p}_{f.name}_MASK 0x{_mask(f):08X}u")
+                    for member in (f.enum_class or ()):
+                        out.append(f"#define {p}_{f.name}_{member.name} {member.value}u")
         out.append("")
     out.append("#endif /* GLUON_REGS_H */")
     return "\n".join(out) + "\n"
@@ -115,6 +117,15 @@ def doc_text(mmap):
                 fields = "<br>".join(parts)
             out.append(f"| `0x{r.offset:03X}` | {r.name} | {ACCESS_DOC[r.access]} | {fields} | {r.desc} |")
         out.append("")
+        for r in regs:
+            for f in r.fields:
+                if f.enum_class is None:
+                    continue
+                out.append(f"`{r.name}.{f.name}` values (C: `GLUON_{name}_{r.name}_{f.name}_<NAME>`):")
+                out.append("")
+                for value, meaning in f.enum.items():
+                    out.append(f"- {value}: {meaning}")
+                out.append("")
     return "\n".join(out)
 
 

@@ -13,7 +13,7 @@ checked against it (tests/test_addrmap.py).
 0x1000_1000     4 KiB     SYSINFO (what this SoC contains)
 0x1000_2000     4 KiB     SIMCTRL (end a simulation; M-mode only)
 0x1000_3000     4 KiB     DMA windows (M-mode only)
-0x1000_4000     4 KiB     PERF (performance counters)
+0x1000_4000     4 KiB     PERF (performance counters; M-mode only)
 0x1000_5000     4 KiB     DEBUG lock (M-mode only; configurations with the Debug Module)
 0x2000_0000     4 KiB ×n  coprocessor slots (slot *k* at 0x2000_0000 + k·0x1000)
 0x8000_0000     ram_size  RAM (reset vector)
@@ -109,8 +109,9 @@ ADDRESS_MAP = (
     # small) the page is unmapped: an access faults on the bus error instead, the same trap.
     Device("DMA", 0x1000_3000, SLOT_SIZE, DMAWindows.REGS, lambda soc: DMAWindows(),
            "dma_windows", m_only=True, present=lambda config: config.dma_windows),
+    # M-mode only: the per-slot busy and DMA counts reveal M-mode's coprocessor activity.
     Device("PERF", 0x1000_4000, SLOT_SIZE, PerfCounters.REGS, lambda soc: PerfCounters(), "perf",
-           present=lambda config: config.perf),
+           m_only=True, present=lambda config: config.perf),
     # M-mode only: the Debug Module's lock (hdl/debug/lock.py). Outside hold: no reset but
     # power-on clears it.
     Device("DEBUG", 0x1000_5000, SLOT_SIZE, DebugLock.REGS, lambda soc: DebugLock(), "debug_lock",
@@ -276,7 +277,8 @@ class GluonSoC(wiring.Component):
             m.submodules[f"{name}_dma"] = engine
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
-            m.d.comb += engine.windows.win.eq(blocks["DMA"].cfg.win)
+            m.d.comb += [engine.windows.win.eq(blocks["DMA"].cfg.win),
+                         engine.ctl.flush.eq(blocks["DMA"].flush)]
             m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 

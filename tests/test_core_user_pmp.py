@@ -263,3 +263,43 @@ def test_sdk_user_task_example(tmp_path):
     assert text.count("M-mode: stopped the task") == 3
     assert "load access fault" in text and "address 0x10000010" in text and "address 0x20000018" in text
     assert "faults: 3, key intact, UART intact, coprocessor idle: PASS" in text
+
+
+def test_perf_page_is_m_only_whatever_pmp_says():
+    """PERF's counters (per-slot coprocessor busy and DMA cycles) reveal M-mode's activity: an
+    access with effective privilege U faults even where a PMP entry allows the page; M reads it."""
+    body = HANDLER + f"""
+    # entry 0: NAPOT over 0x1000_0000-0x1000_7FFF (UART..PERF), U may read/write
+    li t0, (0x10000000 >> 2) | ((0x8000 >> 3) - 1)
+    csrw pmpaddr0, t0
+    li t0, {NAPOT_RAM:#x}
+    csrw pmpaddr1, t0
+    li t0, (0x1B << 0) | (0x1F << 8)
+    csrw pmpcfg0, t0
+    la t0, user
+    csrw mepc, t0
+    li t0, 0x1800
+    csrc mstatus, t0              # MPP = U
+    li s2, 0x10004000             # PERF
+    mret
+.align 2
+user:
+p0: lw a1, 0(s2)                  # read PERF.CTRL -> load access fault (M-only rule)
+p1: sw zero, 0(s2)                # write it -> store access fault
+    li a0, 0xDEAD
+    ecall
+finished:
+    lw t0, 4(s2)                  # M reads a PERF counter: no fault
+    sw t0, 0(gp)
+    csrr t0, mcause
+    sw t0, 4(gp)
+    PASS
+"""
+    res, w = run_asm(body)
+    assert res.passed, res
+    elf = assemble(body)
+    for i, (cause, where) in enumerate([(5, "p0"), (7, "p1")]):
+        rec = w[4 * i:4 * i + 4]
+        assert rec[0] == cause and rec[1] == symbol(elf, where), (where, rec)
+        assert rec[2] == 0x1000_4000 and (rec[3] >> 11) & 3 == 0, (where, rec)
+    assert w[8 + 1] == 8                            # the last trap was the task's ecall

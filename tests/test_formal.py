@@ -203,3 +203,25 @@ def test_core_timing_miter_bmc_deep(tmp_path):
 def test_core_bus_properties_bmc_deep(tmp_path):
     _passes(M.CoreBusCheck(), tmp_path, mode="bmc", depth=16, script=M.CORE_CUTPOINTS,
             timeout=3600)
+
+
+# ----------------------------------------------------------------------------- DMA windows
+
+def test_dma_requests_stay_in_their_engines_windows(tmp_path):
+    # k-induction: every request, in every reachable state, with windows changing at will.
+    _passes(M.DMAConfinement(), tmp_path, mode="prove", depth=4, script=M.DMA_SCRIPT)
+
+
+def test_dma_confinement_environment_reaches_requests(tmp_path):
+    h = M.DMAConfinement()
+    res = run_sby(h, tmp_path, mode="cover", depth=6, script=M.DMA_SCRIPT)
+    assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
+
+
+def test_dma_confinement_rejects_acceptance_only_check(tmp_path):
+    h = M.DMAConfinement(M.acceptance_only_engine())
+    res = run_sby(h, tmp_path, mode="bmc", depth=12, script=M.DMA_SCRIPT)
+    assert res.status == "FAIL", f"the broken variant was not caught: {res.summary()}"
+    names = h.names(res.failures)
+    assert names and set(names) <= {"engine 0 in its windows", "engine 1 in its windows"}, names
+    assert res.failed_step <= 3

@@ -699,12 +699,15 @@ def test_firmware_mlp_digits(tmp_path):
 
 
 def test_c_header_matches_hardware():
-    """gluon/matmul.h repeats the CAUSE codes and MAX_K; matmul.c the OP.STORE values."""
+    """gluon/matmul.h's error codes are regs.h's generated CAUSE constants; it repeats MAX_K,
+    matmul.c the OP.STORE values."""
     h = (FIRMWARE / "include" / "gluon" / "matmul.h").read_text()
+    regs_h = (FIRMWARE / "include" / "gluon" / "regs.h").read_text()
     for cause in Cause:
         if cause is not Cause.NONE:
-            m = re.search(rf"#define GLUON_MATMUL_E_{cause.name}\s+(\d+)", h)
-            assert m and int(m.group(1)) == cause.value, cause
+            assert re.search(rf"#define GLUON_MATMUL_E_{cause.name}\s+GLUON_MATMUL_STATUS_CAUSE_{cause.name}\s",
+                             h), cause
+            assert f"#define GLUON_MATMUL_STATUS_CAUSE_{cause.name} {cause.value}u\n" in regs_h, cause
     assert int(re.search(r"#define GLUON_MATMUL_MAX_K (\d+)", h).group(1)) == MAX_K
     c = (FIRMWARE / "drivers" / "matmul.c").read_text()
     from gluon.hdl.matmul import Store

@@ -500,11 +500,13 @@ FIRMWARE = Path(__file__).resolve().parent.parent / "firmware"
 
 def test_c_header_matches_hardware():
     text = (FIRMWARE / "include" / "gluon" / "modmul.h").read_text()
+    regs_h = (FIRMWARE / "include" / "gluon" / "regs.h").read_text()
     for cause in Cause:
         if cause is Cause.NONE:
             continue
-        m = re.search(rf"#define GLUON_MODMUL_E_{cause.name}\s+(\d+)", text)
-        assert m and int(m.group(1)) == cause.value, cause
+        assert re.search(rf"#define GLUON_MODMUL_E_{cause.name}\s+GLUON_MODMUL_STATUS_CAUSE_{cause.name}\s",
+                         text), cause
+        assert f"#define GLUON_MODMUL_STATUS_CAUSE_{cause.name} {cause.value}u\n" in regs_h, cause
     for op in OpCode:
         m = re.search(rf"#define GLUON_MODMUL_OP_{op.name}\s+(\d+)", text)
         assert m and int(m.group(1)) == op.value, op

@@ -98,7 +98,7 @@ def hash_regs():
             Field("KIND", 16, desc='ASCII "HS" (0x4853)'),
         ], desc="Identifies the hash coprocessor."),
         Register("CTRL", 0x04, "rw", [
-            Field("MODE", 4, desc="Algorithm", enum={m.value: d for m, d in MODE_DOC.items()}),
+            Field("MODE", 4, desc="Algorithm", enum=Mode, enum_doc=MODE_DOC),
             Field("CONT", 1, desc="Continue the unfinished message held in the engine (same "
                                   "MODE) instead of starting a new one"),
             Field("MORE", 1, desc="More chunks follow: LEN must be a non-zero multiple of the "
@@ -118,7 +118,7 @@ def hash_regs():
             Field("ERROR", 1, desc="The last operation failed, or a START was refused. "
                                    "Write 1 to clear (clears CAUSE too)"),
             Field("CAUSE", 4, offset=8, desc="Why ERROR is set",
-                  enum={c.value: d for c, d in CAUSE_DOC.items()}),
+                  enum=Cause, enum_doc=CAUSE_DOC),
         ], desc="State of the engine. DONE and ERROR are also cleared by an accepted START."),
         Register("ABORT", 0x20, "w", desc="Any write stops the running operation: its DMA is "
                  "drained, then DONE and ERROR are set with cause ABORTED. The unfinished message "

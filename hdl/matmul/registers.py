@@ -60,7 +60,16 @@ class Job(data.Struct):
     qzp: signed(8)
 
 
-_CAUSES = {c.value: c.name for c in Cause}
+CAUSE_DOC = {
+    Cause.NONE: "no error",
+    Cause.ZERO_SIZE: "M, N or K is zero",
+    Cause.TOO_BIG: "M > MAX_M, N > MAX_N or K > MAX_K",
+    Cause.ALIGN: "an address or stride the operation uses is not a multiple of 4",
+    Cause.BAD_OP: "OP.STORE is the reserved value 3",
+    Cause.DMA: "the DMA engine refused a descriptor (outside the windows) or a bus error",
+    Cause.BUSY: "START while an operation ran: that operation was abandoned",
+    Cause.ABORTED: "ABORT while an operation ran",
+}
 
 
 def matmul_regs():
@@ -107,7 +116,7 @@ def matmul_regs():
             Field("DONE", 1, desc="The last operation ended (with or without ERROR). Write 1 "
                                   "to clear (acknowledges the interrupt)"),
             Field("ERROR", 1, desc="The last operation failed; see CAUSE"),
-            Field("CAUSE", 4, offset=4, desc="Why it failed", enum=_CAUSES),
+            Field("CAUSE", 4, offset=4, desc="Why it failed", enum=Cause, enum_doc=CAUSE_DOC),
         ], desc="Progress and errors. START clears DONE, ERROR and CAUSE."),
         Register("ABORT", 0x48, "w", [Field("GO", 1, desc="Write 1: abandon the running "
                                                           "operation (ERROR, CAUSE=ABORTED)")],

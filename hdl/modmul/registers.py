@@ -107,7 +107,7 @@ def modmul_regs(max_limbs, slots, lanes, prog_depth):
                                    "Write 1 to clear (clears CAUSE too)"),
             Field("MODSET", 1, desc="A valid modulus is set"),
             Field("CAUSE", 4, offset=8, desc="Why ERROR is set",
-                  enum={c.value: d for c, d in CAUSE_DOC.items()}),
+                  enum=Cause, enum_doc=CAUSE_DOC),
             Field("PC", 10, offset=16, desc="Index of the op running, or of the op that failed"),
             Field("ACTIVE_LIMBS", 6, offset=26, desc="L of the modulus set (0: none)"),
         ], desc="State of the coprocessor. DONE and ERROR are also cleared by an accepted START."),

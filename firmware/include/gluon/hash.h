@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gluon/regs.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,16 +51,17 @@ typedef enum {
     GLUON_HASH_SHAKE256  = 6,
 } gluon_hash_mode;
 
-/* Errors 1..8 are the hardware's STATUS.CAUSE codes (hdl/hash.py Cause). */
+/* Errors 1..8 are the hardware's STATUS.CAUSE codes (hdl/hash/registers.py Cause; the values
+ * come from gluon/regs.h, generated from that enum). */
 #define GLUON_HASH_OK        0
-#define GLUON_HASH_E_BUSY    1   /* START while busy */
-#define GLUON_HASH_E_MODE    2   /* unknown mode */
-#define GLUON_HASH_E_SEQ     3   /* CONT without an unfinished message of this mode */
-#define GLUON_HASH_E_ALIGN   4   /* SRC/DST not word aligned */
-#define GLUON_HASH_E_LEN     5   /* bad (chunk) length */
-#define GLUON_HASH_E_OUTLEN  6   /* bad SHAKE output length */
-#define GLUON_HASH_E_DMA     7   /* buffer outside the DMA windows, or bus error */
-#define GLUON_HASH_E_ABORTED 8   /* ABORT */
+#define GLUON_HASH_E_BUSY    GLUON_HASH_STATUS_CAUSE_BUSY   /* START while busy */
+#define GLUON_HASH_E_MODE    GLUON_HASH_STATUS_CAUSE_MODE   /* unknown mode */
+#define GLUON_HASH_E_SEQ     GLUON_HASH_STATUS_CAUSE_SEQ   /* CONT without an unfinished message of this mode */
+#define GLUON_HASH_E_ALIGN   GLUON_HASH_STATUS_CAUSE_ALIGN   /* SRC/DST not word aligned */
+#define GLUON_HASH_E_LEN     GLUON_HASH_STATUS_CAUSE_LEN   /* bad (chunk) length */
+#define GLUON_HASH_E_OUTLEN  GLUON_HASH_STATUS_CAUSE_OUTLEN   /* bad SHAKE output length */
+#define GLUON_HASH_E_DMA     GLUON_HASH_STATUS_CAUSE_DMA   /* buffer outside the DMA windows, or bus error */
+#define GLUON_HASH_E_ABORTED GLUON_HASH_STATUS_CAUSE_ABORTED   /* ABORT */
 /* Driver-level errors. */
 #define GLUON_HASH_E_ARG     16  /* bad argument (mode, NULL, output length) */
 #define GLUON_HASH_E_LOST    17  /* another message took the engine meanwhile */

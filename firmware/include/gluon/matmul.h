@@ -41,20 +41,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gluon/regs.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Errors 1..7 are the hardware's STATUS.CAUSE codes (hdl/matmul.py Cause;
- * tests/test_matmul.py checks that they agree). */
+/* Errors 1..7 are the hardware's STATUS.CAUSE codes (hdl/matmul/registers.py Cause; the
+ * values come from gluon/regs.h, generated from that enum). */
 #define GLUON_MATMUL_OK          0
-#define GLUON_MATMUL_E_ZERO_SIZE 1   /* M, N or K is zero */
-#define GLUON_MATMUL_E_TOO_BIG   2   /* a size beyond the buffers / MAX_K */
-#define GLUON_MATMUL_E_ALIGN     3   /* address or stride not a multiple of 4 */
-#define GLUON_MATMUL_E_BAD_OP    4   /* reserved OP.STORE value */
-#define GLUON_MATMUL_E_DMA       5   /* buffer outside the DMA windows, or bus error */
-#define GLUON_MATMUL_E_BUSY      6   /* START while busy; driver: calls are started */
-#define GLUON_MATMUL_E_ABORTED   7   /* ABORT */
+#define GLUON_MATMUL_E_ZERO_SIZE GLUON_MATMUL_STATUS_CAUSE_ZERO_SIZE   /* M, N or K is zero */
+#define GLUON_MATMUL_E_TOO_BIG   GLUON_MATMUL_STATUS_CAUSE_TOO_BIG   /* a size beyond the buffers / MAX_K */
+#define GLUON_MATMUL_E_ALIGN     GLUON_MATMUL_STATUS_CAUSE_ALIGN   /* address or stride not a multiple of 4 */
+#define GLUON_MATMUL_E_BAD_OP    GLUON_MATMUL_STATUS_CAUSE_BAD_OP   /* reserved OP.STORE value */
+#define GLUON_MATMUL_E_DMA       GLUON_MATMUL_STATUS_CAUSE_DMA   /* buffer outside the DMA windows, or bus error */
+#define GLUON_MATMUL_E_BUSY      GLUON_MATMUL_STATUS_CAUSE_BUSY   /* START while busy; driver: calls are started */
+#define GLUON_MATMUL_E_ABORTED   GLUON_MATMUL_STATUS_CAUSE_ABORTED   /* ABORT */
 /* Driver-level errors. */
 #define GLUON_MATMUL_E_ARG       16  /* bad argument (size <= 0, NULL, K too large) */
 #define GLUON_MATMUL_E_ABSENT    17  /* gluon_matmul_hw_* without the coprocessor */

@@ -35,20 +35,20 @@ extern "C" {
 #define GLUON_MODMUL_MAX_LIMBS 24
 #define GLUON_MODMUL_SLOTS     32
 
-/* Errors 1..10 are the hardware's STATUS.CAUSE codes (hdl/modmul.py Cause;
- * tests/test_modmul.py checks that they agree). */
+/* Errors 1..11 are the hardware's STATUS.CAUSE codes (hdl/modmul/registers.py Cause; the
+ * values come from gluon/regs.h, generated from that enum). */
 #define GLUON_MODMUL_OK          0
-#define GLUON_MODMUL_E_BUSY      1   /* START/CMD/config write while a program ran */
-#define GLUON_MODMUL_E_LIMBS     2   /* LIMBS outside 1..24 at SETMOD */
-#define GLUON_MODMUL_E_MODULUS   3   /* N even or below 3 */
-#define GLUON_MODMUL_E_RANGE     4   /* LOAD of a value >= N */
-#define GLUON_MODMUL_E_SLOT      5   /* slot index >= 32 */
-#define GLUON_MODMUL_E_NOMOD     6   /* op before a valid SETMOD */
-#define GLUON_MODMUL_E_OPCODE    7   /* unknown opcode */
-#define GLUON_MODMUL_E_DMA       8   /* buffer outside the DMA windows, or bus error */
-#define GLUON_MODMUL_E_LENGTH    9   /* program length 0 or > 512 */
-#define GLUON_MODMUL_E_ABORTED   10  /* ABORT */
-#define GLUON_MODMUL_E_FIFO      11  /* LOADX/STOREX/XIN/XOUT: too few words or no room */
+#define GLUON_MODMUL_E_BUSY      GLUON_MODMUL_STATUS_CAUSE_BUSY   /* START/CMD/config write while a program ran */
+#define GLUON_MODMUL_E_LIMBS     GLUON_MODMUL_STATUS_CAUSE_LIMBS   /* LIMBS outside 1..24 at SETMOD */
+#define GLUON_MODMUL_E_MODULUS   GLUON_MODMUL_STATUS_CAUSE_MODULUS   /* N even or below 3 */
+#define GLUON_MODMUL_E_RANGE     GLUON_MODMUL_STATUS_CAUSE_RANGE   /* LOAD of a value >= N */
+#define GLUON_MODMUL_E_SLOT      GLUON_MODMUL_STATUS_CAUSE_SLOT   /* slot index >= 32 */
+#define GLUON_MODMUL_E_NOMOD     GLUON_MODMUL_STATUS_CAUSE_NOMOD   /* op before a valid SETMOD */
+#define GLUON_MODMUL_E_OPCODE    GLUON_MODMUL_STATUS_CAUSE_OPCODE   /* unknown opcode */
+#define GLUON_MODMUL_E_DMA       GLUON_MODMUL_STATUS_CAUSE_DMA   /* buffer outside the DMA windows, or bus error */
+#define GLUON_MODMUL_E_LENGTH    GLUON_MODMUL_STATUS_CAUSE_LENGTH   /* program length 0 or > 512 */
+#define GLUON_MODMUL_E_ABORTED   GLUON_MODMUL_STATUS_CAUSE_ABORTED  /* ABORT */
+#define GLUON_MODMUL_E_FIFO      GLUON_MODMUL_STATUS_CAUSE_FIFO  /* LOADX/STOREX/XIN/XOUT: too few words or no room */
 /* Driver-level errors. */
 #define GLUON_MODMUL_E_ARG       16  /* bad argument */
 #define GLUON_MODMUL_E_ABSENT    17  /* no MODMUL coprocessor in this SoC */
