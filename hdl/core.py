@@ -229,6 +229,10 @@ class Core(wiring.Component):
         instret_inc = Signal()
         minstret_now = Signal(64)
         m.d.comb += minstret_now.eq(minstret + instret_inc)
+        # What a CSR read of minstret returns. regfile_bram: the read happens after the older
+        # instructions have left W (the D cycle), so the counter itself; a 64-bit increment on
+        # the CSR read path would cost the iCE40 its clock.
+        minstret_rd = minstret if self.regfile_bram else minstret_now
         mip = Signal(32)
         m.d.comb += mip.eq(Cat(C(0, 3), self.soft_irq, C(0, 3), self.timer_irq,
                                C(0, 8), self.local_irq))
@@ -498,10 +502,10 @@ class Core(wiring.Component):
             Csr.MSTATUS: mstatus_val, Csr.MISA: C(misa_val, 32), Csr.MIE: mie,
             Csr.MTVEC: mtvec, Csr.MSTATUSH: C(0, 32), Csr.MSCRATCH: mscratch, Csr.MEPC: mepc,
             Csr.MCAUSE: mcause, Csr.MTVAL: mtval, Csr.MIP: mip,
-            Csr.MCYCLE: mcycle[:32], Csr.MCYCLEH: mcycle[32:], Csr.MINSTRET: minstret_now[:32],
-            Csr.MINSTRETH: minstret_now[32:], Csr.CYCLE: mcycle[:32], Csr.CYCLEH: mcycle[32:],
-            Csr.TIME: self.mtime[:32], Csr.TIMEH: self.mtime[32:], Csr.INSTRET: minstret_now[:32],
-            Csr.INSTRETH: minstret_now[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
+            Csr.MCYCLE: mcycle[:32], Csr.MCYCLEH: mcycle[32:], Csr.MINSTRET: minstret_rd[:32],
+            Csr.MINSTRETH: minstret_rd[32:], Csr.CYCLE: mcycle[:32], Csr.CYCLEH: mcycle[32:],
+            Csr.TIME: self.mtime[:32], Csr.TIMEH: self.mtime[32:], Csr.INSTRET: minstret_rd[:32],
+            Csr.INSTRETH: minstret_rd[32:], Csr.MVENDORID: C(0, 32), Csr.MARCHID: C(0, 32),
             Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
             Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
         }
