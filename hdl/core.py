@@ -228,7 +228,11 @@ class Core(wiring.Component):
         w_noinc = Signal()
         instret_inc = Signal()
         minstret_now = Signal(64)
-        m.d.comb += minstret_now.eq(minstret + instret_inc)
+        # the increment from registers, the late retire decision only selecting it (as a carry-in
+        # it ran through the 64-bit carry chain: the iCEBreaker's critical path)
+        minstret_inc = Signal(64)
+        m.d.comb += [minstret_inc.eq(minstret + 1),
+                     minstret_now.eq(Mux(instret_inc, minstret_inc, minstret))]
         # What a CSR read of minstret returns. regfile_bram: the read happens after the older
         # instructions have left W (the D cycle), so the counter itself; a 64-bit increment on
         # the CSR read path would cost the iCE40 its clock.
