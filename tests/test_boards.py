@@ -362,8 +362,8 @@ def _full_build(tmp_path, monkeypatch, board, config=None, allow_timing_fail=Fal
     return b, res
 
 
-# The iCEBreaker's SoC clock: the PLL makes 25.125 MHz and nextpnr (seed 1, the pinned tool
-# versions of pyproject.toml) achieves 25.33 MHz (docs/fpga.md): the default test asserts timing
+# The iCEBreaker's SoC clock: the PLL makes 25.125 MHz and nextpnr (seed 2, the pinned tool
+# versions of pyproject.toml) achieves 25.92 MHz (boards/targets.py): the default test asserts timing
 # met at that constraint; the slow test asks for 26 MHz (a 3.5 % margin), not reached yet.
 
 
