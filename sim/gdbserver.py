@@ -264,7 +264,7 @@ class GdbServer:
                 continue
             self._recv()
 
-    # ---- the session
+    # ---- the connection: one GDB client at a time
     def serve(self):
         self.hart.write_reg(DCSR, self.hart.read_reg(DCSR) | EBREAK_MU)
         while True:

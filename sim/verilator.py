@@ -365,7 +365,7 @@ def _exit_status(stats):
 
 
 def _run_gdb(cmd, port, stats, capture, log, on_listen):
-    """The harness with the DMI pipe, and one GDB session on 127.0.0.1:port."""
+    """The harness with the DMI pipe, and one GDB connection on 127.0.0.1:port."""
     import socket
     import threading
     from .gdbserver import DmiPipe, Hart, GdbServer, listen
