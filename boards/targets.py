@@ -3,6 +3,7 @@
 Adding a board with a UART and an ECP5 or iCE40 is one entry here.
 """
 
+import re
 from dataclasses import dataclass
 
 from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform,
@@ -106,4 +107,7 @@ def board_flow(board, config_name, synth_opts="", nextpnr_opts=""):
     """The tool options for ``config_name`` on ``board``: the board's own for that
     configuration (``Board.config_flow``), then the user's. Returns (synth_opts, nextpnr_opts)."""
     own = {c: (so, no) for c, so, no in board.config_flow}.get(config_name, ("", ""))
-    return (f"{own[0]} {synth_opts}".strip(), f"{own[1]} {nextpnr_opts}".strip())
+    own_pnr = own[1]
+    if re.search(r"(^|\s)--seed\b", nextpnr_opts):   # the user's seed replaces the board's
+        own_pnr = re.sub(r"(^|\s)--seed\s+\S+", "", own_pnr)
+    return (f"{own[0]} {synth_opts}".strip(), f"{own_pnr.strip()} {nextpnr_opts}".strip())

@@ -208,7 +208,10 @@ def test_board_flow():
         synth, pnr = board_flow(ulx, config)
         assert synth == "-nowidelut" and "--placer static" in pnr and "--router router2" in pnr
     assert board_flow(ulx, "minimal") == ("", "")
-    assert board_flow(get_board("icebreaker"), "small", "-dsp", "--seed 2") == ("-dsp", "--seed 2")
+    assert board_flow(get_board("icebreaker"), "small", "-dsp") == ("-dsp", "--seed 2")
+    # a seed the user names replaces the board's (nextpnr refuses two)
+    assert board_flow(get_board("icebreaker"), "small", "-dsp", "--seed 3") == ("-dsp", "--seed 3")
+    assert board_flow(ulx, "compact", "", "--seed 5")[1] == "--router router2 --placer static --seed 5"
     synth, pnr = board_flow(ulx, "compact", "-abc9", "--router2-heatmap h")
     assert synth == "-nowidelut -abc9" and pnr.endswith("--seed 2 --router2-heatmap h")
     # the build's own seed 1 only when no option names one (nextpnr refuses two)
