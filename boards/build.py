@@ -370,7 +370,7 @@ def ram_script(name, family, module=None):
 def _ice40_synth(device=""):
     """synth_ice40's options: the multiplier on SB_MAC16 (not on LUTs), ABC9 mapping with the
     flip-flops passed through (``-dff``: ABC9 optimises the logic around them too; on the
-    iCEBreaker 25.33 MHz with it, 24.51 without; docs/fpga-timing.md), and with the delays of the device family
+    iCEBreaker 25.33 MHz with it, 24.51 without, both with seed 1; docs/fpga-timing.md), and with the delays of the device family
     (UltraPlus: ``-device u``; its LUTs and routing are much slower than the HX's the default
     assumes)."""
     return "-dsp -dff" + (" -device u" if device.upper().startswith("ICE40UP") else "")
