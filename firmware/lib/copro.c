@@ -12,9 +12,18 @@ static volatile uint32_t *win_regs(unsigned slot, unsigned win)
     return &GLUON_COPROCTL_WIN0_BASE(slot) + win * WIN_STEP;
 }
 
+#define MAX_SLOTS 16
+
+static uint32_t epochs[MAX_SLOTS];  /* wipes made through the SDK, per slot */
+
+uint32_t gluon_copro_epoch(unsigned slot)
+{
+    return slot < MAX_SLOTS ? epochs[slot] : 0;
+}
+
 int gluon_copro_present(unsigned slot)
 {
-    if (slot >= 32)
+    if (slot >= MAX_SLOTS)
         return 0;
     return (GLUON_SYSINFO_COPROCS >> slot) & 1;
 }
@@ -59,6 +68,7 @@ int gluon_copro_wipe(unsigned slot)
     if (!gluon_copro_present(slot))
         return -1;
     uint32_t irq_en = GLUON_COPROCTL_CTRL(slot) & GLUON_COPROCTL_CTRL_IRQ_EN_MASK;
+    epochs[slot]++;
     GLUON_COPROCTL_CTRL(slot) = irq_en | GLUON_COPROCTL_CTRL_WIPE_MASK;
     while (GLUON_COPROCTL_STATUS(slot) & GLUON_COPROCTL_STATUS_WIPING_MASK)
         ;

@@ -48,6 +48,11 @@ int gluon_copro_wipe(unsigned slot);
 /* 1 if slot `slot` holds a coprocessor (SYSINFO.COPROCS), else 0. */
 int gluon_copro_present(unsigned slot);
 
+/* How many wipes of slot `slot` the SDK has made (gluon_copro_wipe, grant,
+ * revoke): a driver that caches what a coprocessor holds records it and drops
+ * its cache when it changes. */
+uint32_t gluon_copro_epoch(unsigned slot);
+
 #ifdef __cplusplus
 }
 #endif
