@@ -146,6 +146,20 @@ def test_user_copro_example(tmp_path):
     assert [int(x) for x in costs.groups()] == [52, 588, 85], costs.group(0)
 
 
+def test_wipes_are_the_same_on_the_ungated_model(tmp_path):
+    """The simulation model stops the hash block's clock while it is idle (hdl/simgate.py):
+    never during a wipe. user_copro.c (wipes, a grant, a task's operations, a revoke) gives
+    the same output and the same statistics on the gated model as on the ungated one, whose
+    logic is the synthesised design's (the ungated `full` model is the one
+    tests/test_simgate.py builds)."""
+    elf = cc.compile([ROOT / "firmware/examples/user_copro.c"], tmp_path / "user_copro.elf")
+    gated, ungated = (run(elf, get_config("full"), max_cycles=5_000_000, sim_gating=g)
+                      for g in (True, False))
+    assert gated.passed and ungated.passed
+    assert gated.output == ungated.output
+    assert gated.counts == ungated.counts
+
+
 def test_small_refuses_to_lend(tmp_path):
     elf = cc.compile([PROGS / "copro_small.c"], tmp_path / "copro_small.elf")
     res = run(elf, get_config("small"), max_cycles=2_000_000)
