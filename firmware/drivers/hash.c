@@ -76,7 +76,8 @@ int gluon_hash_window(unsigned win, const void *base, size_t size)
      * hash.h has no 'absent' code: E_ARG, as for a window that cannot be opened */
     if (!gluon_hash_present())
         return GLUON_HASH_E_ARG;
-    return gluon_dma_window(win, base, size) ? GLUON_HASH_E_ARG : GLUON_HASH_OK;
+    return gluon_copro_window(GLUON_HASH_SLOT, win, base, size,
+                              GLUON_COPRO_R | GLUON_COPRO_W) ? GLUON_HASH_E_ARG : GLUON_HASH_OK;
 }
 
 /* One hardware operation, to its end. */
