@@ -720,9 +720,13 @@ def test_firmware_matmul_vs_numpy(tmp_path, config_name):
     for idx, (case, line) in enumerate(zip(MATMUL_TEST_CASES, lines)):
         got = int(line.rsplit("fnv=", 1)[1], 16)
         assert got == matmul_test_expected(idx, case), line
-    assert "misuse: outside the window -> 5, 5; then 0: ok" in out
-    assert ("nonblocking: start 0 0, busy 6 6, poll 0, wait 0 0, same C yes, wait again 16, "
-            "tiled 0 1 0: ok") in out, out
+    dma, busy = Cause.DMA.value, Cause.BUSY.value
+    assert f"misuse: outside the window -> {dma}, {dma}; then 0: ok" in out
+    assert (f"nonblocking: start 0 0, busy {busy} {busy}, poll 0, wait 0 0, same C yes, wait "
+            "again 16, tiled 0 1 0: ok") in out, out
+    # The driver after a wipe: between two calls, and under a started + a queued call.
+    assert ("wipe: between calls 0 0 0, regs cleared yes, same C yes; queued 0 0, wipe 0, "
+            "wait 18 0, same C yes: ok") in out, out
 
 
 def test_firmware_mlp_digits(tmp_path):
@@ -741,8 +745,8 @@ def test_firmware_mlp_digits(tmp_path):
 
 
 def test_c_header_matches_hardware():
-    """gluon/matmul.h's error codes are regs.h's generated CAUSE constants; it repeats MAX_K,
-    matmul.c the OP.STORE values."""
+    """gluon/matmul.h's error codes are regs.h's generated CAUSE constants; it repeats MAX_K;
+    matmul.c takes MODE.STORE and START.OP values from regs.h (no number of its own)."""
     h = (FIRMWARE / "include" / "gluon" / "matmul.h").read_text()
     regs_h = (FIRMWARE / "include" / "gluon" / "regs.h").read_text()
     for cause in Cause:
@@ -753,8 +757,13 @@ def test_c_header_matches_hardware():
     assert int(re.search(r"#define GLUON_MATMUL_MAX_K (\d+)", h).group(1)) == MAX_K
     c = (FIRMWARE / "drivers" / "matmul.c").read_text()
     from gluon.hdl.matmul import Store
-    assert f"#define STORE_INT8  {Store.INT8.value}u" in c
-    assert f"#define STORE_INT32 {Store.INT32.value}u" in c
+    for store in (Store.INT8, Store.INT32):
+        assert f"#define GLUON_MATMUL_MODE_STORE_{store.name} {store.value}u\n" in regs_h
+        assert re.search(rf"#define STORE_{store.name}\s+GLUON_MATMUL_MODE_STORE_{store.name}\n", c)
+    assert f"#define GLUON_MATMUL_START_OP_MUL {Op.MUL.value}u\n" in regs_h
+    assert "GLUON_MATMUL_START_OP_MUL" in c
+    # Every register access in the driver is through regs.h's names: no address literal.
+    assert not re.search(r"0x[12]000[0-9a-fA-F]{4}", c)
 
 
 def test_mlp_model_header_is_the_integer_reference():
