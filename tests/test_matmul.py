@@ -792,3 +792,17 @@ def test_mlp_model_header_is_the_integer_reference():
     assert np.array_equal(np.argmax(logits, axis=1), arrays["expected"])
     assert np.sum(arrays["expected"] == arrays["labels"]) == d["MLP_INT_CORRECT"]
     assert d["MLP_INT_CORRECT"] / d["MLP_IMAGES"] > 0.9
+
+
+def test_docs_tables_are_the_enums():
+    """docs/matmul.md's START.OP, MODE.STORE and CAUSE tables list exactly the enums' members
+    with their values (the C constants come from the same enums through regs.h)."""
+    from gluon.hdl.matmul import Store
+    text = (Path(__file__).resolve().parent.parent / "docs" / "matmul.md").read_text()
+    for header, enum_cls in (("| OP | name |", Op), ("| STORE | name |", Store)):
+        table = text[text.index(header):].split("\n\n")[0]
+        rows = dict(re.findall(r"^\| (\d+) \| (\w+) \|", table, re.M))
+        assert rows == {str(m.value): m.name for m in enum_cls}, (enum_cls, rows)
+    rows = dict(re.findall(r"^\| (\d+) \| (\w+) \|", text[text.index("## Errors"):
+                                                        text.index("## Wipe")], re.M))
+    assert rows == {str(c.value): c.name for c in Cause if c is not Cause.NONE}, rows
