@@ -261,7 +261,7 @@ def test_sdk_user_task_example(tmp_path):
     text = res.output.decode()
     assert res.passed, text
     assert text.count("M-mode: stopped the task") == 3
-    assert "load access fault" in text and "address 0x10000010" in text and "address 0x20000018" in text
+    assert "load access fault" in text and "address 0x10000010" in text and "address 0x20000008" in text
     assert "faults: 3, key intact, UART intact, coprocessor idle: PASS" in text
 
 
