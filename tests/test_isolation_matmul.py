@@ -6,8 +6,8 @@ task's leftovers neither affect nor leak into M's next operations.
 
 The attacks are one C program (tests/isolation/matmul_attack.c, built with the SDK and the
 matmul driver) run on the Verilator model of the `full` SoC; it prints one line per case,
-checked here. The lending is done with the control section's registers directly (OWNER,
-WIN0, CTRL) and a PMP entry giving the task the slot page.
+checked here. The lending is the SDK's (gluon_copro_grant / gluon_copro_revoke: owner, one
+window over the task's region, a PMP entry for the slot page).
 """
 
 import re

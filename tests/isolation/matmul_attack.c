@@ -17,9 +17,10 @@
  * products, so the "acc" case's zeros come from the grant's wipe.
  *
  * Before each case M uses the coprocessor itself on its secret (leaving accumulators,
- * buffers and parameters), then lends the slot: OWNER = U (the hardware aborts, closes the
- * windows and wipes), one window over the task's own region, a PMP entry giving U the slot
- * page.  Afterwards it takes the slot back (OWNER = M: abort, close, wipe) and checks.
+ * buffers and parameters), then lends the slot with the SDK's gluon_copro_grant (OWNER = U:
+ * the hardware aborts, closes the windows and wipes; one window over the task's own region;
+ * PMP entry 5 gives U the slot page).  Afterwards gluon_copro_revoke takes it back (OWNER =
+ * M: abort, close, wipe; entry 5 off) and M checks.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -163,19 +164,18 @@ static void task(void)
 
 /* ---- M-mode ----------------------------------------------------------------------------- */
 
-static void lend(void)
+#define SLOT_PMP 5      /* the grant's PMP entry: the slot page for U */
+
+static int lend(void)
 {
-    GLUON_COPROCTL_OWNER(SLOT) = GLUON_COPROCTL_OWNER_U_MASK;   /* abort, close, wipe */
-    while (GLUON_COPROCTL_STATUS(SLOT) & GLUON_COPROCTL_STATUS_WIPING_MASK)
-        ;
-    gluon_copro_window(SLOT, 0, &ureg, sizeof ureg, GLUON_COPRO_R | GLUON_COPRO_W);
+    static const gluon_copro_buf buf = {&ureg, sizeof ureg, GLUON_COPRO_R | GLUON_COPRO_W};
+    return gluon_copro_grant(SLOT, SLOT_PMP, &buf, 1);
 }
 
 static void take_back(void)
 {
-    GLUON_COPROCTL_OWNER(SLOT) = 0;                               /* abort, close, wipe */
-    while (GLUON_COPROCTL_STATUS(SLOT) & GLUON_COPROCTL_STATUS_WIPING_MASK)
-        ;
+    if (gluon_copro_revoke(SLOT))
+        printf("revoke failed\n");
     gluon_matmul_window(0, &msec, sizeof msec);
 }
 
@@ -212,7 +212,9 @@ static int run_case(int c, int a_fill, int b_fill)
         ureg.b[i] = b_fill ? (int8_t)b_fill : (int8_t)(i * 7 + 3);
     if (m_work())
         printf("M's own work failed\n");
-    lend();
+    int e = lend();
+    if (e)
+        printf("grant failed: %d\n", e);
     ucase = c;
     faults = 0;
     return gluon_run_user(task, ureg.stack + 512);
@@ -270,11 +272,10 @@ int main(void)
         msec.canary[i] = (int32_t)(0xC0DE0000u + i);
     secret_sum = sum_secret();
 
-    /* PMP (the SDK owns 0-2): 3 M's data, no access; 4 the task's region; 5 the slot page;
-     * 6 RAM read/execute (the task's code). */
+    /* PMP (the SDK owns 0-2): 3 M's data, no access; 4 the task's region; 5 the slot page
+     * while lent (the grant's); 6 RAM read/execute (the task's code). */
     if (gluon_pmp_napot(3, (uintptr_t)&msec, sizeof msec, 0) ||
         gluon_pmp_napot(4, (uintptr_t)&ureg, sizeof ureg, GLUON_PMP_R | GLUON_PMP_W) ||
-        gluon_pmp_napot(5, GLUON_MATMUL_BASE, GLUON_MATMUL_SIZE, GLUON_PMP_R | GLUON_PMP_W) ||
         gluon_pmp_napot(6, GLUON_SYSINFO_RAM_BASE, GLUON_SYSINFO_RAM_SIZE,
                         GLUON_PMP_R | GLUON_PMP_X)) {
         printf("PMP set-up failed\n");
@@ -337,6 +338,8 @@ int main(void)
     for (int i = 0; i < 100000 && !streaming; i++)     /* until the store writes C */
         streaming = ((volatile int32_t *)ureg.c)[0] != 0;
     int busy = (GLUON_MATMUL_STATUS & GLUON_MATMUL_STATUS_BUSY_MASK) != 0;
+    /* OWNER = M by hand (as gluon_copro_revoke does first), so that C is cleared right
+     * after the acknowledge, before the wipe ends; then the SDK's revoke finishes. */
     GLUON_COPROCTL_OWNER(SLOT) = 0;
     (void)GLUON_COPROCTL_OWNER(SLOT);
     memset(ureg.c, 0, sizeof ureg.c);
@@ -346,7 +349,7 @@ int main(void)
     for (volatile int i = 0; i < 3000; i++)
         ;
     int unchanged = all_zero((const void *)ureg.c, sizeof ureg.c);
-    gluon_matmul_window(0, &msec, sizeof msec);
+    take_back();
     printf("case revoke-mid-op: code=%d streaming=%d busy=%d c_unchanged=%s wiped=%s\n", code,
            streaming, busy, unchanged ? "yes" : "NO", block_regs_zero() ? "yes" : "NO");
 
