@@ -72,6 +72,20 @@ def test_control_accumulators_hold_m_values_without_a_wipe(attack):
     assert "control: MAC after M's work without a wipe returns M's products: yes" in text, text
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl._ir.UnusedElaboratable")
+def test_costs_at_least_the_hardware_wipe(attack):
+    """A wipe, a grant and a revoke each wait for the slot's wipe: at least wipe_cycles + 1
+    cycles (517 in `full`, the block's 516 + 1 for the control component); the figures go
+    to docs/matmul.md."""
+    from gluon.hdl.config import get_config
+    from gluon.hdl.matmul import MatMulCoprocessor
+    _, text = attack
+    m = re.search(r"^cost: wipe (\d+) grant (\d+) revoke (\d+) cycles \(grant 0\)$", text, re.M)
+    assert m, text
+    hw = MatMulCoprocessor(**get_config("full").params("matmul")).wipe_cycles + 1
+    assert all(int(v) >= hw for v in m.groups()), (m.groups(), hw)
+
+
 def test_m_continues_and_the_run_ends_well(attack):
     res, text = attack
     assert res.passed, text

@@ -284,6 +284,20 @@ int main(void)
     GLUON_COPROCTL_CTRL(SLOT) = GLUON_COPROCTL_CTRL_IRQ_EN_MASK;
     gluon_matmul_window(0, &msec, sizeof msec);
 
+    /* Costs seen from M (cycles): a wipe of the slot, a grant (one buffer), a revoke. */
+    uint64_t t0 = gluon_rdcycle();
+    gluon_copro_wipe(SLOT);
+    uint32_t wipe_cost = (uint32_t)(gluon_rdcycle() - t0);
+    t0 = gluon_rdcycle();
+    int ge = lend();
+    uint32_t grant_cost = (uint32_t)(gluon_rdcycle() - t0);
+    t0 = gluon_rdcycle();
+    gluon_copro_revoke(SLOT);
+    uint32_t revoke_cost = (uint32_t)(gluon_rdcycle() - t0);
+    gluon_matmul_window(0, &msec, sizeof msec);
+    printf("cost: wipe %u grant %u revoke %u cycles (grant %d)\n", (unsigned)wipe_cost,
+           (unsigned)grant_cost, (unsigned)revoke_cost, ge);
+
     /* Control: without a wipe, M's accumulators are there for the next MAC to return. */
     int held = !m_work() && !m_mac_zero();
     printf("control: MAC after M's work without a wipe returns M's products: %s\n",
