@@ -726,7 +726,7 @@ def test_firmware_matmul_vs_numpy(tmp_path, config_name):
             "again 16, tiled 0 1 0: ok") in out, out
     # The driver after a wipe: between two calls, and under a started + a queued call.
     assert ("wipe: between calls 0 0 0, regs cleared yes, same C yes; queued 0 0, wipe 0, "
-            "wait 18 0, same C yes: ok") in out, out
+            "wait 18 18, second untouched then exact yes: ok") in out, out
 
 
 def test_firmware_mlp_digits(tmp_path):

@@ -11,9 +11,10 @@
  * hardware's declarations).  A wipe (gluon_copro_wipe, a grant or a revoke)
  * stops the running operation and clears every parameter register: the driver
  * caches nothing a wipe changes but the registers of a call queued behind a
- * running one, which it re-validates before START (M reads 0 after a wipe: it
- * writes them again); a call whose operation a wipe stopped returns
- * GLUON_MATMUL_E_WIPED instead of waiting for a DONE that never comes.
+ * running one, which it re-validates before START (M reads 0 after a wipe:
+ * that call is not started and returns GLUON_MATMUL_E_WIPED); a call whose
+ * operation a wipe stopped returns GLUON_MATMUL_E_WIPED too, instead of
+ * waiting for a DONE that never comes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,7 +46,7 @@ struct tile {
 };
 /* Non-blocking calls: a queue of at most two started calls, oldest first. */
 enum { Q_RUN = 1, Q_READY, Q_RESULT };
-static struct { int state, rc; struct tile t; gluon_requant rq; } queue[2];
+static struct { int state, rc; } queue[2];
 static int queued;              /* calls started and not yet waited for */
 
 static inline void barrier(void)
@@ -272,15 +273,16 @@ static int start_or_run(uint32_t store, int M, int N, int K, const int8_t *A, in
         settle_oldest();        /* a running operation must end before this call */
     int slot = queued++;
     if (direct) {
-        struct tile *t = &queue[slot].t;
-        *t = (struct tile){setup_mode(store, bias, rq), M, N, K, lda, ldb, ldc, A, B, C, bias};
-        queue[slot].rq = rq ? *rq : (gluon_requant){0};
+        struct tile t = {setup_mode(store, bias, rq), M, N, K, lda, ldb, ldc, A, B, C, bias};
         int running = slot == 1 && queue[0].state == Q_RUN;
-        program_tile(t);
-        /* for gluon_matmul_poll (mip): the interrupt enable is M's, in the control
-         * page; it survives a wipe (reset clears it) */
-        if (!(GLUON_COPROCTL_CTRL(GLUON_MATMUL_SLOT) & GLUON_COPROCTL_CTRL_IRQ_EN_MASK))
+        program_tile(&t);
+        static int irq_on;
+        if (!irq_on) {
+            /* for gluon_matmul_poll (mip), once: the interrupt enable is M's, in the
+             * slot's control section; a wipe or an owner change keeps it */
             GLUON_COPROCTL_CTRL(GLUON_MATMUL_SLOT) = GLUON_COPROCTL_CTRL_IRQ_EN_MASK;
+            irq_on = 1;
+        }
         if (running) {
             queue[slot].state = Q_READY;            /* START in gluon_matmul_wait() */
         } else {
@@ -341,14 +343,14 @@ int gluon_matmul_wait(void)
         rc = finish_tile();             /* DONE acknowledged, CYCLES read */
         if (queued == 2 && queue[1].state == Q_READY) {
             /* Its registers were written while the first ran: a wipe since then
-             * cleared them (M reads 0; no call has M = 0).  Write them again. */
+             * cleared them (M reads 0; no call has M = 0), and it is not started. */
             if (GLUON_MATMUL_M == 0) {
-                if ((queue[1].t.mode & GLUON_MATMUL_MODE_STORE_MASK) == STORE_INT8)
-                    setup_mode(STORE_INT8, NULL, &queue[1].rq);     /* QMUL, QSHIFT, QZP */
-                program_tile(&queue[1].t);
+                queue[1].state = Q_RESULT;
+                queue[1].rc = GLUON_MATMUL_E_WIPED;
+            } else {
+                GLUON_MATMUL_START = START_MUL;
+                queue[1].state = Q_RUN;
             }
-            GLUON_MATMUL_START = START_MUL;
-            queue[1].state = Q_RUN;
         }
     } else {
         rc = queue[0].rc;

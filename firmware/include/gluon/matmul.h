@@ -26,8 +26,8 @@
  * Wipes.  A wipe of the slot (gluon_copro_wipe, lending it to a U task and
  * taking it back) stops the running operation and clears the coprocessor's
  * registers, buffers and accumulators.  Calls after it work as before; a call
- * whose operation it stopped returns GLUON_MATMUL_E_WIPED, and a call queued
- * behind it (non-blocking) is programmed again before it starts.
+ * whose operation it stopped, and a call queued behind that one (non-blocking;
+ * its registers are gone), return GLUON_MATMUL_E_WIPED.
  *
  * Buffers for the hardware.  A, B, C, bias and the three strides must be
  * multiples of 4 (else the call runs in software, same result).  Rows are
@@ -69,7 +69,8 @@ extern "C" {
 #define GLUON_MATMUL_E_ARG       16  /* bad argument (size <= 0, NULL, K too large) */
 #define GLUON_MATMUL_E_ABSENT    17  /* gluon_matmul_hw_* without the coprocessor */
 #define GLUON_MATMUL_E_WIPED     18  /* a wipe (gluon_copro_wipe, grant, revoke) stopped the
-                                        call's operation: C is not (completely) written */
+                                        call's operation, or cleared a queued call's
+                                        registers: C is not (completely) written */
 
 #define GLUON_MATMUL_MAX_K 131071    /* K·(-128)·(-128) < 2^31: no int32 overflow */
 
