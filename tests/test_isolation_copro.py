@@ -229,9 +229,12 @@ def _revocation(kind, how, delay, seed):
     return reqs, at
 
 
-@pytest.mark.parametrize("how", ["owner", "window"])
-@pytest.mark.parametrize("kind,delay", [("read", 40), ("read", 333), ("write", 150),
-                                        ("write", 400)])
+# Two cases in the default run (each kind and each store once), all eight with -m slow.
+@pytest.mark.parametrize("kind,delay,how", [
+    ("read", 333, "owner"), ("write", 400, "window"),
+    *(pytest.param(*c, marks=pytest.mark.slow) for c in [
+        ("read", 40, "window"), ("write", 150, "owner"), ("read", 40, "owner"),
+        ("read", 333, "window"), ("write", 150, "window"), ("write", 400, "owner")])])
 def test_revoking_store_stops_dma_from_the_acknowledge(kind, delay, how):
     reqs, at = _revocation(kind, how, delay, seed=delay)
     before = [r for r in reqs if r[0] < at["store"]]

@@ -84,8 +84,8 @@ uint32_t gluon_copro_epoch(unsigned slot);
  * reopen the ones M needs (gluon_hash_window() ...). Returns 0, or GLUON_COPRO_E_ARG for a
  * slot without a coprocessor. Call it from M-mode whatever state the task left the slot in.
  *
- * Costs (cycles, `full` SoC, measured by firmware/examples/user_copro.c; docs/security.md):
- * see docs/security.md "Costs".
+ * Costs on the `full` SoC (firmware/examples/user_copro.c prints them; docs/security.md):
+ * gluon_copro_wipe of the hash slot 52 cycles, a grant with one buffer 588, a revoke 85.
  */
 #define GLUON_COPRO_E_ARG    (-1)
 #define GLUON_COPRO_E_NOPMP  (-2)   /* no PMP: lending refused */
