@@ -100,7 +100,7 @@ class MatMulEngine(wiring.Component):
         connect(m, loader.b_w, b_w)
         connect(m, loader.bias_w, bias_w)
         with m.If(self.wipe):                     # (overrides the loader's drive)
-            for wp, mem in ((a_w, a_buf), (b_w, b_buf), (bias_w, bias_buf)):
+            for wp in (a_w, b_w, bias_w):
                 m.d.comb += [wp.addr.eq(self.wipe_addr[:len(wp.addr)]), wp.data.eq(0),
                              wp.en.eq(-1)]
         m.d.comb += [acc.wipe.eq(self.wipe), acc.wipe_addr.eq(self.wipe_addr),
