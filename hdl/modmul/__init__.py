@@ -42,8 +42,8 @@ from amaranth import *
 from amaranth.lib import wiring, data, enum
 from amaranth.lib.memory import Memory
 
-from .registers import (VERSION, XIN_WAIT, OpCode, OpTail, Op, encode, Cause, CAUSE_DOC,
-                        xfifo_depth)
+from .registers import (VERSION, XIN_WAIT, OpCode, OpTail, OpWord, encode, Op, OP_DOC, Cause,
+                        CAUSE_DOC, xfifo_depth)
 from .montgomery import MontgomeryUnit, MontMode, LIMB_BITS, blocks_for
 from .value_store import ValueStore
 from .program import ProgramMemory
@@ -52,6 +52,7 @@ from .transfer import ValueTransfer
 from .coprocessor import ModMulCoprocessor
 
 
-__all__ = ["VERSION", "XIN_WAIT", "OpCode", "OpTail", "Op", "encode", "Cause", "CAUSE_DOC",
+__all__ = ["VERSION", "XIN_WAIT", "OpCode", "OpTail", "OpWord", "encode", "Op", "OP_DOC", "Cause",
+           "CAUSE_DOC",
            "xfifo_depth", "MontgomeryUnit", "MontMode", "LIMB_BITS", "blocks_for", "ValueStore",
            "ProgramMemory", "SetModSequencer", "ValueTransfer", "ModMulCoprocessor"]
