@@ -56,7 +56,8 @@ int gluon_matmul_window(unsigned win, const void *base, size_t size)
     /* no coprocessor (SYSINFO): no DMA window registers either (the 'small' SoC) */
     if (!gluon_matmul_present())
         return GLUON_MATMUL_E_ABSENT;
-    return gluon_dma_window(win, base, size) ? GLUON_MATMUL_E_ARG : GLUON_MATMUL_OK;
+    return gluon_copro_window(GLUON_MATMUL_SLOT, win, base, size,
+                              GLUON_COPRO_R | GLUON_COPRO_W) ? GLUON_MATMUL_E_ARG : GLUON_MATMUL_OK;
 }
 
 void gluon_matmul_force_software(int on)

@@ -102,7 +102,8 @@ int gluon_modmul_window(unsigned win, const void *base, size_t size)
     /* no coprocessor (SYSINFO): no DMA window registers either (the 'small' SoC) */
     if (!gluon_modmul_present())
         return GLUON_MODMUL_E_ABSENT;
-    return gluon_dma_window(win, base, size) ? GLUON_MODMUL_E_ARG : GLUON_MODMUL_OK;
+    return gluon_copro_window(GLUON_MODMUL_SLOT, win, base, size,
+                              GLUON_COPRO_R | GLUON_COPRO_W) ? GLUON_MODMUL_E_ARG : GLUON_MODMUL_OK;
 }
 
 int gluon_modmul_init(unsigned win)
