@@ -32,10 +32,12 @@ static struct {
 struct gluon_modmul_stream gluon_modmul_stream_state;
 
 /* Cached state of the coprocessor.  A wipe (an owner change, M-mode's gluon_copro_wipe, a
- * reset) zeroes the modulus and the program memory behind the driver's back, so neither is
- * trusted blindly: validate() checks STATE.MODSET and STATE.ACTIVE_LIMBS (cleared by every
- * wipe) before a call relies on them, and drops both on a mismatch. */
-static unsigned active_limbs;
+ * reset) zeroes the modulus, the slots and the program memory behind the driver's back, so
+ * none of it is trusted blindly: validate() checks STATE.MODSET and STATE.ACTIVE_LIMBS
+ * (cleared by every wipe) before a call relies on them; on a mismatch it drops the cached
+ * program and sets the modulus again from the driver's own copy (area.val[V_N]). */
+static unsigned active_limbs;       /* L of the modulus the hardware holds (0: none) */
+static unsigned mod_limbs;          /* L of the modulus last set through the driver (0: none) */
 /* Which binary() program the program memory holds (START.AGAIN re-runs it): 0 none, else
  * mul + 2 (1: SUB, 2: ADD, 3: MUL).  Anything else that writes CMD or starts a DMA program
  * sets it to 0, and so does a wipe (validate()); the hardware refuses START.AGAIN after a
@@ -75,17 +77,22 @@ static unsigned status_field(uint32_t v, uint32_t mask, unsigned shift)
 #define STATUS_CAUSE(v) \
     (int)status_field((v), GLUON_MODMUL_STATUS_CAUSE_MASK, GLUON_MODMUL_STATUS_CAUSE_SHIFT)
 
-/* The cached modulus width if the hardware still holds that modulus, else 0 (and the cache
- * is dropped): one register read. */
+static int set_modulus(unsigned limbs);
+
+/* The width of the modulus the hardware holds, after checking it still holds the one the
+ * driver set (one register read); after a wipe the modulus is set again (0 if that fails,
+ * or if none was set). */
 static unsigned validate(void)
 {
     uint32_t st = GLUON_MODMUL_STATE;
-    if (active_limbs == 0 || !(st & GLUON_MODMUL_STATE_MODSET_MASK) ||
-        STATE_LIMBS(st) != active_limbs) {
-        active_limbs = 0;
-        queued = 0;
-    }
-    return active_limbs;
+    if (active_limbs != 0 && (st & GLUON_MODMUL_STATE_MODSET_MASK) &&
+        STATE_LIMBS(st) == active_limbs)
+        return active_limbs;
+    active_limbs = 0;
+    queued = 0;
+    if (mod_limbs != 0 && set_modulus(mod_limbs) == GLUON_MODMUL_OK)
+        return active_limbs;
+    return 0;
 }
 
 /* Wait while the slot is busy (an operation, or the wipe after a reset or an owner change). */
@@ -114,7 +121,7 @@ int gluon_modmul_init(unsigned win)
     return gluon_modmul_window(win, &area, sizeof area);
 }
 
-int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data)
+static int run_prog(const uint32_t *ops, unsigned n, const void *data)
 {
     if (!gluon_modmul_present())
         return GLUON_MODMUL_E_ABSENT;
@@ -152,14 +159,22 @@ unsigned gluon_modmul_limbs(void)
     return active_limbs;
 }
 
+/* A program of the application's may set a modulus of its own: the driver's copy is then
+ * no longer the one to restore after a wipe. */
+int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data)
+{
+    mod_limbs = 0;
+    return run_prog(ops, n, data);
+}
+
 static int run_area(unsigned n)
 {
-    return gluon_modmul_run(area.prog[0], n, area.val);
+    return run_prog(area.prog[0], n, area.val);
 }
 
 /* ---- streams ---------------------------------------------------------------------------- */
 
-int gluon_modmul_stream_begin(const void *data)
+static int stream_start(const void *data)
 {
     struct gluon_modmul_stream *s = &gluon_modmul_stream_state;
     s->data = data ? data : (const void *)area.val;
@@ -172,6 +187,12 @@ int gluon_modmul_stream_begin(const void *data)
     s->cycles = 0;
     s->limit = GLUON_MODMUL_STREAM_FIRST;
     return s->error;
+}
+
+int gluon_modmul_stream_begin(const void *data)
+{
+    mod_limbs = 0;                  /* (as gluon_modmul_run) */
+    return stream_start(data);
 }
 
 /* Wait for the running program (if any). */
@@ -221,16 +242,24 @@ int gluon_modmul_stream_end(void)
     return s->error;
 }
 
-int gluon_modmul_setmod(const uint32_t *n, unsigned limbs)
+/* SETMOD of the N in area.val[V_N]. */
+static int set_modulus(unsigned limbs)
 {
-    if (n == NULL || limbs == 0 || limbs > MAXL)
-        return GLUON_MODMUL_E_ARG;
-    copy_words(area.val[V_N], n, limbs);
     GLUON_MODMUL_LIMBS = limbs;
     area.prog[0][0] = GLUON_MM_SETMOD(IMM(V_N));
     int rc = run_area(1);
     if (rc)
         active_limbs = 0;
+    return rc;
+}
+
+int gluon_modmul_setmod(const uint32_t *n, unsigned limbs)
+{
+    if (n == NULL || limbs == 0 || limbs > MAXL)
+        return GLUON_MODMUL_E_ARG;
+    copy_words(area.val[V_N], n, limbs);
+    int rc = set_modulus(limbs);
+    mod_limbs = rc ? 0 : limbs;
     return rc;
 }
 
@@ -404,7 +433,7 @@ int gluon_modmul_modexp(uint32_t *r, const uint32_t *base, const uint32_t *exp,
     copy_words(area.val[V_A], base, l);
     for (unsigned i = 0; i < MAXL; i++)
         area.val[V_ONE][i] = i == 0;
-    int rc = gluon_modmul_stream_begin(area.val);
+    int rc = stream_start(area.val);
     if (rc)
         return rc;
     gluon_modmul_emit(GLUON_MM_LOAD(S_X, IMM(V_A)));

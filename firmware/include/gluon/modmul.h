@@ -97,7 +97,9 @@ int gluon_modmul_init(unsigned win);
 
 /* Run `n` op words at `ops` (both `ops` and the values `data` points to, the
  * base of every imm offset, inside DMA windows), to the end.  On error,
- * gluon_modmul_last_pc() is the index of the failing op. */
+ * gluon_modmul_last_pc() is the index of the failing op.  (Such a program may
+ * set a modulus of its own: after it, and after gluon_modmul_stream_begin,
+ * the driver no longer sets its last modulus again after a wipe.) */
 int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data);
 uint32_t gluon_modmul_last_cycles(void);   /* CYCLES of the last run */
 unsigned gluon_modmul_last_pc(void);
@@ -173,8 +175,10 @@ static inline int gluon_modmul_exec1(uint32_t op)
 
 /* Set the modulus (odd, >= 3, `limbs` words).  Clears every slot.  A wipe of the slot (an
  * owner change, gluon_copro_wipe, a reset) clears the modulus, the slots and the queued
- * program: the functions that need the modulus then return GLUON_MODMUL_E_NOMOD (the driver
- * checks STATE.MODSET and STATE.ACTIVE_LIMBS on each call) until it is set again. */
+ * program: the driver checks STATE.MODSET and STATE.ACTIVE_LIMBS before each call that needs
+ * the modulus and, after a wipe, sets the last modulus set through it again (its own copy,
+ * about 3 000 cycles at 256 bits; DMA window needed, as for this call) and forgets the
+ * queued program.  Values in slots (gluon_modmul_put) do not survive a wipe. */
 int gluon_modmul_setmod(const uint32_t *n, unsigned limbs);
 unsigned gluon_modmul_limbs(void);         /* L of the modulus set (0: none) */
 
