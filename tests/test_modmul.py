@@ -556,6 +556,15 @@ def test_c_header_matches_hardware():
     assert m and "<< 4" in m.group(1) and "<< 10" in m.group(1) and "<< 16" in m.group(1)
 
 
+def test_doc_tables_match_enums():
+    """docs/modmul.md's START.OP and cause tables list the enums' members with their values."""
+    text = (FIRMWARE.parent / "docs" / "modmul.md").read_text()
+    causes = dict(re.findall(r"^\| (\d+) \| `([A-Z]+)` \|", text[text.index("## Error causes"):], re.M))
+    assert {name: int(v) for v, name in causes.items()} == {c.name: c.value for c in Cause}
+    ops = re.findall(r"^\| (\d) \| `([A-Z]+)` \| ", text[text.index("| `START.OP` |"):text.index("## Error causes")], re.M)
+    assert {name: int(v) for v, name in ops} == {o.name: o.value for o in Op}
+
+
 # ---- end to end: driver and firmware on the simulated SoC (Verilator) -----------------------------
 
 DRIVER = [FIRMWARE / "drivers" / name for name in ("modmul.c", "mont_sw.c")]
