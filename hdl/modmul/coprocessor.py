@@ -135,10 +135,11 @@ class ModMulCoprocessor(wiring.Component):
         # The rest (control, value store, FIFOs, register banks) changes only on a bus request
         # to its slot or its control section, while busy (a program runs, its DMA is active,
         # or a wipe runs) and, through the register bank's response and the unit's ports, in
-        # the cycles after. The wipe that follows a reset starts in the first cycle, which
-        # the gate clocks (its enable starts at 1).
-        sim_gated_block(m, "modmul", self.bus.cyc | self.ctl_bus.cyc | self.busy, UNIT_SETTLE,
-                        self._elaborate)
+        # the cycles after. The control component stays on ``sync``'s clock: it is small, and
+        # it must see the SoC's resets (``hold``), after which it starts the wipe, exactly as
+        # in the synthesised design (the gated domains have no reset).
+        m.submodules.ctl = self.ctl
+        sim_gated_block(m, "modmul", self.bus.cyc | self.busy, UNIT_SETTLE, self._elaborate)
         return m
 
     def _elaborate(self, platform):
@@ -147,7 +148,9 @@ class ModMulCoprocessor(wiring.Component):
 
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
-        m.submodules.ctl = ctl = self.ctl
+        ctl = self.ctl
+        if not self.sim_gating:
+            m.submodules.ctl = ctl          # (else elaborate() adds it, on sync's clock)
         ctl.connect_slot(m, regs)
         connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
         connect(m, ctl.dma_windows, flipped(self.dma_windows))
