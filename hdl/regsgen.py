@@ -12,7 +12,7 @@ from pathlib import Path
 import sys
 
 from .config import get_config
-from .soc import GluonSoC, IRQ_MIP_BASE
+from .soc import GluonSoC, IRQ_MIP_BASE, COPRO_BASE, SLOT_SIZE, MAX_SLOTS
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +38,11 @@ def header_text(mmap):
         "#ifndef GLUON_REGS_H",
         "#define GLUON_REGS_H",
         "#include <stdint.h>",
+        "",
+        "/* Coprocessor slot k's page: GLUON_SLOT_BASE + k * GLUON_SLOT_SIZE (k < GLUON_MAX_SLOTS). */",
+        f"#define GLUON_SLOT_BASE 0x{COPRO_BASE:08X}u",
+        f"#define GLUON_SLOT_SIZE 0x{SLOT_SIZE:X}u",
+        f"#define GLUON_MAX_SLOTS {MAX_SLOTS}",
         "",
     ]
     for r in mmap:

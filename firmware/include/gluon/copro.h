@@ -53,6 +53,58 @@ int gluon_copro_present(unsigned slot);
  * its cache when it changes. */
 uint32_t gluon_copro_epoch(unsigned slot);
 
+/* ---- Lending a slot to a U-mode task --------------------------------------
+ *
+ *   static uint8_t task_buf[256];            // the task's own memory (its PMP entry allows it)
+ *   gluon_copro_buf bufs[] = {{task_buf, sizeof task_buf, GLUON_COPRO_R | GLUON_COPRO_W}};
+ *   gluon_copro_grant(GLUON_HASH_SLOT, 6, bufs, 1);   // PMP entry 6 opens the slot page to U
+ *   gluon_run_user(task, stack_top);                  // the task drives the slot's registers
+ *   gluon_copro_revoke(GLUON_HASH_SLOT);              // back to M, wiped, entry 6 off
+ *
+ * gluon_copro_grant(slot, pmp_entry, bufs, n):
+ *   1. refuses without PMP (GLUON_COPRO_E_NOPMP: the 'small' configuration, where U-mode
+ *      accesses are unrestricted, so nothing could be confined);
+ *   2. checks the arguments: a present slot not lent already, an application PMP entry
+ *      (GLUON_PMP_FIRST_APP..7) that is unlocked and OFF, at most GLUON_COPRO_WINDOWS buffers
+ *      with flags R and/or W (GLUON_COPRO_E_ARG), and that the PMP entries as they are let U
+ *      itself make those accesses to every word of every buffer (GLUON_COPRO_E_BUF): the
+ *      slot's DMA reaches only what the task could touch anyway;
+ *   3. refuses a slot with a window M locked (GLUON_COPRO_E_LOCKED; the hardware refuses it
+ *      too, STATUS.GRANT_REFUSED): a window M locked for its own use is never lent;
+ *   4. writes OWNER = U: the hardware aborts whatever ran, closes every window and wipes
+ *      the coprocessor and its DMA engine (waited for), and masks the slot's interrupt line;
+ *   5. opens one window per buffer, then the PMP entry (NAPOT over the slot's 4 KiB page,
+ *      read/write for U).
+ * Returns 0 or a GLUON_COPRO_E_* code; on an error nothing is lent (the slot stays M's).
+ *
+ * gluon_copro_revoke(slot): writes OWNER = M (from the cycle that store is acknowledged the
+ * slot's DMA engine makes no access outside its windows, which are all closed: the descriptor
+ * in flight stops, the words in its FIFOs are dropped), waits for the wipe that follows,
+ * then turns the grant's PMP entry off. The slot is M's again with every window closed:
+ * reopen the ones M needs (gluon_hash_window() ...). Returns 0, or GLUON_COPRO_E_ARG for a
+ * slot without a coprocessor. Call it from M-mode whatever state the task left the slot in.
+ *
+ * Costs on the `full` SoC (firmware/examples/user_copro.c prints them; docs/security.md):
+ * gluon_copro_wipe of the hash slot 52 cycles, a grant with one buffer 588, a revoke 85.
+ */
+#define GLUON_COPRO_E_ARG    (-1)
+#define GLUON_COPRO_E_NOPMP  (-2)   /* no PMP: lending refused */
+#define GLUON_COPRO_E_LOCKED (-3)   /* a window of the slot is locked (M's) */
+#define GLUON_COPRO_E_BUF    (-4)   /* a buffer the task itself may not access */
+
+typedef struct {
+    const void *base;
+    size_t size;
+    unsigned flags;             /* GLUON_COPRO_R | GLUON_COPRO_W */
+} gluon_copro_buf;
+
+int gluon_copro_grant(unsigned slot, unsigned pmp_entry, const gluon_copro_buf *bufs,
+                      unsigned n);
+int gluon_copro_revoke(unsigned slot);
+
+/* 1 if slot `slot` is lent to U-mode (OWNER.U), else 0. */
+int gluon_copro_lent(unsigned slot);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,11 @@
 #define GLUON_REGS_H
 #include <stdint.h>
 
+/* Coprocessor slot k's page: GLUON_SLOT_BASE + k * GLUON_SLOT_SIZE (k < GLUON_MAX_SLOTS). */
+#define GLUON_SLOT_BASE 0x20000000u
+#define GLUON_SLOT_SIZE 0x1000u
+#define GLUON_MAX_SLOTS 16
+
 /* ---- CLINT: 0x02000000, 0x10000 bytes -- CLINT-compatible machine timer and software interrupt. */
 #define GLUON_CLINT_BASE 0x02000000u
 #define GLUON_CLINT_SIZE 0x10000u
