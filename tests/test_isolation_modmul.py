@@ -1,5 +1,6 @@
 """Isolation of the MODMUL coprocessor (issue 17): an untrusted U-mode task the slot is lent to
-gets nothing M left behind (values, the program memory with a ladder whose op words reveal the
+(lent and taken back with the SDK's gluon_copro_grant/gluon_copro_revoke) gets nothing M left
+behind (values, the program memory with a ladder whose op words reveal the
 exponent, XIN/XOUT), cannot point the slot's DMA at M's memory, cannot plant state that M's
 next operations use, and a slot taken back mid-program stops at once.
 
@@ -54,7 +55,7 @@ def test_m_work_before_lending_is_right(attacks):
 def test_m_state_left_behind_never_reaches_u(attacks):
     res, text = attacks
     c = line(text, "m2u")
-    assert c["code"] == "0" and int(c["seen"]) == 5 + 64 + 32 * 8, c
+    assert c["grant"] == "0" and c["code"] == "0" and int(c["seen"]) == 5 + 64 + 32 * 8, c
     assert c["zero"] == "ok" and c["secret"] == "none", c
     # the program memory's ops cannot be run again, M's slots have no modulus to run with,
     # M's XIN words are gone (LOADX waits for words that never come)
@@ -74,7 +75,7 @@ def test_dma_descriptors_at_m_memory_refused(attacks):
 def test_u_leftovers_do_not_reach_m(attacks):
     res, text = attacks
     c = line(text, "u2m")
-    assert c["code"] == "0" and c["planted_modset"] == "1", c
+    assert c["revoke"] == "0" and c["code"] == "0" and c["planted_modset"] == "1", c
     # U's program cannot be re-run, U's words are gone; the driver's first call after the
     # wipe does not trust its cache (modulus set again, program queued again) and is right
     assert int(c["again"]) == Cause.LENGTH.value and c["xfifo"] == "0", c
@@ -85,7 +86,8 @@ def test_u_leftovers_do_not_reach_m(attacks):
 def test_revocation_mid_program(attacks):
     res, text = attacks
     c = line(text, "revoke")
-    assert c["code"] == "0" and c["busy"] == "1", c        # the program was running
+    assert c["grant"] == c["revoke"] == c["code"] == "0", c
+    assert c["busy"] == "1", c                             # the program was running
     assert c["quiet"] == "ok" and c["status"] == "0" and c["state"] == "0", c
     assert c["rc"] == "0" and c["result"] == "ok", c
     assert res.passed and text.rstrip().endswith("done key=ok"), text

@@ -12,8 +12,9 @@
  *   revoke  U starts a long DMA program into its own buffer and exits; M takes the slot back
  *           while it runs: no DMA write afterwards, the slot is clean, M continues.
  *
- * The slot is lent by writing its control registers directly (OWNER, windows), PMP gives U
- * the slot page and its own buffer. One line per case, then "done"; the test checks each. */
+ * The slot is lent with the SDK's gluon_copro_grant (a window over the task's buffer, PMP
+ * entry 4 over the slot page) and taken back with gluon_copro_revoke; the mid-program case
+ * takes it back with a store to OWNER first. One line per case, then "done". */
 #include <stdio.h>
 #include <stdint.h>
 
@@ -203,22 +204,18 @@ static int contains_secret(const uint32_t *w, unsigned n)
     return 0;
 }
 
-static void lend(void)
+static int lend(void)
 {
-    GLUON_COPROCTL_OWNER(SLOT) = GLUON_COPROCTL_OWNER_U_MASK;    /* aborts, closes, wipes */
-    while (GLUON_COPROCTL_STATUS(SLOT) & GLUON_COPROCTL_STATUS_WIPING_MASK)
-        ;
-    gluon_copro_window(SLOT, 0, &ubuf, sizeof ubuf, GLUON_COPRO_R | GLUON_COPRO_W);
+    static const gluon_copro_buf bufs[] = {{&ubuf, UBUF_SIZE, GLUON_COPRO_R | GLUON_COPRO_W}};
     for (int i = 0; i < 8; i++)
         ubuf.causes[i] = 0;
+    return gluon_copro_grant(SLOT, 4, bufs, 1);        /* aborts, closes, wipes, opens */
 }
 
-static void take_back(void)
+static int take_back(void)
 {
-    GLUON_COPROCTL_OWNER(SLOT) = 0;
-    while (GLUON_COPROCTL_STATUS(SLOT) & GLUON_COPROCTL_STATUS_WIPING_MASK)
-        ;
-    gluon_modmul_init(0);                    /* the owner change closed the driver's window */
+    int rc = gluon_copro_revoke(SLOT);
+    return rc | gluon_modmul_init(0);        /* the owner change closed the driver's window */
 }
 
 static uint32_t key_sum(void)
@@ -237,10 +234,10 @@ static const char *ok(int c)
 int main(void)
 {
     uint32_t ram_base = GLUON_SYSINFO_RAM_BASE, ram_size = GLUON_SYSINFO_RAM_SIZE;
-    /* 3: M's secrets, no access; 4: the slot page; 5: U's memory; 6: RAM, read/execute. */
+    /* 3: M's secrets, no access; (4: the slot page, while lent); 5: U's memory; 6: RAM,
+     * read/execute. */
     _Static_assert(sizeof msec <= MSEC_SIZE && sizeof ubuf <= UBUF_SIZE, "PMP regions");
     int pmp = gluon_pmp_napot(3, (uintptr_t)&msec, MSEC_SIZE, 0) |
-              gluon_pmp_napot(4, GLUON_MODMUL_BASE, GLUON_MODMUL_SIZE, GLUON_PMP_R | GLUON_PMP_W) << 1 |
               gluon_pmp_napot(5, (uintptr_t)&ubuf, UBUF_SIZE, GLUON_PMP_R | GLUON_PMP_W) << 2 |
               gluon_pmp_napot(6, ram_base, ram_size, GLUON_PMP_R | GLUON_PMP_X) << 3;
     if (pmp) {
@@ -291,13 +288,13 @@ int main(void)
     uint32_t key_h = key_sum();
 
     /* m2u */
-    lend();
+    int granted = lend();
     int code = gluon_run_user(task_read, ustack);
     int zero = 1;
     for (unsigned i = 0; i < ubuf.n; i++)
         zero &= ubuf.seen[i] == 0;
-    printf("m2u: code=%d seen=%lu zero=%s secret=%s again=%lu storex=%lu loadx=%lu setmod=%lu "
-           "slots=%lu\n", code, (unsigned long)ubuf.n, ok(zero),
+    printf("m2u: grant=%d code=%d seen=%lu zero=%s secret=%s again=%lu storex=%lu loadx=%lu setmod=%lu "
+           "slots=%lu\n", granted, code, (unsigned long)ubuf.n, ok(zero),
            contains_secret(ubuf.seen, ubuf.n) ? "LEAKED" : "none",
            (unsigned long)ubuf.causes[0], (unsigned long)ubuf.causes[1],
            (unsigned long)ubuf.causes[2], (unsigned long)ubuf.causes[7],
@@ -312,7 +309,7 @@ int main(void)
     /* u2m */
     code = gluon_run_user(task_plant, ustack);
     uint32_t planted = GLUON_MODMUL_STATE;
-    take_back();
+    int revoked = take_back();
     GLUON_MODMUL_START = GLUON_MODMUL_START_OP_AGAIN;         /* U's program, re-run? */
     while (GLUON_MODMUL_STATUS & GLUON_MODMUL_STATUS_BUSY_MASK)
         ;
@@ -332,13 +329,13 @@ int main(void)
         same &= r2[i] == r1[i];
     for (int i = 0; i < (int)(sizeof ubuf.prog / 4); i++)
         clean &= ubuf.prog[i] == 0;
-    printf("u2m: code=%d planted_modset=%lu first=%d again=%lu xfifo=%lu rc=%d result=%s "
-           "copied=%s\n", code, (unsigned long)(planted & GLUON_MODMUL_STATE_MODSET_MASK),
+    printf("u2m: revoke=%d code=%d planted_modset=%lu first=%d again=%lu xfifo=%lu rc=%d result=%s "
+           "copied=%s\n", revoked, code, (unsigned long)(planted & GLUON_MODMUL_STATE_MODSET_MASK),
            first, (unsigned long)again, (unsigned long)(xf & 0xFFFF), rc, ok(same),
            clean && !contains_secret((uint32_t *)&ubuf, sizeof ubuf / 4) ? "none" : "LEAKED");
 
     /* revoke */
-    lend();
+    granted = lend();
     code = gluon_run_user(task_long, ustack);
     uint32_t busy = GLUON_MODMUL_STATUS & GLUON_MODMUL_STATUS_BUSY_MASK;
     GLUON_COPROCTL_OWNER(SLOT) = 0;                          /* mid-program */
@@ -352,13 +349,14 @@ int main(void)
     for (int i = 0; i < 8 * L; i++)
         quiet &= ubuf.sink[i] == 0;
     uint32_t st = GLUON_MODMUL_STATUS, state = GLUON_MODMUL_STATE;
-    gluon_modmul_init(0);
+    revoked = take_back();                                   /* (PMP entry 4 off) */
     rc = gluon_modmul_setmod(P, L) | gluon_modmul_mulmod(r2, msec.key, msec.out);
     same = 1;
     for (int i = 0; i < L; i++)
         same &= r2[i] == r1[i];
-    printf("revoke: code=%d busy=%lu quiet=%s status=%lu state=%lu rc=%d result=%s\n", code,
-           (unsigned long)busy, ok(quiet), (unsigned long)st, (unsigned long)state, rc, ok(same));
+    printf("revoke: grant=%d revoke=%d code=%d busy=%lu quiet=%s status=%lu state=%lu rc=%d "
+           "result=%s\n", granted, revoked, code, (unsigned long)busy, ok(quiet),
+           (unsigned long)st, (unsigned long)state, rc, ok(same));
     printf("done key=%s\n", ok(key_sum() == key_h));
     return 0;
 }
