@@ -82,12 +82,22 @@ static int set_modulus(unsigned limbs);
 /* The width of the modulus the hardware holds, after checking it still holds the one the
  * driver set (one register read); after a wipe the modulus is set again (0 if that fails,
  * or if none was set). */
-static unsigned validate(void)
+static unsigned revalidate(void);
+
+static inline unsigned validate(void)
 {
     uint32_t st = GLUON_MODMUL_STATE;
-    if (active_limbs != 0 && (st & GLUON_MODMUL_STATE_MODSET_MASK) &&
-        STATE_LIMBS(st) == active_limbs)
+    /* MODSET and ACTIVE_LIMBS as the driver left them (ACTIVE_LIMBS reads 0 without MODSET) */
+    uint32_t want = active_limbs << GLUON_MODMUL_STATE_ACTIVE_LIMBS_SHIFT |
+                    GLUON_MODMUL_STATE_MODSET_MASK;
+    const uint32_t mask = GLUON_MODMUL_STATE_ACTIVE_LIMBS_MASK | GLUON_MODMUL_STATE_MODSET_MASK;
+    if (__builtin_expect((st & mask) == want && active_limbs != 0, 1))
         return active_limbs;
+    return revalidate();
+}
+
+__attribute__((noinline)) static unsigned revalidate(void)
+{
     active_limbs = 0;
     queued = 0;
     if (mod_limbs != 0 && set_modulus(mod_limbs) == GLUON_MODMUL_OK)
@@ -378,9 +388,7 @@ static void binary_ops(int mul)
 
 static int binary(uint32_t *r, const uint32_t *a, const uint32_t *b, int mul)
 {
-    unsigned l = validate();
-    if (l == 0)
-        return GLUON_MODMUL_E_NOMOD;
+    unsigned l = active_limbs;      /* (validated by the caller) */
     if (r == NULL || a == NULL || b == NULL)
         return GLUON_MODMUL_E_ARG;
     uint32_t start = GLUON_MODMUL_START_OP_AGAIN;
@@ -407,19 +415,23 @@ static int binary(uint32_t *r, const uint32_t *a, const uint32_t *b, int mul)
     return GLUON_MODMUL_OK;
 }
 
+/* The check of the cached modulus stays out of binary(): the rare call that sets it again
+ * would cost every call the register saves around it. */
+#define VALIDATED(call) (validate() ? (call) : GLUON_MODMUL_E_NOMOD)
+
 int gluon_modmul_mulmod(uint32_t *r, const uint32_t *a, const uint32_t *b)
 {
-    return binary(r, a, b, 1);
+    return VALIDATED(binary(r, a, b, 1));
 }
 
 int gluon_modmul_addmod(uint32_t *r, const uint32_t *a, const uint32_t *b)
 {
-    return binary(r, a, b, 0);
+    return VALIDATED(binary(r, a, b, 0));
 }
 
 int gluon_modmul_submod(uint32_t *r, const uint32_t *a, const uint32_t *b)
 {
-    return binary(r, a, b, -1);
+    return VALIDATED(binary(r, a, b, -1));
 }
 
 int gluon_modmul_modexp(uint32_t *r, const uint32_t *base, const uint32_t *exp,
