@@ -13,6 +13,9 @@
  *       (gluon_modmul_exec1), for 256, 384 and 768 bits
  *   mul256 chain: <n> MULs in <cycles> engine cycles, <c>.<cc> per MUL (with its fetch)
  *   setmod<bits> sw <cycles> hw <cycles>
+ *   wipe <cycles> mulmod after it <cycles>
+ *       gluon_copro_wipe of the slot (waits for the end), then the next
+ *       gluon_modmul_mulmod, which finds the modulus gone and sets it again
  * "sw"/"hw" are rdcycle deltas around the whole call (the driver, DMA of the
  * operands and of the program included); "engine" is the coprocessor's CYCLES
  * register summed over the programs.  The 256-bit exponent is all ones (the
@@ -22,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gluon/copro.h"
 #include "gluon/modmul.h"
 #include "gluon/sdk.h"
 
@@ -186,6 +190,18 @@ int main(void)
     c2 = gluon_rdcycle();
     bad |= rc != 0;
     printf("setmod384 sw %u hw %u\n", (unsigned)(c1 - c0), (unsigned)(c2 - c1));
+
+    /* The wipe, and what it costs the driver's next call. */
+    uint32_t w[12], v[12] = {0};
+    for (int i = 0; i < 8; i++)
+        v[i] = x[i];                    /* (below the 384-bit modulus set last) */
+    c0 = gluon_rdcycle();
+    rc = gluon_copro_wipe(GLUON_MODMUL_SLOT);
+    c1 = gluon_rdcycle();
+    rc |= gluon_modmul_mulmod(w, v, v);
+    c2 = gluon_rdcycle();
+    bad |= rc != 0;
+    printf("wipe %u mulmod after it %u\n", (unsigned)(c1 - c0), (unsigned)(c2 - c1));
 
     printf("modmul_bench: %s\n", bad ? "MISMATCH" : "ok");
     return bad;
