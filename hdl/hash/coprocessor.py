@@ -89,14 +89,18 @@ class HashCoprocessor(wiring.Component):
     def elaborate(self, platform):
         if not self.sim_gating:
             return self._elaborate(platform)
-        # Simulation model only (hdl/simgate.py): the whole block, register banks and control
-        # component included, on a clock that stops while the block is idle. Its registers
+        # Simulation model only (hdl/simgate.py): the whole block, register banks
+        # included, on a clock that stops while the block is idle. Its registers
         # change only while an operation or a wipe runs (busy: the control FSM out of IDLE,
         # the DMA engine busy, the slot wiping), on a bus request to its slot page or its
         # control section, and in the few cycles after either (a register bank drops its
         # response, SHA-256 adds its last round into H, the control component ends the wipe
         # once block and engine report it): HASH_SETTLE cycles cover them.
+        # The control component stays on ``sync``'s clock: it must see the SoC's resets
+        # (``hold``), after which it starts the wipe, exactly as in the synthesised design
+        # (the gated domain has no reset).
         m = Module()
+        m.submodules.ctl = self.ctl
         sim_gated_block(m, "hash", self.bus.cyc | self.ctl_bus.cyc | self.busy | self.dma_ctl.wipe,
                         HASH_SETTLE, self._elaborate)
         return m
@@ -105,7 +109,9 @@ class HashCoprocessor(wiring.Component):
         m = Module()
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
-        m.submodules.ctl = ctl = self.ctl
+        ctl = self.ctl
+        if not self.sim_gating:
+            m.submodules.ctl = ctl          # (else elaborate() adds it, on sync's clock)
         ctl.connect_slot(m, regs)
         connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
         connect(m, ctl.dma_windows, flipped(self.dma_windows))

@@ -87,7 +87,11 @@ class MatMulCoprocessor(wiring.Component):
         # (control, register bank) one that stops while idle: it changes only on a bus request
         # to its slot or its control section, while an operation or a wipe runs, and in the
         # cycle after (the register bank's response).
+        # The control component stays on ``sync``'s clock: it must see the SoC's resets
+        # (``hold``), after which it starts the wipe, exactly as in the synthesised design
+        # (the gated domains have no reset).
         m = Module()
+        m.submodules.ctl = self.ctl
         edom = sim_gated_domain(m, "mmeng", rst_next, job_load)
         m.submodules.engine = ResetInserter({edom.name: edom.rst})(
             DomainRenamer(edom.name)(self.engine))
@@ -100,7 +104,9 @@ class MatMulCoprocessor(wiring.Component):
         m = Module()
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
-        m.submodules.ctl = ctl = self.ctl
+        ctl = self.ctl
+        if engine_domain is None:
+            m.submodules.ctl = ctl          # (else elaborate() adds it, on sync's clock)
         ctl.connect_slot(m, regs)
         connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
         connect(m, ctl.dma_windows, flipped(self.dma_windows))
@@ -108,7 +114,7 @@ class MatMulCoprocessor(wiring.Component):
         c = ctl.block
         m.d.comb += [
             self.irq.eq(ctl.irq),
-            self.busy.eq(c.busy),
+            self.busy.eq(c.busy | c.wipe),      # a wipe occupies the slot too
             awake.eq(regs.status.r_data.busy),
             regs.config.r_data.dim.eq(self.dim),
             regs.config.r_data.max_m.eq(self.max_m),
