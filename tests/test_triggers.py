@@ -297,3 +297,80 @@ def test_core_parameter():
     assert Core(pipeline=True).triggers == 0
     # no trigger hardware at all with triggers=0
     assert "tdata1" not in rtlil.convert(Core(triggers=0))
+
+
+def test_action1_enters_debug_mode_from_execute_and_store():
+    """dmode triggers set through the Debug Module: an execute trigger halts before the
+    instruction, a store trigger halts before the store (memory unchanged), ``dcsr.cause`` = 2,
+    ``hit`` set; M-mode cannot rewrite a dmode trigger."""
+    from test_debug_module import simulate, HALTREQ, DMACTIVE, NDMRESET, gpr
+    from gluon.hdl.debug.dm import DMI
+    from gluon.hdl.debug.hart import DCSR, DPC, DebugCause
+    from gluon.hdl.soc import RAM_BASE
+
+    body = f"""
+    la s1, data1
+    li a0, 7
+x1: li a0, 8
+    li a1, 3
+st1: sw a1, 0(s1)
+    lw a2, 0(s1)
+    sw a2, 0(gp)
+    csrw {TSELECT:#x}, x0
+    csrw {TDATA1:#x}, x0          # ignored: trigger 0 belongs to debug mode
+    csrr a3, {TDATA1:#x}
+    sw a3, 4(gp)
+    PASS
+"""
+    extra = """
+.data
+.align 4
+data1: .word 0
+"""
+    elf = assemble(body, nres=64, extra_sections=extra)
+    x1, st1, data1 = (symbol(elf, n) for n in ("x1", "st1", "data1"))
+    inert = T | DMODE | ACTION1
+
+    async def bench(d, syms):
+        await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE | NDMRESET)
+        await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE)
+        for _ in range(50):
+            if await d.halted():
+                break
+        assert await d.read_reg(DPC) == RAM_BASE
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        await d.write_reg(TSELECT, 0)
+        await d.write_reg(TDATA1, T | DMODE | ACTION1 | M | EXEC)
+        await d.write_reg(TDATA2, x1)
+        assert await d.read_reg(TDATA1) == T | DMODE | ACTION1 | M | EXEC
+        await d.write_reg(TSELECT, 1)
+        await d.write_reg(TDATA1, T | DMODE | ACTION1 | M | STORE)
+        await d.write_reg(TDATA2, data1)
+
+        await d.resume()
+        await d.wait(40)
+        assert await d.halted()
+        assert (await d.read_reg(DCSR)) >> 6 & 7 == DebugCause.TRIGGER
+        assert await d.read_reg(DPC) == x1
+        assert await d.read_reg(gpr(10)) == 7, "x1 did not execute"
+        await d.write_reg(TSELECT, 0)
+        assert await d.read_reg(TDATA1) & HIT
+        await d.write_reg(TDATA1, inert)
+
+        await d.resume()
+        await d.wait(40)
+        assert await d.halted()
+        assert (await d.read_reg(DCSR)) >> 6 & 7 == DebugCause.TRIGGER
+        assert await d.read_reg(DPC) == st1
+        assert await d.read_reg(gpr(11)) == 3
+        assert await d.sb_read(data1) == 0, "the store did not happen"
+        await d.write_reg(TSELECT, 1)
+        assert await d.read_reg(TDATA1) == T | DMODE | ACTION1 | M | STORE | HIT
+        await d.write_reg(TDATA1, inert)
+
+        await d.resume()
+        await d.wait(80)
+        assert await d.sb_read(syms["tohost"]) == 1
+        assert await d.sb_read(syms["results"]) == 3
+        assert await d.sb_read(syms["results"] + 4) == inert
+    simulate(body, bench, extra_sections=extra)
