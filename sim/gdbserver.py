@@ -9,7 +9,11 @@ registers through Access Register commands, memory through system bus access. St
 (GDB writes ``ebreak``, which enters debug mode with ``dcsr.ebreakm``/``ebreaku`` set at
 attach), ``step``/``next``/``stepi``, ``info registers`` with the CSRs by name (the target
 description below), ``x/``, ``set var``, Ctrl-C, ``continue`` to the program's exit (reported
-to GDB as the exit status ``gluon sim`` returns), ``monitor reset halt``.
+to GDB as the exit status ``gluon sim`` returns), ``monitor reset halt``. ``hbreak``,
+``watch``, ``rwatch`` and ``awatch`` use the core's triggers (hdl/triggers.py; GDB's ``Z1``-``Z4``
+packets): each takes one ``mcontrol`` trigger with ``dmode`` = 1 and action 1 (enter debug
+mode), and a halt on a trigger is reported with the watched address (``watch:ADDR``), which
+GDB needs to step over the access and show the old and new values.
 
 The protocol: GDB Manual, appendix E "GDB Remote Serial Protocol"; registers numbered as GDB's
 RISC-V target does (x0-x31: 0-31, pc: 32, CSR n: 65 + n).
@@ -23,6 +27,7 @@ import time
 from gluon.hdl.debug.dm import DMI
 from gluon.hdl.debug.hart import DCSR, DPC
 from gluon.hdl.isa import Csr
+from gluon.hdl.triggers import TriggerCsr, MCONTROL_TYPE
 
 
 __all__ = ["DmiPipe", "Hart", "GdbServer", "TARGET_XML"]
@@ -31,6 +36,13 @@ HALTREQ, RESUMEREQ, ACKHAVERESET, NDMRESET, DMACTIVE = 1 << 31, 1 << 30, 1 << 28
 SBREADONADDR, SBREADONDATA, SBAUTOINC = 1 << 20, 1 << 15, 1 << 16
 CSR_BASE = 65
 EBREAK_MU = (1 << 15) | (1 << 12)          # dcsr.ebreakm, dcsr.ebreaku
+DCSR_CAUSE_TRIGGER = 2
+# tdata1 (mcontrol) for GDB's triggers: type 2, dmode, action 1 (debug mode), M and U; plus
+# execute (Z1), store (Z2), load (Z3) or both (Z4)
+MC_GDB = (MCONTROL_TYPE << 28) | (1 << 27) | (1 << 12) | (1 << 6) | (1 << 3)
+MC_HIT = 1 << 20
+MC_KIND = {1: 1 << 2, 2: 1 << 1, 3: 1 << 0, 4: (1 << 1) | (1 << 0)}
+STOP_KIND = {1: "hwbreak", 2: "watch", 3: "rwatch", 4: "awatch"}
 
 # The CSRs GDB shows by name (``info registers mstatus``; ``info registers csr`` for all).
 CSRS = [("mstatus", Csr.MSTATUS), ("misa", Csr.MISA), ("mie", Csr.MIE), ("mtvec", Csr.MTVEC),
@@ -38,7 +50,9 @@ CSRS = [("mstatus", Csr.MSTATUS), ("misa", Csr.MISA), ("mie", Csr.MIE), ("mtvec"
         ("mcause", Csr.MCAUSE), ("mtval", Csr.MTVAL), ("mip", Csr.MIP),
         ("mcycle", Csr.MCYCLE), ("minstret", Csr.MINSTRET), ("mcycleh", Csr.MCYCLEH),
         ("minstreth", Csr.MINSTRETH), ("mvendorid", Csr.MVENDORID), ("marchid", Csr.MARCHID),
-        ("mimpid", Csr.MIMPID), ("mhartid", Csr.MHARTID), ("dcsr", DCSR), ("dpc", DPC)]
+        ("mimpid", Csr.MIMPID), ("mhartid", Csr.MHARTID), ("dcsr", DCSR), ("dpc", DPC),
+        ("tselect", TriggerCsr.TSELECT), ("tdata1", TriggerCsr.TDATA1),
+        ("tdata2", TriggerCsr.TDATA2), ("tcontrol", TriggerCsr.TCONTROL)]
 
 _GPR_NAMES = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1"] + \
     [f"a{i}" for i in range(8)] + [f"s{i}" for i in range(2, 12)] + [f"t{i}" for i in range(3, 7)]
@@ -156,6 +170,38 @@ class Hart:
         self.dmi.write(DMI.DATA0, value)
         self._command(regno, True)
 
+    def trigger_count(self):
+        """How many triggers the hart has (tselect keeps only values below the count)."""
+        n = 0
+        try:
+            old = self.read_reg(TriggerCsr.TSELECT)
+            while n < 16:
+                self.write_reg(TriggerCsr.TSELECT, n)
+                if self.read_reg(TriggerCsr.TSELECT) != n:
+                    break
+                n += 1
+            self.write_reg(TriggerCsr.TSELECT, old)
+        except DebugError:
+            return 0                  # no trigger CSRs
+        return n
+
+    def trigger_read(self, i):
+        """(tdata1, tdata2) of trigger ``i``."""
+        old = self.read_reg(TriggerCsr.TSELECT)
+        self.write_reg(TriggerCsr.TSELECT, i)
+        val = self.read_reg(TriggerCsr.TDATA1), self.read_reg(TriggerCsr.TDATA2)
+        self.write_reg(TriggerCsr.TSELECT, old)
+        return val
+
+    def trigger_write(self, i, tdata1, tdata2=None):
+        old = self.read_reg(TriggerCsr.TSELECT)
+        self.write_reg(TriggerCsr.TSELECT, i)
+        self.write_reg(TriggerCsr.TDATA1, 0)            # off while tdata2 changes
+        if tdata2 is not None:
+            self.write_reg(TriggerCsr.TDATA2, tdata2)
+        self.write_reg(TriggerCsr.TDATA1, tdata1)
+        self.write_reg(TriggerCsr.TSELECT, old)
+
     def _sb_check(self):
         cs = self.dmi.read(DMI.SBCS)
         if cs >> 12 & 7 or cs >> 22 & 1:
@@ -225,6 +271,7 @@ class GdbServer:
         self.buf = b""
         self.no_ack = False
         self._noack_next = False
+        self.triggers = []            # per trigger: (Z type, address) GDB set, or None
 
     # ---- packets
     def _recv(self, timeout=None):
@@ -267,6 +314,7 @@ class GdbServer:
     # ---- the connection: one GDB client at a time
     def serve(self):
         self.hart.write_reg(DCSR, self.hart.read_reg(DCSR) | EBREAK_MU)
+        self.triggers = [None] * self.hart.trigger_count()
         while True:
             pkt = self.next_packet()
             try:
@@ -294,6 +342,37 @@ class GdbServer:
     def stop_reply(self, sig=5):
         return f"T{sig:02x}"
 
+    def halt_reply(self):
+        """The stop reply for a halt after a resume: on a trigger, which one (GDB shows an
+        ``hbreak`` stop as such, and steps over a watched access, then compares values)."""
+        h = self.hart
+        if h.read_reg(DCSR) >> 6 & 7 == DCSR_CAUSE_TRIGGER:
+            for i, t in enumerate(self.triggers):
+                if t is None:
+                    continue
+                tdata1, _ = h.trigger_read(i)
+                if tdata1 & MC_HIT:
+                    h.trigger_write(i, tdata1 & ~MC_HIT)
+                    kind, addr = t
+                    return f"T05{STOP_KIND[kind]}:{'' if kind == 1 else f'{addr:x}'};"
+        return self.stop_reply(5)
+
+    def set_trigger(self, kind, addr):
+        """GDB's Z1-Z4: a free trigger (no execute/load/store bit set) gets it."""
+        for i, t in enumerate(self.triggers):
+            if t is None and self.hart.trigger_read(i)[0] & 7 == 0:
+                self.hart.trigger_write(i, MC_GDB | MC_KIND[kind], addr)
+                self.triggers[i] = (kind, addr)
+                return "OK"
+        return "E0e"                  # none left: GDB says it cannot insert it
+
+    def clear_trigger(self, kind, addr):
+        for i, t in enumerate(self.triggers):
+            if t == (kind, addr):
+                self.hart.trigger_write(i, 0)
+                self.triggers[i] = None
+        return "OK"
+
     def wait_stop(self):
         """After a resume: until the hart halts, GDB interrupts, or the program exits."""
         while True:
@@ -302,7 +381,7 @@ class GdbServer:
                 return f"W{code & 0xFF:02x}"
             try:
                 if self.hart.halted():
-                    return self.stop_reply(5)
+                    return self.halt_reply()
             except EOFError:
                 continue
             if self._recv(0.02) is not None and b"\x03" in self.buf:
@@ -324,7 +403,7 @@ class GdbServer:
             return self.stop_reply(2)
         p = pkt.decode("latin-1")
         if p.startswith("qSupported"):
-            return "PacketSize=4000;qXfer:features:read+;QStartNoAckMode+"
+            return "PacketSize=4000;qXfer:features:read+;QStartNoAckMode+;hwbreak+"
         if p == "QStartNoAckMode":
             self._noack_next = True
             return "OK"
@@ -386,6 +465,10 @@ class GdbServer:
             if n:
                 h.write_mem(addr, _escape_bin(pkt[pkt.index(b":") + 1:]))
             return "OK"
+        if p[:1] in ("Z", "z") and p[1:2] in ("1", "2", "3", "4"):
+            kind = int(p[1])
+            addr = int(p.split(",")[1], 16)
+            return (self.set_trigger if p[0] == "Z" else self.clear_trigger)(kind, addr)
         if p.startswith("vCont?"):
             return "vCont;c;C;s;S"
         if p.startswith("vCont;"):
