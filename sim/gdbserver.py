@@ -375,10 +375,13 @@ class GdbServer:
 
     def wait_stop(self):
         """After a resume: until the hart halts, GDB interrupts, or the program exits."""
+        poll = getattr(self.hart.dmi, "poll", None)      # a board's UART: rate and console
         while True:
             code = self.exited()
             if code is not None:
                 return f"W{code & 0xFF:02x}"
+            if poll is not None:
+                poll()
             try:
                 if self.hart.halted():
                     return self.halt_reply()

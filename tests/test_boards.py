@@ -718,3 +718,19 @@ getc:
     assert symbol(elf, "loop") <= pc < symbol(elf, "loop") + 16
     assert console.endswith(b"\xdbZ"), console
     assert tail == b"\xdbC"
+
+
+def test_debug_cli_errors(tmp_path):
+    """`gluon debug`: a port that is not there, an ELF that is not one: clear errors, status 2."""
+    gluon = str(Path(sys.executable).parent / "gluon")
+    p = subprocess.run([gluon, "debug", "--port", str(tmp_path / "nope")], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "cannot open" in p.stderr, p.stderr
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(b"not an elf")
+    p = subprocess.run([gluon, "debug", "--port", "/dev/null", str(bad)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "bad.elf" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    p = subprocess.run([gluon, "build", "--board", "icebreaker", "--debug"], capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 2 and "no Debug Module" in p.stderr, p.stderr
