@@ -77,7 +77,10 @@ class Core(wiring.Component):
     fields of the word coming out of the instruction port and the decoder's outputs are
     registered; ``X`` works from registers. For the clock: branches, JALR and CSR instructions
     take a second cycle in ``X``, loads and stores make their request from ``W``. Latencies stay
-    functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
+    functions of the instruction stream only (docs/core.md, "The block-RAM register file").
+
+    ``triggers``: how many Sdtrig address-match triggers (hdl/triggers.py); default 2 on this
+    core, 0 (and only 0) with ``regfile_bram`` or ``pipeline``."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
                  mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False,
