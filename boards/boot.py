@@ -165,9 +165,5 @@ class SerialPort:
             out += self.port.read(n - len(out))
         return bytes(out)
 
-    def send_break(self):
-        """A break (the line low for 10 ms): opens a debug session (boards/dmi_uart.py)."""
-        self.port.send_break(0.01)
-
     def close(self):
         self.port.close()

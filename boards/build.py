@@ -95,7 +95,7 @@ def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=No
             debug=False):
     """Board, configuration (``clk_hz`` = the real PLL frequency, RAM fitted to the board),
     firmware (built if None) and the board top. ``debug``: the configuration with the Debug
-    Module, reached through the UART (boards/dmi_uart.py, ``gluon debug``). Raises ValueError /
+    Module, reached through the UART (hdl/debug/uart_dtm.py, ``gluon debug``). Raises ValueError /
     LoadError on bad input.
     Returns (board, config, platform, top, firmware_path, out_dir)."""
     from .targets import get_board, board_config

@@ -9,7 +9,7 @@ choices in ``--help`` come from the tables that define them (``BOARDS``, ``CONFI
 import sys
 
 
-__all__ = ["register_build", "register_load", "register_debug"]
+__all__ = ["register_build", "register_load"]
 
 
 def _err(cmd, msg):
@@ -83,81 +83,3 @@ def cmd_load(args):
         port.close()
     return 0
 
-
-def register_debug(sub):
-    p = sub.add_parser("debug", help="serve GDB for a board built with `gluon build --debug`, "
-                       "through its UART (docs/debugging.md)")
-    p.add_argument("elf", nargs="?", help="load this ELF through the Debug Module first "
-                   "(after a reset; the hart waits at its entry point)")
-    p.add_argument("--port", required=True, help="the board's serial device, e.g. /dev/ttyUSB0")
-    p.add_argument("--baud", type=int, default=115200)
-    p.add_argument("--gdb", type=int, default=3333, metavar="PORT",
-                   help="TCP port GDB connects to on 127.0.0.1 (default 3333)")
-    p.add_argument("--reset-halt", action="store_true",
-                   help="reset the SoC and halt at the reset vector (default: halt where it is)")
-    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each reply")
-    p.set_defaults(func=cmd_debug)
-
-
-def cmd_debug(args):
-    """`gluon debug`: a debug session over the board's UART, served to one GDB connection."""
-    import socket
-    from .boot import SerialPort, BootError
-    from .dmi_uart import UartDmi, DmiLinkError
-    from gluon.sim.gdbserver import Hart, GdbServer, DebugError, listen
-    from gluon.hdl.debug.hart import DPC
-    if not 0 < args.gdb < 65536:
-        _err("debug", f"--gdb must be a TCP port (1-65535), not {args.gdb}"); return 2
-    elf = None
-    if args.elf:
-        from gluon.firmware.elf import load_elf, LoadError
-        try:
-            elf = load_elf(args.elf)
-        except (LoadError, OSError) as e:
-            _err("debug", f"{args.elf}: {e}"); return 2
-    try:
-        port = SerialPort(args.port, args.baud)
-    except BootError as e:
-        _err("debug", str(e)); return 2
-
-    def console(data):
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-
-    dmi = UartDmi(port, console=console, timeout=args.timeout)
-    try:
-        dmi.open()
-        hart = Hart(dmi)
-        if args.reset_halt or elf is not None:
-            hart.reset_halt()
-        else:
-            hart.halt()
-        if elf is not None:
-            for addr, data in elf.segments:
-                hart.write_mem(addr, data)
-            hart.write_reg(DPC, elf.entry)
-        srv = listen(args.gdb)
-        print(f"gluon debug: the hart is halted; waiting for GDB on 127.0.0.1:{args.gdb}",
-              file=sys.stderr, flush=True)
-        conn, _ = srv.accept()
-        srv.close()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            GdbServer(hart, conn, exited=lambda: None, kill=lambda: None,
-                      log=lambda msg: print(msg, file=sys.stderr, flush=True)).serve()
-        except EOFError:
-            pass
-        finally:
-            conn.close()
-        if hart.halted():
-            hart.resume()
-    except (DmiLinkError, DebugError) as e:
-        _err("debug", str(e)); return 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        try:
-            dmi.close()
-        finally:
-            port.close()
-    return 0

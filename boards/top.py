@@ -21,7 +21,7 @@ from amaranth.lib import wiring, io
 from amaranth.lib.wiring import In, Out
 
 from gluon.hdl.soc import GluonSoC
-from .dmi_uart import DmiUartBridge
+from gluon.hdl.debug.uart_dtm import DmiUartBridge
 from .clocking import ECP5ClockReset, ICE40ClockReset
 
 
@@ -60,7 +60,7 @@ class BoardLogic(wiring.Component):
             soc.debug.stb.eq(0),
         ]
         if cfg.debug:
-            # the Debug Module through the UART (boards/dmi_uart.py): transparent until a
+            # the Debug Module through the UART (hdl/debug/uart_dtm.py): transparent until a
             # debugger opens a session with a break
             m.submodules.dmi_bridge = bridge = DmiUartBridge(divisor=cfg.divisor)
             wiring.connect(m, bridge.dmi, soc.dmi)

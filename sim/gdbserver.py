@@ -28,9 +28,10 @@ from gluon.hdl.debug.dm import DMI
 from gluon.hdl.debug.hart import DCSR, DPC
 from gluon.hdl.isa import Csr
 from gluon.hdl.triggers import TriggerCsr, MCONTROL_TYPE
+from gluon.hdl.debug.uart_dtm import ESC, CMD_READ, CMD_WRITE, CMD_QUIT, LITERAL, REPLY, OPENED
 
 
-__all__ = ["DmiPipe", "Hart", "GdbServer", "TARGET_XML"]
+__all__ = ["DmiPipe", "UartDmi", "DmiLinkError", "Hart", "GdbServer", "TARGET_XML", "register_debug"]
 
 HALTREQ, RESUMEREQ, ACKHAVERESET, NDMRESET, DMACTIVE = 1 << 31, 1 << 30, 1 << 28, 1 << 1, 1
 SBREADONADDR, SBREADONDATA, SBAUTOINC = 1 << 20, 1 << 15, 1 << 16
@@ -106,6 +107,88 @@ class DmiPipe:
                 f.close()
             except OSError:
                 pass
+
+
+class DmiLinkError(Exception):
+    """The bridge did not answer (no session, a lost byte, the wrong port or baud rate)."""
+
+
+class UartDmi:
+    """The host side: DMI reads and writes (the interface of sim/gdbserver.py's ``DmiPipe``)
+    over a byte ``port`` with ``write(bytes)``, ``read(n, timeout)`` and ``send_break()``.
+    ``console(bytes)`` gets the program's output seen in between."""
+
+    def __init__(self, port, *, console=None, timeout=1.0, retries=2):
+        self.port, self.timeout, self.retries = port, timeout, retries
+        self.console = console or (lambda data: None)
+        self._last_poll = 0.0
+
+    def _wait(self, kind):
+        """Bytes up to the frame ``DB kind``; returns its payload (4 bytes for a reply)."""
+        end = time.monotonic() + self.timeout
+        text = bytearray()
+        try:
+            while time.monotonic() < end:
+                b = self.port.read(1, max(end - time.monotonic(), 0.001))
+                if not b:
+                    break
+                if b[0] != ESC:
+                    text += b
+                    continue
+                k = self.port.read(1, self.timeout)
+                if k == bytes([LITERAL]):
+                    text.append(ESC)
+                elif k == bytes([REPLY]):
+                    data = self.port.read(4, self.timeout)
+                    if kind == REPLY and len(data) == 4:
+                        return data
+                elif k == bytes([OPENED]) and kind == OPENED:
+                    return b""
+            raise DmiLinkError("no answer from the board's debug bridge within "
+                               f"{self.timeout:g} s (a bitstream built with `gluon build "
+                               "--debug`? the right port and baud rate?)")
+        finally:
+            if text:
+                self.console(bytes(text))
+
+    def open(self):
+        self.port.send_break()
+        self._wait(OPENED)
+
+    def _xfer(self, frame):
+        for attempt in range(self.retries + 1):
+            self.port.write(frame)
+            try:
+                return int.from_bytes(self._wait(REPLY), "little")
+            except DmiLinkError:
+                if attempt == self.retries:
+                    raise
+                self.open()                          # resynchronise the parser
+
+    def read(self, addr):
+        return self._xfer(bytes([ESC, CMD_READ, addr & 0x7F]))
+
+    def write(self, addr, value):
+        self._xfer(bytes([ESC, CMD_WRITE, addr & 0x7F]) + (value & 0xFFFF_FFFF).to_bytes(4, "little"))
+
+    def send(self, data):
+        """Console input for the program (0xDB escaped)."""
+        self.port.write(bytes(data).replace(bytes([ESC]), bytes([ESC, LITERAL])))
+
+    def poll(self):
+        """Called before each status read while the hart runs: at most one every 10 ms, and
+        the program's output in between goes to the console."""
+        wait = self._last_poll + 0.01 - time.monotonic()
+        if wait > 0:
+            data = self.port.read(4096, wait)
+            if data.endswith(bytes([ESC])):
+                data += self.port.read(1, self.timeout)      # the escape's second byte
+            if data:
+                self.console(data.replace(bytes([ESC, LITERAL]), bytes([ESC])))
+        self._last_poll = time.monotonic()
+
+    def close(self):
+        self.port.write(bytes([ESC, CMD_QUIT]))
 
 
 class Hart:
@@ -528,3 +611,115 @@ def listen(port):
     srv.bind(("127.0.0.1", port))
     srv.listen(1)
     return srv
+
+
+class SerialLink:
+    """The board's serial device (pyserial, raw 8N1) as the byte port of :class:`UartDmi`."""
+
+    def __init__(self, path, baud=115200):
+        import serial
+        try:
+            self.port = serial.Serial(path, baud, bytesize=8, parity="N", stopbits=1, timeout=0)
+        except (ValueError, serial.SerialException) as e:
+            raise DmiLinkError(f"cannot open {path}: {getattr(e, 'strerror', None) or e}") from None
+        self.port.reset_input_buffer()
+
+    def write(self, data):
+        self.port.write(data)
+        self.port.flush()
+
+    def read(self, n, timeout):
+        out, end = bytearray(), time.monotonic() + timeout
+        while len(out) < n:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self.port.timeout = left
+            out += self.port.read(n - len(out))
+        return bytes(out)
+
+    def send_break(self):
+        self.port.send_break(0.01)          # 10 ms: over 1000 bit times at 115200 baud
+
+    def close(self):
+        self.port.close()
+
+
+def register_debug(sub):
+    """``gluon debug`` (sim/cli.py adds it to the ``gluon`` command)."""
+    p = sub.add_parser("debug", help="serve GDB for a board built with `gluon build --debug`, "
+                       "through its UART (docs/debugging.md)")
+    p.add_argument("elf", nargs="?", help="load this ELF through the Debug Module first "
+                   "(after a reset; the hart waits at its entry point)")
+    p.add_argument("--port", required=True, help="the board's serial device, e.g. /dev/ttyUSB0")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--gdb", type=int, default=3333, metavar="PORT",
+                   help="TCP port GDB connects to on 127.0.0.1 (default 3333)")
+    p.add_argument("--reset-halt", action="store_true",
+                   help="reset the SoC and halt at the reset vector (default: halt where it is)")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each reply")
+    p.set_defaults(func=cmd_debug)
+
+
+def _err(msg):
+    print(f"gluon debug: error: {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_debug(args):
+    """`gluon debug`: a debug session over the board's UART, served to one GDB connection."""
+    if not 0 < args.gdb < 65536:
+        _err(f"--gdb must be a TCP port (1-65535), not {args.gdb}"); return 2
+    elf = None
+    if args.elf:
+        from gluon.firmware.elf import load_elf, LoadError
+        try:
+            elf = load_elf(args.elf)
+        except (LoadError, OSError) as e:
+            _err(f"{args.elf}: {e}"); return 2
+    try:
+        port = SerialLink(args.port, args.baud)
+    except DmiLinkError as e:
+        _err(str(e)); return 2
+
+    def console(data):
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    dmi = UartDmi(port, console=console, timeout=args.timeout)
+    try:
+        dmi.open()
+        hart = Hart(dmi)
+        if args.reset_halt or elf is not None:
+            hart.reset_halt()
+        else:
+            hart.halt()
+        if elf is not None:
+            for addr, data in elf.segments:
+                hart.write_mem(addr, data)
+            hart.write_reg(DPC, elf.entry)
+        srv = listen(args.gdb)
+        print(f"gluon debug: the hart is halted; waiting for GDB on 127.0.0.1:{args.gdb}",
+              file=sys.stderr, flush=True)
+        conn, _ = srv.accept()
+        srv.close()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            GdbServer(hart, conn, exited=lambda: None, kill=lambda: None,
+                      log=lambda msg: print(msg, file=sys.stderr, flush=True)).serve()
+        except EOFError:
+            pass
+        finally:
+            conn.close()
+        if hart.halted():
+            hart.resume()
+    except (DmiLinkError, DebugError) as e:
+        _err(str(e)); return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            dmi.close()
+        except OSError:
+            pass
+        port.close()
+    return 0

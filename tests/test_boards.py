@@ -593,7 +593,7 @@ def test_dmi_over_uart_through_board_pins(full):
     import threading
     from amaranth.sim import Simulator
     from asmprog import assemble, symbol
-    from gluon.boards.dmi_uart import UartDmi
+    from gluon.sim.gdbserver import UartDmi
     from gluon.boards.top import BoardLogic
     from gluon.hdl.config import get_config
     from gluon.hdl.soc import ADDRESS_MAP

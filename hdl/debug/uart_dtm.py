@@ -1,4 +1,6 @@
-"""The Debug Module Interface over the board's UART: the bridge in the board top and its host side.
+"""A Debug Transport Module over the board's UART: the bridge a board top puts between its UART
+pins and the SoC (boards/top.py, ``gluon build --debug``); the host side is sim/gdbserver.py's
+``UartDmi`` (``gluon debug``).
 
 The ULX3S has one USB serial port, shared by the program's console and the boot loader; the
 bridge sits between the pins and the SoC's UART and is transparent until a debugger opens a
@@ -30,20 +32,19 @@ bridge sits between the pins and the SoC's UART and is transparent until a debug
   program printing without pause at full line rate can overrun it (bytes are then lost; the
   host side polls a running hart at most every 10 ms to leave room).
 
-``gluon debug --port DEV`` (boards/cli.py) opens a session and serves GDB through
-sim/gdbserver.py, exactly as ``gluon sim --gdb`` does over the simulator's DMI pipe.
+``gluon debug --port DEV`` opens a session and serves GDB through sim/gdbserver.py, exactly as
+``gluon sim --gdb`` does over the simulator's DMI pipe.
 """
-
-import time
 
 from amaranth import *
 from amaranth.lib import wiring, fifo
 from amaranth.lib.wiring import In, Out
 
-from gluon.hdl.debug.dm import DmiSignature
+from .dm import DmiSignature
 
 
-__all__ = ["ESC", "DmiUartBridge", "UartDmi", "DmiLinkError"]
+__all__ = ["ESC", "CMD_READ", "CMD_WRITE", "CMD_QUIT", "LITERAL", "REPLY", "OPENED",
+           "DmiUartBridge"]
 
 ESC = 0xDB
 CMD_READ, CMD_WRITE, CMD_QUIT, LITERAL = 0x72, 0x77, 0x71, 0x00
@@ -254,85 +255,3 @@ class DmiUartBridge(wiring.Component):
             m.d.sync += [session.eq(1), st.eq(IDLE), seq.eq(0), lit.eq(0), reply_kind.eq(OPENED),
                          reply_pending.eq(1)]
         return m
-
-
-class DmiLinkError(Exception):
-    """The bridge did not answer (no session, a lost byte, the wrong port or baud rate)."""
-
-
-class UartDmi:
-    """The host side: DMI reads and writes (the interface of sim/gdbserver.py's ``DmiPipe``)
-    over a byte ``port`` with ``write(bytes)``, ``read(n, timeout)`` and ``send_break()``.
-    ``console(bytes)`` gets the program's output seen in between."""
-
-    def __init__(self, port, *, console=None, timeout=1.0, retries=2):
-        self.port, self.timeout, self.retries = port, timeout, retries
-        self.console = console or (lambda data: None)
-        self._last_poll = 0.0
-
-    def _wait(self, kind):
-        """Bytes up to the frame ``DB kind``; returns its payload (4 bytes for a reply)."""
-        end = time.monotonic() + self.timeout
-        text = bytearray()
-        try:
-            while time.monotonic() < end:
-                b = self.port.read(1, max(end - time.monotonic(), 0.001))
-                if not b:
-                    break
-                if b[0] != ESC:
-                    text += b
-                    continue
-                k = self.port.read(1, self.timeout)
-                if k == bytes([LITERAL]):
-                    text.append(ESC)
-                elif k == bytes([REPLY]):
-                    data = self.port.read(4, self.timeout)
-                    if kind == REPLY and len(data) == 4:
-                        return data
-                elif k == bytes([OPENED]) and kind == OPENED:
-                    return b""
-            raise DmiLinkError("no answer from the board's debug bridge within "
-                               f"{self.timeout:g} s (a bitstream built with `gluon build "
-                               "--debug`? the right port and baud rate?)")
-        finally:
-            if text:
-                self.console(bytes(text))
-
-    def open(self):
-        self.port.send_break()
-        self._wait(OPENED)
-
-    def _xfer(self, frame):
-        for attempt in range(self.retries + 1):
-            self.port.write(frame)
-            try:
-                return int.from_bytes(self._wait(REPLY), "little")
-            except DmiLinkError:
-                if attempt == self.retries:
-                    raise
-                self.open()                          # resynchronise the parser
-
-    def read(self, addr):
-        return self._xfer(bytes([ESC, CMD_READ, addr & 0x7F]))
-
-    def write(self, addr, value):
-        self._xfer(bytes([ESC, CMD_WRITE, addr & 0x7F]) + (value & 0xFFFF_FFFF).to_bytes(4, "little"))
-
-    def send(self, data):
-        """Console input for the program (0xDB escaped)."""
-        self.port.write(bytes(data).replace(bytes([ESC]), bytes([ESC, LITERAL])))
-
-    def poll(self):
-        """Called before each status read while the hart runs: at most one every 10 ms, and
-        the program's output in between goes to the console."""
-        wait = self._last_poll + 0.01 - time.monotonic()
-        if wait > 0:
-            data = self.port.read(4096, wait)
-            if data.endswith(bytes([ESC])):
-                data += self.port.read(1, self.timeout)      # the escape's second byte
-            if data:
-                self.console(data.replace(bytes([ESC, LITERAL]), bytes([ESC])))
-        self._last_poll = time.monotonic()
-
-    def close(self):
-        self.port.write(bytes([ESC, CMD_QUIT]))
