@@ -302,8 +302,9 @@ def test_core_parameter():
 def test_action1_enters_debug_mode_from_execute_and_store():
     """dmode triggers set through the Debug Module: an execute trigger halts before the
     instruction, a store trigger halts before the store (memory unchanged), ``dcsr.cause`` = 2,
-    ``hit`` set; M-mode cannot rewrite a dmode trigger."""
-    from test_debug_module import simulate, HALTREQ, DMACTIVE, NDMRESET, gpr
+    ``hit`` set; M-mode cannot rewrite a dmode trigger; once firmware locks the Debug Module,
+    an action-1 trigger no longer fires."""
+    from test_debug_module import simulate, HALTREQ, DMACTIVE, NDMRESET, gpr, DEBUG_BASE
     from gluon.hdl.debug.dm import DMI
     from gluon.hdl.debug.hart import DCSR, DPC, DebugCause
     from gluon.hdl.soc import RAM_BASE
@@ -318,8 +319,13 @@ st1: sw a1, 0(s1)
     sw a2, 0(gp)
     csrw {TSELECT:#x}, x0
     csrw {TDATA1:#x}, x0          # ignored: trigger 0 belongs to debug mode
-    csrr a3, {TDATA1:#x}
+rd1: csrr a3, {TDATA1:#x}
     sw a3, 4(gp)
+    li t0, {DEBUG_BASE:#x}
+    li t1, 1
+    sw t1, 0(t0)                  # DEBUG.LOCK
+x2: li a4, 9                      # trigger 0 watches this: locked, it does not fire
+    sw a4, 8(gp)
     PASS
 """
     extra = """
@@ -328,7 +334,7 @@ st1: sw a1, 0(s1)
 data1: .word 0
 """
     elf = assemble(body, nres=64, extra_sections=extra)
-    x1, st1, data1 = (symbol(elf, n) for n in ("x1", "st1", "data1"))
+    x1, st1, rd1, x2, data1 = (symbol(elf, n) for n in ("x1", "st1", "rd1", "x2", "data1"))
     inert = T | DMODE | ACTION1
 
     async def bench(d, syms):
@@ -355,7 +361,8 @@ data1: .word 0
         assert await d.read_reg(gpr(10)) == 7, "x1 did not execute"
         await d.write_reg(TSELECT, 0)
         assert await d.read_reg(TDATA1) & HIT
-        await d.write_reg(TDATA1, inert)
+        await d.write_reg(TDATA1, T | DMODE | ACTION1 | M | EXEC)
+        await d.write_reg(TDATA2, x2)
 
         await d.resume()
         await d.wait(40)
@@ -369,8 +376,17 @@ data1: .word 0
         await d.write_reg(TDATA1, inert)
 
         await d.resume()
-        await d.wait(80)
-        assert await d.sb_read(syms["tohost"]) == 1
-        assert await d.sb_read(syms["results"]) == 3
-        assert await d.sb_read(syms["results"] + 4) == inert
+        # x2 retires: the armed action-1 trigger did not fire once the firmware had locked
+        ctx, retired, seen = d.ctx, False, None
+        for _ in range(200):
+            await ctx.tick()
+            if ctx.get(d.soc.trace.valid) and ctx.get(d.soc.trace.pc) == rd1:
+                seen = ctx.get(d.soc.trace.rd_data)
+            if ctx.get(d.soc.trace.valid) and ctx.get(d.soc.trace.pc) == x2:
+                retired = True
+                break
+        assert seen == T | DMODE | ACTION1 | M | EXEC, f"M-mode rewrote a dmode trigger: {seen}"
+        assert retired, "x2 did not retire"
+        assert not await d.halted()
+        assert not (await d.status()) >> 7 & 1, "locked: dmstatus.authenticated = 0"
     simulate(body, bench, extra_sections=extra)
