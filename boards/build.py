@@ -91,9 +91,12 @@ def tool_env():
 
 # ---------------------------------------------------------------------------------- design
 
-def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=None, log=print):
+def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=None, log=print,
+            debug=False):
     """Board, configuration (``clk_hz`` = the real PLL frequency, RAM fitted to the board),
-    firmware (built if None) and the board top. Raises ValueError / LoadError on bad input.
+    firmware (built if None) and the board top. ``debug``: the configuration with the Debug
+    Module, reached through the UART (hdl/debug/uart_dtm.py, ``gluon debug``). Raises ValueError /
+    LoadError on bad input.
     Returns (board, config, platform, top, firmware_path, out_dir)."""
     from .targets import get_board, board_config
     from .clocking import pll_hz
@@ -102,6 +105,10 @@ def prepare(board_name, config_name=None, mhz=None, firmware=None, *, out_dir=No
 
     board = get_board(board_name)
     config, mhz = board_config(board, config_name, mhz)
+    if debug:
+        if board.family != "ecp5":
+            raise ValueError(f"{board.name}: no Debug Module on this board (docs/debugging.md)")
+        config = config.with_debug()
     platform = board.make_platform()
     f_in = platform.lookup(board.clk, 0).clock.frequency
     config = config.with_(clk_hz=pll_hz(board.family, f_in, mhz * 1e6))
@@ -657,7 +664,8 @@ def _main(args, log):
     from .firmware import LoadError
     try:
         board, config, platform, top, fw, out_dir = prepare(
-            args.board, args.config, args.freq, args.firmware, log=log)
+            args.board, args.config, args.freq, args.firmware, log=log,
+            debug=getattr(args, "debug", False))
     except (ValueError, LoadError) as e:
         _err(str(e)); return 2
     except Exception as e:                      # e.g. the firmware compiler failing

@@ -31,6 +31,9 @@ def register_build(sub):
     p.add_argument("--firmware", default=None,
                    help="ELF placed in block RAM's initial contents, or 'boot' for the UART "
                         "boot loader (default: a small self-test program)")
+    p.add_argument("--debug", action="store_true",
+                   help="with the Debug Module, reached over the UART by `gluon debug` "
+                        "(ULX3S only; docs/debugging.md)")
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="pack the bitstream even if the clock constraint is not met")
     p.add_argument("--synth-opts", default="", metavar="OPTS",
@@ -79,3 +82,4 @@ def cmd_load(args):
     finally:
         port.close()
     return 0
+

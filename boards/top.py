@@ -21,6 +21,7 @@ from amaranth.lib import wiring, io
 from amaranth.lib.wiring import In, Out
 
 from gluon.hdl.soc import GluonSoC
+from gluon.hdl.debug.uart_dtm import DmiUartBridge
 from .clocking import ECP5ClockReset, ICE40ClockReset
 
 
@@ -57,9 +58,19 @@ class BoardLogic(wiring.Component):
             soc.hold.eq(0),
             soc.debug.cyc.eq(0),
             soc.debug.stb.eq(0),
-            self.uart_tx.eq(soc.uart_tx),
-            soc.uart_rx.eq(self.uart_rx),
         ]
+        if cfg.debug:
+            # the Debug Module through the UART (hdl/debug/uart_dtm.py): transparent until a
+            # debugger opens a session with a break
+            m.submodules.dmi_bridge = bridge = DmiUartBridge(divisor=cfg.divisor)
+            wiring.connect(m, bridge.dmi, soc.dmi)
+            m.d.comb += [
+                bridge.pin_rx.eq(self.uart_rx), self.uart_tx.eq(bridge.pin_tx),
+                soc.uart_rx.eq(bridge.soc_rx), bridge.soc_tx.eq(soc.uart_tx),
+                bridge.soc_tx_stb.eq(soc.uart_tx_stb), bridge.soc_tx_byte.eq(soc.uart_tx_byte),
+            ]
+        else:
+            m.d.comb += [self.uart_tx.eq(soc.uart_tx), soc.uart_rx.eq(self.uart_rx)]
 
         # Program end: the store to tohost (or SIMCTRL.EXIT), latched.
         exited, code = self.exited, self.code

@@ -39,6 +39,7 @@ from .pmp import PMP, N_ENTRIES as PMP_ENTRIES
 from .isa import Opcode, Instruction, Cause, Irq, Csr
 from .pipeline import elaborate_pipelined
 from .debug.hart import HartDebug, DebugHartSignature
+from .triggers import Triggers, TriggerCsr
 
 
 __all__ = ["FetchSignature", "TraceSignature", "Core"]
@@ -76,11 +77,14 @@ class Core(wiring.Component):
     fields of the word coming out of the instruction port and the decoder's outputs are
     registered; ``X`` works from registers. For the clock: branches, JALR and CSR instructions
     take a second cycle in ``X``, loads and stores make their request from ``W``. Latencies stay
-    functions of the instruction stream only (docs/core.md, "The block-RAM register file")."""
+    functions of the instruction stream only (docs/core.md, "The block-RAM register file").
+
+    ``triggers``: how many Sdtrig address-match triggers (hdl/triggers.py); default 2 on this
+    core, 0 (and only 0) with ``regfile_bram`` or ``pipeline``."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
                  mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False,
-                 pipeline=False, debug=False):
+                 pipeline=False, debug=False, triggers=None):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
@@ -91,6 +95,16 @@ class Core(wiring.Component):
             raise ValueError("debug mode is implemented for the default core only (not the "
                              "block-RAM register file, not the pipeline)")
         self.has_debug = bool(debug)
+        # Sdtrig address-match triggers (hdl/triggers.py): the default core's, 2 unless told;
+        # none on the block-RAM register file and pipelined cores (their netlists unchanged)
+        if triggers is None:
+            triggers = 0 if (regfile_bram or pipeline) else 2
+        if not isinstance(triggers, int) or not 0 <= triggers <= 16:
+            raise ValueError(f"triggers must be an integer in 0..16, not {triggers!r}")
+        if triggers and (regfile_bram or pipeline):
+            raise ValueError("triggers are implemented for the default core only (not the "
+                             "block-RAM register file, not the pipeline)")
+        self.triggers = triggers
         self.pmp_entries = pmp_entries
         self.regfile_bram = bool(regfile_bram)
         if pipeline and regfile_bram:
@@ -167,6 +181,13 @@ class Core(wiring.Component):
         else:
             hdbg = None
             dbg_halt = dbg_halted = dbg_irq_mask = C(0, 1)
+        # Triggers: an execute match is decided on X's pc (beside the PMP's fetch verdict), a
+        # load/store match on the computed address (beside the PMP's data verdict); a matched
+        # load/store makes no request and traps, or enters debug mode, from W.
+        if self.triggers:
+            m.submodules.triggers = trig = Triggers(self.triggers)
+        else:
+            trig = None
 
         # ------------------------------------------------------------------ X stage state
         x_valid = Signal()
@@ -513,6 +534,12 @@ class Core(wiring.Component):
             Csr.MIMPID: C(self.mimpid, 32), Csr.MHARTID: C(0, 32),
             Csr.MCOUNTEREN: mcounteren, Csr.MCONFIGPTR: C(0, 32),
         }
+        if trig is not None:
+            csr_table.update({
+                TriggerCsr.TSELECT: trig.tselect, TriggerCsr.TDATA1: trig.tdata1,
+                TriggerCsr.TDATA2: trig.tdata2, TriggerCsr.TDATA3: C(0, 32),
+                TriggerCsr.TINFO: trig.tinfo, TriggerCsr.TCONTROL: trig.tcontrol,
+            })
         # PMP CSRs: 0x3A0-0x3EF (without PMP entries they exist and read zero, WARL)
         pmp_csr = (csr_addr[4:] == 0x3A) | (csr_addr >= 0x3B0) & (csr_addr <= 0x3EF)
         if pmp is not None:
@@ -598,10 +625,27 @@ class Core(wiring.Component):
         else:
             i_ok, d_ok = C(1), C(1)
         d_denied = Signal()
-        m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
-                     self.mem_denied.eq(x_ready & x_mem & (d_denied | misaligned))]
+        m.d.comb += d_denied.eq(~d_ok | m_only_hit & ~d_priv_m)
+        if trig is not None:
+            m.d.comb += [trig.priv_m.eq(priv_m), trig.x_pc.eq(x_pc), trig.d_addr.eq(mem_addr),
+                         trig.d_load.eq(is_load), trig.d_store.eq(is_store)]
+            if hdbg is not None:
+                m.d.comb += trig.debug_ok.eq(self.debug.enable)
+            # no request for a load/store a trigger matches (it traps or halts from W)
+            d_block = Signal()
+            m.d.comb += d_block.eq(d_denied | trig.ldst_exc | trig.ldst_halt)
+        else:
+            d_block = d_denied
+        m.d.comb += self.mem_denied.eq(x_ready & x_mem & (d_block | misaligned))
         priv_illegal = ~priv_m & (is_mret | is_wfi & mstatus_tw)
-        with m.If(x_ffault | ~i_ok):
+        if trig is not None:
+            # an execute trigger: the first exception in priority (Privileged Architecture 3.7)
+            with m.If(trig.exec_exc):
+                m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
+            exc_first = m.Elif
+        else:
+            exc_first = m.If
+        with exc_first(x_ffault | ~i_ok):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
         with m.Elif(~legal | is_csr & csr_illegal | priv_illegal):
             m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(raw)]
@@ -654,9 +698,19 @@ class Core(wiring.Component):
         # ------------------------------------------------------------------ W stage completion
         bus = self.dbus
         w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
-        w_bus = w_mem & ~w_denied & ~w_misaligned     # a request is outstanding
+        if trig is not None:
+            w_trig = Signal()                     # a trigger matched W's load/store: no request
+            w_trig_halt = Signal()                # ... one that enters debug mode
+            w_bus = w_mem & ~w_denied & ~w_misaligned & ~w_trig
+            w_trap = w_mem & (bus.err | w_denied | w_misaligned | w_trig & ~w_trig_halt)
+            # entering debug mode from W: X's instruction is dropped, dpc = W's pc
+            w_dhalt = w_valid & w_trig_halt
+            w_stop = w_trap | w_dhalt
+        else:
+            w_bus = w_mem & ~w_denied & ~w_misaligned     # a request is outstanding
+            w_trap = w_mem & (bus.err | w_denied | w_misaligned)
+            w_stop = w_trap
         w_hold = w_bus & ~(bus.ack | bus.err)
-        w_trap = w_mem & (bus.err | w_denied | w_misaligned)
 
         div_started = Signal()                    # the divider works for the instruction in X
         div_wait = is_div & ~(divider.done & div_started)
@@ -682,13 +736,13 @@ class Core(wiring.Component):
                              ~exc_nojump & ~irq_take & ~dbg_halt & (div_wait | mul_wait | wfi_wait | x_bus_wait
                                                         | jump_wait | csr_wait | shift_wait))
         x_go = Signal()
-        m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
+        m.d.comb += x_go.eq(x_valid & ~stall & ~w_stop)
         x_trap = x_go & ~dbg_halt & (exc | irq_take)
         m.d.comb += self.trap.eq(x_trap | w_trap)
         x_commit = x_go & ~exc & ~irq_take & ~dbg_halt
 
         div_go = (x_valid & is_div & ~div_started & ~hazard & ~w_hold
-                  & ~w_trap & ~exc_nojump & ~irq_take & ~dbg_halt)
+                  & ~w_stop & ~exc_nojump & ~irq_take & ~dbg_halt)
         if self.regfile_bram:
             # the divider starts a cycle after X decides it may (from a register: the decision
             # does not fan out to the divider's ~100 flip-flop enables); the operands are still
@@ -701,7 +755,7 @@ class Core(wiring.Component):
         m.d.comb += [
             # MUL*: operands latched in X's first cycle, product the next (X waits one cycle)
             multiplier.load.eq(x_valid & is_mul & ~mul_started & ~hazard & ~w_hold
-                               & ~w_trap & ~exc_nojump & ~irq_take & ~dbg_halt),
+                               & ~w_stop & ~exc_nojump & ~irq_take & ~dbg_halt),
             multiplier.a.eq(rs1),
             multiplier.b.eq(rs2),
             multiplier.funct.eq(f3[:2]),
@@ -738,7 +792,7 @@ class Core(wiring.Component):
                 self.dbus_m.eq(w_dpriv_m),
             ]
         else:
-            x_req = x_valid & x_mem & ~exc & ~irq_take & ~dbg_halt & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+            x_req = x_valid & x_mem & ~exc & ~irq_take & ~dbg_halt & ~hazard & ~w_hold & ~w_stop & ~d_block & ~misaligned
             m.d.comb += [
                 bus.cyc.eq(w_bus | x_req),
                 bus.stb.eq(x_req),
@@ -801,6 +855,11 @@ class Core(wiring.Component):
                 m.d.sync += x_valid.eq(0)
             with m.If(hdbg.resume):
                 m.d.sync += x_pc.eq(hdbg.dpc)
+            if trig is not None:
+                m.d.comb += [hdbg.trig_halt.eq(trig.exec_halt), hdbg.w_take.eq(w_dhalt),
+                             hdbg.w_pc.eq(w_pc), hdbg.w_priv_m.eq(w_priv_m)]
+                with m.If(w_dhalt):
+                    m.d.sync += x_valid.eq(0)
 
         # ------------------------------------------------------------------ W stage update
         result = Signal(32)
@@ -859,6 +918,9 @@ class Core(wiring.Component):
                 w_misaligned.eq(x_mem & misaligned),
                 w_dpriv_m.eq(d_priv_m),
             ]
+            if trig is not None:
+                m.d.sync += [w_trig.eq(x_mem & (trig.ldst_exc | trig.ldst_halt)),
+                             w_trig_halt.eq(x_mem & trig.ldst_halt)]
         with m.Elif(~w_hold):
             m.d.sync += w_valid.eq(0)
 
@@ -884,7 +946,7 @@ class Core(wiring.Component):
                 m.d.comb += w_data.eq(load_result)
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
-        w_retire = w_valid & ~w_hold & ~w_trap
+        w_retire = w_valid & ~w_hold & ~w_stop
         m.d.comb += [
             wp.addr.eq(w_rd),
             wp.data.eq(w_data),
@@ -911,6 +973,19 @@ class Core(wiring.Component):
         w_code = Mux(w_misaligned,
                      Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
                      Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))
+        if trig is not None:
+            # an address breakpoint comes before misalignment and access faults (3.7)
+            w_code = Mux(w_trig, Cause.BREAKPOINT, w_code)
+            # trigger CSR writes: X's CSR instruction, or the Debug Module's register access
+            m.d.comb += [trig.csr_we.eq(x_commit & is_csr & csr_writes), trig.csr_addr.eq(csr_addr),
+                         trig.csr_wdata.eq(csr_wdata),
+                         trig.trap.eq(w_trap | x_trap), trig.mret.eq(x_commit & is_mret),
+                         trig.x_fire.eq(x_go & (trig.exec_halt | trig.exec_exc & ~dbg_halt)),
+                         trig.x_commit.eq(x_commit), trig.w_fire.eq(w_valid & w_trig)]
+            if hdbg is not None:
+                with m.If(hdbg.csr_we):
+                    m.d.comb += [trig.csr_we.eq(1), trig.csr_addr.eq(hdbg.csr_addr),
+                                 trig.csr_wdata.eq(hdbg.wdata), trig.csr_debug.eq(1)]
 
         def csr_write(addr, data):
             with m.Switch(addr):

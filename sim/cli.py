@@ -491,6 +491,9 @@ def main(argv=None):
                    help="simulations in parallel (default: the number of CPUs)")
     p.set_defaults(func=cmd_bench)
 
+    from .gdbserver import register_debug
+    register_debug(sub)          # `gluon debug`: GDB for a board through its UART
+
     _plugin_commands(sub)
 
     p = sub.add_parser("regs", help="regenerate firmware/include/gluon/regs.h and docs/registers.md")

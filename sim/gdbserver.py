@@ -9,7 +9,11 @@ registers through Access Register commands, memory through system bus access. St
 (GDB writes ``ebreak``, which enters debug mode with ``dcsr.ebreakm``/``ebreaku`` set at
 attach), ``step``/``next``/``stepi``, ``info registers`` with the CSRs by name (the target
 description below), ``x/``, ``set var``, Ctrl-C, ``continue`` to the program's exit (reported
-to GDB as the exit status ``gluon sim`` returns), ``monitor reset halt``.
+to GDB as the exit status ``gluon sim`` returns), ``monitor reset halt``. ``hbreak``,
+``watch``, ``rwatch`` and ``awatch`` use the core's triggers (hdl/triggers.py; GDB's ``Z1``-``Z4``
+packets): each takes one ``mcontrol`` trigger with ``dmode`` = 1 and action 1 (enter debug
+mode), and a halt on a trigger is reported with the watched address (``watch:ADDR``), which
+GDB needs to step over the access and show the old and new values.
 
 The protocol: GDB Manual, appendix E "GDB Remote Serial Protocol"; registers numbered as GDB's
 RISC-V target does (x0-x31: 0-31, pc: 32, CSR n: 65 + n).
@@ -23,14 +27,23 @@ import time
 from gluon.hdl.debug.dm import DMI
 from gluon.hdl.debug.hart import DCSR, DPC
 from gluon.hdl.isa import Csr
+from gluon.hdl.triggers import TriggerCsr, MCONTROL_TYPE
+from gluon.hdl.debug.uart_dtm import ESC, CMD_READ, CMD_WRITE, CMD_QUIT, LITERAL, REPLY, OPENED
 
 
-__all__ = ["DmiPipe", "Hart", "GdbServer", "TARGET_XML"]
+__all__ = ["DmiPipe", "UartDmi", "DmiLinkError", "Hart", "GdbServer", "TARGET_XML", "register_debug"]
 
 HALTREQ, RESUMEREQ, ACKHAVERESET, NDMRESET, DMACTIVE = 1 << 31, 1 << 30, 1 << 28, 1 << 1, 1
 SBREADONADDR, SBREADONDATA, SBAUTOINC = 1 << 20, 1 << 15, 1 << 16
 CSR_BASE = 65
 EBREAK_MU = (1 << 15) | (1 << 12)          # dcsr.ebreakm, dcsr.ebreaku
+DCSR_CAUSE_TRIGGER = 2
+# tdata1 (mcontrol) for GDB's triggers: type 2, dmode, action 1 (debug mode), M and U; plus
+# execute (Z1), store (Z2), load (Z3) or both (Z4)
+MC_GDB = (MCONTROL_TYPE << 28) | (1 << 27) | (1 << 12) | (1 << 6) | (1 << 3)
+MC_HIT = 1 << 20
+MC_KIND = {1: 1 << 2, 2: 1 << 1, 3: 1 << 0, 4: (1 << 1) | (1 << 0)}
+STOP_KIND = {1: "hwbreak", 2: "watch", 3: "rwatch", 4: "awatch"}
 
 # The CSRs GDB shows by name (``info registers mstatus``; ``info registers csr`` for all).
 CSRS = [("mstatus", Csr.MSTATUS), ("misa", Csr.MISA), ("mie", Csr.MIE), ("mtvec", Csr.MTVEC),
@@ -38,7 +51,9 @@ CSRS = [("mstatus", Csr.MSTATUS), ("misa", Csr.MISA), ("mie", Csr.MIE), ("mtvec"
         ("mcause", Csr.MCAUSE), ("mtval", Csr.MTVAL), ("mip", Csr.MIP),
         ("mcycle", Csr.MCYCLE), ("minstret", Csr.MINSTRET), ("mcycleh", Csr.MCYCLEH),
         ("minstreth", Csr.MINSTRETH), ("mvendorid", Csr.MVENDORID), ("marchid", Csr.MARCHID),
-        ("mimpid", Csr.MIMPID), ("mhartid", Csr.MHARTID), ("dcsr", DCSR), ("dpc", DPC)]
+        ("mimpid", Csr.MIMPID), ("mhartid", Csr.MHARTID), ("dcsr", DCSR), ("dpc", DPC),
+        ("tselect", TriggerCsr.TSELECT), ("tdata1", TriggerCsr.TDATA1),
+        ("tdata2", TriggerCsr.TDATA2), ("tcontrol", TriggerCsr.TCONTROL)]
 
 _GPR_NAMES = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1"] + \
     [f"a{i}" for i in range(8)] + [f"s{i}" for i in range(2, 12)] + [f"t{i}" for i in range(3, 7)]
@@ -92,6 +107,88 @@ class DmiPipe:
                 f.close()
             except OSError:
                 pass
+
+
+class DmiLinkError(Exception):
+    """The bridge did not answer (no session, a lost byte, the wrong port or baud rate)."""
+
+
+class UartDmi:
+    """The host side: DMI reads and writes (the interface of sim/gdbserver.py's ``DmiPipe``)
+    over a byte ``port`` with ``write(bytes)``, ``read(n, timeout)`` and ``send_break()``.
+    ``console(bytes)`` gets the program's output seen in between."""
+
+    def __init__(self, port, *, console=None, timeout=1.0, retries=2):
+        self.port, self.timeout, self.retries = port, timeout, retries
+        self.console = console or (lambda data: None)
+        self._last_poll = 0.0
+
+    def _wait(self, kind):
+        """Bytes up to the frame ``DB kind``; returns its payload (4 bytes for a reply)."""
+        end = time.monotonic() + self.timeout
+        text = bytearray()
+        try:
+            while time.monotonic() < end:
+                b = self.port.read(1, max(end - time.monotonic(), 0.001))
+                if not b:
+                    break
+                if b[0] != ESC:
+                    text += b
+                    continue
+                k = self.port.read(1, self.timeout)
+                if k == bytes([LITERAL]):
+                    text.append(ESC)
+                elif k == bytes([REPLY]):
+                    data = self.port.read(4, self.timeout)
+                    if kind == REPLY and len(data) == 4:
+                        return data
+                elif k == bytes([OPENED]) and kind == OPENED:
+                    return b""
+            raise DmiLinkError("no answer from the board's debug bridge within "
+                               f"{self.timeout:g} s (a bitstream built with `gluon build "
+                               "--debug`? the right port and baud rate?)")
+        finally:
+            if text:
+                self.console(bytes(text))
+
+    def open(self):
+        self.port.send_break()
+        self._wait(OPENED)
+
+    def _xfer(self, frame):
+        for attempt in range(self.retries + 1):
+            self.port.write(frame)
+            try:
+                return int.from_bytes(self._wait(REPLY), "little")
+            except DmiLinkError:
+                if attempt == self.retries:
+                    raise
+                self.open()                          # resynchronise the parser
+
+    def read(self, addr):
+        return self._xfer(bytes([ESC, CMD_READ, addr & 0x7F]))
+
+    def write(self, addr, value):
+        self._xfer(bytes([ESC, CMD_WRITE, addr & 0x7F]) + (value & 0xFFFF_FFFF).to_bytes(4, "little"))
+
+    def send(self, data):
+        """Console input for the program (0xDB escaped)."""
+        self.port.write(bytes(data).replace(bytes([ESC]), bytes([ESC, LITERAL])))
+
+    def poll(self):
+        """Called before each status read while the hart runs: at most one every 10 ms, and
+        the program's output in between goes to the console."""
+        wait = self._last_poll + 0.01 - time.monotonic()
+        if wait > 0:
+            data = self.port.read(4096, wait)
+            if data.endswith(bytes([ESC])):
+                data += self.port.read(1, self.timeout)      # the escape's second byte
+            if data:
+                self.console(data.replace(bytes([ESC, LITERAL]), bytes([ESC])))
+        self._last_poll = time.monotonic()
+
+    def close(self):
+        self.port.write(bytes([ESC, CMD_QUIT]))
 
 
 class Hart:
@@ -155,6 +252,38 @@ class Hart:
     def write_reg(self, regno, value):
         self.dmi.write(DMI.DATA0, value)
         self._command(regno, True)
+
+    def trigger_count(self):
+        """How many triggers the hart has (tselect keeps only values below the count)."""
+        n = 0
+        try:
+            old = self.read_reg(TriggerCsr.TSELECT)
+            while n < 16:
+                self.write_reg(TriggerCsr.TSELECT, n)
+                if self.read_reg(TriggerCsr.TSELECT) != n:
+                    break
+                n += 1
+            self.write_reg(TriggerCsr.TSELECT, old)
+        except DebugError:
+            return 0                  # no trigger CSRs
+        return n
+
+    def trigger_read(self, i):
+        """(tdata1, tdata2) of trigger ``i``."""
+        old = self.read_reg(TriggerCsr.TSELECT)
+        self.write_reg(TriggerCsr.TSELECT, i)
+        val = self.read_reg(TriggerCsr.TDATA1), self.read_reg(TriggerCsr.TDATA2)
+        self.write_reg(TriggerCsr.TSELECT, old)
+        return val
+
+    def trigger_write(self, i, tdata1, tdata2=None):
+        old = self.read_reg(TriggerCsr.TSELECT)
+        self.write_reg(TriggerCsr.TSELECT, i)
+        self.write_reg(TriggerCsr.TDATA1, 0)            # off while tdata2 changes
+        if tdata2 is not None:
+            self.write_reg(TriggerCsr.TDATA2, tdata2)
+        self.write_reg(TriggerCsr.TDATA1, tdata1)
+        self.write_reg(TriggerCsr.TSELECT, old)
 
     def _sb_check(self):
         cs = self.dmi.read(DMI.SBCS)
@@ -225,6 +354,7 @@ class GdbServer:
         self.buf = b""
         self.no_ack = False
         self._noack_next = False
+        self.triggers = []            # per trigger: (Z type, address) GDB set, or None
 
     # ---- packets
     def _recv(self, timeout=None):
@@ -267,6 +397,7 @@ class GdbServer:
     # ---- the connection: one GDB client at a time
     def serve(self):
         self.hart.write_reg(DCSR, self.hart.read_reg(DCSR) | EBREAK_MU)
+        self.triggers = [None] * self.hart.trigger_count()
         while True:
             pkt = self.next_packet()
             try:
@@ -294,15 +425,49 @@ class GdbServer:
     def stop_reply(self, sig=5):
         return f"T{sig:02x}"
 
+    def halt_reply(self):
+        """The stop reply for a halt after a resume: on a trigger, which one (GDB shows an
+        ``hbreak`` stop as such, and steps over a watched access, then compares values)."""
+        h = self.hart
+        if h.read_reg(DCSR) >> 6 & 7 == DCSR_CAUSE_TRIGGER:
+            for i, t in enumerate(self.triggers):
+                if t is None:
+                    continue
+                tdata1, _ = h.trigger_read(i)
+                if tdata1 & MC_HIT:
+                    h.trigger_write(i, tdata1 & ~MC_HIT)
+                    kind, addr = t
+                    return f"T05{STOP_KIND[kind]}:{'' if kind == 1 else f'{addr:x}'};"
+        return self.stop_reply(5)
+
+    def set_trigger(self, kind, addr):
+        """GDB's Z1-Z4: a free trigger (no execute/load/store bit set) gets it."""
+        for i, t in enumerate(self.triggers):
+            if t is None and self.hart.trigger_read(i)[0] & 7 == 0:
+                self.hart.trigger_write(i, MC_GDB | MC_KIND[kind], addr)
+                self.triggers[i] = (kind, addr)
+                return "OK"
+        return "E0e"                  # none left: GDB says it cannot insert it
+
+    def clear_trigger(self, kind, addr):
+        for i, t in enumerate(self.triggers):
+            if t == (kind, addr):
+                self.hart.trigger_write(i, 0)
+                self.triggers[i] = None
+        return "OK"
+
     def wait_stop(self):
         """After a resume: until the hart halts, GDB interrupts, or the program exits."""
+        poll = getattr(self.hart.dmi, "poll", None)      # a board's UART: rate and console
         while True:
             code = self.exited()
             if code is not None:
                 return f"W{code & 0xFF:02x}"
+            if poll is not None:
+                poll()
             try:
                 if self.hart.halted():
-                    return self.stop_reply(5)
+                    return self.halt_reply()
             except EOFError:
                 continue
             if self._recv(0.02) is not None and b"\x03" in self.buf:
@@ -324,7 +489,7 @@ class GdbServer:
             return self.stop_reply(2)
         p = pkt.decode("latin-1")
         if p.startswith("qSupported"):
-            return "PacketSize=4000;qXfer:features:read+;QStartNoAckMode+"
+            return "PacketSize=4000;qXfer:features:read+;QStartNoAckMode+;hwbreak+"
         if p == "QStartNoAckMode":
             self._noack_next = True
             return "OK"
@@ -386,6 +551,10 @@ class GdbServer:
             if n:
                 h.write_mem(addr, _escape_bin(pkt[pkt.index(b":") + 1:]))
             return "OK"
+        if p[:1] in ("Z", "z") and p[1:2] in ("1", "2", "3", "4"):
+            kind = int(p[1])
+            addr = int(p.split(",")[1], 16)
+            return (self.set_trigger if p[0] == "Z" else self.clear_trigger)(kind, addr)
         if p.startswith("vCont?"):
             return "vCont;c;C;s;S"
         if p.startswith("vCont;"):
@@ -442,3 +611,115 @@ def listen(port):
     srv.bind(("127.0.0.1", port))
     srv.listen(1)
     return srv
+
+
+class SerialLink:
+    """The board's serial device (pyserial, raw 8N1) as the byte port of :class:`UartDmi`."""
+
+    def __init__(self, path, baud=115200):
+        import serial
+        try:
+            self.port = serial.Serial(path, baud, bytesize=8, parity="N", stopbits=1, timeout=0)
+        except (ValueError, serial.SerialException) as e:
+            raise DmiLinkError(f"cannot open {path}: {getattr(e, 'strerror', None) or e}") from None
+        self.port.reset_input_buffer()
+
+    def write(self, data):
+        self.port.write(data)
+        self.port.flush()
+
+    def read(self, n, timeout):
+        out, end = bytearray(), time.monotonic() + timeout
+        while len(out) < n:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self.port.timeout = left
+            out += self.port.read(n - len(out))
+        return bytes(out)
+
+    def send_break(self):
+        self.port.send_break(0.01)          # 10 ms: over 1000 bit times at 115200 baud
+
+    def close(self):
+        self.port.close()
+
+
+def register_debug(sub):
+    """``gluon debug`` (sim/cli.py adds it to the ``gluon`` command)."""
+    p = sub.add_parser("debug", help="serve GDB for a board built with `gluon build --debug`, "
+                       "through its UART (docs/debugging.md)")
+    p.add_argument("elf", nargs="?", help="load this ELF through the Debug Module first "
+                   "(after a reset; the hart waits at its entry point)")
+    p.add_argument("--port", required=True, help="the board's serial device, e.g. /dev/ttyUSB0")
+    p.add_argument("--baud", type=int, default=115200)
+    p.add_argument("--gdb", type=int, default=3333, metavar="PORT",
+                   help="TCP port GDB connects to on 127.0.0.1 (default 3333)")
+    p.add_argument("--reset-halt", action="store_true",
+                   help="reset the SoC and halt at the reset vector (default: halt where it is)")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each reply")
+    p.set_defaults(func=cmd_debug)
+
+
+def _err(msg):
+    print(f"gluon debug: error: {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_debug(args):
+    """`gluon debug`: a debug session over the board's UART, served to one GDB connection."""
+    if not 0 < args.gdb < 65536:
+        _err(f"--gdb must be a TCP port (1-65535), not {args.gdb}"); return 2
+    elf = None
+    if args.elf:
+        from gluon.firmware.elf import load_elf, LoadError
+        try:
+            elf = load_elf(args.elf)
+        except (LoadError, OSError) as e:
+            _err(f"{args.elf}: {e}"); return 2
+    try:
+        port = SerialLink(args.port, args.baud)
+    except DmiLinkError as e:
+        _err(str(e)); return 2
+
+    def console(data):
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+    dmi = UartDmi(port, console=console, timeout=args.timeout)
+    try:
+        dmi.open()
+        hart = Hart(dmi)
+        if args.reset_halt or elf is not None:
+            hart.reset_halt()
+        else:
+            hart.halt()
+        if elf is not None:
+            for addr, data in elf.segments:
+                hart.write_mem(addr, data)
+            hart.write_reg(DPC, elf.entry)
+        srv = listen(args.gdb)
+        print(f"gluon debug: the hart is halted; waiting for GDB on 127.0.0.1:{args.gdb}",
+              file=sys.stderr, flush=True)
+        conn, _ = srv.accept()
+        srv.close()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            GdbServer(hart, conn, exited=lambda: None, kill=lambda: None,
+                      log=lambda msg: print(msg, file=sys.stderr, flush=True)).serve()
+        except EOFError:
+            pass
+        finally:
+            conn.close()
+        if hart.halted():
+            hart.resume()
+    except (DmiLinkError, DebugError) as e:
+        _err(str(e)); return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            dmi.close()
+        except OSError:
+            pass
+        port.close()
+    return 0

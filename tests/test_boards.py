@@ -548,3 +548,189 @@ def test_report_reads_an_unfinished_nextpnr_log():
                        "Info:     iter=15 wires=1231886 overused=14000 overuse=1 archfail=NA\n")
     assert placed_progress(diverging)["routing"] == \
         "router2: 14,000 overused wires after 15 iterations (fewest: 12,000 after 14)"
+
+
+# ---------------------------------------------------------------- the ULX3S debug transport
+
+DBG_DIVISOR = 8
+
+
+class _PinPort:
+    """A host byte port (``write``/``read``/``send_break``) on the board logic's UART pins."""
+
+    def __init__(self):
+        import queue
+        self.to_board, self.from_board = queue.Queue(), queue.Queue()
+
+    def write(self, data):
+        for b in data:
+            self.to_board.put(b)
+
+    def send_break(self):
+        self.to_board.put("break")
+
+    def read(self, n, timeout):
+        import queue
+        out = bytearray()
+        try:
+            while len(out) < n:
+                out.append(self.from_board.get(timeout=timeout))
+        except queue.Empty:
+            pass
+        return bytes(out)
+
+
+@pytest.mark.parametrize("full", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_dmi_over_uart_through_board_pins(full):
+    """The ULX3S transport in simulation, through the board logic's UART pins: bytes before a
+    session pass untouched (0xDB too); a break opens one; sim/gdbserver.py's Hart halts the
+    hart, reads dpc, sets a variable and resumes it through the bridge; the
+    program's output in the session reaches the host's console, its 0xDB escaped and restored;
+    the session ends and output is plain again. The default run stops after the session's
+    opening and one DMI read (dmstatus); the full one (-m slow, ~30 s: some 20k cycles of the
+    whole SoC in amaranth.sim) does the rest."""
+    import queue
+    import threading
+    from amaranth.sim import Simulator
+    from asmprog import assemble, symbol
+    from gluon.sim.gdbserver import UartDmi
+    from gluon.boards.top import BoardLogic
+    from gluon.hdl.config import get_config
+    from gluon.hdl.soc import ADDRESS_MAP
+    from gluon.sim.gdbserver import Hart
+    from gluon.hdl.debug.hart import DPC
+
+    uart = next(d.base for d in ADDRESS_MAP if d.name == "UART")
+    body = f"""
+    li s0, {uart:#x}
+    la s1, flag
+    li t1, 0x41
+    sw t1, 0(s0)
+    li t1, 0xDB
+    sw t1, 0(s0)
+    li t1, 0x42
+    sw t1, 0(s0)
+    li a0, 0
+loop:
+    addi a0, a0, 1
+    sw a0, 0(gp)
+    lw t2, 0(s1)
+    beqz t2, loop
+    jal getc                      # a 0xDB sent in the session (escaped by the host)
+    li t1, 0xDB
+    sw t1, 0(s0)
+    xori a1, a1, 0xDB ^ 0x5A      # 'Z' if the byte was 0xDB
+    sw a1, 0(s0)
+    jal getc                      # a byte sent after the session
+    li t1, 0xDB
+    sw t1, 0(s0)
+    sw a1, 0(s0)
+    PASS
+getc:
+    lw t1, 4(s0)
+    andi t1, t1, 2                # STATUS.RX_VALID
+    beqz t1, getc
+    lw a1, 8(s0)
+    andi a1, a1, 0xFF
+    ret
+"""
+    extra = "\n.data\n.align 4\nflag: .word 0\n"
+    elf = assemble(body, nres=64, extra_sections=extra)
+    cfg = get_config("minimal").with_debug().with_(ram_size=8192, clk_hz=1_000_000,
+                                                    uart_divisor=DBG_DIVISOR)
+    words, _ = ram_init_from_elf(elf, ram_size=8192)
+    dut = BoardLogic(config=cfg, ram_init=words, tohost=symbol(elf, "tohost"), n_leds=4)
+    port, result, console = _PinPort(), {}, bytearray()
+
+    def host():
+        raw = port.read(3, 60)                       # before a session: untouched
+        dmi = UartDmi(port, console=console.extend, timeout=60)
+        dmi.open()
+        if not full:
+            return raw, dmi.read(0x11), None
+        hart = Hart(dmi)
+        hart.halt(timeout=600)
+        pc = hart.read_reg(DPC)
+        hart.write_mem(symbol(elf, "flag"), (1).to_bytes(4, "little"))
+        dmi.write(0x10, 1 << 30 | 1)                 # resumereq
+        dmi.send(b"\xdb")                            # console input in the session
+        end = __import__("time").monotonic() + 20
+        while not console.endswith(b"\xdbZ") and __import__("time").monotonic() < end:
+            dmi.poll()
+        dmi.close()
+        port.write(b"C")
+        tail = port.read(2, 60)                      # after the session: plain
+        return raw, pc, tail
+
+    def host_thread():
+        try:
+            result["value"] = host()
+        except Exception as e:
+            result["error"] = e
+
+    async def typist(ctx):
+        while True:
+            try:
+                item = port.to_board.get_nowait()
+            except queue.Empty:
+                await ctx.tick()
+                continue
+            bits = [0] * 25 if item == "break" else [0] + [(item >> i) & 1 for i in range(8)]
+            for bit in bits + [1]:
+                ctx.set(dut.uart_rx, bit)
+                for _ in range(DBG_DIVISOR):     # (not .repeat(): the run may end mid-byte)
+                    await ctx.tick()
+
+    async def listener(ctx):
+        while True:
+            await ctx.tick()
+            if ctx.get(dut.uart_tx):
+                continue
+            samples = []
+            for _ in range(DBG_DIVISOR * 9 + DBG_DIVISOR // 2):
+                await ctx.tick()
+                samples.append(ctx.get(dut.uart_tx))
+            bits = samples[DBG_DIVISOR // 2 + DBG_DIVISOR - 1::DBG_DIVISOR]
+            assert bits[8], "stop bit"
+            byte = sum(b << i for i, b in enumerate(bits[:8]))
+            port.from_board.put(byte)
+
+    async def monitor(ctx):
+        worker = threading.Thread(target=host_thread, daemon=True)
+        worker.start()
+        for _ in range(4000):
+            await ctx.tick().repeat(100)
+            if not worker.is_alive():
+                break
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor)
+    sim.add_testbench(typist, background=True)
+    sim.add_testbench(listener, background=True)
+    sim.run()
+    assert "error" not in result, result["error"]
+    raw, pc, tail = result["value"]
+    assert raw == b"A\xdbB"
+    if not full:
+        assert pc & 0xF == 2 and pc >> 7 & 1, f"dmstatus {pc:#x}: version 2, authenticated"
+        return
+    assert symbol(elf, "loop") <= pc < symbol(elf, "loop") + 16
+    assert console.endswith(b"\xdbZ"), console
+    assert tail == b"\xdbC"
+
+
+def test_debug_cli_errors(tmp_path):
+    """`gluon debug`: a port that is not there, an ELF that is not one: clear errors, status 2."""
+    gluon = str(Path(sys.executable).parent / "gluon")
+    p = subprocess.run([gluon, "debug", "--port", str(tmp_path / "nope")], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "cannot open" in p.stderr, p.stderr
+    bad = tmp_path / "bad.elf"
+    bad.write_bytes(b"not an elf")
+    p = subprocess.run([gluon, "debug", "--port", "/dev/null", str(bad)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 2 and "bad.elf" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    p = subprocess.run([gluon, "build", "--board", "icebreaker", "--debug"], capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 2 and "no Debug Module" in p.stderr, p.stderr

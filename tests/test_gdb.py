@@ -151,3 +151,35 @@ def test_locked_debug_module_refuses_the_halt(tmp_path):
     assert "locked" in out and "authenticated = 0" in out, out
     assert "exited with code 05" in out, out
     assert code == 5, (code, err)
+
+
+def test_hbreak_watch_rwatch(tmp_path):
+    """The core's triggers from GDB (one session): a hardware breakpoint in code, a watchpoint
+    firing on each store with the old and new values, a read watchpoint, and the run's end."""
+    elf = tmp_path / "watch.elf"
+    src = Path(__file__).resolve().parent / "fw" / "gdb_watch.c"
+    subprocess.run([str(BIN / "gluon"), "cc", "-O1", str(src), "-o", str(elf)], check=True)
+    sim = Sim(elf)
+    out = gdb(elf, sim.port, [
+        "hbreak bump",
+        "continue",
+        "print k",
+        "delete",
+        "watch counter",
+        "continue",
+        "continue",
+        "delete",
+        "rwatch limit",
+        "continue",
+        "delete",
+        "continue",
+    ])
+    code, uart, err = sim.finish()
+    assert "Hardware assisted breakpoint 1" in out and "bump (k=" in out, out
+    assert "$1 = 1" in out, out
+    assert "Old value = 0\nNew value = 1" in out, out
+    assert "Old value = 1\nNew value = 3" in out, out
+    assert "Hardware read watchpoint 3: limit\n\nValue = 3" in out, out
+    assert "exited normally" in out, out
+    assert "total 10" in uart, uart
+    assert code == 0, (code, err)

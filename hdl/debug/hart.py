@@ -70,7 +70,9 @@ class HartDebug(wiring.Component):
     From the core: ``x_valid``/``x_pc`` (the instruction in X), ``x_ebreak`` (it is EBREAK),
     ``priv_m``, ``take`` (X left this cycle and ``halt`` was high: the hart enters debug mode),
     ``x_left`` (X's instruction committed or trapped this cycle), ``w_idle`` (nothing left in
-    W), ``gpr_rdata``, ``csr_rdata``/``csr_exists``/``csr_readonly`` for ``gpr_addr``/``csr_addr``.
+    W), ``trig_halt`` (an action-1 execute trigger matches X's pc: hdl/triggers.py), ``w_take``
+    with ``w_pc``/``w_priv_m`` (an action-1 load/store trigger matched W's instruction, which
+    enters debug mode from W without accessing memory; X is dropped), ``gpr_rdata``, ``csr_rdata``/``csr_exists``/``csr_readonly`` for ``gpr_addr``/``csr_addr``.
     To the core: ``halt`` (treat X's instruction like an interrupt, but enter debug mode),
     ``halted``, ``resume`` (pulse: restart fetching at ``dpc``), ``irq_mask`` (stepping with
     ``stepie`` clear), and the register-file and CSR write requests of an abstract command.
@@ -84,6 +86,10 @@ class HartDebug(wiring.Component):
     take: In(1)
     x_left: In(1)
     w_idle: In(1)
+    trig_halt: In(1)
+    w_take: In(1)
+    w_pc: In(32)
+    w_priv_m: In(1)
     halt: Out(1)
     halted: Out(1)
     resume: Out(1)
@@ -120,7 +126,10 @@ class HartDebug(wiring.Component):
 
         ebreak_hit = self.x_ebreak & Mux(self.priv_m, ebreakm, ebreaku)
         why = Signal(3)
-        with m.If(ebreak_hit):
+        # dcsr.cause priority (0.13.2, 4.9.1): trigger, ebreak, haltreq, step
+        with m.If(self.trig_halt):
+            m.d.comb += why.eq(DebugCause.TRIGGER)
+        with m.Elif(ebreak_hit):
             m.d.comb += why.eq(DebugCause.EBREAK)
         with m.Elif(dm.haltreq):
             m.d.comb += why.eq(DebugCause.HALTREQ)
@@ -137,6 +146,9 @@ class HartDebug(wiring.Component):
         with m.If(self.take):
             m.d.sync += [halted.eq(1), self.dpc.eq(self.x_pc), cause.eq(why), prv_m.eq(self.priv_m),
                          stepping.eq(0), stepped.eq(0)]
+        with m.If(self.w_take):
+            m.d.sync += [halted.eq(1), self.dpc.eq(self.w_pc), cause.eq(DebugCause.TRIGGER),
+                         prv_m.eq(self.w_priv_m), stepping.eq(0), stepped.eq(0)]
         with m.If(halted & dm.resumereq):
             m.d.sync += [halted.eq(0), stepping.eq(step), stepped.eq(0)]
             m.d.comb += [self.resume.eq(1), dm.resumeack.eq(1)]
