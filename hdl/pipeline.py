@@ -71,7 +71,11 @@ def elaborate_pipelined(core, platform):
     f_pc = Signal(32, init=core.reset_vector)     # the address on the instruction port
     d_valid = Signal()
     d_pc = Signal(32)
-    d_from_save = Signal()                        # D's word is d_save, not the port's
+    # The instruction port reads f_pc in every cycle (no pipeline decision reaches the RAM's
+    # read enable): D's word is on the port only in the cycle after D was loaded from it
+    # (d_fresh); D keeps it in d_word_r for the cycles it holds.
+    d_fresh = Signal()                            # D's word is the port's output
+    d_word_r = Signal(32)                         # D's word otherwise
     d_save = Signal(32)                           # the word behind a branch in X
 
     # ------------------------------------------------------------------ X state
@@ -116,7 +120,7 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ D: decode, read
     d_word = Signal(32)
-    m.d.comb += d_word.eq(Mux(d_from_save, d_save, core.ibus.data))
+    m.d.comb += d_word.eq(Mux(d_fresh, core.ibus.data, d_word_r))
     d_inst = Signal(Instruction)
     m.d.comb += [d_inst.eq(d_word), decoder.word.eq(d_word)]
     d_dec = decoder.dec
@@ -310,19 +314,23 @@ def elaborate_pipelined(core, platform):
     d_go = Signal()
     m.d.comb += d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch))
     d_load = ~d_valid | d_go                      # D takes the port's next word
-    m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(d_load | x_fresh & dec.branch)]
+    m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(1)]
 
+    m.d.sync += [d_word_r.eq(d_word), d_fresh.eq(0)]
     with m.If(d_load):
-        m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_from_save.eq(0), f_pc.eq(f_pc + 4)]
+        m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_fresh.eq(1), f_pc.eq(f_pc + 4)]
     with m.If(d_go & (d_dec.jal | d_dec.branch)):
         # the word behind it (fetched now) is dropped; the target is fetched next
         m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
     with m.If(x_valid & x_fresh & dec.branch):
         m.d.sync += d_save.eq(core.ibus.data)
     with m.If(x_not_taken):
-        m.d.sync += [d_valid.eq(1), d_from_save.eq(1), d_pc.eq(pc4), f_pc.eq(x_pc + 8)]
+        # the word behind the branch: on the port in the branch's first cycle in X, kept in
+        # d_save after it
+        m.d.sync += [d_valid.eq(1), d_fresh.eq(0), d_pc.eq(pc4), f_pc.eq(x_pc + 8),
+                     d_word_r.eq(Mux(x_fresh, core.ibus.data, d_save))]
     with m.If(x_redirect):
-        m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_from_save.eq(0)]
+        m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_fresh.eq(0)]
 
     # X's registers
     with m.If(d_go):
