@@ -60,7 +60,7 @@ def elaborate_pipelined(core, platform):
     m.submodules.alu = alu = ALU()
     m.submodules.lsu = lsu = LoadStoreUnit()
     m.submodules.divider = divider = Divider()
-    m.submodules.multiplier = multiplier = Multiplier(stages=1)
+    m.submodules.multiplier = multiplier = Multiplier(stages=1, split=True)
     m.submodules.branch = branch = BranchUnit()
     pmp = None
     if core.pmp_entries:
