@@ -251,9 +251,15 @@ def elaborate_pipelined(core, platform):
     mul_wait = dec.mul & ~(multiplier.valid & mul_started)
     wfi_wait = dec.wfi & ~irq_pending
     x_bus_wait = x_mem & bus.stall
+    # a load right behind a store waits a cycle, whatever their addresses: RAM makes a store's
+    # write in the cycle after its request, from its write buffer (hdl/ram.py), on the port
+    # the load would read
+    sl_wait = Signal()
+    m.d.comb += sl_wait.eq(dec.load & w_valid & (w_kind == WKind.STORE))
     stall = Signal()
     m.d.comb += stall.eq(w_hold | hazard |
-                         ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
+                         ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
+                                             | sl_wait))
     x_go = Signal()
     m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
     x_trap = Signal()
@@ -281,7 +287,8 @@ def elaborate_pipelined(core, platform):
             m.d.sync += mul_started.eq(1)
 
     # the data request: only when nothing older can still trap, and only if PMP allows it
-    x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+    x_req = (x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~sl_wait & ~w_hold & ~w_trap
+             & ~d_denied & ~misaligned)
     m.d.comb += [
         bus.cyc.eq(w_bus | x_req),
         bus.stb.eq(x_req),
