@@ -43,10 +43,10 @@ PIPELINED = {"alu": 1, "load": 1, "store": 1,
 # Hazards between adjacent instructions (the second waits), per core.
 HAZARDS = {
     "today": {"load_use": 1, "store_load": 0, "addr_use": 0, "mul_use": 0},
-    # loads and stores both make their request from X, as today: no port conflict. (Stores
-    # from W registers would cost a cycle for each load right behind a store on the one data
-    # port: the store_load column, 0.0 % of these programs.)
-    "pipelined": {"load_use": 1, "store_load": 0,
+    # loads and stores both make their request from X, as today; RAM makes a store's write
+    # from its write buffer in the next cycle (hdl/ram.py), on the port a load behind it would
+    # read, so a load right behind a store waits a cycle (whatever the addresses)
+    "pipelined": {"load_use": 1, "store_load": 1,
                   # a load/store whose base register the instruction before it (not a load)
                   # wrote: counted, free (the address adder takes W's bypass); an
                   # address-use interlock would cost these cycles
