@@ -126,7 +126,7 @@ def elaborate_pipelined(core, platform):
     d_dec = decoder.dec
     m.d.comb += [regfile.raddr1.eq(d_inst.rs1), regfile.raddr2.eq(d_inst.rs2)]
     d_target = Signal(32)
-    m.d.comb += d_target.eq(d_pc + d_dec.imm)
+    m.d.comb += d_target.eq(d_pc + decoder.pc_imm)
     m.d.comb += [csr.d_addr.eq(d_word[20:32]),
                  csr.d_writes.eq((d_inst.funct3[:2] == 1) | (d_inst.rs1 != 0))]
     d_illegal = (~d_dec.legal | d_dec.csr & csr.d_illegal
