@@ -6,13 +6,16 @@ Volume II: Privileged Architecture (20211203).
 ``F``  a PC register (``f_pc``) drives RAM's synchronous instruction port; the word is there
        the next cycle. ``f_pc`` is loaded with PC + 4, a pc-relative target computed in ``D``
        (JAL, branches), or a target from ``X`` (JALR, MRET, FENCE.I, traps): always from a
-       register, never from the RAM's output in the same cycle.
+       register, never from the RAM's output in the same cycle. The port reads in every cycle
+       (its enable is constant), so no pipeline decision reaches the RAM's pins.
 ``D``  decode (:class:`~gluon.hdl.decoder.Decoder`), register read (transparent to ``W``'s
-       write), the pc-relative target; all registered into ``X``.
+       write), the pc-relative target; all registered into ``X``. ``D`` keeps its word in a
+       register of its own while it holds.
 ``X``  ALU, branch resolution, CSR access, exceptions and interrupts, and the one Wishbone
        request of a load or store (exactly as the unpipelined core: only when nothing older can
        trap and only if PMP allows it). Operands come from ``X``'s registers or the bypass from
-       ``W``'s ALU result.
+       ``W``'s ALU result. A load right behind a store waits a cycle (RAM writes the store
+       from its write buffer in that cycle).
 ``W``  write-back; a load waits for its response (one cycle on RAM); a refused, misaligned or
        erroring load/store, and a taken branch or JALR to a misaligned target, trap from here.
        The exceptions ``X`` raises are all decided in ``D`` and registered.
