@@ -54,8 +54,13 @@ class Decoded(data.Struct):
 
 
 class Decoder(wiring.Component):
-    word: In(32)
-    dec:  Out(Decoded)
+    """``pc_imm``: the immediate of the pc-relative instructions, equal to ``dec.imm`` for
+    BRANCH, JAL and AUIPC (anything for the others), chosen by two opcode bits instead of the
+    whole opcode: it feeds ``D``'s target adder, whose sum a JAL or branch loads into the fetch
+    register in the same cycle the word leaves the instruction RAM."""
+    word:   In(32)
+    dec:    Out(Decoded)
+    pc_imm: Out(32)
 
     def elaborate(self, platform):
         m = Module()
@@ -122,17 +127,25 @@ class Decoder(wiring.Component):
                              | (op == Opcode.MISC_MEM) | is_system & ~d.csr)),
         ]
 
+        b_imm = Signal(32)
+        j_imm = Signal(32)
+        u_imm = Signal(32)
+        m.d.comb += [
+            b_imm.eq(Cat(C(0, 1), raw[8:12], raw[25:31], raw[7], raw[31]).as_signed()),
+            j_imm.eq(Cat(C(0, 1), raw[21:31], raw[20], raw[12:20], raw[31]).as_signed()),
+            u_imm.eq(Cat(C(0, 12), raw[12:32])),
+        ]
         with m.Switch(op):
             with m.Case(Opcode.STORE):
                 m.d.comb += d.imm.eq(Cat(raw[7:12], raw[25:32]).as_signed())
             with m.Case(Opcode.BRANCH):
-                m.d.comb += d.imm.eq(
-                    Cat(C(0, 1), raw[8:12], raw[25:31], raw[7], raw[31]).as_signed())
+                m.d.comb += d.imm.eq(b_imm)
             with m.Case(Opcode.LUI, Opcode.AUIPC):
-                m.d.comb += d.imm.eq(Cat(C(0, 12), raw[12:32]))
+                m.d.comb += d.imm.eq(u_imm)
             with m.Case(Opcode.JAL):
-                m.d.comb += d.imm.eq(
-                    Cat(C(0, 1), raw[21:31], raw[20], raw[12:20], raw[31]).as_signed())
+                m.d.comb += d.imm.eq(j_imm)
             with m.Default():
                 m.d.comb += d.imm.eq(raw[20:32].as_signed())
+        # BRANCH 1100011, JAL 1101111, AUIPC 0010111: bit 6 tells AUIPC, bit 3 JAL from BRANCH
+        m.d.comb += self.pc_imm.eq(Mux(raw[6], Mux(raw[3], j_imm, b_imm), u_imm))
         return m

@@ -25,7 +25,14 @@ class Multiplier(wiring.Component):
     correction. With 3, Yosys' ``ice40_dsp`` puts the operand and product registers inside
     the iCE40's ``SB_MAC16`` blocks, so the multiplication itself is a clocked DSP stage that
     nextpnr times (a combinational ``SB_MAC16`` is not timed by nextpnr 0.11: its paths end at
-    the DSP's unconnected clock pin, docs/fpga.md)."""
+    the DSP's unconnected clock pin, docs/fpga.md).
+
+    ``split`` (``stages=1`` only; the pipelined core's): the one register sits between the DSPs
+    and the adders instead of before the DSPs. The operands go straight into four partial
+    products (16-bit low halves unsigned, 17-bit high halves signed: each fits an 18×18 DSP,
+    and no sign correction is needed), which are registered; ``result`` is their sum in the
+    next cycle. The latency is the same (one cycle after ``load``); the DSPs and the carry
+    chains are no longer on one path."""
 
     load:   In(1)
     a:      In(32)
@@ -34,10 +41,13 @@ class Multiplier(wiring.Component):
     valid:  Out(1)
     result: Out(32)
 
-    def __init__(self, stages=1):
+    def __init__(self, stages=1, *, split=False):
         if stages not in (1, 2, 3):
             raise ValueError(f"stages must be 1, 2 or 3, not {stages!r}")
+        if split and stages != 1:
+            raise ValueError(f"split=True needs stages=1, not {stages!r}")
         self.stages = stages
+        self.split = bool(split)
         super().__init__()
 
     def _signs(self):
@@ -47,6 +57,8 @@ class Multiplier(wiring.Component):
     def elaborate(self, platform):
         if self.stages == 3:
             return self._elaborate_dsp16()
+        if self.split:
+            return self._elaborate_split()
         m = Module()
         # 33x33 signed (ECP5: the same four 18x18 DSPs as a 32x32 unsigned product, and no
         # correction term: 143 LUT4 and 68 FF against 267 and 98 for the unsigned product
@@ -105,4 +117,30 @@ class Multiplier(wiring.Component):
         product = Signal(64)
         m.d.comb += product.eq(Cat(p[0], p[3]) + (p[1] << 16) + (p[2] << 16) - (corr << 32))
         m.d.sync += self.result.eq(Mux(high2, product[32:64], product[:32]))
+        return m
+
+    def _elaborate_split(self):
+        m = Module()
+        sa, sb = self._signs()
+        # the 33-bit operands (sign- or zero-extended) as low 16 bits, unsigned, and high 17
+        # bits, signed: a = ah * 2^16 + al, so a * b = al*bl + (ah*bl + al*bh) * 2^16 + ah*bh * 2^32
+        al, bl = self.a[:16], self.b[:16]
+        ah, bh = Cat(self.a[16:], sa).as_signed(), Cat(self.b[16:], sb).as_signed()
+        # the partial products, registered in every cycle (``load`` only sets ``valid``)
+        p_ll = Signal(32)
+        p_hl = Signal(signed(34))
+        p_lh = Signal(signed(34))
+        p_hh = Signal(signed(34))
+        high = Signal()
+        m.d.sync += [
+            p_ll.eq(al * bl),
+            p_hl.eq(ah * Cat(bl, C(0, 1)).as_signed()),
+            p_lh.eq(Cat(al, C(0, 1)).as_signed() * bh),
+            p_hh.eq(ah * bh),
+            high.eq(self.funct != 0),
+            self.valid.eq(self.load),
+        ]
+        product = Signal(64)
+        m.d.comb += product.eq(p_ll + ((p_hl + p_lh) << 16) + (p_hh << 32))
+        m.d.comb += self.result.eq(Mux(high, product[32:64], product[:32]))
         return m

@@ -6,13 +6,16 @@ Volume II: Privileged Architecture (20211203).
 ``F``  a PC register (``f_pc``) drives RAM's synchronous instruction port; the word is there
        the next cycle. ``f_pc`` is loaded with PC + 4, a pc-relative target computed in ``D``
        (JAL, branches), or a target from ``X`` (JALR, MRET, FENCE.I, traps): always from a
-       register, never from the RAM's output in the same cycle.
+       register, never from the RAM's output in the same cycle. The port reads in every cycle
+       (its enable is constant), so no pipeline decision reaches the RAM's pins.
 ``D``  decode (:class:`~gluon.hdl.decoder.Decoder`), register read (transparent to ``W``'s
-       write), the pc-relative target; all registered into ``X``.
+       write), the pc-relative target; all registered into ``X``. ``D`` keeps its word in a
+       register of its own while it holds.
 ``X``  ALU, branch resolution, CSR access, exceptions and interrupts, and the one Wishbone
        request of a load or store (exactly as the unpipelined core: only when nothing older can
        trap and only if PMP allows it). Operands come from ``X``'s registers or the bypass from
-       ``W``'s ALU result.
+       ``W``'s ALU result. A load right behind a store waits a cycle (RAM writes the store
+       from its write buffer in that cycle).
 ``W``  write-back; a load waits for its response (one cycle on RAM); a refused, misaligned or
        erroring load/store, and a taken branch or JALR to a misaligned target, trap from here.
        The exceptions ``X`` raises are all decided in ``D`` and registered.
@@ -60,7 +63,7 @@ def elaborate_pipelined(core, platform):
     m.submodules.alu = alu = ALU()
     m.submodules.lsu = lsu = LoadStoreUnit()
     m.submodules.divider = divider = Divider()
-    m.submodules.multiplier = multiplier = Multiplier(stages=1)
+    m.submodules.multiplier = multiplier = Multiplier(stages=1, split=True)
     m.submodules.branch = branch = BranchUnit()
     pmp = None
     if core.pmp_entries:
@@ -71,7 +74,11 @@ def elaborate_pipelined(core, platform):
     f_pc = Signal(32, init=core.reset_vector)     # the address on the instruction port
     d_valid = Signal()
     d_pc = Signal(32)
-    d_from_save = Signal()                        # D's word is d_save, not the port's
+    # The instruction port reads f_pc in every cycle (no pipeline decision reaches the RAM's
+    # read enable): D's word is on the port only in the cycle after D was loaded from it
+    # (d_fresh); D keeps it in d_word_r for the cycles it holds.
+    d_fresh = Signal()                            # D's word is the port's output
+    d_word_r = Signal(32)                         # D's word otherwise
     d_save = Signal(32)                           # the word behind a branch in X
 
     # ------------------------------------------------------------------ X state
@@ -116,13 +123,13 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ D: decode, read
     d_word = Signal(32)
-    m.d.comb += d_word.eq(Mux(d_from_save, d_save, core.ibus.data))
+    m.d.comb += d_word.eq(Mux(d_fresh, core.ibus.data, d_word_r))
     d_inst = Signal(Instruction)
     m.d.comb += [d_inst.eq(d_word), decoder.word.eq(d_word)]
     d_dec = decoder.dec
     m.d.comb += [regfile.raddr1.eq(d_inst.rs1), regfile.raddr2.eq(d_inst.rs2)]
     d_target = Signal(32)
-    m.d.comb += d_target.eq(d_pc + d_dec.imm)
+    m.d.comb += d_target.eq(d_pc + decoder.pc_imm)
     m.d.comb += [csr.d_addr.eq(d_word[20:32]),
                  csr.d_writes.eq((d_inst.funct3[:2] == 1) | (d_inst.rs1 != 0))]
     d_illegal = (~d_dec.legal | d_dec.csr & csr.d_illegal
@@ -247,9 +254,15 @@ def elaborate_pipelined(core, platform):
     mul_wait = dec.mul & ~(multiplier.valid & mul_started)
     wfi_wait = dec.wfi & ~irq_pending
     x_bus_wait = x_mem & bus.stall
+    # a load right behind a store waits a cycle, whatever their addresses: RAM makes a store's
+    # write in the cycle after its request, from its write buffer (hdl/ram.py), on the port
+    # the load would read
+    sl_wait = Signal()
+    m.d.comb += sl_wait.eq(dec.load & w_valid & (w_kind == WKind.STORE))
     stall = Signal()
     m.d.comb += stall.eq(w_hold | hazard |
-                         ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait))
+                         ~exc & ~irq_take & (div_wait | mul_wait | wfi_wait | x_bus_wait
+                                             | sl_wait))
     x_go = Signal()
     m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
     x_trap = Signal()
@@ -277,7 +290,8 @@ def elaborate_pipelined(core, platform):
             m.d.sync += mul_started.eq(1)
 
     # the data request: only when nothing older can still trap, and only if PMP allows it
-    x_req = x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~w_hold & ~w_trap & ~d_denied & ~misaligned
+    x_req = (x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~sl_wait & ~w_hold & ~w_trap
+             & ~d_denied & ~misaligned)
     m.d.comb += [
         bus.cyc.eq(w_bus | x_req),
         bus.stb.eq(x_req),
@@ -310,19 +324,23 @@ def elaborate_pipelined(core, platform):
     d_go = Signal()
     m.d.comb += d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch))
     d_load = ~d_valid | d_go                      # D takes the port's next word
-    m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(d_load | x_fresh & dec.branch)]
+    m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(1)]
 
+    m.d.sync += [d_word_r.eq(d_word), d_fresh.eq(0)]
     with m.If(d_load):
-        m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_from_save.eq(0), f_pc.eq(f_pc + 4)]
+        m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_fresh.eq(1), f_pc.eq(f_pc + 4)]
     with m.If(d_go & (d_dec.jal | d_dec.branch)):
         # the word behind it (fetched now) is dropped; the target is fetched next
         m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
     with m.If(x_valid & x_fresh & dec.branch):
         m.d.sync += d_save.eq(core.ibus.data)
     with m.If(x_not_taken):
-        m.d.sync += [d_valid.eq(1), d_from_save.eq(1), d_pc.eq(pc4), f_pc.eq(x_pc + 8)]
+        # the word behind the branch: on the port in the branch's first cycle in X, kept in
+        # d_save after it
+        m.d.sync += [d_valid.eq(1), d_fresh.eq(0), d_pc.eq(pc4), f_pc.eq(x_pc + 8),
+                     d_word_r.eq(Mux(x_fresh, core.ibus.data, d_save))]
     with m.If(x_redirect):
-        m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_from_save.eq(0)]
+        m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_fresh.eq(0)]
 
     # X's registers
     with m.If(d_go):

@@ -7,6 +7,14 @@
   core's load/store latency (one cycle) never depends on DMA traffic; DMA uses free cycles.
 
 Both data ports answer exactly one cycle after a request is taken.
+
+``write_buffer=True`` (the pipelined core's SoC): a ``cbus`` write is taken into registers
+(address, data, byte enables) and written to the array in the next cycle, so the array's write
+enables come from flip-flops instead of from the core's request (its PMP verdict, computed in
+the same cycle, gated the write enables across the die). The answer still comes one cycle
+after the request. In the cycle the buffered write is made the shared port cannot also read:
+the core never reads ``cbus`` in the cycle after a write (it waits a cycle for a load right
+behind a store, whatever their addresses), and the DMA port is stalled then.
 """
 
 from amaranth import *
@@ -20,10 +28,11 @@ __all__ = ["RAM"]
 
 
 class RAM(wiring.Component):
-    def __init__(self, *, size, init=()):
+    def __init__(self, *, size, init=(), write_buffer=False):
         if size < 4 or size & (size - 1):
             raise ValueError(f"RAM size must be a power of two, not {size!r}")
         self.size = size
+        self.write_buffer = bool(write_buffer)
         self.init = list(init)
         if len(self.init) > size // 4:
             raise ValueError(f"RAM init has {len(self.init)} words, the RAM holds {size // 4}")
@@ -46,6 +55,8 @@ class RAM(wiring.Component):
         m.d.comb += [fport.addr.eq(self.fetch.adr[:aw]), fport.en.eq(self.fetch.en),
                      self.fetch.data.eq(fport.data)]
 
+        if self.write_buffer:
+            return self._elaborate_write_buffer(m, rport, wport)
         c, d = self.cbus, self.dbus
         c_req = c.cyc & c.stb
         d_req = d.cyc & d.stb & ~c_req
@@ -59,6 +70,33 @@ class RAM(wiring.Component):
         with m.Else():
             m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr), wport.data.eq(c.dat_w),
                          wport.en.eq(Mux(c_req & c.we, c.sel, 0))]
+        m.d.sync += [c.ack.eq(c_req), d.ack.eq(d_req)]
+        m.d.comb += [c.dat_r.eq(rport.data), d.dat_r.eq(rport.data)]
+        return m
+
+    def _elaborate_write_buffer(self, m, rport, wport):
+        c, d = self.cbus, self.dbus
+        c_req = c.cyc & c.stb
+        b_valid = Signal()                         # a core write waits in the buffer
+        b_adr = Signal.like(wport.addr)
+        b_dat = Signal(32)
+        b_sel = Signal(4)
+        m.d.sync += [b_valid.eq(c_req & c.we), b_adr.eq(c.adr), b_dat.eq(c.dat_w),
+                     b_sel.eq(c.sel)]
+        # DMA: only in cycles the core neither requests nor has a write in the buffer; its
+        # writes go straight to the array (the buffer is empty then). The read and the write
+        # port share one address (one port of the block RAM): the buffered write's while it
+        # is made (the core reads nothing then), else the requesting side's.
+        d_req = d.cyc & d.stb & ~c_req & ~b_valid
+        m.d.comb += [c.stall.eq(0), d.stall.eq(c_req | b_valid)]
+        with m.If(d_req):
+            m.d.comb += [rport.addr.eq(d.adr), wport.addr.eq(d.adr), wport.data.eq(d.dat_w),
+                         wport.en.eq(Mux(d.we, d.sel, 0))]
+        with m.Elif(b_valid):
+            m.d.comb += [rport.addr.eq(b_adr), wport.addr.eq(b_adr), wport.data.eq(b_dat),
+                         wport.en.eq(b_sel)]
+        with m.Else():
+            m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr)]
         m.d.sync += [c.ack.eq(c_req), d.ack.eq(d_req)]
         m.d.comb += [c.dat_r.eq(rport.data), d.dat_r.eq(rport.data)]
         return m

@@ -243,7 +243,7 @@ class GluonSoC(wiring.Component):
 
         core = self.core
         m.submodules.core = hold(core)
-        m.submodules.ram = ram = RAM(size=cfg.ram_size, init=self.ram_init)
+        m.submodules.ram = ram = RAM(size=cfg.ram_size, init=self.ram_init, write_buffer=cfg.pipeline)
         # The blocks of the address map, and the Wishbone target each region decodes to.
         blocks = {}
         for d in ADDRESS_MAP:

@@ -1,0 +1,55 @@
+"""The pipelined core's store→load wait: RAM makes a store's write from its write buffer in the
+cycle after the request (hdl/ram.py, ``write_buffer``), so a load right behind a store waits one
+cycle, whatever the two addresses are (same word, another word); the load still reads the
+stored value. Measured like tests/test_core_timing.py: 1000 operand-dependent address pairs,
+min = max asserted; the window is the instructions + one ``csrr``."""
+
+from asmprog import run_asm
+from test_core_timing import measured, operands
+
+# sw + lw + csrr = 3, plus the one-cycle wait of the load behind the store; a store then an
+# ALU instruction then a load: no wait
+WANT = {"sw_lw_same": 4, "sw_lw_other": 4, "sw_add_lw": 4, "sw_sw": 3}
+
+
+def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses():
+    # a3: an operand-dependent word of buf; a4: another operand-dependent word
+    setup = ("    andi a3, a0, 0x3FC\n    la a4, buf\n    add a3, a3, a4\n"
+             "    andi a5, a1, 0x3FC\n    add a4, a4, a5")
+    blocks = {
+        "sw_lw_same": "    sw a1, 0(a3)\n    lw a2, 0(a3)\n    csrr t1, mcycle",
+        "sw_lw_other": "    sw a1, 0(a3)\n    lw a2, 0(a4)\n    csrr t1, mcycle",
+        "sw_add_lw": "    sw a1, 0(a3)\n    add a5, a1, a1\n    lw a2, 0(a4)\n    csrr t1, mcycle",
+        "sw_sw": "    sw a1, 0(a3)\n    sw a0, 0(a4)\n    csrr t1, mcycle",
+    }
+    body = "".join(measured(b, setup) for b in blocks.values())
+    # the value a load reads right behind a store to the same word, for every operand pair:
+    # XOR-accumulated against the stored values (must end at 0)
+    body += """
+    la s0, table
+    li s1, 1000
+    li s2, 0
+    la a4, buf
+8:  lw a0, 0(s0)
+    lw a1, 4(s0)
+    andi a3, a0, 0x3FC
+    add a3, a3, a4
+    sw a1, 0(a3)
+    lw a2, 0(a3)
+    xor a2, a2, a1
+    or s2, s2, a2
+    addi s0, s0, 8
+    addi s1, s1, -1
+    bnez s1, 8b
+    sw s2, 0(gp)
+"""
+    table = ".section .data\n.align 4\ntable:\n" + "".join(
+        f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\nbuf: .space 1024\n"
+    res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
+                         extra_sections="\n" + table, max_cycles=5_000_000, config="pipelined")
+    assert res.passed, res
+    got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
+    varying = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not varying, f"data-dependent cycle counts (min, max): {varying}"
+    assert {k: v[0] for k, v in got.items()} == WANT, got
+    assert words[2 * len(blocks)] == 0, "a load right behind a store read another value"
