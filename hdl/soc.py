@@ -44,13 +44,15 @@ from .debug import DebugModule, DebugLock, BusShare, DmiSignature
 
 
 __all__ = ["GluonSoC", "Device", "Region", "ADDRESS_MAP", "address_map", "m_only_regions",
-           "RAM_BASE", "COPRO_BASE", "SLOT_SIZE", "MAX_SLOTS", "IRQ_MIP_BASE"]
+           "RAM_BASE", "COPRO_BASE", "SLOT_SIZE", "MAX_SLOTS", "IRQ_MIP_BASE", "CONTRACT_PORTS"]
 
 
 RAM_BASE = 0x8000_0000
 COPRO_BASE = 0x2000_0000
 SLOT_SIZE = 0x1000
 MAX_SLOTS = 16
+#: The ports every coprocessor must have (docs/coprocessor-contract.md).
+CONTRACT_PORTS = ("bus", "ctl_bus", "dma", "dma_windows", "dma_ctl", "irq", "busy")
 IRQ_MIP_BASE = 16           # local interrupt line i is mip/mie bit 16 + i (docs/core.md)
 
 
@@ -178,6 +180,11 @@ class GluonSoC(wiring.Component):
         slots = [c.SLOT for c in self.coprocessors]
         if len(set(slots)) != len(slots):
             raise ValueError(f"Two coprocessors claim the same slot: {slots}")
+        for c in self.coprocessors:
+            missing = [p for p in CONTRACT_PORTS if p not in c.signature.members]
+            if missing:
+                raise TypeError(f"Coprocessor {c.NAME} lacks the contract's ports {missing} "
+                                f"(docs/coprocessor-contract.md): its DMA could not be confined")
         # The core enforces the M-only regions beside PMP. Without PMP (config small) U-mode
         # memory accesses are unrestricted (docs/security.md), and the core's address path has
         # no region compare either (with one for SIMCTRL, `gluon build --board icebreaker`
@@ -212,9 +219,8 @@ class GluonSoC(wiring.Component):
 
     @property
     def controlled_slots(self):
-        """The slots whose coprocessor has a control section (the ``ctl_bus`` port of the
-        contract, docs/coprocessor-contract.md)."""
-        return [c.SLOT for c in self.coprocessors if hasattr(c, "ctl_bus")]
+        """The slots with a coprocessor, each with its section of the control page."""
+        return [c.SLOT for c in self.coprocessors]
 
     @property
     def coprocs_mask(self):
@@ -289,14 +295,11 @@ class GluonSoC(wiring.Component):
             m.submodules[f"{name}_dma"] = engine
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
-            if hasattr(c, "ctl_bus"):
-                # The contract (docs/coprocessor-contract.md): the slot's control section,
-                # its engine's windows and revocation/wipe come from its own control component.
-                wiring.connect(m, getattr(blocks["COPROCTL"], f"slot{c.SLOT}"), c.ctl_bus)
-                wiring.connect(m, c.dma_windows, engine.windows)
-                wiring.connect(m, c.dma_ctl, engine.ctl)
-            # A block without the control ports has no section and its engine no window: every
-            # descriptor it issues is refused.
+            # The contract (docs/coprocessor-contract.md): the slot's control section, its
+            # engine's windows and revocation/wipe come from its own control component.
+            wiring.connect(m, getattr(blocks["COPROCTL"], f"slot{c.SLOT}"), c.ctl_bus)
+            wiring.connect(m, c.dma_windows, engine.windows)
+            wiring.connect(m, c.dma_ctl, engine.ctl)
             m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 

@@ -16,6 +16,28 @@ def test_construction_errors():
         GluonSoC(get_config("full").with_(coprocessors=("hash", "hash")))
 
 
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+def test_coprocessor_without_the_contract_is_refused(monkeypatch):
+    """A block without the control ports could not be confined to its slot's windows."""
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from gluon.hdl import config as config_mod
+    from gluon.hdl.bus import WishboneSignature
+    from gluon.hdl.dma import DMAChannelSignature
+
+    class Legacy(wiring.Component):          # the contract before the control component
+        NAME, SLOT, REGS = "HASH", 0, None
+        bus: In(WishboneSignature(addr_width=10))
+        dma: Out(DMAChannelSignature())
+        irq: Out(1)
+        busy: Out(1)
+
+    monkeypatch.setattr(config_mod, "coprocessor_class", lambda name: Legacy)
+    monkeypatch.setattr("gluon.hdl.soc.coprocessor_class", lambda name: Legacy)
+    with pytest.raises(TypeError, match=r"HASH lacks the contract's ports \['ctl_bus', 'dma_windows', 'dma_ctl'\]"):
+        GluonSoC(get_config("full").with_(coprocessors=("hash",)))
+
+
 @pytest.mark.parametrize("name", ["small", "minimal", "full"])
 def test_elaborated_blocks_follow_the_table(name):
     config = get_config(name)
