@@ -213,10 +213,12 @@ async def run_cycles(dut, models, *, until, max_cycles, start=0):
 
 class Coverage:
     """Functional coverage of one block: a cross of named axes, each a list of values.
-    ``hit(**values)`` counts one bin; :meth:`report` lists every bin with its count."""
+    ``hit(**values)`` counts one bin; :meth:`report` lists every bin with its count.
+    ``unreachable(bin)``: true for the bins the design cannot produce (listed as ``n/a``; a
+    hit there fails)."""
 
-    def __init__(self, block, **axes):
-        self.block, self.axes = block, axes
+    def __init__(self, block, unreachable=lambda b: False, **axes):
+        self.block, self.axes, self.unreachable = block, axes, unreachable
         self.counts = collections.Counter()
 
     def hit(self, **values):
@@ -224,16 +226,19 @@ class Coverage:
         for a, v in zip(self.axes, key):
             if v not in self.axes[a]:
                 raise ValueError(f"coverage {self.block}: {a}={v!r} is not a bin")
+        if self.unreachable(key):
+            raise AssertionError(f"coverage {self.block}: bin {key} should be unreachable")
         self.counts[key] += 1
 
     def bins(self):
+        """The reachable bins."""
         import itertools
-        return list(itertools.product(*self.axes.values()))
+        return [b for b in itertools.product(*self.axes.values()) if not self.unreachable(b)]
 
     def report(self):
         bins = self.bins()
         hit = [b for b in bins if self.counts[b]]
-        lines = [f"coverage {self.block}: {len(hit)} of {len(bins)} bins hit "
+        lines = [f"coverage {self.block}: {len(hit)} of {len(bins)} reachable bins hit "
                  f"({' x '.join(self.axes)})"]
         for b in bins:
             lines.append(f"  {'HIT ' if self.counts[b] else 'miss'} {self.counts[b]:6d}  "
