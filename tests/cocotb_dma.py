@@ -311,7 +311,7 @@ async def random_descriptors(dut):
         elif cause == "zero_words":
             words = 0
         elif cause == "bus_err":
-            poison = rng.randrange(words)
+            poison = rng.choice([0, rng.randrange(words), words - 1])
         elif cause in ("beat_revoked", "flush", "abort", "wipe"):
             k = rng.choice([0, rng.randrange(words + 1), words])
             if cause == "beat_revoked":
