@@ -41,7 +41,7 @@ def addr(name):
 # What the diagram says of each block next to its name and address.
 PERIPHERALS = [("CLINT", "CLINT", "mtime, mtimecmp, msip"), ("UART", "UART", None),
                ("SYSINFO", "SYSINFO", None), ("SIMCTRL", "SIMCTRL", None),
-               ("DMA", "DMA windows", "4 × base/limit/R/W/lock (M-mode)"),
+               ("COPROCTL", "COPROCTL", "per slot: owner, wipe, 4 windows (M-mode)"),
                ("PERF", "PERF", "region cycles, busy, DMA")]
 COPROCESSORS = [("HASH", "SHA-256, SHA-3,\nKeccak-256, SHAKE"),
                 ("MODMUL", "Montgomery,\nop programs, 32 slots"),
@@ -166,7 +166,7 @@ def draw(path=OUT):
     ax.text(11.55, 8.3, "image (debug port)", fontsize=7, color="#555555")
     # every descriptor is checked against the windows
     arrow(ax, (16.4, 9.35), (10.2, 7.55), color="#6a51a3", rad=0.12, ls="--")
-    ax.text(21.3, 7.75, "windows → every DMA engine:\ndescriptor outside them is\nrefused "
+    ax.text(21.3, 7.75, "slot k's windows → engine k:\ndescriptor outside them is\nrefused "
             "(error, no bus access)", fontsize=7, color="#6a51a3", va="center")
 
     # the numbered data path

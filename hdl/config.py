@@ -1,9 +1,10 @@
 """Named SoC configurations: data, not forks. A configuration chooses which blocks exist and
 their sizes; it never changes how a block's logic is written.
 
-``small``:   core without PMP + RAM + UART + timer, no performance counters, no DMA window
-             registers (no coprocessors to use them): for small FPGAs (the iCEBreaker's UP5K);
-             U-mode exists but its memory accesses are unrestricted. The core's register file
+``small``:   core without PMP + RAM + UART + timer, no performance counters, no coprocessors
+             (so no coprocessor control page): for small FPGAs (the iCEBreaker's UP5K);
+             U-mode exists but its memory accesses are unrestricted (the SDK refuses to lend
+             a coprocessor on such a configuration). The core's register file
              is in block RAM (``Core(regfile_bram=True)``: one decode cycle more per
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
@@ -48,7 +49,6 @@ class SocConfig:
     uart_divisor: int = 0            # 0: clk_hz // 115200
     pmp_entries: int = 8             # 0: no PMP (U-mode memory accesses unrestricted)
     perf: bool = True                # the PERF counter block (0x1000_4000)
-    dma_windows: bool = True         # the DMA window registers (0x1000_3000; coprocessors need them)
     regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
     pipeline: bool = False           # the F/D/X/W core with a registered fetch address (docs/core.md)
     debug: bool = False              # the Debug Module (hdl/debug/) and its lock page (0x1000_5000)
@@ -87,7 +87,7 @@ class SocConfig:
 
 
 CONFIGS = {
-    "small": SocConfig("small", (), pmp_entries=0, perf=False, dma_windows=False, regfile_bram=True,
+    "small": SocConfig("small", (), pmp_entries=0, perf=False, regfile_bram=True,
                        description="core without PMP, register file in block RAM + RAM + UART + "
                                    "timer (small FPGAs)"),
     "minimal": SocConfig("minimal", (), description="core + RAM + UART + timer"),

@@ -50,6 +50,9 @@ The block sees none of the registers: it gets ``start`` (with ``op``), ``abort``
 (:class:`ControlSignature`).
 """
 
+import functools
+import operator
+
 from amaranth import *
 from amaranth.lib import wiring, enum
 from amaranth.lib.wiring import In, Out
@@ -60,7 +63,7 @@ from .regs import Field, Register, RegisterMap, RegisterBank, RegisterSignature
 
 
 __all__ = ["COMMON_CAUSES", "CONTROL_REGS", "CONTROL_STRIDE", "SLOT_REGS_END",
-           "slot_registers", "ControlSignature", "CoprocessorControl"]
+           "slot_registers", "ControlSignature", "CoprocessorControl", "ControlPage"]
 
 
 #: Causes every block's ``Cause`` enum must have (its own values and descriptions); the
@@ -356,4 +359,56 @@ class CoprocessorControl(wiring.Component):
         with m.If(wipe_start):
             m.d.sync += [wiping.eq(1), running.eq(0), aborting.eq(0), cycles.eq(0),
                          done.eq(0), error.eq(0), cause.eq(self.cause_enum.NONE)]
+        return m
+
+
+class ControlPage(wiring.Component):
+    """The SoC's M-only control page (4 KiB): slot *k*'s section (:data:`CONTROL_REGS`) at
+    *k* · :data:`CONTROL_STRIDE`, decoded to the ``ctl_bus`` of the coprocessor in slot *k*.
+
+    ``slots``: the slot numbers present. Port ``bus`` In(WishboneSignature(addr_width=10)), one
+    port ``slot<k>`` Out(WishboneSignature(addr_width=6)) per present slot. Each section is a
+    :class:`RegisterBank` (answers one cycle later, never stalls), so the page never stalls
+    either; a section no coprocessor occupies answers with a bus error one cycle later.
+    """
+
+    def __init__(self, *, slots):
+        slots = list(slots)
+        n = 0x1000 // CONTROL_STRIDE
+        for k in slots:
+            if not isinstance(k, int) or not 0 <= k < n:
+                raise ValueError(f"slot must be an integer in 0..{n - 1}, not {k!r}")
+        if len(set(slots)) != len(slots):
+            raise ValueError(f"slots listed twice: {slots}")
+        self.slots = sorted(slots)
+        super().__init__({
+            "bus": In(WishboneSignature(addr_width=10)),
+            **{f"slot{k}": Out(WishboneSignature(addr_width=6)) for k in self.slots},
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        sel = bus.adr[6:10]
+        hit = Signal()
+        for k in self.slots:
+            sec = getattr(self, f"slot{k}")
+            m.d.comb += [
+                sec.adr.eq(bus.adr[:6]), sec.dat_w.eq(bus.dat_w), sec.sel.eq(bus.sel),
+                sec.we.eq(bus.we), sec.cyc.eq(bus.cyc & (sel == k)),
+                sec.stb.eq(bus.stb & (sel == k)),
+            ]
+            with m.If(sel == k):
+                m.d.comb += hit.eq(1)
+        # Responses: only the section that took the request answers, one cycle later.
+        miss = Signal()
+        m.d.sync += miss.eq(bus.cyc & bus.stb & ~hit)
+        secs = [getattr(self, f"slot{k}") for k in self.slots]
+        m.d.comb += [
+            bus.ack.eq(Cat(C(0, 1), *(s.ack for s in secs)).any()),
+            bus.err.eq(Cat(*(s.err for s in secs), miss).any()),
+        ]
+        # A bank's read data is 0 outside its response cycle: the OR is the answering one.
+        if secs:
+            m.d.comb += bus.dat_r.eq(functools.reduce(operator.or_, (s.dat_r for s in secs)))
         return m

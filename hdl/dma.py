@@ -1,4 +1,4 @@
-"""The one DMA engine design every coprocessor reuses, and the global DMA window registers.
+"""The one DMA engine design every coprocessor reuses.
 
 Each coprocessor owns one :class:`DMAEngine` instance (one per coprocessor slot, all of the
 same design) and talks to it through a :class:`DMAChannelSignature`: it hands the engine a
@@ -7,7 +7,8 @@ produces a stream of 32-bit words. The engine moves at most one word per cycle o
 Wishbone initiator port.
 
 Confinement: a descriptor is accepted only if its whole byte range lies inside one of the
-:data:`N_WINDOWS` windows of the engine's ``windows`` input (base/limit pairs with read and
+:data:`N_WINDOWS` windows of the engine's ``windows`` input (its own slot's windows, set by
+M-mode in the slot's section of the control page, :mod:`gluon.hdl.coproctl`) (base/limit pairs with read and
 write permission). Anything else is refused with ``error`` and *no* bus transaction is made.
 Descriptors must be word aligned and move at least one word. Every beat is checked again, in
 the cycle it is issued, against the windows of that cycle: a beat outside them is never issued
@@ -36,11 +37,10 @@ from amaranth.lib import wiring, data, stream, fifo
 from amaranth.lib.wiring import In, Out
 
 from .bus import WishboneSignature
-from .regs import Field, Register, RegisterMap, RegisterBank
 
 
 __all__ = ["N_WINDOWS", "DMACommand", "DMAChannelSignature", "DMARequestSignature",
-           "WindowSignature", "DMAControlSignature", "DMAWindows", "DMAEngine", "DMAMover",
+           "WindowSignature", "DMAControlSignature", "DMAEngine", "DMAMover",
            "in_windows"]
 
 
@@ -112,7 +112,8 @@ class WindowLayout(data.Struct):
 
 
 class WindowSignature(wiring.Signature):
-    """The window configuration broadcast from :class:`DMAWindows` to every DMA engine."""
+    """One engine's window set, from its slot's control component
+    (:class:`gluon.hdl.coproctl.CoprocessorControl`) to the engine."""
 
     def __init__(self):
         super().__init__({"win": Out(data.ArrayLayout(WindowLayout, N_WINDOWS))})
@@ -146,76 +147,6 @@ def in_windows(windows, byte_addr, end, write):
         perm = Mux(write, w.w, w.r)
         hits.append(perm & (byte_addr >= w.base) & (end <= w.limit) & (w.base < w.limit))
     return Cat(*hits).any()
-
-
-def _window_regs():
-    regs = []
-    for i in range(N_WINDOWS):
-        regs += [
-            Register(f"WIN{i}_BASE", 16 * i + 0, "ext",
-                     desc=f"Window {i}: first byte address (word aligned). Ignores writes when locked."),
-            Register(f"WIN{i}_LIMIT", 16 * i + 4, "ext",
-                     desc=f"Window {i}: first byte address past the window. Ignores writes when locked."),
-            Register(f"WIN{i}_CTRL", 16 * i + 8, "ext", [
-                Field("R", 1, desc="DMA may read memory in this window"),
-                Field("W", 1, desc="DMA may write memory in this window"),
-                Field("LOCK", 1, desc="Freeze this window (BASE, LIMIT, CTRL) until reset"),
-            ], desc=f"Window {i}: permissions and lock."),
-        ]
-    return RegisterMap("DMA", regs, desc=(
-        "Global DMA windows: the only memory any coprocessor's DMA engine may touch. "
-        "M-mode configures them; a window with LOCK set cannot change until reset. "
-        "All windows are closed (no permission) after reset."))
-
-
-class DMAWindows(wiring.Component):
-    """The global DMA window registers (M-mode only), broadcast to every engine.
-
-    ``flush`` pulses in the cycle a write reaches an unlocked window register: the SoC gives
-    it to every engine's ``ctl.flush``, so a window change also ends the descriptors in
-    flight and drops the words waiting in the engines' FIFOs (the new window is in place at
-    the edge that acknowledges the store, and every beat is checked against it)."""
-
-    REGS = _window_regs()
-
-    def __init__(self):
-        super().__init__({
-            "bus": In(WishboneSignature(addr_width=(self.REGS.size // 4 - 1).bit_length())),
-            "cfg": Out(WindowSignature()),
-            "flush": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=self.bus.signature.addr_width)
-        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
-        for i in range(N_WINDOWS):
-            win = self.cfg.win[i]
-            lock = Signal(name=f"win{i}_lock")
-            base = getattr(regs, f"win{i}_base")
-            limit = getattr(regs, f"win{i}_limit")
-            ctrl = getattr(regs, f"win{i}_ctrl")
-            m.d.comb += [
-                base.r_data.eq(win.base),
-                limit.r_data.eq(win.limit),
-                ctrl.r_data.r.eq(win.r),
-                ctrl.r_data.w.eq(win.w),
-                ctrl.r_data.lock.eq(lock),
-            ]
-            with m.If(~lock):
-                with m.If(base.w_stb | limit.w_stb | ctrl.w_stb):
-                    m.d.comb += self.flush.eq(1)
-                with m.If(base.w_stb):
-                    m.d.sync += win.base.eq(base.w_data.as_value() & ~3)
-                with m.If(limit.w_stb):
-                    m.d.sync += win.limit.eq(limit.w_data.as_value() & ~3)
-                with m.If(ctrl.w_stb):
-                    m.d.sync += [
-                        win.r.eq(ctrl.w_data.r),
-                        win.w.eq(ctrl.w_data.w),
-                        lock.eq(ctrl.w_data.lock),
-                    ]
-        return m
 
 
 class DMAEngine(wiring.Component):

@@ -12,7 +12,7 @@ from pathlib import Path
 import sys
 
 from .config import get_config
-from .soc import GluonSoC, IRQ_MIP_BASE
+from .soc import GluonSoC, IRQ_MIP_BASE, COPRO_BASE, SLOT_SIZE, MAX_SLOTS
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +39,11 @@ def header_text(mmap):
         "#define GLUON_REGS_H",
         "#include <stdint.h>",
         "",
+        "/* Coprocessor slot k's page: GLUON_SLOT_BASE + k * GLUON_SLOT_SIZE (k < GLUON_MAX_SLOTS). */",
+        f"#define GLUON_SLOT_BASE 0x{COPRO_BASE:08X}u",
+        f"#define GLUON_SLOT_SIZE 0x{SLOT_SIZE:X}u",
+        f"#define GLUON_MAX_SLOTS {MAX_SLOTS}",
+        "",
     ]
     for r in mmap:
         name, base, size, regs = r.name, r.base, r.size, r.regs
@@ -47,6 +52,9 @@ def header_text(mmap):
                    + (f" -- {regs.desc}" if regs is not None and regs.desc else "") + " */")
         out.append(f"#define GLUON_{name}_BASE 0x{base:08X}u")
         out.append(f"#define GLUON_{name}_SIZE 0x{size:X}u")
+        if r.stride is not None:
+            out.append(f"/* one section per coprocessor slot: GLUON_{name}_<REG>(slot) */")
+            out.append(f"#define GLUON_{name}_STRIDE 0x{r.stride:X}u")
         if r.slot is not None:
             out.append(f"#define GLUON_{name}_SLOT {r.slot}")
         if r.irq is not None:
@@ -54,10 +62,15 @@ def header_text(mmap):
         if regs is None:
             out.append("")
             continue
+        stride = r.stride
         for r in regs:
             p = f"GLUON_{name}_{r.name}"
             out.append(f"#define {p}_OFFSET 0x{r.offset:X}u")
-            out.append(f"#define {p} (*(volatile uint32_t *)(GLUON_{name}_BASE + 0x{r.offset:X}u))")
+            if stride is None:
+                out.append(f"#define {p} (*(volatile uint32_t *)(GLUON_{name}_BASE + 0x{r.offset:X}u))")
+            else:
+                out.append(f"#define {p}(slot) (*(volatile uint32_t *)(GLUON_{name}_BASE + "
+                           f"(uint32_t)(slot) * GLUON_{name}_STRIDE + 0x{r.offset:X}u))")
             if not (len(r.fields) == 1 and r.fields[0].width == 32):
                 for f in r.fields:
                     out.append(f"#define {p}_{f.name}_SHIFT {f.offset}")
@@ -101,6 +114,11 @@ def doc_text(mmap):
         out.append(f"Base `0x{base:08X}`, {size:#x} bytes." + (" M-mode only." if r.m_only else "")
                    + (f" {regs.desc}" if regs is not None and regs.desc else ""))
         out.append("")
+        if r.stride is not None:
+            out.append(f"One section per coprocessor slot: slot *k*'s registers at base + k · "
+                       f"{r.stride:#x} + offset (C: `GLUON_{name}_<REG>(slot)`, with the slot "
+                       f"number `GLUON_<BLOCK>_SLOT`).")
+            out.append("")
         if regs is None:
             continue
         out.append("| offset | register | access | fields | description |")

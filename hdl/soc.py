@@ -12,7 +12,7 @@ checked against it (tests/test_addrmap.py).
 0x1000_0000     4 KiB     UART (TXDATA at +0)
 0x1000_1000     4 KiB     SYSINFO (what this SoC contains)
 0x1000_2000     4 KiB     SIMCTRL (end a simulation; M-mode only)
-0x1000_3000     4 KiB     DMA windows (M-mode only)
+0x1000_3000     4 KiB     COPROCTL coprocessor control (M-mode only; slot k's section at k·0x100)
 0x1000_4000     4 KiB     PERF (performance counters; M-mode only)
 0x1000_5000     4 KiB     DEBUG lock (M-mode only; configurations with the Debug Module)
 0x2000_0000     4 KiB ×n  coprocessor slots (slot *k* at 0x2000_0000 + k·0x1000)
@@ -36,7 +36,8 @@ from .ram import RAM
 from .clint import CLINT
 from .uart import UART
 from .sysinfo import SysInfo, SimCtrl
-from .dma import DMAWindows, DMAEngine
+from .dma import DMAEngine
+from .coproctl import CONTROL_REGS, CONTROL_STRIDE, ControlPage
 from .perf import PerfCounters, N_SLOTS as PERF_SLOTS
 from .config import SocConfig, coprocessor_class
 from .debug import DebugModule, DebugLock, BusShare, DmiSignature
@@ -62,7 +63,9 @@ class Device:
     ``registered``: the decoder hands it requests from registers (one cycle more per access;
     only for register banks, which never stall); ``m_only``: only M-mode may access it, whatever
     PMP says (the core's fixed rule in configurations with PMP, docs/security.md); ``irq``: its
-    local interrupt line, or None; ``present(config)``: whether a configuration has it."""
+    local interrupt line, or None; ``present(config)``: whether a configuration has it;
+    ``stride``: ``regs`` repeat once per coprocessor slot, slot *k*'s copy at ``k * stride``
+    (None: one copy at offset 0)."""
     name: str
     base: int
     size: int
@@ -74,12 +77,14 @@ class Device:
     m_only: bool = False
     irq: int | None = None
     present: Callable = lambda config: True
+    stride: int | None = None
 
 
 @dataclass(frozen=True)
 class Region:
     """One window of a configuration's address map (:func:`address_map`): ``regs`` is the
-    block's RegisterMap (None for RAM), ``slot`` the coprocessor slot or None."""
+    block's RegisterMap (None for RAM), ``slot`` the coprocessor slot or None, ``stride`` as
+    in :class:`Device`."""
     name: str
     base: int
     size: int
@@ -88,6 +93,7 @@ class Region:
     m_only: bool = False
     irq: int | None = None
     slot: int | None = None
+    stride: int | None = None
 
     @property
     def end(self):
@@ -105,10 +111,12 @@ ADDRESS_MAP = (
     # M-mode only: a U-mode task must not be able to end a simulation.
     Device("SIMCTRL", 0x1000_2000, SLOT_SIZE, SimCtrl.REGS, lambda soc: SimCtrl(), "simctrl",
            hold=False, m_only=True),
-    # M-mode only: the windows bound what every DMA engine may touch. Without them (config
-    # small) the page is unmapped: an access faults on the bus error instead, the same trap.
-    Device("DMA", 0x1000_3000, SLOT_SIZE, DMAWindows.REGS, lambda soc: DMAWindows(),
-           "dma_windows", m_only=True, present=lambda config: config.dma_windows),
+    # M-mode only: each slot's owner, interrupt enable, wipe and its DMA engine's windows
+    # (hdl/coproctl.py). Without coprocessors the page is unmapped: an access faults on the
+    # bus error instead, the same trap.
+    Device("COPROCTL", 0x1000_3000, SLOT_SIZE, CONTROL_REGS,
+           lambda soc: ControlPage(slots=soc.controlled_slots), "coproctl",
+           m_only=True, present=lambda config: bool(config.coprocessors), stride=CONTROL_STRIDE),
     # M-mode only: the per-slot busy and DMA counts reveal M-mode's coprocessor activity.
     Device("PERF", 0x1000_4000, SLOT_SIZE, PerfCounters.REGS, lambda soc: PerfCounters(), "perf",
            m_only=True, present=lambda config: config.perf),
@@ -128,7 +136,7 @@ def address_map(config, coprocessors=None):
     if coprocessors is None:
         coprocessors = [coprocessor_class(name) for name in config.coprocessors]
     regions = [Region(d.name, d.base, d.size, d.regs, registered=d.registered, m_only=d.m_only,
-                      irq=d.irq)
+                      irq=d.irq, stride=d.stride)
                for d in ADDRESS_MAP if d.present(config)]
     for c in sorted(coprocessors, key=lambda c: c.SLOT):
         if not 0 <= c.SLOT < MAX_SLOTS:
@@ -141,7 +149,7 @@ def address_map(config, coprocessors=None):
 
 def m_only_regions(regions):
     """The (base, size) pairs of the M-only regions, with two halves of an aligned block
-    merged into one (SIMCTRL and the DMA page share one compare in the core)."""
+    merged into one (SIMCTRL and the COPROCTL page share one compare in the core)."""
     spans = sorted((r.base, r.size) for r in regions if r.m_only)
     merged = True
     while merged:
@@ -164,8 +172,6 @@ class GluonSoC(wiring.Component):
         if not isinstance(config, SocConfig):
             raise TypeError(f"config must be a SocConfig, not {config!r}")
         self.config = config
-        if config.coprocessors and not config.dma_windows:
-            raise ValueError("coprocessors need the DMA window registers (dma_windows=True)")
         self.ram_init = ram_init
         self.coprocessors = [coprocessor_class(name)(**config.params(name))
                              for name in config.coprocessors]
@@ -203,6 +209,12 @@ class GluonSoC(wiring.Component):
     def core_dbus(self):
         """The core's data bus (for simulation probes; valid after elaboration)."""
         return self.core.dbus
+
+    @property
+    def controlled_slots(self):
+        """The slots whose coprocessor has a control section (the ``ctl_bus`` port of the
+        contract, docs/coprocessor-contract.md)."""
+        return [c.SLOT for c in self.coprocessors if hasattr(c, "ctl_bus")]
 
     @property
     def coprocs_mask(self):
@@ -277,8 +289,14 @@ class GluonSoC(wiring.Component):
             m.submodules[f"{name}_dma"] = engine
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
-            m.d.comb += [engine.windows.win.eq(blocks["DMA"].cfg.win),
-                         engine.ctl.flush.eq(blocks["DMA"].flush)]
+            if hasattr(c, "ctl_bus"):
+                # The contract (docs/coprocessor-contract.md): the slot's control section,
+                # its engine's windows and revocation/wipe come from its own control component.
+                wiring.connect(m, getattr(blocks["COPROCTL"], f"slot{c.SLOT}"), c.ctl_bus)
+                wiring.connect(m, c.dma_windows, engine.windows)
+                wiring.connect(m, c.dma_ctl, engine.ctl)
+            # A block without the control ports has no section and its engine no window: every
+            # descriptor it issues is refused.
             m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 

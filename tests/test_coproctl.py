@@ -447,3 +447,61 @@ def test_reset_wipe_clears_memory_left_from_before_the_reset():
         bad = dirty_state(b.ctx, flops, mems, exclude=_retained(frag))
         assert not bad, bad
     simulate(body, prepare=plant)
+
+
+# ---- the SoC's control page ----------------------------------------------------------------
+
+def test_init_wrong_control_page_slots():
+    from gluon.hdl.coproctl import ControlPage
+    with pytest.raises(ValueError, match="0..15"):
+        ControlPage(slots=[16])
+    with pytest.raises(ValueError, match="twice"):
+        ControlPage(slots=[1, 1])
+
+
+def test_control_page_decodes_each_slot_section():
+    """Slot k's section at k * 0x100 reaches slot k's control registers and no other; a
+    section with no coprocessor answers with a bus error; the page never stalls."""
+    from amaranth import Module
+    from amaranth.lib.wiring import connect
+    from gluon.hdl.coproctl import ControlPage
+
+    m = Module()
+    m.submodules.page = page = ControlPage(slots=[0, 2])
+    m.submodules.a = a = ToySystem()
+    m.submodules.b = b = ToySystem()
+    connect(m, page.slot0, a.ctl_bus)
+    connect(m, page.slot2, b.ctl_bus)
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    win0 = CONTROL_REGS["WIN0_BASE"].offset
+
+    async def bench(ctx):
+        bus = page.bus
+
+        async def access(addr, value=None):
+            ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.sel, 0xF)
+            ctx.set(bus.adr, addr // 4); ctx.set(bus.we, value is not None)
+            ctx.set(bus.dat_w, value or 0)
+            assert not ctx.get(bus.stall)
+            await ctx.tick()
+            ctx.set(bus.stb, 0)
+            for _ in range(4):
+                ack, err, dat = ctx.get(bus.ack), ctx.get(bus.err), ctx.get(bus.dat_r)
+                if ack or err:
+                    ctx.set(bus.cyc, 0)
+                    await ctx.tick()
+                    return ("ack" if ack else "err"), dat
+                await ctx.tick()
+            raise AssertionError(f"no answer at {addr:#x}")
+
+        assert await access(0 * CONTROL_STRIDE + win0, 0x8000_0100) == ("ack", 0)
+        assert await access(2 * CONTROL_STRIDE + win0, 0x8000_0200) == ("ack", 0)
+        assert ctx.get(a.block.dma_windows.win[0].base) == 0x8000_0100
+        assert ctx.get(b.block.dma_windows.win[0].base) == 0x8000_0200
+        assert await access(0 * CONTROL_STRIDE + win0) == ("ack", 0x8000_0100)
+        assert await access(2 * CONTROL_STRIDE + win0) == ("ack", 0x8000_0200)
+        assert (await access(1 * CONTROL_STRIDE + win0, 1))[0] == "err"
+        assert (await access(15 * CONTROL_STRIDE))[0] == "err"
+    sim.add_testbench(bench)
+    sim.run()

@@ -39,7 +39,7 @@ def test_untrusted_user_task_is_stopped():
     la t0, key
     srli t0, t0, 2
     csrw pmpaddr0, t0
-    # entry 1: NAPOT over the UART..DMA pages 0x1000_0000-0x1000_3FFF, U may read/write
+    # entry 1: NAPOT over the UART..COPROCTL pages 0x1000_0000-0x1000_3FFF, U may read/write
     li t0, (0x10000000 >> 2) | ((0x4000 >> 3) - 1)
     csrw pmpaddr1, t0
     # entry 2: NAPOT over all of RAM, RWX for U
@@ -53,7 +53,7 @@ def test_untrusted_user_task_is_stopped():
     csrc mstatus, t0              # MPP = U
     la s0, key
     li s1, 0x20000000             # a coprocessor slot (no PMP entry: denied)
-    li s2, 0x10003000             # DMA window registers (PMP allows, fixed rule denies)
+    li s2, 0x10003010             # COPROCTL: slot 0's WIN0_BASE (PMP allows, fixed rule denies)
     li s3, 0x10000000             # UART (PMP allows, mapped: works)
     li s4, 0x02000000             # CLINT (no PMP entry: denied)
     mret
@@ -62,7 +62,7 @@ user:
 u0: lw a1, 0(s0)                  # read the key -> load access fault
 u1: sw a1, 0(s0)                  # overwrite the key -> store access fault
 u2: sw zero, 0(s1)                # start a coprocessor -> store access fault
-u3: sw s0, 0(s2)                  # move DMA window 0 -> store access fault (M-only rule)
+u3: sw s0, 0(s2)                  # move slot 0's DMA window 0 -> store access fault (M-only rule)
 u4: sw zero, 0(s4)                # CLINT -> store access fault
 u5: csrr a1, mstatus              # M-mode CSR -> illegal
 u6: csrr a1, cycle                # counter not enabled by mcounteren -> illegal
@@ -86,12 +86,12 @@ finished:
 key: .word 0x5EC2E7
 .section .text
 """
-    res, w = run_asm(body)
+    res, w = run_asm(body, config="full")
     assert res.passed, res
     elf = assemble(body)
     lab = {n: symbol(elf, n) for n in [f"u{i}" for i in range(10)] + ["key"]}
     expect = [(5, "u0", lab["key"]), (7, "u1", lab["key"]), (7, "u2", 0x2000_0000),
-              (7, "u3", 0x1000_3000), (7, "u4", 0x0200_0000), (2, "u5", None), (2, "u6", None),
+              (7, "u3", 0x1000_3010), (7, "u4", 0x0200_0000), (2, "u5", None), (2, "u6", None),
               (2, "u7", 0x30200073)]
     for i, (cause, where, tval) in enumerate(expect):
         rec = w[4 * i:4 * i + 4]
@@ -221,7 +221,7 @@ handler:
 
 def test_locked_dma_window_cannot_change_until_reset():
     body = """
-    li s0, 0x10003000            # DMA window registers
+    li s0, 0x10003010            # COPROCTL: slot 0's window registers (WIN0 at +0x10)
     li t0, 0x80010000
     sw t0, 0(s0)                 # WIN0_BASE
     li t0, 0x80011000
@@ -244,7 +244,7 @@ def test_locked_dma_window_cannot_change_until_reset():
     sw t0, 12(gp)
     PASS
 """
-    res, w = run_asm(body)
+    res, w = run_asm(body, config="full")
     assert res.passed, res
     assert w[:4] == [0x80010000, 0x80011000, 0x7, 0x80020000]
 
@@ -261,7 +261,7 @@ def test_sdk_user_task_example(tmp_path):
     text = res.output.decode()
     assert res.passed, text
     assert text.count("M-mode: stopped the task") == 3
-    assert "load access fault" in text and "address 0x10000010" in text and "address 0x20000018" in text
+    assert "load access fault" in text and "address 0x10000010" in text and "address 0x20000008" in text
     assert "faults: 3, key intact, UART intact, coprocessor idle: PASS" in text
 
 

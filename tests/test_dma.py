@@ -211,34 +211,3 @@ def test_flush_discards_buffered_words_and_wipe_zeroes_everything():
         await ctx.tick()
         assert not ctx.get(dut.chan.busy)
     run(body, mem=mem)
-
-
-def test_window_registers_pulse_flush_on_unlocked_writes_only():
-    """DMAWindows.flush (the SoC gives it to every engine's ctl.flush) pulses in the cycle the
-    bank sees a write to an unlocked window register, never for a locked one."""
-    from gluon.hdl.dma import DMAWindows
-    dut = DMAWindows()
-    regs = DMAWindows.REGS
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def bench(ctx):
-        async def write(name, value):
-            bus = dut.bus
-            ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 1); ctx.set(bus.sel, 0xF)
-            ctx.set(bus.adr, regs[name].offset // 4); ctx.set(bus.dat_w, value)
-            await ctx.delay(1e-9)
-            pulse = ctx.get(dut.flush)
-            await ctx.tick()
-            ctx.set(bus.stb, 0); ctx.set(bus.cyc, 0)
-            await ctx.delay(1e-9)
-            assert not ctx.get(dut.flush)
-            await ctx.tick()
-            return pulse
-        assert await write("WIN1_BASE", 0x8000_0000)
-        assert await write("WIN1_CTRL", 0b111)            # R, W, LOCK
-        assert not await write("WIN1_LIMIT", 0x8000_1000)  # locked: ignored, no flush
-        assert ctx.get(dut.cfg.win[1].limit) == 0
-        assert await write("WIN2_LIMIT", 0x8000_1000)
-    sim.add_testbench(bench)
-    sim.run()

@@ -26,14 +26,14 @@ __attribute__((noinline)) static uint32_t loop(void)  /* 64 loads + 64 stores to
 
 int main(void)
 {
-    gluon_dma_window(0, msg, sizeof msg);
-    gluon_dma_window(1, digest, sizeof digest);
+    gluon_copro_window(GLUON_HASH_SLOT, 0, msg, sizeof msg, GLUON_COPRO_R);
+    gluon_copro_window(GLUON_HASH_SLOT, 1, digest, sizeof digest, GLUON_COPRO_W);
     uint32_t idle = loop();
     GLUON_HASH_CTRL = 1u << GLUON_HASH_CTRL_MODE_SHIFT;   /* SHA-256 of 4 KiB: DMA busy */
     GLUON_HASH_SRC = (uint32_t)(uintptr_t)msg;
     GLUON_HASH_LEN = sizeof msg;
     GLUON_HASH_DST = (uint32_t)(uintptr_t)digest;
-    GLUON_HASH_START = 1;
+    GLUON_HASH_START = GLUON_HASH_START_OP_HASH << GLUON_HASH_START_OP_SHIFT;
     uint32_t busy = loop();
     uint32_t still_busy = GLUON_HASH_STATUS & GLUON_HASH_STATUS_BUSY_MASK;
     while (!(GLUON_HASH_STATUS & GLUON_HASH_STATUS_DONE_MASK))

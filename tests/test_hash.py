@@ -1,6 +1,7 @@
-"""Hash coprocessor with the real DMA engine and a RAM model, driven over its Wishbone slot:
-every mode against hashlib / pycryptodome, padding at every length, streaming, misuse,
-DMA window refusal, constant time."""
+"""Hash coprocessor with the real DMA engine and a RAM model, driven over its Wishbone slot
+page and its control section: every mode against hashlib / pycryptodome, padding at every
+length, streaming, misuse, DMA window refusal, constant time, the wipe (every flip-flop of
+block and engine from the netlist)."""
 import hashlib
 import random
 from pathlib import Path
@@ -11,8 +12,9 @@ from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 from Crypto.Hash import keccak as pycryptodome_keccak
 
+from gluon.hdl.coproctl import CONTROL_REGS
 from gluon.hdl.dma import DMAEngine
-from gluon.hdl.hash import HashCoprocessor, Mode, Cause, MODE_PARAMS
+from gluon.hdl.hash import HashCoprocessor, Mode, Op, Cause, MODE_PARAMS
 
 from wbmodel import wishbone_ram
 
@@ -71,6 +73,8 @@ class Harness(Elaboratable):
         m.submodules.copro = self.copro
         m.submodules.dma = self.dma
         connect(m, self.copro.dma, self.dma.chan)
+        connect(m, self.copro.dma_windows, self.dma.windows)
+        connect(m, self.copro.dma_ctl, self.dma.ctl)
         return m
 
 
@@ -81,10 +85,10 @@ class Bench:
         self.ctx, self.h, self.mem = ctx, h, mem
         self.bus = h.copro.bus
 
-    async def read(self, reg):
-        ctx, bus = self.ctx, self.bus
+    async def read(self, reg, *, regs=REGS, bus=None):
+        ctx, bus = self.ctx, bus or self.bus
         ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 0)
-        ctx.set(bus.adr, REGS[reg].offset >> 2); ctx.set(bus.sel, 0xF)
+        ctx.set(bus.adr, regs[reg].offset >> 2); ctx.set(bus.sel, 0xF)
         await ctx.tick()
         ctx.set(bus.stb, 0)
         assert ctx.get(bus.ack) and not ctx.get(bus.err), f"read {reg}: no ack"
@@ -92,20 +96,27 @@ class Bench:
         ctx.set(bus.cyc, 0)
         return value
 
-    async def write(self, reg, value):
-        ctx, bus = self.ctx, self.bus
+    async def write(self, reg, value, *, regs=REGS, bus=None):
+        ctx, bus = self.ctx, bus or self.bus
         ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 1)
-        ctx.set(bus.adr, REGS[reg].offset >> 2); ctx.set(bus.sel, 0xF); ctx.set(bus.dat_w, value)
+        ctx.set(bus.adr, regs[reg].offset >> 2); ctx.set(bus.sel, 0xF); ctx.set(bus.dat_w, value)
         await ctx.tick()
         ctx.set(bus.stb, 0); ctx.set(bus.we, 0)
         ok = ctx.get(bus.ack) and not ctx.get(bus.err)
         ctx.set(bus.cyc, 0)
         return ok
 
-    def window(self, i, base, limit, r=1, w=1):
-        win = self.h.dma.windows.win[i]
-        self.ctx.set(win.base, base); self.ctx.set(win.limit, limit)
-        self.ctx.set(win.r, r); self.ctx.set(win.w, w)
+    async def cread(self, reg):
+        """A register of the slot's section of the control page."""
+        return await self.read(reg, regs=CONTROL_REGS, bus=self.h.copro.ctl_bus)
+
+    async def cwrite(self, reg, value):
+        return await self.write(reg, value, regs=CONTROL_REGS, bus=self.h.copro.ctl_bus)
+
+    async def window(self, i, base, limit, r=1, w=1):
+        assert await self.cwrite(f"WIN{i}_BASE", base)
+        assert await self.cwrite(f"WIN{i}_LIMIT", limit)
+        assert await self.cwrite(f"WIN{i}_CTRL", r | w << 1)
 
     def put(self, addr, data, junk=True):
         """Store bytes at ``addr`` (word aligned); the rest of the last word gets junk."""
@@ -127,14 +138,21 @@ class Bench:
             cycles += 1
             assert cycles < TIMEOUT, "coprocessor hangs"
 
+    async def wait_ready(self):
+        """Until STATUS.BUSY reads 0 (an operation or a wipe)."""
+        for _ in range(TIMEOUT):
+            if not field("STATUS", "BUSY", await self.read("STATUS")):
+                return
+        raise AssertionError("slot stays busy")
+
     async def start(self, mode, src, length, dst, outlen=0, cont=0, more=0):
         await self.write("CTRL", fields("CTRL", MODE=mode.value if isinstance(mode, Mode) else mode,
-                                        CONT=cont, MORE=more))
+                                        MORE=more))
         await self.write("SRC", src)
         await self.write("LEN", length)
         await self.write("DST", dst)
         await self.write("OUTLEN", outlen)
-        await self.write("START", 1)
+        await self.write("START", (Op.CONT if cont else Op.HASH).value)
 
     async def run(self, mode, src, length, dst, outlen=0, cont=0, more=0):
         """One operation to its end. Returns (status, cycles)."""
@@ -174,7 +192,8 @@ def simulate(body, *, stall_pattern=None, **kwargs):
 
     async def bench(ctx):
         b = Bench(ctx, h, mem)
-        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000)
+        await b.wait_ready()                # the wipe that follows a reset
+        await b.window(0, RAM_BASE, RAM_BASE + 0x10_0000)
         await body(b)
     sim.add_testbench(bench)
     sim.run()
@@ -186,7 +205,7 @@ def test_id_and_reset_state():
     async def body(b):
         ident = await b.read("ID")
         assert ident >> 16 == (ord("H") << 8) | ord("S"), hex(ident)
-        assert ident & 0xFFFF >= 1
+        assert ident & 0xFFFF == 2
         assert await b.read("STATUS") == 0
         assert not await b.write("ID", 0), "ID must refuse writes"
     simulate(body)
@@ -358,14 +377,19 @@ def test_misuse_ends_with_defined_errors():
             _expect_error(status, cause, what)
             assert not b.ctx.get(b.h.copro.busy)
         # A read-only window refuses the digest write.
-        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000, r=1, w=0)
+        await b.window(0, RAM_BASE, RAM_BASE + 0x10_0000, r=1, w=0)
         status, _ = await b.run(Mode.SHA256, SRC, 10, DST)
         _expect_error(status, Cause.DMA, "read-only window")
         # A window that does not allow reading refuses the message.
-        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000, r=0, w=1)
+        await b.window(0, RAM_BASE, RAM_BASE + 0x10_0000, r=0, w=1)
         status, _ = await b.run(Mode.KECCAK256, SRC, 10, DST)
         _expect_error(status, Cause.DMA, "write-only window")
-        b.window(0, RAM_BASE, RAM_BASE + 0x10_0000)
+        await b.window(0, RAM_BASE, RAM_BASE + 0x10_0000)
+        # START with an operation that does not exist.
+        for op in (Op.NONE.value, 3):
+            await b.write("START", op)
+            await b.wait_idle()
+            _expect_error(await b.read("STATUS"), Cause.OP, f"op {op}")
         # A CONT after a failed chunk is refused: the streaming state was discarded.
         status, _ = await b.run(Mode.SHA256, SRC, 64, DST, more=1)
         assert not field("STATUS", "ERROR", status)
@@ -390,7 +414,7 @@ def test_start_while_busy_abort_and_irq():
         # START during an operation: refused with BUSY, the running one still finishes right.
         await b.start(Mode.SHA256, SRC, len(msg), DST)
         await b.ctx.tick().repeat(50)
-        await b.write("START", 1)
+        await b.write("START", Op.HASH.value)
         status = await b.read("STATUS")
         assert field("STATUS", "BUSY", status) and field("STATUS", "ERROR", status)
         assert field("STATUS", "CAUSE", status) == Cause.BUSY.value
@@ -419,9 +443,10 @@ def test_start_while_busy_abort_and_irq():
         _expect_error(await b.read("STATUS"), Cause.ABORTED, "shake abort")
         got, _ = await b.hash(Mode.SHAKE128, msg, 400)
         assert got == hashlib.shake_128(msg).digest(400)
-        # IRQ = DONE & IRQ_EN.
+        # IRQ = DONE & the control page's CTRL.IRQ_EN (M owns the slot).
+        irq_en = 1 << CONTROL_REGS["CTRL"].fields[0].offset
         assert not b.ctx.get(b.h.copro.irq)
-        await b.write("IRQ_EN", fields("IRQ_EN", DONE=1))
+        await b.cwrite("CTRL", irq_en)
         assert b.ctx.get(b.h.copro.irq)
         await b.write("STATUS", fields("STATUS", DONE=1))
         assert not b.ctx.get(b.h.copro.irq)
@@ -429,7 +454,7 @@ def test_start_while_busy_abort_and_irq():
         assert not b.ctx.get(b.h.copro.irq)
         await b.wait_idle()
         assert b.ctx.get(b.h.copro.irq)
-        await b.write("IRQ_EN", 0)
+        await b.cwrite("CTRL", 0)
         assert not b.ctx.get(b.h.copro.irq)
     simulate(body)
 

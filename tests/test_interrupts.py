@@ -22,22 +22,22 @@ void gluon_trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval)
     (void)mepc; (void)mtval;
     seen_cause = mcause;
     irqs++;
-    GLUON_HASH_IRQ_EN = 0;                                /* quiet the line */
+    GLUON_COPROCTL_CTRL(GLUON_HASH_SLOT) = 0;             /* quiet the line */
     GLUON_HASH_STATUS = GLUON_HASH_STATUS_DONE_MASK;      /* and acknowledge */
 }
 
 int main(void)
 {
-    gluon_dma_window(0, msg, sizeof msg + sizeof digest + 64);
-    gluon_dma_window(1, digest, sizeof digest);
-    GLUON_HASH_IRQ_EN = 1;
+    gluon_copro_window(GLUON_HASH_SLOT, 0, msg, sizeof msg, GLUON_COPRO_R);
+    gluon_copro_window(GLUON_HASH_SLOT, 1, digest, sizeof digest, GLUON_COPRO_W);
+    GLUON_COPROCTL_CTRL(GLUON_HASH_SLOT) = GLUON_COPROCTL_CTRL_IRQ_EN_MASK;
     set_csr(mie, 1u << (16 + 1 + 0));                    /* local line 1 + slot 0 */
     set_csr(mstatus, 8);
     GLUON_HASH_CTRL = 1u << GLUON_HASH_CTRL_MODE_SHIFT;  /* SHA-256 */
     GLUON_HASH_SRC = (uint32_t)(uintptr_t)msg;
     GLUON_HASH_LEN = 3;
     GLUON_HASH_DST = (uint32_t)(uintptr_t)digest;
-    GLUON_HASH_START = 1;
+    GLUON_HASH_START = GLUON_HASH_START_OP_HASH << GLUON_HASH_START_OP_SHIFT;
     while (!irqs)
         __asm__ volatile("wfi");
     printf("cause %08lx irqs %lu digest ", (unsigned long)seen_cause, (unsigned long)irqs);

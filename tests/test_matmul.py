@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth import *
+from amaranth.hdl import Fragment
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from gluon.hdl.dma import DMAEngine
 
 from wbmodel import wishbone_ram
-from gluon.hdl.matmul import MatMulCoprocessor, Cause, MAX_K, VERSION
+from gluon.hdl.coproctl import CONTROL_REGS
+from gluon.hdl.matmul import MatMulCoprocessor, Cause, Op, MAX_K, VERSION
 from gluon.sim.quantize_mlp import matmul_ref, INT32_MIN, INT32_MAX
 
 
@@ -28,6 +30,8 @@ STORE = {"none": 0, "int8": 1, "int32": 2}
 
 
 class Top(Elaboratable):
+    """The coprocessor and its DMAEngine, wired as the SoC wires a slot."""
+
     def __init__(self, **params):
         self.copro = MatMulCoprocessor(**params)
         self.dma = DMAEngine()
@@ -37,6 +41,8 @@ class Top(Elaboratable):
         m.submodules.copro = self.copro
         m.submodules.dma = self.dma
         wiring.connect(m, self.copro.dma, self.dma.chan)
+        wiring.connect(m, self.copro.dma_windows, self.dma.windows)
+        wiring.connect(m, self.copro.dma_ctl, self.dma.ctl)
         return m
 
 
@@ -92,7 +98,8 @@ class Bench:
     def run(self, body):
         top, ram = self.top, self.ram
         bus = top.dma.bus
-        sim = Simulator(top)
+        self.frag = Fragment.get(top, None)       # (the wipe tests read its netlist)
+        sim = Simulator(self.frag)
         sim.add_clock(1e-6)
 
         def load(byte):
@@ -115,59 +122,73 @@ class Bench:
         sim.add_process(memory)
 
         async def bench(ctx):
-            win = top.dma.windows.win[0]
-            ctx.set(win.base, RAM_BASE)
-            ctx.set(win.limit, RAM_BASE + len(ram.data))
-            ctx.set(win.r, 1)
-            ctx.set(win.w, 1)
+            # M-mode's setup of the slot: one window over RAM, the interrupt; then the wipe
+            # that follows every reset ends.
+            for name, value in (("WIN0_BASE", RAM_BASE), ("WIN0_LIMIT", RAM_BASE + len(ram.data)),
+                                ("WIN0_CTRL", 0b011), ("CTRL", 1)):
+                assert not await self.cwrite(ctx, name, value)
+            await self.wait_idle(ctx)
             await body(ctx, self)
         sim.add_testbench(bench)
         sim.run()
 
-    # -- register access through the Wishbone slot, like firmware --
-    async def write(self, ctx, name, value):
-        bus = self.top.copro.bus
-        ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 1); ctx.set(bus.sel, 0xF)
-        ctx.set(bus.adr, REGS[name].offset // 4)
-        ctx.set(bus.dat_w, value & 0xFFFF_FFFF)
+    # -- register access through the Wishbone slot and the control section, like firmware --
+    async def access(self, ctx, bus, offset, value=None):
+        """Returns the error flag of a write, the value of a read."""
+        ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, value is not None)
+        ctx.set(bus.sel, 0xF); ctx.set(bus.adr, offset // 4)
+        ctx.set(bus.dat_w, (value or 0) & 0xFFFF_FFFF)
         await ctx.tick()
         ctx.set(bus.stb, 0)
         while not (ctx.get(bus.ack) or ctx.get(bus.err)):
             await ctx.tick()
-        err = ctx.get(bus.err)
+        err, data = ctx.get(bus.err), ctx.get(bus.dat_r)
         ctx.set(bus.cyc, 0)
-        return err
+        return err if value is not None else data
+
+    async def write(self, ctx, name, value):
+        return await self.access(ctx, self.top.copro.bus, REGS[name].offset, value)
 
     async def read(self, ctx, name):
-        bus = self.top.copro.bus
-        ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, 0)
-        ctx.set(bus.adr, REGS[name].offset // 4)
-        await ctx.tick()
-        ctx.set(bus.stb, 0)
-        while not (ctx.get(bus.ack) or ctx.get(bus.err)):
-            await ctx.tick()
-        value = ctx.get(bus.dat_r)
-        ctx.set(bus.cyc, 0)
-        return value
+        return await self.access(ctx, self.top.copro.bus, REGS[name].offset)
+
+    async def cwrite(self, ctx, name, value):
+        return await self.access(ctx, self.top.copro.ctl_bus, CONTROL_REGS[name].offset, value)
+
+    async def cread(self, ctx, name):
+        return await self.access(ctx, self.top.copro.ctl_bus, CONTROL_REGS[name].offset)
 
     async def status(self, ctx):
         v = await self.read(ctx, "STATUS")
         return {"busy": v & 1, "done": (v >> 1) & 1, "error": (v >> 2) & 1,
-                "cause": Cause((v >> 4) & 0xF)}
+                "cause": Cause((v >> 8) & 0xF)}
+
+    async def wait_idle(self, ctx, limit=5000):
+        for _ in range(limit):
+            st = await self.status(ctx)
+            if not st["busy"]:
+                return st
+        raise AssertionError("slot stayed busy")
+
+    async def start(self, ctx, op=None):
+        op = self.op if op is None else op
+        return await self.write(ctx, "START", op.value if isinstance(op, Op) else op)
 
     async def program(self, ctx, *, a, lda, b, ldb, c=0, ldc=0, m, n, k, store="int8",
                       acc=False, bias=None, relu=False, qmul=1 << 30, qshift=0, qzp=0):
-        op = int(acc) | STORE.get(store, store) << 1 | int(bias is not None) << 3 | int(relu) << 4
+        mode = STORE.get(store, store) | int(bias is not None) << 2 | int(relu) << 3
+        self.op = Op.MAC if acc else Op.MUL
         for name, value in [("A_ADDR", a), ("B_ADDR", b), ("C_ADDR", c),
                             ("BIAS_ADDR", bias or 0), ("A_STRIDE", lda), ("B_STRIDE", ldb),
-                            ("C_STRIDE", ldc), ("M", m), ("N", n), ("K", k), ("OP", op),
-                            ("QMUL", qmul), ("QSHIFT", qshift), ("QZP", qzp), ("IRQ_EN", 1)]:
+                            ("C_STRIDE", ldc), ("M", m), ("N", n), ("K", k), ("MODE", mode),
+                            ("QMUL", qmul), ("QSHIFT", qshift), ("QZP", qzp)]:
             assert not await self.write(ctx, name, value)
 
     async def start_and_wait(self, ctx, timeout=200_000):
-        await self.write(ctx, "START", 1)
+        await self.start(ctx)
+        done = self.top.copro.ctl.slot.status.r_data.done   # STATUS.DONE (irq: M owner only)
         for _ in range(timeout):
-            if ctx.get(self.top.copro.irq):
+            if ctx.get(done):
                 break
             await ctx.tick()
         else:
@@ -176,7 +197,7 @@ class Bench:
         cycles = await self.read(ctx, "CYCLES")
         assert not ctx.get(self.top.copro.busy)
         await self.write(ctx, "STATUS", 2)                 # acknowledge
-        assert not ctx.get(self.top.copro.irq)
+        assert not ctx.get(self.top.copro.irq) and not ctx.get(done)
         return st, cycles
 
 
@@ -397,21 +418,42 @@ def test_misuse_ends_with_error_never_hangs():
         st, _ = await b.start_and_wait(ctx)
         assert not st["error"]
 
-        # START while busy, then ABORT: both end the running operation.
-        for reg, cause in (("START", Cause.BUSY), ("ABORT", Cause.ABORTED)):
+        # START.OP that is not an operation.
+        for op in (Op.NONE, 3):
             await b.program(ctx, **good)
-            await b.write(ctx, "START", 1)
-            await ctx.tick().repeat(40)
-            assert (await b.status(ctx))["busy"]
-            await b.write(ctx, reg, 1)
-            for _ in range(100):
-                if ctx.get(b.top.copro.irq):
-                    break
-                await ctx.tick()
-            st = await b.status(ctx)
-            assert st == {"busy": 0, "done": 1, "error": 1, "cause": cause}, st
-            assert not ctx.get(b.top.dma.chan.busy)
-            await b.write(ctx, "STATUS", 2)
+            b.op = op
+            st, cycles = await b.start_and_wait(ctx, timeout=5000)
+            assert st == {"busy": 0, "done": 1, "error": 1, "cause": Cause.BAD_OP}, (op, st)
+
+        # START while busy is refused (ERROR, CAUSE = BUSY) and the running operation goes on
+        # to its exact result; ABORT ends it.
+        c32 = ram.reserve(5 * 28)
+        await b.program(ctx, **{**good, "c": c32, "ldc": 28, "store": "int32"})
+        await b.start(ctx)
+        await ctx.tick().repeat(40)
+        assert (await b.status(ctx))["busy"]
+        await b.start(ctx)
+        st = await b.status(ctx)
+        assert st == {"busy": 1, "done": 0, "error": 1, "cause": Cause.BUSY}, st
+        await ctx.tick().until(b.top.copro.irq)
+        st = await b.status(ctx)
+        assert st == {"busy": 0, "done": 1, "error": 1, "cause": Cause.BUSY}, st
+        want, _ = matmul_ref(A, B, store="int32")
+        assert np.array_equal(ram.read_matrix(c32, 28, 5, 7, np.int32), want)
+        await b.write(ctx, "STATUS", 6)
+        await b.program(ctx, **good)
+        await b.start(ctx)
+        await ctx.tick().repeat(40)
+        assert (await b.status(ctx))["busy"]
+        await b.write(ctx, "ABORT", 1)
+        for _ in range(100):
+            if ctx.get(b.top.copro.irq):
+                break
+            await ctx.tick()
+        st = await b.status(ctx)
+        assert st == {"busy": 0, "done": 1, "error": 1, "cause": Cause.ABORTED}, st
+        assert not ctx.get(b.top.dma.chan.busy)
+        await b.write(ctx, "STATUS", 6)
         # ABORT while idle does nothing.
         assert not await b.write(ctx, "ABORT", 1)
         assert (await b.status(ctx))["done"] == 0
@@ -435,7 +477,7 @@ def test_abort_during_store_and_under_bus_stalls():
             bb, ldb = b.ram.matrix(B)
             await b.program(ctx, a=a, lda=lda, b=bb, ldb=ldb, c=b.ram.reserve(1024), ldc=64,
                             m=16, n=16, k=12, store="int32")
-            await b.write(ctx, "START", 1)
+            await b.start(ctx)
             await ctx.tick().repeat(when)
             await b.write(ctx, "ABORT", 1)
             for _ in range(100):
@@ -459,12 +501,12 @@ def test_irq_enable_and_acknowledge():
         bb, ldb = b.ram.matrix(B)
         await b.program(ctx, a=a, lda=lda, b=bb, ldb=ldb, c=b.ram.reserve(16), ldc=4,
                         m=2, n=2, k=3)
-        await b.write(ctx, "IRQ_EN", 0)
-        await b.write(ctx, "START", 1)
+        await b.cwrite(ctx, "CTRL", 0)                       # IRQ_EN (M-only control page)
+        await b.start(ctx)
         await ctx.tick().until(~b.top.copro.busy)
         st = await b.status(ctx)
         assert st["done"] and not ctx.get(b.top.copro.irq)
-        await b.write(ctx, "IRQ_EN", 1)
+        await b.cwrite(ctx, "CTRL", 1)
         assert ctx.get(b.top.copro.irq)
         await b.write(ctx, "STATUS", 2)
         assert not ctx.get(b.top.copro.irq) and not (await b.status(ctx))["done"]
@@ -530,7 +572,7 @@ def test_constant_time(requant_dsp):
                 await b.program(ctx, a=a, lda=lda, b=bb, ldb=ldb, c=b.ram.reserve(M * 64),
                                 ldc=64, m=M, n=N, k=K, store=store, bias=bias_addr, relu=True,
                                 qmul=int(rng.integers(0, INT32_MAX)), qshift=int(rng.integers(0, 32)))
-                await b.write(ctx, "START", 1)
+                await b.start(ctx)
                 t = 0
                 while not ctx.get(b.top.copro.irq):
                     await ctx.tick()
@@ -678,9 +720,13 @@ def test_firmware_matmul_vs_numpy(tmp_path, config_name):
     for idx, (case, line) in enumerate(zip(MATMUL_TEST_CASES, lines)):
         got = int(line.rsplit("fnv=", 1)[1], 16)
         assert got == matmul_test_expected(idx, case), line
-    assert "misuse: outside the window -> 5, 5; then 0: ok" in out
-    assert ("nonblocking: start 0 0, busy 6 6, poll 0, wait 0 0, same C yes, wait again 16, "
-            "tiled 0 1 0: ok") in out, out
+    dma, busy = Cause.DMA.value, Cause.BUSY.value
+    assert f"misuse: outside the window -> {dma}, {dma}; then 0: ok" in out
+    assert (f"nonblocking: start 0 0, busy {busy} {busy}, poll 0, wait 0 0, same C yes, wait "
+            "again 16, tiled 0 1 0: ok") in out, out
+    # The driver after a wipe: between two calls, and under a started + a queued call.
+    assert ("wipe: between calls 0 0 0, regs cleared yes, same C yes; queued 0 0, wipe 0, "
+            "wait 18 0, same C yes: ok") in out, out
 
 
 def test_firmware_mlp_digits(tmp_path):
@@ -699,8 +745,8 @@ def test_firmware_mlp_digits(tmp_path):
 
 
 def test_c_header_matches_hardware():
-    """gluon/matmul.h's error codes are regs.h's generated CAUSE constants; it repeats MAX_K,
-    matmul.c the OP.STORE values."""
+    """gluon/matmul.h's error codes are regs.h's generated CAUSE constants; it repeats MAX_K;
+    matmul.c takes MODE.STORE and START.OP values from regs.h (no number of its own)."""
     h = (FIRMWARE / "include" / "gluon" / "matmul.h").read_text()
     regs_h = (FIRMWARE / "include" / "gluon" / "regs.h").read_text()
     for cause in Cause:
@@ -711,8 +757,13 @@ def test_c_header_matches_hardware():
     assert int(re.search(r"#define GLUON_MATMUL_MAX_K (\d+)", h).group(1)) == MAX_K
     c = (FIRMWARE / "drivers" / "matmul.c").read_text()
     from gluon.hdl.matmul import Store
-    assert f"#define STORE_INT8  {Store.INT8.value}u" in c
-    assert f"#define STORE_INT32 {Store.INT32.value}u" in c
+    for store in (Store.INT8, Store.INT32):
+        assert f"#define GLUON_MATMUL_MODE_STORE_{store.name} {store.value}u\n" in regs_h
+        assert re.search(rf"#define STORE_{store.name}\s+GLUON_MATMUL_MODE_STORE_{store.name}\n", c)
+    assert f"#define GLUON_MATMUL_START_OP_MUL {Op.MUL.value}u\n" in regs_h
+    assert "GLUON_MATMUL_START_OP_MUL" in c
+    # Every register access in the driver is through regs.h's names: no address literal.
+    assert not re.search(r"0x[12]000[0-9a-fA-F]{4}", c)
 
 
 def test_mlp_model_header_is_the_integer_reference():
@@ -741,3 +792,17 @@ def test_mlp_model_header_is_the_integer_reference():
     assert np.array_equal(np.argmax(logits, axis=1), arrays["expected"])
     assert np.sum(arrays["expected"] == arrays["labels"]) == d["MLP_INT_CORRECT"]
     assert d["MLP_INT_CORRECT"] / d["MLP_IMAGES"] > 0.9
+
+
+def test_docs_tables_are_the_enums():
+    """docs/matmul.md's START.OP, MODE.STORE and CAUSE tables list exactly the enums' members
+    with their values (the C constants come from the same enums through regs.h)."""
+    from gluon.hdl.matmul import Store
+    text = (Path(__file__).resolve().parent.parent / "docs" / "matmul.md").read_text()
+    for header, enum_cls in (("| OP | name |", Op), ("| STORE | name |", Store)):
+        table = text[text.index(header):].split("\n\n")[0]
+        rows = dict(re.findall(r"^\| (\d+) \| (\w+) \|", table, re.M))
+        assert rows == {str(m.value): m.name for m in enum_cls}, (enum_cls, rows)
+    rows = dict(re.findall(r"^\| (\d+) \| (\w+) \|", text[text.index("## Errors"):
+                                                        text.index("## Wipe")], re.M))
+    assert rows == {str(c.value): c.name for c in Cause if c is not Cause.NONE}, rows

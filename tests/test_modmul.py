@@ -15,8 +15,9 @@ from amaranth.lib.wiring import In, connect
 from amaranth.sim import Simulator
 
 from gluon.hdl.bus import WishboneSignature
+from gluon.hdl.coproctl import CONTROL_REGS
 from gluon.hdl.dma import DMAEngine
-from gluon.hdl.modmul import ModMulCoprocessor, OpCode, Cause, encode, XIN_WAIT
+from gluon.hdl.modmul import ModMulCoprocessor, OpCode, Op, Cause, encode, XIN_WAIT
 
 
 REGS = ModMulCoprocessor.REGS
@@ -38,6 +39,14 @@ O = OpCode
 def field(reg, name, value):
     f = next(f for f in REGS[reg].fields if f.name == name)
     return (value >> f.offset) & ((1 << f.width) - 1)
+
+
+def mask(reg, name):
+    f = next(f for f in REGS[reg].fields if f.name == name)
+    return ((1 << f.width) - 1) << f.offset
+
+
+W1C = mask("STATUS", "DONE") | mask("STATUS", "ERROR")     # clears DONE and ERROR
 
 
 class RAM(wiring.Component):
@@ -82,6 +91,8 @@ class Harness(Elaboratable):
         m.submodules.dma = self.dma
         m.submodules.ram = self.ram
         connect(m, self.copro.dma, self.dma.chan)
+        connect(m, self.copro.dma_windows, self.dma.windows)
+        connect(m, self.copro.dma_ctl, self.dma.ctl)
         connect(m, self.dma.bus, self.ram.bus)
         return m
 
@@ -95,10 +106,12 @@ class Bench:
     def word(self, addr):
         return self.h.ram.mem.data[(addr - RAM_BASE) >> 2]
 
-    async def _access(self, reg, we, value=0):
-        ctx, bus = self.ctx, self.bus
+    async def _access(self, reg, we, value=0, *, ctl=False):
+        ctx = self.ctx
+        bus = self.h.copro.ctl_bus if ctl else self.bus
+        offset = (CONTROL_REGS if ctl else REGS)[reg].offset
         ctx.set(bus.cyc, 1); ctx.set(bus.stb, 1); ctx.set(bus.we, we); ctx.set(bus.sel, 0xF)
-        ctx.set(bus.adr, REGS[reg].offset >> 2); ctx.set(bus.dat_w, value)
+        ctx.set(bus.adr, offset >> 2); ctx.set(bus.dat_w, value)
         await ctx.tick()
         ctx.set(bus.stb, 0); ctx.set(bus.we, 0)
         ack, err, data = ctx.get(bus.ack), ctx.get(bus.err), ctx.get(bus.dat_r)
@@ -113,6 +126,24 @@ class Bench:
     async def write(self, reg, value):
         ack, err, _ = await self._access(reg, 1, value)
         return ack and not err
+
+    async def cwrite(self, reg, value):
+        """A write to the slot's section of the (M-only) control page."""
+        ack, err, _ = await self._access(reg, 1, value, ctl=True)
+        assert ack and not err, f"control write {reg}: no ack"
+
+    async def cread(self, reg):
+        ack, err, data = await self._access(reg, 0, ctl=True)
+        assert ack and not err, f"control read {reg}: no ack"
+        return data
+
+    async def window(self, i, base, limit, r=1, w=1):
+        await self.cwrite(f"WIN{i}_BASE", base)
+        await self.cwrite(f"WIN{i}_LIMIT", limit)
+        await self.cwrite(f"WIN{i}_CTRL", r | w << 1)
+
+    async def state(self, name):
+        return field("STATE", name, await self.read("STATE"))
 
     def put(self, addr, value, limbs):
         for i in range(limbs):
@@ -155,7 +186,7 @@ class Bench:
         assert field("STATUS", "CAUSE", status) == cause.value, \
             f"cause {field('STATUS', 'CAUSE', status)}, expected {cause}"
         if pc is not None:
-            assert field("STATUS", "PC", status) == pc
+            assert await self.state("PC") == pc
         return status
 
     async def setmod(self, n, limbs, offset=0):
@@ -204,10 +235,11 @@ def simulate(body, **kw):
     sim.add_clock(1e-6)
 
     async def bench(ctx):
-        win = h.dma.windows.win[0]
-        ctx.set(win.base, RAM_BASE); ctx.set(win.limit, RAM_BASE + RAM_SIZE)
-        ctx.set(win.r, 1); ctx.set(win.w, 1)
-        await body(Bench(ctx, h))
+        b = Bench(ctx, h)
+        await ctx.tick()
+        await b.wait_idle()                 # the wipe that follows a reset
+        await b.window(0, RAM_BASE, RAM_BASE + RAM_SIZE)
+        await body(b)
     sim.add_testbench(bench)
     sim.run()
 
@@ -234,7 +266,7 @@ def arith_expected(a, b, n, limbs):
 
 def test_id_info_and_reset_state():
     async def body(b):
-        assert await b.read("ID") == 0x4D4D_0001
+        assert await b.read("ID") == 0x4D4D_0002
         info = await b.read("INFO")
         assert [field("INFO", f, info) for f in ("MAX_LIMBS", "SLOTS", "LANES", "PROG_DEPTH")] \
             == [24, 32, 4, 512]
@@ -254,8 +286,7 @@ def test_programs_against_python(name, n):
 
     async def body(b):
         await b.setmod(n, limbs)
-        status = await b.read("STATUS")
-        assert field("STATUS", "MODSET", status) and field("STATUS", "ACTIVE_LIMBS", status) == limbs
+        assert await b.state("MODSET") and await b.state("ACTIVE_LIMBS") == limbs
         for a, c in [(rng.randrange(n), rng.randrange(n)), (0, n - 1), (n - 1, n - 1), (1, 0)]:
             got, _ = await b.compute(n, [a, c], arith_program, range(2, 10))
             assert got == arith_expected(a, c, n, limbs), (hex(a), hex(c))
@@ -361,8 +392,9 @@ def test_queue():
         assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status)
         assert b.get(DATA + 96, 8) == 5
         assert await b.read("QUEUE") == 0
-        # START.QUEUE with nothing queued is refused.
-        await b.write("START", 1)
+        # START.QUEUE with nothing queued ends at once.
+        await b.write("START", Op.QUEUE.value)
+        await b.wait_idle()
         status = await b.read("STATUS")
         assert field("STATUS", "ERROR", status) and \
             field("STATUS", "CAUSE", status) == Cause.LENGTH.value
@@ -384,8 +416,8 @@ def test_misuse_ends_with_defined_errors():
         for bad in (n - 1, 1, 0):           # even, too small
             b.put(DATA, bad, 2)
             await b.write("LIMBS", 2)
-            status = await b.expect_error([encode(O.SETMOD)], Cause.MODULUS)
-            assert not field("STATUS", "MODSET", status)
+            await b.expect_error([encode(O.SETMOD)], Cause.MODULUS)
+            assert not await b.state("MODSET")
         await b.expect_error([encode(O.SETMOD, imm=0)], Cause.DMA, data=RAM_BASE + RAM_SIZE)
         await b.setmod(n, 2)
         # LOAD of a value >= N: rejected, slot unchanged.
@@ -412,12 +444,17 @@ def test_misuse_ends_with_defined_errors():
         await b.expect_error([encode(O.COPY)] * 4, Cause.DMA, prog=BAD - 8)
         # Program lengths.
         await b.write("PROG_LEN", 0)
-        await b.write("START", 0)
+        await b.write("START", Op.PROG.value)
+        await b.wait_idle()
         status = await b.read("STATUS")
         assert field("STATUS", "CAUSE", status) == Cause.LENGTH.value and not field("STATUS", "BUSY", status)
         await b.write("PROG_LEN", 513)
-        await b.write("START", 0)
+        await b.write("START", Op.PROG.value)
+        await b.wait_idle()
         assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.LENGTH.value
+        await b.write("START", 3)                           # no such START op
+        await b.wait_idle()
+        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.OPCODE.value
         # Writes while busy are refused; the running program still ends well.
         b.put(DATA + 8, 5, 2)
         await b.start([encode(O.LOAD, d=0, imm=2), encode(O.MUL, d=1, a=0, b=0)] +
@@ -429,20 +466,25 @@ def test_misuse_ends_with_defined_errors():
         await b.write("CMD", 0)
         await b.write("START", 0)
         await b.wait_idle()
+        # START while busy: refused by the slot (STATUS), the program goes on; the block's
+        # registers: refused (STATE).
         status = await b.read("STATUS")
         assert field("STATUS", "DONE", status) and field("STATUS", "ERROR", status)
         assert field("STATUS", "CAUSE", status) == Cause.BUSY.value
+        assert await b.state("REFUSED") and await b.state("REFUSED_CAUSE") == Cause.BUSY.value
+        await b.write("STATE", mask("STATE", "REFUSED"))
+        assert not await b.state("REFUSED") and await b.state("REFUSED_CAUSE") == 0
         assert await b.read("LIMBS") == 2 and await b.read("DATA_BASE") == DATA
         assert await b.read("QUEUE") == 0
         r_inv = pow(1 << 64, -1, n)
         assert b.get(DATA + 48, 2) == pow(5, 2**20, n) * pow(r_inv, 2**20 - 1, n) % n
         # Clearing ERROR by writing 1.
-        await b.write("STATUS", 0b110)
+        await b.write("STATUS", W1C)
         assert (await b.read("STATUS")) & 0b110 == 0
         # ABORT ends a long program with ABORTED, the DMA drained, and no hang.
         await b.start([encode(O.MUL, d=1, a=0, b=0)] * 100)
         status = await abort_after(b, 50)
-        assert field("STATUS", "MODSET", status)
+        assert await b.state("MODSET")
         await b.write("ABORT", 1)              # idle: no effect
         assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.ABORTED.value
         # Abort while a STORE's DMA runs.
@@ -452,8 +494,8 @@ def test_misuse_ends_with_defined_errors():
         await b.wait_idle()
         assert not b.ctx.get(b.h.dma.chan.busy)
         assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.ABORTED.value
-        # Interrupt: DONE & IRQ_EN.
-        await b.write("IRQ_EN", 1)
+        # Interrupt: DONE & the control page's CTRL.IRQ_EN.
+        await b.cwrite("CTRL", 1)
         await b.run_ok([encode(O.COPY, d=1, a=0)])
         assert b.ctx.get(b.h.copro.irq)
         await b.write("STATUS", 0b010)
@@ -512,6 +554,15 @@ def test_c_header_matches_hardware():
         assert m and int(m.group(1)) == op.value, op
     m = re.search(r"#define GLUON_MODMUL_OP\(opc, d, a, tail\) \\\s*(.*)", text)
     assert m and "<< 4" in m.group(1) and "<< 10" in m.group(1) and "<< 16" in m.group(1)
+
+
+def test_doc_tables_match_enums():
+    """docs/modmul.md's START.OP and cause tables list the enums' members with their values."""
+    text = (FIRMWARE.parent / "docs" / "modmul.md").read_text()
+    causes = dict(re.findall(r"^\| (\d+) \| `([A-Z]+)` \|", text[text.index("## Error causes"):], re.M))
+    assert {name: int(v) for v, name in causes.items()} == {c.name: c.value for c in Cause}
+    ops = re.findall(r"^\| (\d) \| `([A-Z]+)` \| ", text[text.index("| `START.OP` |"):text.index("## Error causes")], re.M)
+    assert {name: int(v) for v, name in ops} == {o.name: o.value for o in Op}
 
 
 # ---- end to end: driver and firmware on the simulated SoC (Verilator) -----------------------------
@@ -640,7 +691,7 @@ def test_register_path_timing_and_misuse():
         await push(b, 3, 7)
         status, cycles = await run_queued(b, [encode(O.COPY, d=1, a=1), encode(O.LOADX, d=0)])
         assert field("STATUS", "CAUSE", status) == Cause.FIFO.value
-        assert field("STATUS", "PC", status) == 1
+        assert await b.state("PC") == 1
         assert XIN_WAIT <= cycles <= XIN_WAIT + 20, cycles
         # ABORT ends a LOADX waiting for its words.
         await push(b, 3, 5)
@@ -666,27 +717,28 @@ def test_register_path_timing_and_misuse():
         await push(b, 5, 8)
         status, _ = await run_queued(b, [encode(O.LOADX, d=0), encode(O.LOADX, d=1)])
         assert field("STATUS", "CAUSE", status) == Cause.RANGE.value and \
-            field("STATUS", "PC", status) == 0
+            await b.state("PC") == 0
         assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
         status, _ = await run_queued(b, [encode(O.STOREX, a=0)])
         assert await pull(b, 8) == 77
         # XOUT read empty, XIN written full: refused with FIFO, no hang, no bus error.
-        await b.write("STATUS", 0b110)
+        await b.write("STATUS", W1C)
         assert await b.read("XOUT") == 0
-        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.FIFO.value
-        await b.write("STATUS", 0b110)
+        assert await b.state("REFUSED") and await b.state("REFUSED_CAUSE") == Cause.FIFO.value
+        assert not field("STATUS", "ERROR", await b.read("STATUS"))
+        await b.write("STATE", mask("STATE", "REFUSED"))
         for i in range(64):
             assert await b.write("XIN", i)
-        assert field("STATUS", "ERROR", await b.read("STATUS")) == 0
+        assert not await b.state("REFUSED")
         await b.write("XIN", 99)
-        assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.FIFO.value
+        assert await b.state("REFUSED_CAUSE") == Cause.FIFO.value
         await b.write("XFIFO", 1 << 24)
         assert field("XFIFO", "IN_LEVEL", await b.read("XFIFO")) == 0
         # STOREX with no room: FIFO.
-        await b.write("STATUS", 0b110)
+        await b.write("STATUS", W1C)
         status, _ = await run_queued(b, [encode(O.STOREX, a=0)] * 9)
         assert field("STATUS", "CAUSE", status) == Cause.FIFO.value and \
-            field("STATUS", "PC", status) == 8
+            await b.state("PC") == 8
         assert field("XFIFO", "OUT_LEVEL", await b.read("XFIFO")) == 64
         await b.write("XFIFO", 1 << 25)
         assert field("XFIFO", "OUT_LEVEL", await b.read("XFIFO")) == 0
@@ -695,13 +747,14 @@ def test_register_path_timing_and_misuse():
         for op in [encode(O.MUL, d=2, a=0, b=0)] * 4 + [encode(O.LOADX, d=3), encode(O.STOREX, a=3)]:
             await b.write("CMD", op)
         await b.write("START", 1)
+        await b.write("STATE", mask("STATE", "REFUSED"))
         await b.write("XFIFO", 3 << 24)
         await b.wait_idle()
-        status = await b.read("STATUS")
-        assert field("STATUS", "CAUSE", status) == Cause.BUSY.value
+        assert await b.state("REFUSED_CAUSE") == Cause.BUSY.value
+        assert not field("STATUS", "ERROR", await b.read("STATUS"))
         assert await pull(b, 8) == 9
         # START.AGAIN re-runs the last queued program; a CMD write or a DMA program ends that.
-        await b.write("STATUS", 0b110)
+        await b.write("STATUS", W1C)
         for op in mulmod_ops():
             await b.write("CMD", op)
         await push(b, 3, 8)
@@ -718,6 +771,7 @@ def test_register_path_timing_and_misuse():
             assert await pull(b, 8) == x * y % n
         await b.write("CMD", encode(O.COPY, d=1, a=1))
         await b.write("START", 2)
+        await b.wait_idle()
         status = await b.read("STATUS")
         assert field("STATUS", "CAUSE", status) == Cause.LENGTH.value and \
             not field("STATUS", "BUSY", status)
@@ -725,9 +779,10 @@ def test_register_path_timing_and_misuse():
         await b.wait_idle()
         await b.run_ok([encode(O.COPY, d=1, a=1)])  # a DMA program replaces it
         await b.write("START", 2)
+        await b.wait_idle()
         assert field("STATUS", "CAUSE", await b.read("STATUS")) == Cause.LENGTH.value
         # Cycle figures of the register path (8 limbs), docs/modmul.md.
-        await b.write("STATUS", 0b110)
+        await b.write("STATUS", W1C)
         await push(b, 1234, 8)
         await push(b, 5678, 8)
         status, cycles = await run_queued(b, mulmod_ops())

@@ -29,6 +29,7 @@ static void spin(int d) { for (volatile int i = 0; i < d; i++) ; }
 int main(void)
 {
     gluon_hash_window(0, (void *)0x80000000u, 128 * 1024); gluon_modmul_init(2);
+    gluon_matmul_window(0, (void *)0x80000000u, 128 * 1024);   /* windows are per slot */
 
     uint32_t x = 0x5EED;
     for (int i = 0; i < 4096; i++) { x = 1664525u * x + 1013904223u; msg[i] = x >> 24; }

@@ -12,8 +12,6 @@ from gluon.hdl.soc import ADDRESS_MAP, GluonSoC
 def test_construction_errors():
     with pytest.raises(TypeError, match="SocConfig"):
         GluonSoC("full")
-    with pytest.raises(ValueError, match="DMA window"):
-        GluonSoC(get_config("full").with_(dma_windows=False))
     with pytest.raises(ValueError, match="same slot"):
         GluonSoC(get_config("full").with_(coprocessors=("hash", "hash")))
 

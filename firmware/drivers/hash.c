@@ -1,7 +1,7 @@
 /* Driver for the Gluon hash coprocessor (slot 0, register map HASH), with the
  * software implementations as fallback.  See gluon/hash.h for the API and its
- * rules (DMA windows, word alignment, one streaming message at a time), and
- * docs/hash.md for the hardware.
+ * rules (DMA windows, word alignment, one streaming message at a time, wipes),
+ * and docs/hash.md for the hardware.
  *
  * The hardware takes a message as chunks: every chunk but the last is a
  * non-zero multiple of the block size (CTRL.MORE), the last one any length
@@ -35,7 +35,26 @@ static const struct mode_info MODES[] = {
 
 static int force_software;
 static gluon_hash_ctx *owner;       /* whose unfinished message the engine holds */
+static uint32_t owner_epoch;        /* the slot's wipe count when `owner` was recorded */
 static uint32_t last_cycles;
+
+/* The engine forgets everything on a wipe (gluon_copro_wipe, a grant or revoke): the
+ * message `owner` had in it is gone. */
+static gluon_hash_ctx *engine_owner(void)
+{
+    if (owner && owner_epoch != gluon_copro_epoch(GLUON_HASH_SLOT))
+        owner = NULL;
+    return owner;
+}
+
+/* The hardware is used only while M-mode owns the slot: while it is lent to a U task,
+ * M's work runs on the software implementations, so none of it enters a block the task
+ * drives. */
+static int hw_usable(void)
+{
+    return !force_software && gluon_hash_present() &&
+           !(GLUON_COPROCTL_OWNER(GLUON_HASH_SLOT) & GLUON_COPROCTL_OWNER_U_MASK);
+}
 
 static inline void barrier(void)
 {
@@ -76,13 +95,15 @@ int gluon_hash_window(unsigned win, const void *base, size_t size)
      * hash.h has no 'absent' code: E_ARG, as for a window that cannot be opened */
     if (!gluon_hash_present())
         return GLUON_HASH_E_ARG;
-    return gluon_dma_window(win, base, size) ? GLUON_HASH_E_ARG : GLUON_HASH_OK;
+    return gluon_copro_window(GLUON_HASH_SLOT, win, base, size,
+                              GLUON_COPRO_R | GLUON_COPRO_W) ? GLUON_HASH_E_ARG : GLUON_HASH_OK;
 }
 
-/* One hardware operation, to its end. */
-static int hw_run(uint32_t ctrl, const void *src, uint32_t len, void *dst, uint32_t outlen)
+/* One hardware operation (START.OP `op`), to its end. */
+static int hw_run(uint32_t op, uint32_t ctrl, const void *src, uint32_t len, void *dst,
+                  uint32_t outlen)
 {
-    if (!(ctrl & GLUON_HASH_CTRL_CONT_MASK))
+    if (op != GLUON_HASH_START_OP_CONT)
         owner = NULL;       /* a fresh message replaces whatever the engine held */
     GLUON_HASH_CTRL = ctrl;
     GLUON_HASH_SRC = (uint32_t)(uintptr_t)src;
@@ -91,7 +112,7 @@ static int hw_run(uint32_t ctrl, const void *src, uint32_t len, void *dst, uint3
     GLUON_HASH_OUTLEN = outlen;
     GLUON_HASH_STATUS = GLUON_HASH_STATUS_DONE_MASK | GLUON_HASH_STATUS_ERROR_MASK;
     barrier();
-    GLUON_HASH_START = 1;
+    GLUON_HASH_START = op << GLUON_HASH_START_OP_SHIFT;
     uint32_t s;
     while (!((s = GLUON_HASH_STATUS) & GLUON_HASH_STATUS_DONE_MASK))
         ;
@@ -105,23 +126,27 @@ static int hw_run(uint32_t ctrl, const void *src, uint32_t len, void *dst, uint3
 static uint32_t ctrl_word(const gluon_hash_ctx *c, int more)
 {
     uint32_t v = ((uint32_t)c->mode << GLUON_HASH_CTRL_MODE_SHIFT) & GLUON_HASH_CTRL_MODE_MASK;
-    if (c->state == 1)
-        v |= GLUON_HASH_CTRL_CONT_MASK;
     if (more)
         v |= GLUON_HASH_CTRL_MORE_MASK;
     return v;
 }
 
+static uint32_t op_of(const gluon_hash_ctx *c)
+{
+    return c->state == 1 ? GLUON_HASH_START_OP_CONT : GLUON_HASH_START_OP_HASH;
+}
+
 /* A non-final chunk: whole blocks, word aligned. */
 static int hw_chunk(gluon_hash_ctx *c, const void *src, uint32_t len)
 {
-    int rc = hw_run(ctrl_word(c, 1), src, len, NULL, 0);
+    int rc = hw_run(op_of(c), ctrl_word(c, 1), src, len, NULL, 0);
     if (rc) {
         c->state = 2;
         return rc;
     }
     c->state = 1;
     owner = c;
+    owner_epoch = gluon_copro_epoch(GLUON_HASH_SLOT);
     return GLUON_HASH_OK;
 }
 
@@ -134,7 +159,7 @@ int gluon_hash_init(gluon_hash_ctx *c, gluon_hash_mode mode)
     c->used = 0;
     c->state = 0;
     c->last_cycles = 0;
-    c->software = force_software || !gluon_hash_present();
+    c->software = !hw_usable();
     if (c->software) {
         if (mode == GLUON_HASH_SHA256) {
             gluon_sha256_sw_init(&c->sw.sha);
@@ -151,7 +176,7 @@ static int check_live(gluon_hash_ctx *c)
 {
     if (!c || c->block == 0 || c->state == 2)
         return GLUON_HASH_E_STATE;
-    if (!c->software && c->state == 1 && owner != c) {
+    if (!c->software && c->state == 1 && engine_owner() != c) {
         c->state = 2;
         return GLUON_HASH_E_LOST;
     }
@@ -229,7 +254,7 @@ int gluon_hash_final(gluon_hash_ctx *c, void *out, size_t outlen)
     /* The engine reads the whole last chunk before it writes the digest, so the block
      * buffer can be the source and the output bounce at once. */
     uint32_t words_out = (uint32_t)((outlen + 3) & ~(size_t)3);
-    rc = hw_run(ctrl_word(c, 0), c->buf, c->used, direct ? out : (void *)c->buf,
+    rc = hw_run(op_of(c), ctrl_word(c, 0), c->buf, c->used, direct ? out : (void *)c->buf,
                 digest ? 0 : words_out);
     c->last_cycles = last_cycles;
     c->state = 2;
@@ -247,11 +272,12 @@ static int oneshot(gluon_hash_mode mode, const void *msg, size_t n, void *out, s
         outlen = digest;
     if (outlen == 0)
         return GLUON_HASH_E_ARG;
-    if (!force_software && gluon_hash_present() && ((uintptr_t)msg & 3) == 0 &&
+    if (hw_usable() && ((uintptr_t)msg & 3) == 0 &&
         ((uintptr_t)out & 3) == 0 && (outlen & 3) == 0 && n <= 0x40000000u) {
         /* One operation, no copy: the message is read in place (whole words). */
         uint32_t ctrl = ((uint32_t)mode << GLUON_HASH_CTRL_MODE_SHIFT) & GLUON_HASH_CTRL_MODE_MASK;
-        return hw_run(ctrl, msg, (uint32_t)n, out, digest ? 0 : (uint32_t)outlen);
+        return hw_run(GLUON_HASH_START_OP_HASH, ctrl, msg, (uint32_t)n, out,
+                      digest ? 0 : (uint32_t)outlen);
     }
     gluon_hash_ctx c;
     int rc = gluon_hash_init(&c, mode);

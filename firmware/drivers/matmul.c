@@ -6,6 +6,14 @@
  * CONFIG.MAX_N columns of C over the whole K (the hardware streams K through
  * its double-buffered chunks), so the driver only cuts M and N.  MAX_N is a
  * multiple of 4, so every tile of an int8 C, B and the bias starts on a word.
+ *
+ * Every register, field and value comes from gluon/regs.h (generated from the
+ * hardware's declarations).  A wipe (gluon_copro_wipe, a grant or a revoke)
+ * stops the running operation and clears every parameter register: the driver
+ * caches nothing a wipe changes but the registers of a call queued behind a
+ * running one, which it re-validates before START (M reads 0 after a wipe: it
+ * writes them again); a call whose operation a wipe stopped returns
+ * GLUON_MATMUL_E_WIPED instead of waiting for a DONE that never comes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,21 +22,30 @@
 #include "gluon/sdk.h"
 #include "gluon/matmul.h"
 
-#define MATMUL_KIND (('M' << 8) | 'X')
+#define MATMUL_KIND (('M' << 8) | 'X')   /* ID.KIND: the two ASCII characters */
 /* The coprocessor raises its local interrupt line, mip bit GLUON_MATMUL_MIP_BIT
- * (hdl/soc.py): STATUS.DONE & IRQ_EN.DONE, readable in mip without a bus access. */
+ * (hdl/soc.py): STATUS.DONE & CTRL.IRQ_EN of its control section while M-mode
+ * owns the slot, readable in mip without a bus access. */
 #define MATMUL_MIP (1u << GLUON_MATMUL_MIP_BIT)
 
-/* OP.STORE values (hdl/matmul.py Store). */
-#define STORE_INT8  1u
-#define STORE_INT32 2u
+#define STORE_INT8  GLUON_MATMUL_MODE_STORE_INT8
+#define STORE_INT32 GLUON_MATMUL_MODE_STORE_INT32
+#define START_MUL   (GLUON_MATMUL_START_OP_MUL << GLUON_MATMUL_START_OP_SHIFT)
 
 static int force_software;
 static uint32_t last_cycles;
 static int last_hw;
+/* The registers of one operation (MODE, sizes, addresses, strides). */
+struct tile {
+    uint32_t mode;
+    int m, n, k, lda, ldb, ldc;
+    const int8_t *a, *b;
+    void *c;
+    const int32_t *bias;
+};
 /* Non-blocking calls: a queue of at most two started calls, oldest first. */
 enum { Q_RUN = 1, Q_READY, Q_RESULT };
-static struct { int state, rc; } queue[2];
+static struct { int state, rc; struct tile t; gluon_requant rq; } queue[2];
 static int queued;              /* calls started and not yet waited for */
 
 static inline void barrier(void)
@@ -56,7 +73,8 @@ int gluon_matmul_window(unsigned win, const void *base, size_t size)
     /* no coprocessor (SYSINFO): no DMA window registers either (the 'small' SoC) */
     if (!gluon_matmul_present())
         return GLUON_MATMUL_E_ABSENT;
-    return gluon_dma_window(win, base, size) ? GLUON_MATMUL_E_ARG : GLUON_MATMUL_OK;
+    return gluon_copro_window(GLUON_MATMUL_SLOT, win, base, size,
+                              GLUON_COPRO_R | GLUON_COPRO_W) ? GLUON_MATMUL_E_ARG : GLUON_MATMUL_OK;
 }
 
 void gluon_matmul_force_software(int on)
@@ -75,30 +93,32 @@ int gluon_matmul_last_was_hw(void)
 }
 
 /* Program the registers of one operation (a running one is not disturbed). */
-static void program_tile(uint32_t op, int m, int n, int k, const int8_t *a, int lda,
-                       const int8_t *b, int ldb, void *c, int ldc, const int32_t *bias)
+static void program_tile(const struct tile *t)
 {
-    GLUON_MATMUL_A_ADDR = (uint32_t)(uintptr_t)a;
-    GLUON_MATMUL_B_ADDR = (uint32_t)(uintptr_t)b;
-    GLUON_MATMUL_C_ADDR = (uint32_t)(uintptr_t)c;
-    GLUON_MATMUL_BIAS_ADDR = (uint32_t)(uintptr_t)bias;
-    GLUON_MATMUL_A_STRIDE = (uint32_t)lda;
-    GLUON_MATMUL_B_STRIDE = (uint32_t)ldb;
-    GLUON_MATMUL_C_STRIDE = (uint32_t)ldc;
-    GLUON_MATMUL_M = (uint32_t)m;
-    GLUON_MATMUL_N = (uint32_t)n;
-    GLUON_MATMUL_K = (uint32_t)k;
-    GLUON_MATMUL_OP = op;
+    GLUON_MATMUL_A_ADDR = (uint32_t)(uintptr_t)t->a;
+    GLUON_MATMUL_B_ADDR = (uint32_t)(uintptr_t)t->b;
+    GLUON_MATMUL_C_ADDR = (uint32_t)(uintptr_t)t->c;
+    GLUON_MATMUL_BIAS_ADDR = (uint32_t)(uintptr_t)t->bias;
+    GLUON_MATMUL_A_STRIDE = (uint32_t)t->lda;
+    GLUON_MATMUL_B_STRIDE = (uint32_t)t->ldb;
+    GLUON_MATMUL_C_STRIDE = (uint32_t)t->ldc;
+    GLUON_MATMUL_M = (uint32_t)t->m;
+    GLUON_MATMUL_N = (uint32_t)t->n;
+    GLUON_MATMUL_K = (uint32_t)t->k;
+    GLUON_MATMUL_MODE = t->mode;
     barrier();
 }
 
-/* Wait for the running operation's DONE, acknowledge it.  Returns 0 or STATUS.CAUSE. */
+/* Wait for the running operation's DONE, acknowledge it.  Returns 0 or STATUS.CAUSE;
+ * GLUON_MATMUL_E_WIPED if the slot went idle without DONE (a wipe stopped it). */
 static int finish_tile(void)
 {
     uint32_t st;
     while (!((st = GLUON_MATMUL_STATUS) & GLUON_MATMUL_STATUS_DONE_MASK))
-        ;
-    GLUON_MATMUL_STATUS = GLUON_MATMUL_STATUS_DONE_MASK;     /* acknowledge */
+        if (!(st & GLUON_MATMUL_STATUS_BUSY_MASK))
+            return GLUON_MATMUL_E_WIPED;
+    /* acknowledge (DONE and ERROR are write-1-to-clear) */
+    GLUON_MATMUL_STATUS = GLUON_MATMUL_STATUS_DONE_MASK | GLUON_MATMUL_STATUS_ERROR_MASK;
     barrier();
     last_cycles += GLUON_MATMUL_CYCLES;
     if (st & GLUON_MATMUL_STATUS_ERROR_MASK)
@@ -107,28 +127,27 @@ static int finish_tile(void)
 }
 
 /* One operation, to its end.  Returns 0 or STATUS.CAUSE. */
-static int run_tile(uint32_t op, int m, int n, int k, const int8_t *a, int lda,
-                    const int8_t *b, int ldb, void *c, int ldc, const int32_t *bias)
+static int run_tile(const struct tile *t)
 {
-    program_tile(op, m, n, k, a, lda, b, ldb, c, ldc, bias);
-    GLUON_MATMUL_START = GLUON_MATMUL_START_GO_MASK;
+    program_tile(t);
+    GLUON_MATMUL_START = START_MUL;
     return finish_tile();
 }
 
-/* OP for the operation, and the requantization registers. */
-static uint32_t setup_op(uint32_t store, const int32_t *bias, const gluon_requant *rq)
+/* MODE for the operation, and the requantization registers. */
+static uint32_t setup_mode(uint32_t store, const int32_t *bias, const gluon_requant *rq)
 {
-    uint32_t op = store << GLUON_MATMUL_OP_STORE_SHIFT;
+    uint32_t mode = store << GLUON_MATMUL_MODE_STORE_SHIFT;
     if (bias)
-        op |= GLUON_MATMUL_OP_BIAS_MASK;
+        mode |= GLUON_MATMUL_MODE_BIAS_MASK;
     if (rq) {
         if (rq->relu)
-            op |= GLUON_MATMUL_OP_RELU_MASK;
+            mode |= GLUON_MATMUL_MODE_RELU_MASK;
         GLUON_MATMUL_QMUL = (uint32_t)rq->multiplier;
         GLUON_MATMUL_QSHIFT = rq->shift;
         GLUON_MATMUL_QZP = (uint8_t)rq->zero_point;
     }
-    return op;
+    return mode;
 }
 
 static void config_max(int *max_m, int *max_n)
@@ -147,15 +166,17 @@ static int run(uint32_t store, int M, int N, int K, const int8_t *A, int lda,
 {
     int max_m, max_n;
     config_max(&max_m, &max_n);
-    uint32_t op = setup_op(store, bias, rq);
+    struct tile t = {setup_mode(store, bias, rq), 0, 0, K, lda, ldb, ldc, 0, 0, 0, 0};
     last_cycles = 0;
     for (int i0 = 0; i0 < M; i0 += max_m) {
-        int m = M - i0 < max_m ? M - i0 : max_m;
+        t.m = M - i0 < max_m ? M - i0 : max_m;
         for (int j0 = 0; j0 < N; j0 += max_n) {
-            int n = N - j0 < max_n ? N - j0 : max_n;
-            int err = run_tile(op, m, n, K, A + (long)i0 * lda, lda, B + j0, ldb,
-                               (int8_t *)C + (long)i0 * ldc + (long)j0 * esize, ldc,
-                               bias ? bias + j0 : NULL);
+            t.n = N - j0 < max_n ? N - j0 : max_n;
+            t.a = A + (long)i0 * lda;
+            t.b = B + j0;
+            t.c = (int8_t *)C + (long)i0 * ldc + (long)j0 * esize;
+            t.bias = bias ? bias + j0 : NULL;
+            int err = run_tile(&t);
             if (err)
                 return err;
         }
@@ -251,20 +272,21 @@ static int start_or_run(uint32_t store, int M, int N, int K, const int8_t *A, in
         settle_oldest();        /* a running operation must end before this call */
     int slot = queued++;
     if (direct) {
-        uint32_t op = setup_op(store, bias, rq);
+        struct tile *t = &queue[slot].t;
+        *t = (struct tile){setup_mode(store, bias, rq), M, N, K, lda, ldb, ldc, A, B, C, bias};
+        queue[slot].rq = rq ? *rq : (gluon_requant){0};
         int running = slot == 1 && queue[0].state == Q_RUN;
-        program_tile(op, M, N, K, A, lda, B, ldb, C, ldc, bias);
-        static int irq_on;
-        if (!irq_on) {          /* for gluon_matmul_poll (mip); once */
-            GLUON_MATMUL_IRQ_EN = GLUON_MATMUL_IRQ_EN_DONE_MASK;
-            irq_on = 1;
-        }
+        program_tile(t);
+        /* for gluon_matmul_poll (mip): the interrupt enable is M's, in the control
+         * page; it survives a wipe (reset clears it) */
+        if (!(GLUON_COPROCTL_CTRL(GLUON_MATMUL_SLOT) & GLUON_COPROCTL_CTRL_IRQ_EN_MASK))
+            GLUON_COPROCTL_CTRL(GLUON_MATMUL_SLOT) = GLUON_COPROCTL_CTRL_IRQ_EN_MASK;
         if (running) {
             queue[slot].state = Q_READY;            /* START in gluon_matmul_wait() */
         } else {
             last_cycles = 0;
             last_hw = 1;
-            GLUON_MATMUL_START = GLUON_MATMUL_START_GO_MASK;
+            GLUON_MATMUL_START = START_MUL;
             queue[slot].state = Q_RUN;
         }
         return GLUON_MATMUL_OK;
@@ -318,7 +340,14 @@ int gluon_matmul_wait(void)
         last_cycles = 0;
         rc = finish_tile();             /* DONE acknowledged, CYCLES read */
         if (queued == 2 && queue[1].state == Q_READY) {
-            GLUON_MATMUL_START = GLUON_MATMUL_START_GO_MASK;
+            /* Its registers were written while the first ran: a wipe since then
+             * cleared them (M reads 0; no call has M = 0).  Write them again. */
+            if (GLUON_MATMUL_M == 0) {
+                if ((queue[1].t.mode & GLUON_MATMUL_MODE_STORE_MASK) == STORE_INT8)
+                    setup_mode(STORE_INT8, NULL, &queue[1].rq);     /* QMUL, QSHIFT, QZP */
+                program_tile(&queue[1].t);
+            }
+            GLUON_MATMUL_START = START_MUL;
             queue[1].state = Q_RUN;
         }
     } else {

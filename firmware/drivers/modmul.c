@@ -31,10 +31,17 @@ static struct {
 
 struct gluon_modmul_stream gluon_modmul_stream_state;
 
-static unsigned active_limbs;
+/* Cached state of the coprocessor.  A wipe (an owner change, M-mode's gluon_copro_wipe, a
+ * reset) zeroes the modulus, the slots and the program memory behind the driver's back, so
+ * none of it is trusted blindly: validate() checks STATE.MODSET and STATE.ACTIVE_LIMBS
+ * (cleared by every wipe) before a call relies on them; on a mismatch it drops the cached
+ * program and sets the modulus again from the driver's own copy (area.val[V_N]). */
+static unsigned active_limbs;       /* L of the modulus the hardware holds (0: none) */
+static unsigned mod_limbs;          /* L of the modulus last set through the driver (0: none) */
 /* Which binary() program the program memory holds (START.AGAIN re-runs it): 0 none, else
  * mul + 2 (1: SUB, 2: ADD, 3: MUL).  Anything else that writes CMD or starts a DMA program
- * sets it to 0. */
+ * sets it to 0, and so does a wipe (validate()); the hardware refuses START.AGAIN after a
+ * wipe anyway (cause LENGTH), so a stale value cannot run anything. */
 static int queued;
 static uint32_t last_cycles;
 static unsigned last_pc;
@@ -59,22 +66,62 @@ int gluon_modmul_present(void)
     return (GLUON_MODMUL_ID & GLUON_MODMUL_ID_KIND_MASK) >> GLUON_MODMUL_ID_KIND_SHIFT == MM_KIND;
 }
 
+static unsigned status_field(uint32_t v, uint32_t mask, unsigned shift)
+{
+    return (v & mask) >> shift;
+}
+
+#define STATE_PC(v) status_field((v), GLUON_MODMUL_STATE_PC_MASK, GLUON_MODMUL_STATE_PC_SHIFT)
+#define STATE_LIMBS(v) \
+    status_field((v), GLUON_MODMUL_STATE_ACTIVE_LIMBS_MASK, GLUON_MODMUL_STATE_ACTIVE_LIMBS_SHIFT)
+#define STATUS_CAUSE(v) \
+    (int)status_field((v), GLUON_MODMUL_STATUS_CAUSE_MASK, GLUON_MODMUL_STATUS_CAUSE_SHIFT)
+
+static int set_modulus(unsigned limbs);
+
+/* The width of the modulus the hardware holds, after checking it still holds the one the
+ * driver set (one register read); after a wipe the modulus is set again (0 if that fails,
+ * or if none was set). */
+static unsigned validate(void)
+{
+    uint32_t st = GLUON_MODMUL_STATE;
+    if (active_limbs != 0 && (st & GLUON_MODMUL_STATE_MODSET_MASK) &&
+        STATE_LIMBS(st) == active_limbs)
+        return active_limbs;
+    active_limbs = 0;
+    queued = 0;
+    if (mod_limbs != 0 && set_modulus(mod_limbs) == GLUON_MODMUL_OK)
+        return active_limbs;
+    return 0;
+}
+
+/* Wait while the slot is busy (an operation, or the wipe after a reset or an owner change). */
+static uint32_t wait_idle(void)
+{
+    uint32_t status;
+    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
+        ;
+    return status;
+}
+
 int gluon_modmul_window(unsigned win, const void *base, size_t size)
 {
     /* no coprocessor (SYSINFO): no DMA window registers either (the 'small' SoC) */
     if (!gluon_modmul_present())
         return GLUON_MODMUL_E_ABSENT;
-    return gluon_dma_window(win, base, size) ? GLUON_MODMUL_E_ARG : GLUON_MODMUL_OK;
+    return gluon_copro_window(GLUON_MODMUL_SLOT, win, base, size,
+                              GLUON_COPRO_R | GLUON_COPRO_W) ? GLUON_MODMUL_E_ARG : GLUON_MODMUL_OK;
 }
 
 int gluon_modmul_init(unsigned win)
 {
     if (!gluon_modmul_present())
         return GLUON_MODMUL_E_ABSENT;
+    wait_idle();                    /* the wipe that follows a reset */
     return gluon_modmul_window(win, &area, sizeof area);
 }
 
-int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data)
+static int run_prog(const uint32_t *ops, unsigned n, const void *data)
 {
     if (!gluon_modmul_present())
         return GLUON_MODMUL_E_ABSENT;
@@ -85,17 +132,15 @@ int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data)
     GLUON_MODMUL_PROG_ADDR = (uint32_t)(uintptr_t)ops;
     GLUON_MODMUL_PROG_LEN = n;
     GLUON_MODMUL_DATA_BASE = (uint32_t)(uintptr_t)data;
-    GLUON_MODMUL_START = 0;
-    uint32_t status;
-    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
-        ;
+    GLUON_MODMUL_START = GLUON_MODMUL_START_OP_PROG;
+    uint32_t status = wait_idle();
     barrier();
     last_cycles = GLUON_MODMUL_CYCLES;
-    last_pc = (status & GLUON_MODMUL_STATUS_PC_MASK) >> GLUON_MODMUL_STATUS_PC_SHIFT;
-    active_limbs = (status & GLUON_MODMUL_STATUS_ACTIVE_LIMBS_MASK) >>
-                   GLUON_MODMUL_STATUS_ACTIVE_LIMBS_SHIFT;
+    uint32_t st = GLUON_MODMUL_STATE;
+    last_pc = STATE_PC(st);
+    active_limbs = STATE_LIMBS(st);
     if (status & GLUON_MODMUL_STATUS_ERROR_MASK)
-        return (int)((status & GLUON_MODMUL_STATUS_CAUSE_MASK) >> GLUON_MODMUL_STATUS_CAUSE_SHIFT);
+        return STATUS_CAUSE(status);
     return GLUON_MODMUL_OK;
 }
 
@@ -114,14 +159,22 @@ unsigned gluon_modmul_limbs(void)
     return active_limbs;
 }
 
+/* A program of the application's may set a modulus of its own: the driver's copy is then
+ * no longer the one to restore after a wipe. */
+int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data)
+{
+    mod_limbs = 0;
+    return run_prog(ops, n, data);
+}
+
 static int run_area(unsigned n)
 {
-    return gluon_modmul_run(area.prog[0], n, area.val);
+    return run_prog(area.prog[0], n, area.val);
 }
 
 /* ---- streams ---------------------------------------------------------------------------- */
 
-int gluon_modmul_stream_begin(const void *data)
+static int stream_start(const void *data)
 {
     struct gluon_modmul_stream *s = &gluon_modmul_stream_state;
     s->data = data ? data : (const void *)area.val;
@@ -136,20 +189,23 @@ int gluon_modmul_stream_begin(const void *data)
     return s->error;
 }
 
+int gluon_modmul_stream_begin(const void *data)
+{
+    mod_limbs = 0;                  /* (as gluon_modmul_run) */
+    return stream_start(data);
+}
+
 /* Wait for the running program (if any). */
 static void stream_wait(struct gluon_modmul_stream *s)
 {
     if (!s->running)
         return;
-    uint32_t status;
-    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
-        ;
+    uint32_t status = wait_idle();
     s->running = 0;
     s->cycles += GLUON_MODMUL_CYCLES;
-    last_pc = (status & GLUON_MODMUL_STATUS_PC_MASK) >> GLUON_MODMUL_STATUS_PC_SHIFT;
+    last_pc = STATE_PC(GLUON_MODMUL_STATE);
     if ((status & GLUON_MODMUL_STATUS_ERROR_MASK) && !s->error)
-        s->error = (int)((status & GLUON_MODMUL_STATUS_CAUSE_MASK) >>
-                         GLUON_MODMUL_STATUS_CAUSE_SHIFT);
+        s->error = STATUS_CAUSE(status);
 }
 
 void gluon_modmul_stream_flush(void)
@@ -167,7 +223,7 @@ void gluon_modmul_stream_flush(void)
     GLUON_MODMUL_PROG_ADDR = (uint32_t)(uintptr_t)s->cur;
     GLUON_MODMUL_PROG_LEN = n;
     GLUON_MODMUL_DATA_BASE = (uint32_t)(uintptr_t)s->data;
-    GLUON_MODMUL_START = 0;
+    GLUON_MODMUL_START = GLUON_MODMUL_START_OP_PROG;
     s->running = 1;
     s->programs++;
     s->which ^= 1;
@@ -181,11 +237,20 @@ int gluon_modmul_stream_end(void)
     gluon_modmul_stream_flush();
     stream_wait(s);
     barrier();                      /* STOREd values are read after the program ended */
-    uint32_t status = GLUON_MODMUL_STATUS;
-    active_limbs = (status & GLUON_MODMUL_STATUS_ACTIVE_LIMBS_MASK) >>
-                   GLUON_MODMUL_STATUS_ACTIVE_LIMBS_SHIFT;
+    active_limbs = STATE_LIMBS(GLUON_MODMUL_STATE);
     last_cycles = s->cycles;
     return s->error;
+}
+
+/* SETMOD of the N in area.val[V_N]. */
+static int set_modulus(unsigned limbs)
+{
+    GLUON_MODMUL_LIMBS = limbs;
+    area.prog[0][0] = GLUON_MM_SETMOD(IMM(V_N));
+    int rc = run_area(1);
+    if (rc)
+        active_limbs = 0;
+    return rc;
 }
 
 int gluon_modmul_setmod(const uint32_t *n, unsigned limbs)
@@ -193,11 +258,8 @@ int gluon_modmul_setmod(const uint32_t *n, unsigned limbs)
     if (n == NULL || limbs == 0 || limbs > MAXL)
         return GLUON_MODMUL_E_ARG;
     copy_words(area.val[V_N], n, limbs);
-    GLUON_MODMUL_LIMBS = limbs;
-    area.prog[0][0] = GLUON_MM_SETMOD(IMM(V_N));
-    int rc = run_area(1);
-    if (rc)
-        active_limbs = 0;
+    int rc = set_modulus(limbs);
+    mod_limbs = rc ? 0 : limbs;
     return rc;
 }
 
@@ -236,15 +298,13 @@ static void xout_words(uint32_t *dst, unsigned n)
 /* Wait for the queued program; its error cause (XIN/XOUT emptied then) or 0. */
 static int queue_wait(void)
 {
-    uint32_t status;
-    while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
-        ;
+    uint32_t status = wait_idle();
     last_cycles = GLUON_MODMUL_CYCLES;
     if (status & GLUON_MODMUL_STATUS_ERROR_MASK) {
         /* Leave no stray words for the next call (the hardware emptied XIN already). */
         GLUON_MODMUL_XFIFO = GLUON_MODMUL_XFIFO_CLEAR_IN_MASK | GLUON_MODMUL_XFIFO_CLEAR_OUT_MASK;
-        last_pc = (status & GLUON_MODMUL_STATUS_PC_MASK) >> GLUON_MODMUL_STATUS_PC_SHIFT;
-        return (int)((status & GLUON_MODMUL_STATUS_CAUSE_MASK) >> GLUON_MODMUL_STATUS_CAUSE_SHIFT);
+        last_pc = STATE_PC(GLUON_MODMUL_STATE);
+        return STATUS_CAUSE(status);
     }
     return GLUON_MODMUL_OK;
 }
@@ -256,20 +316,20 @@ int gluon_modmul_exec(const uint32_t *ops, unsigned n)
     queued = 0;
     for (unsigned i = 0; i < n; i++)
         GLUON_MODMUL_CMD = ops[i];
-    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    GLUON_MODMUL_START = GLUON_MODMUL_START_OP_QUEUE;
     return queue_wait();
 }
 
 /* Queue and start the one-op program `op` on `slot` for gluon_modmul_put/get. */
 static int slot_transfer_start(uint32_t op, unsigned slot, const uint32_t *x)
 {
-    if (active_limbs == 0)
+    if (validate() == 0)
         return GLUON_MODMUL_E_NOMOD;
     if (x == NULL || slot >= GLUON_MODMUL_SLOTS)
         return GLUON_MODMUL_E_ARG;
     queued = 0;
     GLUON_MODMUL_CMD = op;
-    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    GLUON_MODMUL_START = GLUON_MODMUL_START_OP_QUEUE;
     return GLUON_MODMUL_OK;
 }
 
@@ -318,16 +378,16 @@ static void binary_ops(int mul)
 
 static int binary(uint32_t *r, const uint32_t *a, const uint32_t *b, int mul)
 {
-    unsigned l = active_limbs;
+    unsigned l = validate();
     if (l == 0)
         return GLUON_MODMUL_E_NOMOD;
     if (r == NULL || a == NULL || b == NULL)
         return GLUON_MODMUL_E_ARG;
-    uint32_t start = GLUON_MODMUL_START_AGAIN_MASK;
+    uint32_t start = GLUON_MODMUL_START_OP_AGAIN;
     if (queued != mul + 2) {
         binary_ops(mul);
         queued = mul + 2;
-        start = GLUON_MODMUL_START_QUEUE_MASK;
+        start = GLUON_MODMUL_START_OP_QUEUE;
     }
     GLUON_MODMUL_START = start;
     xin_words(a, l);
@@ -338,7 +398,7 @@ static int binary(uint32_t *r, const uint32_t *a, const uint32_t *b, int mul)
          * more with the words written first. */
         xin_words(a, l);
         xin_words(b, l);
-        GLUON_MODMUL_START = GLUON_MODMUL_START_AGAIN_MASK;
+        GLUON_MODMUL_START = GLUON_MODMUL_START_OP_AGAIN;
         rc = queue_wait();
     }
     if (rc)
@@ -365,7 +425,7 @@ int gluon_modmul_submod(uint32_t *r, const uint32_t *a, const uint32_t *b)
 int gluon_modmul_modexp(uint32_t *r, const uint32_t *base, const uint32_t *exp,
                         unsigned exp_limbs)
 {
-    unsigned l = active_limbs;
+    unsigned l = validate();
     if (l == 0)
         return GLUON_MODMUL_E_NOMOD;
     if (r == NULL || base == NULL || exp == NULL || exp_limbs == 0)
@@ -373,7 +433,7 @@ int gluon_modmul_modexp(uint32_t *r, const uint32_t *base, const uint32_t *exp,
     copy_words(area.val[V_A], base, l);
     for (unsigned i = 0; i < MAXL; i++)
         area.val[V_ONE][i] = i == 0;
-    int rc = gluon_modmul_stream_begin(area.val);
+    int rc = stream_start(area.val);
     if (rc)
         return rc;
     gluon_modmul_emit(GLUON_MM_LOAD(S_X, IMM(V_A)));
@@ -398,7 +458,7 @@ int gluon_modmul_modexp(uint32_t *r, const uint32_t *base, const uint32_t *exp,
 
 int gluon_modmul_inverse(uint32_t *r, const uint32_t *a)
 {
-    unsigned l = active_limbs;
+    unsigned l = validate();
     if (l == 0)
         return GLUON_MODMUL_E_NOMOD;
     /* e = N - 2 (N is in area.val[V_N] since SETMOD; N >= 3). */

@@ -135,7 +135,8 @@ int main(void)
     uint32_t s = bench_fill(dma.msg, MSG, 0xDE30u);
     s = bench_fill((uint8_t *)dma.a, sizeof dma.a, s);
     bench_fill((uint8_t *)dma.b, sizeof dma.b, s);
-    gluon_hash_window(0, &dma, sizeof dma);          /* hash and matmul use this window */
+    gluon_hash_window(0, &dma, sizeof dma);          /* hash and matmul use this buffer: */
+    gluon_matmul_window(0, &dma, sizeof dma);        /* windows are per slot */
     gluon_modmul_init(1);                            /* the modmul driver's own buffers */
 
     printf("\nsoftware on the core vs the coprocessors (cycles of the measured region):\n");

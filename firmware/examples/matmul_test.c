@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gluon/copro.h"
 #include "gluon/matmul.h"
 
 #define A_BYTES (96 * 72)
@@ -177,6 +178,31 @@ int main(void)
            "%d, tiled %d %d %d: %s\n", es, es2, busy1, busy2, polled, ew, ew2,
            same ? "yes" : "NO", again, et, tiled_poll, etw, nb_ok ? "ok" : "FAIL");
     failures += !nb_ok;
-    printf("matmul_test: %d cases, %d failures\n", N_CASES + 2, failures);
+
+    /* A wipe between two calls: the second is exact.  A wipe while a started call runs
+     * and a second one is queued: the first returns E_WIPED, the second (its registers
+     * cleared by the wipe) is programmed again and is exact. */
+    memset(dma.c, 0x5A, 2 * sizeof blocking_c);
+    int w1 = gluon_matmul_i8(24, 24, 40, dma.a, 40, dma.b, 24, dma.c, 24, &rq2);
+    int wiped = gluon_copro_wipe(GLUON_MATMUL_SLOT);
+    int zero_regs = GLUON_MATMUL_M == 0 && GLUON_MATMUL_A_ADDR == 0 && GLUON_MATMUL_QMUL == 0;
+    int w2 = gluon_matmul_i8(24, 24, 40, dma.a, 40, dma.b, 24, c2, 24, &rq2);
+    int same_w = memcmp(blocking_c, dma.c, sizeof blocking_c) == 0
+                 && memcmp(blocking_c, c2, sizeof blocking_c) == 0;
+    memset(dma.c, 0x5A, 2 * sizeof blocking_c);
+    int s1 = gluon_matmul_start_i8(24, 24, 40, dma.a, 40, dma.b, 24, dma.c, 24, &rq2);
+    int s2 = gluon_matmul_start_i8(24, 24, 40, dma.a, 40, dma.b, 24, c2, 24, &rq2);
+    int wiped2 = gluon_copro_wipe(GLUON_MATMUL_SLOT);
+    int sw1 = gluon_matmul_wait();
+    int sw2 = gluon_matmul_wait();
+    int same_q = memcmp(blocking_c, c2, sizeof blocking_c) == 0;
+    int wipe_ok = w1 == 0 && wiped == 0 && zero_regs && w2 == 0 && same_w && s1 == 0
+                  && s2 == 0 && wiped2 == 0 && sw1 == GLUON_MATMUL_E_WIPED && sw2 == 0 && same_q;
+    printf("wipe: between calls %d %d %d, regs cleared %s, same C %s; queued %d %d, wipe %d, "
+           "wait %d %d, same C %s: %s\n", w1, wiped, w2, zero_regs ? "yes" : "NO",
+           same_w ? "yes" : "NO", s1, s2, wiped2, sw1, sw2, same_q ? "yes" : "NO",
+           wipe_ok ? "ok" : "FAIL");
+    failures += !wipe_ok;
+    printf("matmul_test: %d cases, %d failures\n", N_CASES + 3, failures);
     return failures;
 }

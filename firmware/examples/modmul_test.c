@@ -20,13 +20,18 @@
  *    (gluon_modmul_exec1) against gluon_mont_sw_mul, a second operand >= N
  *    (E_RANGE, the next call unaffected), a stream with a bad op (its error,
  *    the ops after it dropped).
+ * 6. A wipe of the slot between two calls (gluon_copro_wipe): the driver sees
+ *    the modulus gone (STATE), sets it again and drops its queued program; the
+ *    second call is right, resident values are gone (zero).
  * Output ends with "modmul_test: PASS" or "modmul_test: FAIL (<n> errors)";
  * returns the number of errors.
  */
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gluon/copro.h"
 #include "gluon/modmul.h"
+#include "gluon/regs.h"
 #include "gluon/sdk.h"
 
 #define SEED 0x00006690u
@@ -247,6 +252,23 @@ int main(void)
         fail("ops after a stream error dropped", rc);
     if ((rc = gluon_modmul_mulmod(hw, x, x)))
         fail("after the stream error", rc);
+
+    /* A wipe between two calls. */
+    gluon_modmul_setmod(SECP256K1_P, 8);
+    if ((rc = gluon_modmul_mulmod(hw, x, y)) || (rc = gluon_modmul_put(3, x)))
+        fail("before the wipe", rc);
+    if (gluon_copro_wipe(GLUON_MODMUL_SLOT))
+        fail("wipe", -1);
+    if (GLUON_MODMUL_STATE & GLUON_MODMUL_STATE_MODSET_MASK)
+        fail("modulus kept by the wipe", 0);
+    if ((rc = gluon_modmul_mulmod(got, x, y)) || !equal(got, hw, 8) || gluon_modmul_limbs() != 8)
+        fail("mulmod after a wipe", rc);
+    if ((rc = gluon_modmul_mulmod(got, y, x)) || !equal(got, hw, 8))
+        fail("second mulmod after a wipe", rc);
+    if (gluon_copro_wipe(GLUON_MODMUL_SLOT))
+        fail("wipe", -1);
+    if ((rc = gluon_modmul_get(got, 3)) || got[0] != 0 || got[7] != 0)
+        fail("a resident value survived the wipe", rc);
 
     if (errors) {
         printf("modmul_test: FAIL (%d errors)\n", errors);

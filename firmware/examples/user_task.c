@@ -35,7 +35,7 @@ static void task(void)
     volatile uint32_t sink = key[0];    /* read the key */
     (void)sink;
     GLUON_UART_DIVISOR = 2;             /* reconfigure the UART */
-    GLUON_HASH_START = 1;               /* start a coprocessor */
+    GLUON_HASH_START = GLUON_HASH_START_OP_HASH;  /* start a coprocessor */
     gluon_user_exit(7);
 }
 

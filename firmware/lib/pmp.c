@@ -31,6 +31,65 @@ static void set_addr(unsigned entry, uint32_t value)
     }
 }
 
+static uint32_t get_addr(unsigned entry)
+{
+    switch (entry) {
+    case 0: return read_csr(pmpaddr0);
+    case 1: return read_csr(pmpaddr1);
+    case 2: return read_csr(pmpaddr2);
+    case 3: return read_csr(pmpaddr3);
+    case 4: return read_csr(pmpaddr4);
+    case 5: return read_csr(pmpaddr5);
+    case 6: return read_csr(pmpaddr6);
+    default: return read_csr(pmpaddr7);
+    }
+}
+
+int gluon_pmp_present(void)
+{
+    /* crt0.S locks entry 1 (the M-stack guard) at reset; without PMP the CSRs read zero. */
+    return (get_cfg(1) & GLUON_PMP_L) != 0;
+}
+
+int gluon_pmp_u_allows(uintptr_t base, size_t size, unsigned perms)
+{
+    if (!gluon_pmp_present() || size == 0)
+        return 0;
+    uint64_t lo = base, hi = (uint64_t)base + size;
+    perms &= GLUON_PMP_R | GLUON_PMP_W | GLUON_PMP_X;
+    for (unsigned e = 0; e < GLUON_PMP_ENTRIES; e++) {
+        uint32_t cfg = get_cfg(e), addr = get_addr(e);
+        uint64_t s, t;
+        switch ((cfg >> 3) & 3) {
+        case 1:                                             /* TOR */
+            s = e ? (uint64_t)get_addr(e - 1) << 2 : 0;
+            t = (uint64_t)addr << 2;
+            break;
+        case 2:                                             /* NA4 */
+            s = (uint64_t)addr << 2;
+            t = s + 4;
+            break;
+        case 3: {                                           /* NAPOT */
+            unsigned k = 0;
+            while (k < 32 && (addr >> k & 1))
+                k++;
+            uint64_t span = (uint64_t)8 << k;
+            s = ((uint64_t)addr << 2) & ~(span - 1);
+            t = s + span;
+            break;
+        }
+        default:                                            /* OFF */
+            continue;
+        }
+        if (t <= s || t <= lo || hi <= s)
+            continue;                                       /* empty, or not overlapping */
+        /* The lowest entry that matches any byte decides for the bytes it matches (spec
+         * 3.7.1): allowed only if it holds the whole range and grants everything asked. */
+        return s <= lo && hi <= t && (cfg & perms) == perms;
+    }
+    return 0;                                               /* no entry: U has no access */
+}
+
 /* Entries below GLUON_PMP_FIRST_APP are the SDK's (crt0.S sets them; gluon/pmp.h). */
 static int app_entry(unsigned entry)
 {

@@ -7,7 +7,10 @@ submission's padding (domain byte 0x01) as used by Ethereum.
 
 How an operation runs (see docs/hash.md for the firmware's view):
 
-1. Firmware writes CTRL (mode, CONT, MORE), SRC, LEN, DST, OUTLEN, then START.
+1. The slot's owner writes CTRL (mode, MORE), SRC, LEN, DST, OUTLEN, then START with OP HASH
+   (a new message) or CONT (the next chunk of the message the engine holds). The common slot
+   registers (ID, STATUS, START, ABORT, CYCLES), the owner, the interrupt enable, the wipe and
+   the DMA windows belong to the slot's control component (hdl/coproctl.py).
 2. CHECK rejects misuse with a cause code before anything moves (and, for a non-final
    chunk, a 32-cycle serial remainder check of LEN against the block size).
 3. ABSORB: a *reader* issues DMA read descriptors for ceil(LEN/4) words; a *filler* turns
@@ -29,7 +32,8 @@ operation's sequence), ``buffer.py`` :class:`BlockBuffer` (block buffer, filler 
 (register map, modes, cause codes).
 """
 
-from .registers import VERSION, MAX_DESCRIPTOR_WORDS, Mode, Cause, CAUSE_DOC, MODE_DOC, MODE_PARAMS
+from .registers import (VERSION, MAX_DESCRIPTOR_WORDS, Mode, Op, Cause, OP_DOC, CAUSE_DOC,
+                        MODE_DOC, MODE_PARAMS)
 from .sha256 import SHA256Engine
 from .keccak import KeccakF1600, ABSORB_WORDS
 from .buffer import BlockBuffer
@@ -37,6 +41,6 @@ from .splitter import DescriptorSplitter
 from .coprocessor import HashCoprocessor
 
 
-__all__ = ["VERSION", "MAX_DESCRIPTOR_WORDS", "Mode", "Cause", "CAUSE_DOC", "MODE_DOC",
+__all__ = ["VERSION", "MAX_DESCRIPTOR_WORDS", "Mode", "Op", "Cause", "OP_DOC", "CAUSE_DOC", "MODE_DOC",
            "MODE_PARAMS", "SHA256Engine", "KeccakF1600", "ABSORB_WORDS", "BlockBuffer",
            "DescriptorSplitter", "HashCoprocessor"]

@@ -3,6 +3,15 @@ checks and the operation's sequence (see the package documentation and docs/hash
 
 Timing depends only on the mode, the flags and the lengths (and on how busy the bus is),
 never on the data: the filler waits only for DMA words, the engines have fixed latency.
+
+Wipe (the coprocessor contract, docs/coprocessor-contract.md): the datapath (control state
+machine, latched parameters and addresses, streaming state, block buffer, SHA-256 and Keccak
+state, serial remainder, descriptor splitter, mode table) holds no memory, only flip-flops,
+all behind one synchronous reset that the slot's ``wipe`` drives, and the register bank's
+parameter storage is cleared with it: :data:`WIPE_CYCLES` cycle after ``wipe`` rises every
+flip-flop of the block is at its reset value and ``wipe_done`` holds; the slot's DMA engine
+takes longer (:attr:`gluon.hdl.dma.DMAEngine.wipe_cycles`) and the control component waits
+for both.
 """
 
 from amaranth import *
@@ -10,10 +19,11 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ..bus import WishboneSignature
-from ..dma import DMAChannelSignature
+from ..dma import DMAChannelSignature, WindowSignature, DMAControlSignature
+from ..coproctl import CoprocessorControl
 from ..regs import RegisterBank
 from ..simgate import sim_gated_block
-from .registers import VERSION, HASH_SETTLE, MAX_DESCRIPTOR_WORDS, Mode, Cause, hash_regs
+from .registers import VERSION, HASH_SETTLE, MAX_DESCRIPTOR_WORDS, Mode, Op, Cause, hash_regs
 from .sha256 import SHA256Engine
 from .keccak import KeccakF1600, ABSORB_WORDS
 from .splitter import DescriptorSplitter
@@ -22,7 +32,11 @@ from .mode_table import ModeTable
 from .remainder import SerialRemainder
 
 
-__all__ = ["HashCoprocessor"]
+__all__ = ["HashCoprocessor", "WIPE_CYCLES"]
+
+
+#: Cycles from ``wipe`` rising to every flip-flop of the block at reset and ``wipe_done``.
+WIPE_CYCLES = 1
 
 
 class HashCoprocessor(wiring.Component):
@@ -30,10 +44,13 @@ class HashCoprocessor(wiring.Component):
 
     Ports (the coprocessor contract, docs/coprocessor-contract.md):
 
-    ``bus``  In(WishboneSignature(addr_width=10))  the 4 KiB control slot (target side)
-    ``dma``  Out(DMAChannelSignature())            to this coprocessor's DMA engine
-    ``irq``  Out(1)                                STATUS.DONE & IRQ_EN.DONE
-    ``busy`` Out(1)                                an operation runs or its DMA is active
+    ``bus``      In(WishboneSignature(addr_width=10))  the 4 KiB slot page (target side)
+    ``ctl_bus``  In(WishboneSignature(addr_width=6))   its section of the M-only control page
+    ``dma``      Out(DMAChannelSignature())            to this coprocessor's DMA engine
+    ``dma_windows`` Out(WindowSignature()), ``dma_ctl`` Out(DMAControlSignature()): the
+                 engine's windows, revocation and wipe (from the control component)
+    ``irq``      Out(1)   the control component's (STATUS.DONE, enabled, M-owned)
+    ``busy``     Out(1)   an operation runs, its DMA is active, or a wipe runs
 
     ``max_descriptor_words`` (keyword, default 32768): the longest DMA descriptor issued;
     longer messages and outputs are split into several.
@@ -44,7 +61,10 @@ class HashCoprocessor(wiring.Component):
     REGS = hash_regs()
 
     bus: In(WishboneSignature(addr_width=10))
+    ctl_bus: In(WishboneSignature(addr_width=6))
     dma: Out(DMAChannelSignature())
+    dma_windows: Out(WindowSignature())
+    dma_ctl: Out(DMAControlSignature())
     irq: Out(1)
     busy: Out(1)
 
@@ -56,49 +76,59 @@ class HashCoprocessor(wiring.Component):
             raise ValueError(f"max_descriptor_words must be in 1..65535, not {max_descriptor_words}")
         self._max_words = max_descriptor_words
         super().__init__()
+        self.ctl = CoprocessorControl(kind="HS", version=VERSION, op=Op, cause=Cause)
+
+    @property
+    def retained(self):
+        """Flip-flops a wipe keeps by design: the control component's (M's configuration of
+        the slot)."""
+        return self.ctl.retained
 
     sim_gating = False        # sim/simtop.py: stop the block's clock while idle (hdl/simgate.py)
 
     def elaborate(self, platform):
         if not self.sim_gating:
             return self._elaborate(platform)
-        # Simulation model only (hdl/simgate.py): the whole block, register bank included, on a
-        # clock that stops while the block is idle. Its registers change only while an
-        # operation runs (busy: the control FSM out of IDLE or the DMA engine busy), on a bus
-        # request to its slot, and in the few cycles after either (the register bank drops
-        # its response, SHA-256 adds its last round into H): HASH_SETTLE cycles cover them.
+        # Simulation model only (hdl/simgate.py): the whole block, register banks and control
+        # component included, on a clock that stops while the block is idle. Its registers
+        # change only while an operation or a wipe runs (busy: the control FSM out of IDLE,
+        # the DMA engine busy, the slot wiping), on a bus request to its slot page or its
+        # control section, and in the few cycles after either (a register bank drops its
+        # response, SHA-256 adds its last round into H, the control component ends the wipe
+        # once block and engine report it): HASH_SETTLE cycles cover them.
         m = Module()
-        sim_gated_block(m, "hash", self.bus.cyc | self.busy, HASH_SETTLE, self._elaborate)
+        sim_gated_block(m, "hash", self.bus.cyc | self.ctl_bus.cyc | self.busy | self.dma_ctl.wipe,
+                        HASH_SETTLE, self._elaborate)
         return m
 
     def _elaborate(self, platform):
         m = Module()
-
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
+        m.submodules.ctl = ctl = self.ctl
+        ctl.connect_slot(m, regs)
+        connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
+        connect(m, ctl.dma_windows, flipped(self.dma_windows))
+        connect(m, ctl.dma_ctl, flipped(self.dma_ctl))
+        c = ctl.block
+
+        # The wipe: the datapath is held in reset and the parameter registers cleared while
+        # ``wipe`` is held; one edge of that is enough (WIPE_CYCLES).
+        wiped = Signal()
+        m.d.sync += wiped.eq(c.wipe)
+        m.d.comb += [regs.clear.eq(c.wipe), c.wipe_done.eq(wiped & c.wipe),
+                     self.irq.eq(ctl.irq)]
+        datapath = Module()
+        self._datapath(datapath, regs, c)
+        m.submodules.datapath = ResetInserter(c.wipe)(datapath)
+        m.d.comb += self.busy.eq(c.busy | c.wipe)
+        return m
+
+    def _datapath(self, m, regs, c):
         m.submodules.sha256 = sha = SHA256Engine()
         m.submodules.keccak = kec = KeccakF1600()
 
         dma = self.dma
-        m.d.comb += regs.id.r_data.eq((ord("H") << 24) | (ord("S") << 16) | VERSION)
-
-        # ---- status --------------------------------------------------------------------
-        done = Signal()
-        error = Signal()
-        cause = Signal(Cause)
-        cycles = Signal(32)
-        m.d.comb += [
-            regs.status.r_data.done.eq(done),
-            regs.status.r_data.error.eq(error),
-            regs.status.r_data.cause.eq(cause),
-            regs.cycles.r_data.eq(cycles),
-            self.irq.eq(done & regs.irq_en.data.done),
-        ]
-        with m.If(regs.status.w_stb):
-            with m.If(regs.status.w_data.done):
-                m.d.sync += done.eq(0)
-            with m.If(regs.status.w_data.error):
-                m.d.sync += [error.eq(0), cause.eq(Cause.NONE)]
 
         # ---- the operation, latched at START ---------------------------------------------
         mode = Signal(Mode)
@@ -164,8 +194,10 @@ class HashCoprocessor(wiring.Component):
             m.d.comb += kec_start.eq(1)
 
         # ---- control -----------------------------------------------------------------------
-        start = regs.start.w_stb
-        abort = regs.abort.w_stb
+        # The control component starts an operation only while the block is idle and not
+        # wiping, and forwards ABORT only while one runs; it keeps DONE/ERROR/CAUSE/CYCLES.
+        start = c.start
+        abort = c.abort
         m.submodules.remainder = rmd = SerialRemainder()       # LEN mod block size
         m.d.comb += [rmd.dividend.eq(length), rmd.divisor.eq(p_bytes)]
         fail_cause = Signal(Cause)
@@ -182,13 +214,16 @@ class HashCoprocessor(wiring.Component):
             with m.State("IDLE"):
                 with m.If(start):
                     m.d.sync += [
-                        mode.eq(regs.ctrl.data.mode), cont.eq(regs.ctrl.data.cont),
+                        mode.eq(regs.ctrl.data.mode), cont.eq(c.op == Op.CONT),
                         more.eq(regs.ctrl.data.more),
                         src.eq(regs.src.data), length.eq(regs.len.data),
                         dst.eq(regs.dst.data), outlen.eq(regs.outlen.data),
-                        done.eq(0), error.eq(0), cause.eq(Cause.NONE), cycles.eq(0),
                     ]
-                    m.next = "CHECK"
+                    with m.If((c.op == Op.HASH) | (c.op == Op.CONT)):
+                        m.next = "CHECK"
+                    with m.Else():
+                        m.d.sync += fail_cause.eq(Cause.OP)
+                        m.next = "FAIL"
 
             with m.State("CHECK"):
                 src_end = src + length
@@ -243,7 +278,8 @@ class HashCoprocessor(wiring.Component):
                 m.d.comb += absorbing.eq(1)
                 with m.If(~bb.active & ~bb.full & ~eng_busy & spl.idle):
                     with m.If(more):
-                        m.d.sync += [held_valid.eq(1), held_mode.eq(mode), done.eq(1)]
+                        m.d.sync += [held_valid.eq(1), held_mode.eq(mode)]
+                        m.d.comb += c.done.eq(1)
                         m.next = "IDLE"
                     with m.Else():
                         out_total = Mux(p_shake, outlen[2:], p_outw)
@@ -282,39 +318,30 @@ class HashCoprocessor(wiring.Component):
             with m.State("FLUSH"):
                 # The last words are on their way; done once memory acknowledged them all.
                 with m.If(spl.idle):
-                    m.d.sync += done.eq(1)
+                    m.d.comb += c.done.eq(1)
                     m.next = "IDLE"
                 stop_on_request()
 
             with m.State("FAIL"):
-                m.d.sync += [done.eq(1), error.eq(1), cause.eq(fail_cause)]
+                m.d.comb += [c.error.eq(1), c.cause.eq(fail_cause)]
                 m.next = "IDLE"
-                stop_on_request()
 
             with m.State("STOP"):
                 # Stop the DMA, let the engines finish their fixed-length work, then report.
                 m.d.comb += [dma.abort.eq(1), spl.stop.eq(1)]
                 with m.If(~dma.busy & ~sha.busy & ~kec.busy):
-                    m.d.comb += bb.flush.eq(1)
-                    m.d.sync += [done.eq(1), error.eq(1), cause.eq(fail_cause),
-                                 held_valid.eq(0)]
+                    m.d.comb += [bb.flush.eq(1), c.error.eq(1), c.cause.eq(fail_cause)]
+                    m.d.sync += held_valid.eq(0)
                     m.next = "IDLE"
 
         m.d.comb += [in_idle.eq(ctrl.ongoing("IDLE")), in_stop.eq(ctrl.ongoing("STOP")),
                      modes.mode.eq(regs.ctrl.data.mode), modes.load.eq(start & in_idle)]
 
-        with m.If(~in_idle):
-            m.d.sync += cycles.eq(cycles + 1)
-            with m.If(start):
-                m.d.sync += [error.eq(1), cause.eq(Cause.BUSY)]
         # A DMA error or ABORT ends the operation (the states that move no data end by
-        # themselves within 34 cycles; an ABORT there still ends them as ABORTED).
+        # themselves within 34 cycles; an ABORT there is reported as ABORTED by the control
+        # component).
         with m.If(stop_req):
             m.d.sync += fail_cause.eq(Mux(abort, Cause.ABORTED, Cause.DMA))
 
-        m.d.comb += [
-            regs.status.r_data.busy.eq(~in_idle | dma.busy),
-            self.busy.eq(~in_idle | dma.busy),
-        ]
-        return m
+        m.d.comb += c.busy.eq(~in_idle | dma.busy)
 

@@ -4,13 +4,16 @@ and cause codes."""
 from amaranth.lib import enum
 
 from ..regs import Field, Register, RegisterMap
+from ..coproctl import slot_registers
 
 
-__all__ = ["VERSION", "HASH_SETTLE", "MAX_DESCRIPTOR_WORDS", "Mode", "Cause", "CAUSE_DOC",
-           "MODE_DOC", "ModeParams", "MODE_PARAMS", "hash_regs"]
+__all__ = ["VERSION", "HASH_SETTLE", "MAX_DESCRIPTOR_WORDS", "Mode", "Op", "Cause", "OP_DOC",
+           "CAUSE_DOC", "MODE_DOC", "ModeParams", "MODE_PARAMS", "hash_regs"]
 
 
-VERSION = 1
+#: Register interface version: 2 is the coprocessor contract (common slot registers at
+#: 0x00-0x10, operations through START.OP, the interrupt enable in the control page).
+VERSION = 2
 
 
 class Mode(enum.Enum, shape=4):
@@ -23,31 +26,48 @@ class Mode(enum.Enum, shape=4):
     SHAKE256  = 6
 
 
+class Op(enum.Enum, shape=2):
+    NONE = 0
+    HASH = 1
+    CONT = 2
+
+
 class Cause(enum.Enum, shape=4):
     NONE    = 0
     BUSY    = 1
-    MODE    = 2
-    SEQ     = 3
-    ALIGN   = 4
-    LEN     = 5
-    OUTLEN  = 6
-    DMA     = 7
-    ABORTED = 8
+    WIPING  = 2
+    ABORTED = 3
+    MODE    = 4
+    SEQ     = 5
+    ALIGN   = 6
+    LEN     = 7
+    OUTLEN  = 8
+    DMA     = 9
+    OP      = 10
 
+
+OP_DOC = {
+    Op.NONE: "none (fails with cause OP)",
+    Op.HASH: "hash a new message (chunk) as CTRL, SRC, LEN, DST, OUTLEN describe",
+    Op.CONT: "continue the unfinished message the engine holds (same MODE) with this chunk",
+}
 
 CAUSE_DOC = {
     Cause.NONE:    "no error",
     Cause.BUSY:    "START while an operation was running; the START was ignored, the running "
                    "operation goes on and sets DONE when it ends",
+    Cause.WIPING:  "START while the slot was being wiped; the START was ignored",
+    Cause.ABORTED: "ABORT was written while the operation ran",
     Cause.MODE:    "MODE is 0 (none) or not a known mode",
-    Cause.SEQ:     "CONT set but the engine holds no unfinished message of this MODE",
+    Cause.SEQ:     "CONT but the engine holds no unfinished message of this MODE (none after a "
+                   "wipe or an owner change)",
     Cause.ALIGN:   "SRC (with LEN > 0) or DST (final chunk) is not word aligned",
     Cause.LEN:     "SRC + LEN wraps past 4 GiB, or a non-final chunk (MORE) whose LEN is not "
                    "a non-zero multiple of the block size",
     Cause.OUTLEN:  "SHAKE: OUTLEN is 0, not a multiple of 4, or DST + OUTLEN wraps past 4 GiB",
-    Cause.DMA:     "the DMA engine refused a descriptor (buffer outside the DMA windows or "
-                   "without permission) or a bus error ended it",
-    Cause.ABORTED: "ABORT was written while the operation ran",
+    Cause.DMA:     "the DMA engine refused a descriptor (buffer outside the slot's DMA windows "
+                   "or without permission), a window change stopped it, or a bus error ended it",
+    Cause.OP:      "START.OP is not a known operation",
 }
 
 MODE_DOC = {
@@ -92,45 +112,21 @@ MAX_DESCRIPTOR_WORDS = 0x8000
 
 
 def hash_regs():
-    return RegisterMap("HASH", [
-        Register("ID", 0x00, "r", [
-            Field("VERSION", 16, desc="Register interface version"),
-            Field("KIND", 16, desc='ASCII "HS" (0x4853)'),
-        ], desc="Identifies the hash coprocessor."),
-        Register("CTRL", 0x04, "rw", [
+    return RegisterMap("HASH", slot_registers(
+        kind="HS", version=VERSION, op=Op, cause=Cause, op_doc=OP_DOC, cause_doc=CAUSE_DOC) + [
+        Register("CTRL", 0x20, "rw", [
             Field("MODE", 4, desc="Algorithm", enum=Mode, enum_doc=MODE_DOC),
-            Field("CONT", 1, desc="Continue the unfinished message held in the engine (same "
-                                  "MODE) instead of starting a new one"),
-            Field("MORE", 1, desc="More chunks follow: LEN must be a non-zero multiple of the "
-                                  "block size; no padding, no output, the state is kept"),
+            Field("MORE", 1, offset=5, desc="More chunks follow: LEN must be a non-zero "
+                  "multiple of the block size; no padding, no output, the state is kept"),
         ], desc="Operation setup, read when START is written."),
-        Register("SRC", 0x08, "rw", desc="Message address (word aligned). The engine reads whole "
+        Register("SRC", 0x24, "rw", desc="Message address (word aligned). The engine reads whole "
                  "words: the buffer must be readable up to the next word boundary after LEN bytes."),
-        Register("LEN", 0x0C, "rw", desc="Message (chunk) length in bytes."),
-        Register("DST", 0x10, "rw", desc="Digest address (word aligned), written by DMA."),
-        Register("OUTLEN", 0x14, "rw", desc="SHAKE output length in bytes (a non-zero multiple "
+        Register("LEN", 0x28, "rw", desc="Message (chunk) length in bytes."),
+        Register("DST", 0x2C, "rw", desc="Digest address (word aligned), written by DMA."),
+        Register("OUTLEN", 0x30, "rw", desc="SHAKE output length in bytes (a non-zero multiple "
                  "of 4). Ignored by the fixed-length modes."),
-        Register("START", 0x18, "w", desc="Any write starts the operation described by CTRL, "
-                 "SRC, LEN, DST, OUTLEN (latched at this write)."),
-        Register("STATUS", 0x1C, "ext", [
-            Field("BUSY", 1, desc="An operation runs (or its DMA drains after ABORT)"),
-            Field("DONE", 1, desc="The last operation ended (check ERROR). Write 1 to clear"),
-            Field("ERROR", 1, desc="The last operation failed, or a START was refused. "
-                                   "Write 1 to clear (clears CAUSE too)"),
-            Field("CAUSE", 4, offset=8, desc="Why ERROR is set",
-                  enum=Cause, enum_doc=CAUSE_DOC),
-        ], desc="State of the engine. DONE and ERROR are also cleared by an accepted START."),
-        Register("ABORT", 0x20, "w", desc="Any write stops the running operation: its DMA is "
-                 "drained, then DONE and ERROR are set with cause ABORTED. The unfinished message "
-                 "(streaming state) is discarded. No effect when idle."),
-        Register("IRQ_EN", 0x24, "rw", [
-            Field("DONE", 1, desc="Raise the interrupt line while STATUS.DONE is set"),
-        ], desc="Interrupt enable."),
-        Register("CYCLES", 0x28, "r", desc="Clock cycles the last operation took, from START "
-                 "to DONE (a refused START does not change it)."),
     ], desc="Hash coprocessor: SHA-256, SHA3-256/512, Keccak-256, SHAKE128/256 with padding and "
             "DMA in hardware. See docs/hash.md.")
-
 
 
 HASH_SETTLE = 16               # simulation model: idle cycles until the block is still (simgate)

@@ -46,12 +46,12 @@ cycle, while the array works on group g+1 (bank (g+1) mod 2). Every count and ev
 depends only on M, N, K, the strides' contiguity and the operation, never on data.
 """
 
-from .registers import VERSION, MAX_K, Cause, Store, Op, Job
+from .registers import VERSION, MAX_K, Cause, Store, Op, Mode, Job
 from .requantizer import Requantizer
 from .systolic import SystolicArray
 from .engine import MatMulEngine
 from .coprocessor import MatMulCoprocessor
 
 
-__all__ = ["VERSION", "MAX_K", "Cause", "Store", "Op", "Job", "Requantizer", "SystolicArray",
+__all__ = ["VERSION", "MAX_K", "Cause", "Store", "Op", "Mode", "Job", "Requantizer", "SystolicArray",
            "MatMulEngine", "MatMulCoprocessor"]

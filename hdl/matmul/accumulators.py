@@ -23,6 +23,9 @@ class Accumulators(wiring.Component):
     ``rd_addr``/``rd_data``: the store's read port, one bank each in ``rd_data`` (data one
     cycle after the address); the update's reads take the port in the cycles they need it,
     and they never need the bank the store reads.
+
+    ``wipe``: write zero at ``wipe_addr`` (modulo the bank depth) into every bank, overriding
+    the update (the engine holds it only while idle).
     """
 
     def __init__(self, geo, *, latency, sum_width):
@@ -35,6 +38,8 @@ class Accumulators(wiring.Component):
             "final": Out(1),
             "rd_addr": In(range(geo.bank_rows * geo.b_epr)),
             "rd_data": Out(data.ArrayLayout(32 * geo.P, self.banks)),
+            "wipe": In(1),
+            "wipe_addr": In(32),
         })
 
     def elaborate(self, platform):
@@ -85,5 +90,8 @@ class Accumulators(wiring.Component):
                 wp.data.eq(rmw_data),
                 wp.en.eq(rmw.valid & (rmw.bank == bk)),
             ]
+            with m.If(self.wipe):
+                m.d.comb += [wp.addr.eq(self.wipe_addr[:len(wp.addr)]), wp.data.eq(0),
+                             wp.en.eq(1)]
         m.d.comb += self.final.eq(rmw.valid & rmw.final)
         return m

@@ -1,17 +1,19 @@
-"""The int8 matrix coprocessor's control (slot 2, register map ``MATMUL``): register bank,
-parameter checks, START/ABORT/STATUS/IRQ, per docs/coprocessor-contract.md. It holds the
-:class:`~gluon.hdl.matmul.engine.MatMulEngine` in reset whenever no operation runs, so an
-aborted operation leaves nothing in flight.
+"""The int8 matrix coprocessor's control (slot 2, register map ``MATMUL``): its register bank,
+the shared :class:`~gluon.hdl.coproctl.CoprocessorControl` (STATUS/START/ABORT/CYCLES, the
+M-only control section, the wipe; docs/coprocessor-contract.md), the parameter checks and the
+wipe of the engine. It holds the :class:`~gluon.hdl.matmul.engine.MatMulEngine` in reset
+whenever no operation runs, so an aborted operation leaves nothing in flight.
 """
 
 from amaranth import *
 from amaranth.hdl import ResetInserter, DomainRenamer
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ..bus import WishboneSignature
 from ..regs import RegisterBank
-from ..dma import DMAChannelSignature
+from ..dma import DMAChannelSignature, DMAControlSignature, WindowSignature
+from ..coproctl import CoprocessorControl
 from ..simgate import sim_gated_domain, sim_gated_block
 from .registers import VERSION, MAX_K, Cause, Store, Op, Job, matmul_regs
 from .engine import MatMulEngine
@@ -30,8 +32,16 @@ class MatMulCoprocessor(wiring.Component):
     and about 8,900 fewer TRELLIS_COMB in the 'compact' SoC (docs/fpga.md); 4 cycles less
     output latency; :class:`~gluon.hdl.matmul.requantizer.Requantizer`).
 
-    Ports: ``bus`` (its 4 KiB register slot), ``dma`` (to its DMAEngine), ``irq``
-    (STATUS.DONE & IRQ_EN.DONE), ``busy`` (an operation runs).
+    Ports: ``bus`` (its 4 KiB slot page), ``ctl_bus`` (its section of the M-only control
+    page), ``dma``/``dma_windows``/``dma_ctl`` (to its DMAEngine), ``irq`` (the control
+    component's: STATUS.DONE & CTRL.IRQ_EN while M owns the slot), ``busy`` (an operation
+    runs).
+
+    Wipe (``ctl.block.wipe``): whatever runs stops; the engine is reset, then writes zeros
+    into every word of its memories for :attr:`~.engine.MatMulEngine.wipe_depth` cycles, its
+    read ports take a zero word, and it is reset again; the latched operation and the
+    parameter registers return to reset. :attr:`wipe_cycles` from ``wipe`` to ``wipe_done``,
+    whatever the state.
     """
 
     NAME = "MATMUL"
@@ -40,7 +50,10 @@ class MatMulCoprocessor(wiring.Component):
     sim_gating = False        # sim/simtop.py: stop the engine's clock while idle (hdl/simgate.py)
 
     bus: In(WishboneSignature(addr_width=10))
+    ctl_bus: In(WishboneSignature(addr_width=6))
     dma: Out(DMAChannelSignature())
+    dma_windows: Out(WindowSignature())
+    dma_ctl: Out(DMAControlSignature())
     irq: Out(1)
     busy: Out(1)
 
@@ -48,30 +61,59 @@ class MatMulCoprocessor(wiring.Component):
         # MatMulEngine checks the parameters.
         self.engine = MatMulEngine(dim=dim, max_m=max_m, max_n=max_n, k_chunk=k_chunk,
                                    requant_dsp=requant_dsp)
+        self.ctl = CoprocessorControl(kind="MX", version=VERSION, op=Op, cause=Cause)
         self.dim, self.max_m, self.max_n, self.k_chunk = dim, max_m, max_n, k_chunk
         super().__init__()
 
+    @property
+    def wipe_cycles(self):
+        """Cycles from ``wipe`` rising to ``wipe_done``: one to stop and reset the engine, one
+        per word of the deepest memory, one for the read ports, one to reset the engine."""
+        return self.engine.wipe_depth + 4
+
+    @property
+    def retained(self):
+        """Flip-flops a wipe keeps by design: M-mode's configuration of the slot."""
+        return self.ctl.retained
+
     def elaborate(self, platform):
         rst_next = Signal()                       # engine_rst's next value
-        job_load = Signal()                       # START accepted: latch the parameters
+        job_load = Signal()                       # START accepted or a wipe: load the job
+        awake = Signal()                          # an operation or a wipe runs
         if not self.sim_gating:
-            return self._elaborate(platform, rst_next, job_load, None)
+            return self._elaborate(platform, rst_next, job_load, awake, None)
         # Simulation model only (hdl/simgate.py). The engine (and the job it reads) gets a
         # clock that stops while the engine sits in reset (see sim_gated_domain); the rest
         # (control, register bank) one that stops while idle: it changes only on a bus request
-        # to its slot, while busy, and in the cycle after (the register bank's response).
+        # to its slot or its control section, while an operation or a wipe runs, and in the
+        # cycle after (the register bank's response).
         m = Module()
         edom = sim_gated_domain(m, "mmeng", rst_next, job_load)
         m.submodules.engine = ResetInserter({edom.name: edom.rst})(
             DomainRenamer(edom.name)(self.engine))
-        sim_gated_block(m, "matmul", self.bus.cyc | self.busy, 16,
-                        lambda platform: self._elaborate(platform, rst_next, job_load, edom.name))
+        sim_gated_block(m, "matmul", self.bus.cyc | self.ctl_bus.cyc | self.busy | awake, 16,
+                        lambda platform: self._elaborate(platform, rst_next, job_load, awake,
+                                                         edom.name))
         return m
 
-    def _elaborate(self, platform, rst_next, job_load, engine_domain):
+    def _elaborate(self, platform, rst_next, job_load, awake, engine_domain):
         m = Module()
         m.submodules.regs = regs = RegisterBank(self.REGS, addr_width=10)
-        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        connect(m, flipped(self.bus), regs.bus)
+        m.submodules.ctl = ctl = self.ctl
+        ctl.connect_slot(m, regs)
+        connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
+        connect(m, ctl.dma_windows, flipped(self.dma_windows))
+        connect(m, ctl.dma_ctl, flipped(self.dma_ctl))
+        c = ctl.block
+        m.d.comb += [
+            self.irq.eq(ctl.irq),
+            self.busy.eq(c.busy),
+            awake.eq(regs.status.r_data.busy),
+            regs.config.r_data.dim.eq(self.dim),
+            regs.config.r_data.max_m.eq(self.max_m),
+            regs.config.r_data.max_n.eq(self.max_n),
+        ]
 
         # The engine's reset is a register: it fans out to every flip-flop of the engine, so
         # nothing but a clock-to-output delay may precede it (the parameter checks do not).
@@ -86,41 +128,19 @@ class MatMulCoprocessor(wiring.Component):
             job_d = m.d.sync
         else:                                     # (elaborate() added the engine)
             job_d = m.d[engine_domain]
-        wiring.connect(m, wiring.flipped(self.dma), eng.dma)
+        connect(m, flipped(self.dma), eng.dma)
         m.d.comb += eng.job.eq(job)
 
-        done = Signal()
-        error = Signal()
-        cause = Signal(Cause)
-        cycles = Signal(32)
-
-        m.d.comb += [
-            regs.id.r_data.eq((ord("M") << 24) | (ord("X") << 16) | VERSION),
-            regs.config.r_data.dim.eq(self.dim),
-            regs.config.r_data.max_m.eq(self.max_m),
-            regs.config.r_data.max_n.eq(self.max_n),
-            regs.status.r_data.busy.eq(self.busy),
-            regs.status.r_data.done.eq(done),
-            regs.status.r_data.error.eq(error),
-            regs.status.r_data.cause.eq(cause),
-            regs.cycles.r_data.eq(cycles),
-            self.irq.eq(done & regs.irq_en.data.done),
-        ]
-        with m.If(regs.status.w_stb & regs.status.w_data.done):
-            m.d.sync += done.eq(0)
-
-        start = regs.start.w_stb & regs.start.w_data.go
-        abort = regs.abort.w_stb & regs.abort.w_data.go
-
         # Parameter checks, in this order of priority.
-        op = job.op
-        stores = op.store != Store.NONE
+        bad_op = Signal()                         # START.OP was neither MUL nor MAC
+        mode = job.op
+        stores = mode.store != Store.NONE
         misaligned = Cat(
             job.a_addr[:2], job.b_addr[:2], job.lda[:2], job.ldb[:2],
             Mux(stores, Cat(job.c_addr[:2], job.ldc[:2]), 0),
-            Mux(stores & op.bias, job.bias_addr[:2], 0)).any()
+            Mux(stores & mode.bias, job.bias_addr[:2], 0)).any()
         check = Signal(Cause)
-        with m.If(op.store.as_value() == 3):
+        with m.If(bad_op | (mode.store.as_value() == 3)):
             m.d.comb += check.eq(Cause.BAD_OP)
         with m.Elif((job.m == 0) | (job.n == 0) | (job.k == 0)):
             m.d.comb += check.eq(Cause.ZERO_SIZE)
@@ -129,12 +149,20 @@ class MatMulCoprocessor(wiring.Component):
         with m.Elif(misaligned):
             m.d.comb += check.eq(Cause.ALIGN)
 
-        def finish(why):
-            m.d.sync += [done.eq(1), error.eq(why != Cause.NONE), cause.eq(why)]
+        halt_cause = Signal(Cause)                # why HALT ends the operation
+        wcnt = Signal(range(eng.wipe_depth))      # the wipe's memory address
+        m.d.comb += eng.wipe_addr.eq(wcnt)
+
+        def wipe_stops_this():
+            # A wipe stops whatever runs (the control component starts nothing meanwhile, and
+            # ignores the ends it may see in this cycle): the engine goes to reset.
+            with m.If(c.wipe):
+                m.d.comb += rst_next.eq(1)
+                m.next = "WIPE_RST"
 
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
-                with m.If(start):
+                with m.If(c.start):
                     m.d.comb += job_load.eq(1)
                     job_d += [
                         job.a_addr.eq(regs.a_addr.data),
@@ -147,55 +175,77 @@ class MatMulCoprocessor(wiring.Component):
                         job.m.eq(regs.m.data),
                         job.n.eq(regs.n.data),
                         job.k.eq(regs.k.data),
-                        job.op.eq(regs.op.data.as_value()[:Op.as_shape().size]),
+                        job.op.acc.eq(c.op == Op.MAC),
+                        job.op.store.eq(regs.mode.data.store),
+                        job.op.bias.eq(regs.mode.data.bias),
+                        job.op.relu.eq(regs.mode.data.relu),
                         job.qmul.eq(regs.qmul.data),
                         job.qshift.eq(regs.qshift.data.shift),
                         job.qzp.eq(regs.qzp.data.zp),
                     ]
-                    m.d.sync += [
-                        done.eq(0), error.eq(0), cause.eq(Cause.NONE),
-                        cycles.eq(1),
-                    ]
+                    m.d.sync += bad_op.eq((c.op != Op.MUL) & (c.op != Op.MAC))
                     m.next = "CHECK"
+                wipe_stops_this()
             with m.State("CHECK"):
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += cycles.eq(cycles + 1)
-                with m.If(start):
-                    m.d.sync += cause.eq(Cause.BUSY)
-                    m.next = "HALT"
+                m.d.comb += c.busy.eq(1)
+                with m.If(c.abort):
+                    m.d.comb += [c.error.eq(1), c.cause.eq(Cause.ABORTED)]
+                    m.next = "IDLE"
                 with m.Elif(check != Cause.NONE):
-                    finish(check)
+                    m.d.comb += [c.error.eq(1), c.cause.eq(check)]
                     m.next = "IDLE"
                 with m.Else():
                     m.d.sync += go.eq(1)
                     m.d.comb += rst_next.eq(0)
                     m.next = "RUN"
+                wipe_stops_this()
             with m.State("RUN"):
-                m.d.comb += [self.busy.eq(1), eng.start.eq(go)]
-                m.d.sync += [cycles.eq(cycles + 1), go.eq(0)]
-                with m.If(start):
-                    m.d.sync += cause.eq(Cause.BUSY)
-                    m.d.comb += rst_next.eq(1)
-                    m.next = "HALT"
-                with m.Elif(abort):
-                    m.d.sync += cause.eq(Cause.ABORTED)
+                m.d.comb += [c.busy.eq(1), eng.start.eq(go)]
+                m.d.sync += go.eq(0)
+                with m.If(c.abort):
+                    m.d.sync += halt_cause.eq(Cause.ABORTED)
                     m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(eng.error):
-                    m.d.sync += cause.eq(Cause.DMA)
+                    m.d.sync += halt_cause.eq(Cause.DMA)
                     m.d.comb += rst_next.eq(1)
                     m.next = "HALT"
                 with m.Elif(eng.done):
-                    finish(Cause.NONE)
-                    m.d.comb += rst_next.eq(1)
+                    m.d.comb += [c.done.eq(1), rst_next.eq(1)]
                     m.next = "IDLE"
+                wipe_stops_this()
             with m.State("HALT"):
                 # Engine held in reset (nothing in flight), DMA told to abort; wait until the
                 # DMA engine has drained its bus responses and gone idle.
-                m.d.comb += [self.busy.eq(1), eng.halt.eq(1)]
-                m.d.sync += cycles.eq(cycles + 1)
+                m.d.comb += [c.busy.eq(1), eng.halt.eq(1)]
                 with m.If(~self.dma.busy):
-                    m.d.sync += [done.eq(1), error.eq(1)]
+                    m.d.comb += [c.error.eq(1), c.cause.eq(halt_cause)]
+                    m.next = "IDLE"
+                wipe_stops_this()
+
+            # ---- wipe (fixed length: wipe_cycles) ----
+            with m.State("WIPE_RST"):
+                # engine_rst is 1 in this cycle: every engine flip-flop resets at its end.
+                m.d.comb += rst_next.eq(0)
+                m.next = "WIPE_ZERO"
+            with m.State("WIPE_ZERO"):
+                # The engine, idle, writes zero into word wcnt of every memory.
+                m.d.comb += [eng.wipe.eq(1), job_load.eq(1), regs.clear.eq(1)]
+                job_d += job.eq(0)
+                m.d.sync += [wcnt.eq(wcnt + 1), bad_op.eq(0), halt_cause.eq(Cause.NONE),
+                             go.eq(0)]
+                with m.If(wcnt == eng.wipe_depth - 1):
+                    m.d.sync += wcnt.eq(0)
+                    m.next = "WIPE_SETTLE"
+            with m.State("WIPE_SETTLE"):
+                # The memories are zero: the read ports' data registers take a zero word.
+                m.d.comb += [eng.wipe.eq(1), rst_next.eq(1)]
+                m.next = "WIPE_CLEAR"
+            with m.State("WIPE_CLEAR"):
+                # engine_rst is 1: the FIFO pointers and every engine flip-flop reset.
+                m.next = "WIPED"
+            with m.State("WIPED"):
+                m.d.comb += c.wipe_done.eq(1)
+                with m.If(~c.wipe):
                     m.next = "IDLE"
         return m
-

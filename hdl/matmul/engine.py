@@ -27,6 +27,11 @@ class MatMulEngine(wiring.Component):
     :class:`~.coprocessor.MatMulCoprocessor`) after a ``start`` pulse; ends with a ``done``
     pulse, or an ``error`` pulse if the DMA engine refused a descriptor or saw a bus error (the
     caller then resets the engine). ``halt`` drives the DMA channel's ``abort``.
+
+    Wipe: while ``wipe`` is held (the engine idle, just out of reset), every memory's write
+    port writes zero at ``wipe_addr`` (taken modulo the memory's depth) and the store's output
+    FIFO takes zeros; :attr:`wipe_depth` cycles with ``wipe_addr`` = 0, 1, ... zero every word
+    (the caller then resets the engine to clear the flip-flops and FIFO pointers).
     """
 
     def __init__(self, *, dim=8, max_m=64, max_n=64, k_chunk=32, requant_dsp=False):
@@ -45,7 +50,11 @@ class MatMulEngine(wiring.Component):
             raise ValueError("max_m and max_n must be at most 2048 (CONFIG has 12-bit fields)")
         self.dim, self.max_m, self.max_n, self.k_chunk = dim, max_m, max_n, k_chunk
         self.requant_dsp = requant_dsp
-        self.geometry = Geometry(dim=dim, max_m=max_m, max_n=max_n, k_chunk=k_chunk)
+        self.geometry = geo = Geometry(dim=dim, max_m=max_m, max_n=max_n, k_chunk=k_chunk)
+        #: Words of the deepest memory (A, B, bias buffers, an accumulator bank, the store's
+        #: output FIFO): the cycles a wipe writes zeros.
+        self.wipe_depth = max(2 * geo.half_a, 2 * geo.half_b, geo.MN // 4,
+                              geo.bank_rows * geo.b_epr, StoreUnit.FIFO_DEPTH)
         super().__init__({
             "job": In(Job),
             "start": In(1),
@@ -53,6 +62,8 @@ class MatMulEngine(wiring.Component):
             "error": Out(1),
             "halt": In(1),
             "dma": Out(DMAChannelSignature()),
+            "wipe": In(1),
+            "wipe_addr": In(range(self.wipe_depth)),
         })
 
     def elaborate(self, platform):
@@ -82,9 +93,18 @@ class MatMulEngine(wiring.Component):
         for blk in (loader, seq, store):
             m.d.comb += [blk.job.eq(job), blk.sizes.eq(sizes), blk.run.eq(run)]
 
-        connect(m, loader.a_w, a_buf.write_port(granularity=32))
-        connect(m, loader.b_w, b_buf.write_port(granularity=32))
-        connect(m, loader.bias_w, bias_buf.write_port(granularity=32))
+        a_w = a_buf.write_port(granularity=32)
+        b_w = b_buf.write_port(granularity=32)
+        bias_w = bias_buf.write_port(granularity=32)
+        connect(m, loader.a_w, a_w)
+        connect(m, loader.b_w, b_w)
+        connect(m, loader.bias_w, bias_w)
+        with m.If(self.wipe):                     # (overrides the loader's drive)
+            for wp, mem in ((a_w, a_buf), (b_w, b_buf), (bias_w, bias_buf)):
+                m.d.comb += [wp.addr.eq(self.wipe_addr[:len(wp.addr)]), wp.data.eq(0),
+                             wp.en.eq(-1)]
+        m.d.comb += [acc.wipe.eq(self.wipe), acc.wipe_addr.eq(self.wipe_addr),
+                     store.wipe.eq(self.wipe)]
         connect(m, seq.a_r, a_buf.read_port())
         connect(m, seq.b_r, b_buf.read_port())
         connect(m, store.bias_r, bias_buf.read_port())

@@ -30,7 +30,12 @@ class StoreUnit(wiring.Component):
     bank each) and the bias buffer through ``bias_r``, writes C on ``wr`` with descriptors on
     ``dma``, and reports ``pg`` (groups read out of the accumulators) and ``groups_done``
     (groups completely written). ``requant_dsp``: see :class:`~.requantizer.Requantizer`.
+    ``wipe``: the output FIFO takes a zero word every cycle (:data:`FIFO_DEPTH` of them fill
+    every word of it and its output register; the engine's reset then empties it).
     """
+
+    #: Words of the output FIFO.
+    FIFO_DEPTH = 32
 
     def __init__(self, geo, *, requant_dsp=False):
         self._geo = geo
@@ -50,6 +55,7 @@ class StoreUnit(wiring.Component):
             "groups_done": Out(range(geo.max_groups + 1)),
             "dma": Out(DMARequestSignature()),
             "wr": Out(stream.Signature(32)),
+            "wipe": In(1),
         })
 
     def elaborate(self, platform):
@@ -73,7 +79,7 @@ class StoreUnit(wiring.Component):
         with m.If(self.group_final):
             m.d.sync += st_ready.eq(st_ready + 1)
 
-        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=32, depth=32)
+        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=32, depth=self.FIFO_DEPTH)
         pipe_depth = 3 + rqs[0].latency
         # producer: group pg, row in group, word
         pr = Signal(range(G))
@@ -144,6 +150,9 @@ class StoreUnit(wiring.Component):
             self.wr.payload.eq(out_fifo.r_data),
             out_fifo.r_en.eq(self.wr.ready),
         ]
+        with m.If(self.wipe):
+            m.d.comb += [out_fifo.w_en.eq(1), out_fifo.w_data.eq(0), out_fifo.r_en.eq(0),
+                         self.wr.valid.eq(0)]
 
         # Store descriptors.
         m.submodules.mover = mover = DMAMover()

@@ -5,9 +5,9 @@ Montgomery-friendly storage, ADDMODX/SUBMODX/MULMODX on value indices). Datapath
 :mod:`gluon.hdl.modmul.montgomery` (Montgomery, "Modular multiplication without trial division", 1985).
 
 The block holds a *value store* (``slots`` values of up to ``max_limbs`` 32-bit limbs, in
-block RAM) and runs *programs*: lists of 32-bit :class:`Op` words, fetched by DMA from RAM
-(``PROG_ADDR``/``PROG_LEN``, then ``START``) or pushed one by one through ``CMD`` and run with
-``START.QUEUE``. Operations (``d``, ``a``, ``b``: value slots; ``imm``: a word offset from
+block RAM) and runs *programs*: lists of 32-bit :class:`OpWord` words, fetched by DMA from RAM
+(``PROG_ADDR``/``PROG_LEN``, then ``START.OP = PROG``) or pushed one by one through ``CMD`` and
+run with ``START.OP = QUEUE``. Operations (``d``, ``a``, ``b``: value slots; ``imm``: a word offset from
 ``DATA_BASE``; ``R = 2^(32·L)``):
 
 =========== ==================================================================================
@@ -27,7 +27,9 @@ FROMMONT d,a d ← a·R^-1 mod N
 
 Every operation's duration depends only on its opcode and L (and, for the DMA operations, on
 how busy the bus is), never on the values. Misuse ends the program with ``STATUS.ERROR`` and a
-``CAUSE`` (see :class:`Cause`) and ``STATUS.PC`` pointing at the failing op; nothing hangs.
+``CAUSE`` (see :class:`Cause`) and ``STATE.PC`` pointing at the failing op; nothing hangs.
+The slot follows the coprocessor contract (:mod:`gluon.hdl.coproctl`); a wipe returns every
+register to reset and every memory word to zero (:attr:`ModMulCoprocessor.wipe_cycles`).
 See docs/modmul.md.
 
 Blocks, one per file: ``coprocessor.py`` :class:`ModMulCoprocessor` (registers, XIN/XOUT,
@@ -42,8 +44,8 @@ from amaranth import *
 from amaranth.lib import wiring, data, enum
 from amaranth.lib.memory import Memory
 
-from .registers import (VERSION, XIN_WAIT, OpCode, OpTail, Op, encode, Cause, CAUSE_DOC,
-                        xfifo_depth)
+from .registers import (VERSION, XIN_WAIT, OpCode, OpTail, OpWord, encode, Op, OP_DOC, Cause,
+                        CAUSE_DOC, xfifo_depth)
 from .montgomery import MontgomeryUnit, MontMode, LIMB_BITS, blocks_for
 from .value_store import ValueStore
 from .program import ProgramMemory
@@ -52,6 +54,7 @@ from .transfer import ValueTransfer
 from .coprocessor import ModMulCoprocessor
 
 
-__all__ = ["VERSION", "XIN_WAIT", "OpCode", "OpTail", "Op", "encode", "Cause", "CAUSE_DOC",
+__all__ = ["VERSION", "XIN_WAIT", "OpCode", "OpTail", "OpWord", "encode", "Op", "OP_DOC", "Cause",
+           "CAUSE_DOC",
            "xfifo_depth", "MontgomeryUnit", "MontMode", "LIMB_BITS", "blocks_for", "ValueStore",
            "ProgramMemory", "SetModSequencer", "ValueTransfer", "ModMulCoprocessor"]

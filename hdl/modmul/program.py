@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory, WritePort
 from amaranth.lib.wiring import In, Out
 
-from .registers import OpCode, Op
+from .registers import OpCode, OpWord
 
 
 __all__ = ["ProgramMemory"]
@@ -25,14 +25,14 @@ class ProgramMemory(wiring.Component):
             "pc": In(range(depth + 1)),
             "fetch_first": In(1),
             "fetch_next": In(1),
-            "op": Out(Op),
+            "op": Out(OpWord),
             "known": Out(1),
             "bad_slot": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.program = program = Memory(shape=Op, depth=self._depth, init=[])
+        m.submodules.program = program = Memory(shape=OpWord, depth=self._depth, init=[])
         prog_rd = program.read_port()
         prog_wr = program.write_port()
         m.d.comb += [prog_wr.addr.eq(self.w.addr), prog_wr.data.eq(self.w.data),

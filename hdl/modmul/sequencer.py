@@ -1,15 +1,15 @@
 """The modular-arithmetic coprocessor's program sequencer: starts a program (fetched by DMA,
-queued through CMD, or the last queued one again), then fetches, checks and runs its ops one
-after the other on the Montgomery unit, the value transfers (:mod:`.transfer`) and the SETMOD
-microcode (:mod:`.setmod`). A failing op or an ABORT stops the program: the DMA channel is
-drained before the program ends."""
+queued through CMD, or the last queued one again: the START operations), then fetches, checks
+and runs its ops one after the other on the Montgomery unit, the value transfers
+(:mod:`.transfer`) and the SETMOD microcode (:mod:`.setmod`). A failing op or an ABORT stops
+the program: the DMA channel is drained before the program ends with ``error``."""
 
 from amaranth import *
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from ..dma import DMAChannelSignature, DMAMover
-from .registers import OpCode, Cause
+from .registers import OpCode, Op, Cause
 from .montgomery import LIMB_BITS, MontMode, ModulusPortSignature
 from .value_store import ValueAccessSignature
 from .program import ProgramMemory
@@ -24,12 +24,15 @@ class ProgramSequencer(wiring.Component):
     """Runs programs of the coprocessor ``copro`` (a :class:`~.coprocessor.ModMulCoprocessor`,
     for its parameters and internal slots).
 
-    From the registers: ``start`` with ``again``/``queue`` (START), ``abort`` (ABORT), ``push``
-    of ``push_data`` (CMD, accepted only while idle with room), ``limbs_req``, ``prog_addr``,
-    ``prog_len``, ``data_base``. To the registers: ``running``, ``pc``, ``qcount``,
-    ``modset``, ``active_l``; ``begin`` (a START is accepted), ``ended`` (the program is over),
-    ``fail`` with ``fail_cause`` (the program fails), ``refuse`` (a START with nothing to run:
-    cause LENGTH), ``draining`` (the DMA channel drains after a failure or ABORT).
+    From the control component (:class:`~gluon.hdl.coproctl.ControlSignature`): ``start`` with
+    ``op`` (START), ``abort`` (ABORT); back to it: ``running``, then one ``done`` or one
+    ``error`` with ``cause`` when the program is over (a START with nothing to run ends at once
+    with cause LENGTH, an unknown op with OPCODE). From the registers: ``push`` of
+    ``push_data`` (CMD, accepted only while idle with room), ``limbs_req``, ``prog_addr``,
+    ``prog_len``, ``data_base``. To the registers: ``pc``, ``qcount``, ``modset``,
+    ``active_l``; ``fail`` with ``fail_cause`` (the program fails now), ``draining`` (the DMA
+    channel drains after a failure or ABORT). ``zero`` writes a zero word at ``zero_addr`` of
+    the program memory (the wipe; the sequencer's registers are held in reset meanwhile).
 
     To the datapath: ``u`` (unit requests), ``unit_done``, ``store_port`` and ``modulus`` (the
     transfers'), ``dma`` (the coprocessor's channel), ``xin``/``xout`` (the register-path
@@ -42,13 +45,14 @@ class ProgramSequencer(wiring.Component):
         self._n_phys = copro.slots + len(copro.internal_slots)
         store_depth = self._n_phys << (unit.max_nb - 1).bit_length()
         super().__init__({
-            "start": In(1), "again": In(1), "queue": In(1), "abort": In(1),
+            "start": In(1), "op": In(Op), "abort": In(1),
+            "zero": In(1), "zero_addr": In(range(depth)),
             "push": In(1), "push_data": In(32),
             "limbs_req": In(6), "prog_addr": In(32), "prog_len": In(11), "data_base": In(32),
             "running": Out(1), "pc": Out(range(depth + 1)), "qcount": Out(range(depth + 1)),
             "modset": Out(1), "active_l": Out(range(copro.max_limbs + 1)),
-            "begin": Out(1), "ended": Out(1), "fail": Out(1), "fail_cause": Out(Cause),
-            "refuse": Out(1), "draining": Out(1),
+            "done": Out(1), "error": Out(1), "cause": Out(Cause),
+            "fail": Out(1), "fail_cause": Out(Cause), "draining": Out(1),
             "u": Out(UnitRequest), "unit_done": In(1),
             "store_port": Out(ValueAccessSignature(depth=store_depth,
                                                    width=copro.lanes * LIMB_BITS)),
@@ -101,6 +105,8 @@ class ProgramSequencer(wiring.Component):
         with m.If(self.push):
             m.d.comb += [prog.w.en.eq(1), prog.w.addr.eq(qcount), prog.w.data.eq(self.push_data)]
             m.d.sync += [qcount.eq(qcount + 1), qlast.eq(0)]
+        with m.If(self.zero):
+            m.d.comb += [prog.w.en.eq(1), prog.w.addr.eq(self.zero_addr), prog.w.data.eq(0)]
 
         # ---- the op being run -----------------------------------------------------------
         op = prog.op
@@ -118,14 +124,24 @@ class ProgramSequencer(wiring.Component):
 
         abort_req = self.abort & running
         m.d.comb += [ucode.stop.eq(fail | abort_req), xfer.stop.eq(fail | abort_req)]
+        # The cause the program ends with: the first failure's, or ABORTED.
+        end_cause = Signal(Cause)
+        with m.If(~self.draining):
+            with m.If(fail):
+                m.d.sync += end_cause.eq(fail_cause)
+            with m.Elif(abort_req):
+                m.d.sync += end_cause.eq(Cause.ABORTED)
 
         def leave_on_failure():
             with m.If(fail | abort_req):
                 m.next = "DRAIN"
 
         def begin(length):
-            m.d.comb += self.begin.eq(1)
-            m.d.sync += [plen.eq(length), pc.eq(0), running.eq(1)]
+            m.d.sync += [plen.eq(length), pc.eq(0)]
+
+        def refuse(cause):
+            m.d.sync += end_cause.eq(cause)
+            m.next = "REFUSE"
 
         def transfer(kind, x, length, setmod=0):
             m.d.comb += [kind.eq(1), xfer.x.eq(x), xfer.length.eq(length),
@@ -137,28 +153,38 @@ class ProgramSequencer(wiring.Component):
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
                 with m.If(self.start):
-                    with m.If(self.again):
-                        with m.If(qlast == 0):
-                            m.d.comb += self.refuse.eq(1)
-                        with m.Else():
-                            m.d.comb += prog.fetch_first.eq(1)
-                            begin(qlast)
-                            m.next = "DECODE"
-                    with m.Elif(self.queue):
-                        with m.If(qcount == 0):
-                            m.d.comb += self.refuse.eq(1)
-                        with m.Else():
-                            m.d.comb += prog.fetch_first.eq(1)
-                            begin(qcount)
-                            m.d.sync += [qlast.eq(qcount), qcount.eq(0)]
-                            m.next = "DECODE"
-                    with m.Else():
-                        with m.If((self.prog_len == 0) | (self.prog_len > depth)):
-                            m.d.comb += self.refuse.eq(1)
-                        with m.Else():
-                            begin(self.prog_len)
-                            m.d.sync += [qcount.eq(0), qlast.eq(0), prog_words.eq(0)]
-                            m.next = "PROG"
+                    m.d.sync += running.eq(1)
+                    with m.Switch(self.op):
+                        with m.Case(Op.AGAIN):
+                            with m.If(qlast == 0):
+                                refuse(Cause.LENGTH)
+                            with m.Else():
+                                m.d.comb += prog.fetch_first.eq(1)
+                                begin(qlast)
+                                m.next = "DECODE"
+                        with m.Case(Op.QUEUE):
+                            with m.If(qcount == 0):
+                                refuse(Cause.LENGTH)
+                            with m.Else():
+                                m.d.comb += prog.fetch_first.eq(1)
+                                begin(qcount)
+                                m.d.sync += [qlast.eq(qcount), qcount.eq(0)]
+                                m.next = "DECODE"
+                        with m.Case(Op.PROG):
+                            with m.If((self.prog_len == 0) | (self.prog_len > depth)):
+                                refuse(Cause.LENGTH)
+                            with m.Else():
+                                begin(self.prog_len)
+                                m.d.sync += [qcount.eq(0), qlast.eq(0), prog_words.eq(0)]
+                                m.next = "PROG"
+                        with m.Default():
+                            refuse(Cause.OPCODE)
+
+            with m.State("REFUSE"):
+                # A START with nothing to run: it ends at once (the component saw it accepted).
+                m.d.comb += [self.error.eq(1), self.cause.eq(end_cause)]
+                m.d.sync += running.eq(0)
+                m.next = "IDLE"
 
             with m.State("PROG"):
                 m.d.comb += [pmover.req.eq(1), pmover.desc.addr.eq(self.prog_addr),
@@ -259,7 +285,7 @@ class ProgramSequencer(wiring.Component):
                 leave_on_failure()
 
             with m.State("FINISH"):
-                m.d.comb += self.ended.eq(1)
+                m.d.comb += self.done.eq(1)
                 m.d.sync += running.eq(0)
                 m.next = "IDLE"
 
@@ -267,7 +293,7 @@ class ProgramSequencer(wiring.Component):
             with m.State("DRAIN"):
                 m.d.comb += [self.draining.eq(1), dma.abort.eq(dma.busy)]
                 with m.If(~dma.busy):
-                    m.d.comb += self.ended.eq(1)
+                    m.d.comb += [self.error.eq(1), self.cause.eq(end_cause)]
                     m.d.sync += running.eq(0)
                     m.next = "IDLE"
         return m

@@ -201,6 +201,11 @@ class ValueTransfer(wiring.Component):
                     m.next = "STX_SEND"
                 with m.Else():
                     m.next = "ST_HOLD"
+                # The engine may end the descriptor in any cycle (a window changed, a bus
+                # error): its one-cycle error must not be missed here, else ST_SEND would wait
+                # for a wr.ready that never comes.
+                with m.If(mover.error):
+                    fail(Cause.DMA)
                 stop()
             with m.State("STX_SEND"):
                 # STOREX: XOUT always has room (checked before): one word per cycle, the
@@ -217,6 +222,8 @@ class ValueTransfer(wiring.Component):
                 m.d.comb += [sp.sel.eq(1), mover.req.eq(1)]
                 m.d.sync += hold.eq(sp.rdata)
                 m.next = "ST_SEND"
+                with m.If(mover.error):
+                    fail(Cause.DMA)
                 stop()
             with m.State("ST_SEND"):
                 limb = Array(hold[LIMB_BITS * k:LIMB_BITS * (k + 1)] for k in range(P))[lane]

@@ -5,14 +5,24 @@
  * Hardware reference: docs/hash.md; registers: docs/registers.md (HASH).
  *
  * DMA confinement.  The coprocessor reads messages and writes digests by DMA,
- * and the DMA engine only touches memory inside the global DMA windows that
- * M-mode opened.  Before using the hardware, open a window that covers every
- * message, every digest buffer and every gluon_hash_ctx you use, e.g.
+ * and its DMA engine only touches memory inside the hash slot's own DMA
+ * windows that M-mode opened (gluon/copro.h).  Before using the hardware, open
+ * a window that covers every message, every digest buffer and every
+ * gluon_hash_ctx you use, e.g.
  *
  *     gluon_hash_window(0, buffers, sizeof buffers);
  *
  * A buffer outside the windows makes the operation fail with
  * GLUON_HASH_E_DMA (no hang, no memory touched).
+ *
+ * Wipes and lending.  A wipe of the slot (gluon_copro_wipe, and every
+ * gluon_copro_grant / gluon_copro_revoke) empties the engine: a context with
+ * blocks in it fails its next update/final with GLUON_HASH_E_LOST (the driver
+ * counts the SDK's wipes; a wipe made behind its back shows as
+ * GLUON_HASH_E_SEQ from the hardware, never as a wrong digest).  Owner changes
+ * also close every window of the slot: open them again after a revoke.  While
+ * the slot is lent to a U task, contexts initialised and one-shot calls run on
+ * the software implementations: none of M's data enters the task's block.
  *
  * Buffers.  The engine reads whole 32-bit words: a message handed to the
  * hardware directly must start on a word boundary and be readable up to the
@@ -51,10 +61,12 @@ typedef enum {
     GLUON_HASH_SHAKE256  = 6,
 } gluon_hash_mode;
 
-/* Errors 1..8 are the hardware's STATUS.CAUSE codes (hdl/hash/registers.py Cause; the values
+/* Errors 1..10 are the hardware's STATUS.CAUSE codes (hdl/hash/registers.py Cause; the values
  * come from gluon/regs.h, generated from that enum). */
 #define GLUON_HASH_OK        0
 #define GLUON_HASH_E_BUSY    GLUON_HASH_STATUS_CAUSE_BUSY   /* START while busy */
+#define GLUON_HASH_E_WIPING  GLUON_HASH_STATUS_CAUSE_WIPING   /* START while the slot is wiped */
+#define GLUON_HASH_E_OP      GLUON_HASH_STATUS_CAUSE_OP   /* unknown START.OP */
 #define GLUON_HASH_E_MODE    GLUON_HASH_STATUS_CAUSE_MODE   /* unknown mode */
 #define GLUON_HASH_E_SEQ     GLUON_HASH_STATUS_CAUSE_SEQ   /* CONT without an unfinished message of this mode */
 #define GLUON_HASH_E_ALIGN   GLUON_HASH_STATUS_CAUSE_ALIGN   /* SRC/DST not word aligned */
@@ -108,8 +120,9 @@ void shake256_sw(const void *msg, size_t n, void *out, size_t outlen);
 /* 1 if the SoC has the hash coprocessor (SYSINFO.COPROCS and the ID register). */
 int gluon_hash_present(void);
 
-/* Open DMA window `win` (0..3) for reading and writing over [base, base+size).
- * M-mode only.  Returns GLUON_HASH_E_ARG for a bad index or a locked window. */
+/* Open window `win` (0..3) of the hash slot for reading and writing over
+ * [base, base+size): gluon_copro_window(GLUON_HASH_SLOT, ...).  M-mode only.
+ * Returns GLUON_HASH_E_ARG for a bad index or a locked window. */
 int gluon_hash_window(unsigned win, const void *base, size_t size);
 
 /* Use the software implementations even if the hardware is present

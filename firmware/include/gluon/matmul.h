@@ -18,9 +18,16 @@
  * The real scale is multiplier · 2^-31 · 2^-shift.
  *
  * DMA confinement.  The coprocessor reads A, B, bias and writes C by DMA,
- * only inside the global DMA windows M-mode opened.  Open one covering all of
- * them first, e.g.  gluon_matmul_window(0, buffers, sizeof buffers);
+ * only inside its own slot's DMA windows, which M-mode opens (gluon/copro.h).
+ * Open one covering all of them first, e.g.
+ *     gluon_matmul_window(0, buffers, sizeof buffers);
  * A buffer outside the windows fails with GLUON_MATMUL_E_DMA (no hang).
+ *
+ * Wipes.  A wipe of the slot (gluon_copro_wipe, lending it to a U task and
+ * taking it back) stops the running operation and clears the coprocessor's
+ * registers, buffers and accumulators.  Calls after it work as before; a call
+ * whose operation it stopped returns GLUON_MATMUL_E_WIPED, and a call queued
+ * behind it (non-blocking) is programmed again before it starts.
  *
  * Buffers for the hardware.  A, B, C, bias and the three strides must be
  * multiples of 4 (else the call runs in software, same result).  Rows are
@@ -47,19 +54,22 @@
 extern "C" {
 #endif
 
-/* Errors 1..7 are the hardware's STATUS.CAUSE codes (hdl/matmul/registers.py Cause; the
+/* Errors 1..8 are the hardware's STATUS.CAUSE codes (hdl/matmul/registers.py Cause; the
  * values come from gluon/regs.h, generated from that enum). */
 #define GLUON_MATMUL_OK          0
 #define GLUON_MATMUL_E_ZERO_SIZE GLUON_MATMUL_STATUS_CAUSE_ZERO_SIZE   /* M, N or K is zero */
 #define GLUON_MATMUL_E_TOO_BIG   GLUON_MATMUL_STATUS_CAUSE_TOO_BIG   /* a size beyond the buffers / MAX_K */
 #define GLUON_MATMUL_E_ALIGN     GLUON_MATMUL_STATUS_CAUSE_ALIGN   /* address or stride not a multiple of 4 */
-#define GLUON_MATMUL_E_BAD_OP    GLUON_MATMUL_STATUS_CAUSE_BAD_OP   /* reserved OP.STORE value */
-#define GLUON_MATMUL_E_DMA       GLUON_MATMUL_STATUS_CAUSE_DMA   /* buffer outside the DMA windows, or bus error */
-#define GLUON_MATMUL_E_BUSY      GLUON_MATMUL_STATUS_CAUSE_BUSY   /* START while busy; driver: calls are started */
+#define GLUON_MATMUL_E_BAD_OP    GLUON_MATMUL_STATUS_CAUSE_BAD_OP   /* START.OP or MODE.STORE not an operation */
+#define GLUON_MATMUL_E_DMA       GLUON_MATMUL_STATUS_CAUSE_DMA   /* buffer outside the slot's DMA windows, revoked, or bus error */
+#define GLUON_MATMUL_E_BUSY      GLUON_MATMUL_STATUS_CAUSE_BUSY   /* START while busy (refused); driver: calls are started */
 #define GLUON_MATMUL_E_ABORTED   GLUON_MATMUL_STATUS_CAUSE_ABORTED   /* ABORT */
+#define GLUON_MATMUL_E_WIPING    GLUON_MATMUL_STATUS_CAUSE_WIPING   /* START while a wipe ran (refused) */
 /* Driver-level errors. */
 #define GLUON_MATMUL_E_ARG       16  /* bad argument (size <= 0, NULL, K too large) */
 #define GLUON_MATMUL_E_ABSENT    17  /* gluon_matmul_hw_* without the coprocessor */
+#define GLUON_MATMUL_E_WIPED     18  /* a wipe (gluon_copro_wipe, grant, revoke) stopped the
+                                        call's operation: C is not (completely) written */
 
 #define GLUON_MATMUL_MAX_K 131071    /* K·(-128)·(-128) < 2^31: no int32 overflow */
 
@@ -127,7 +137,8 @@ int gluon_matmul_i8_i32(int M, int N, int K, const int8_t *A, int lda,
  * GLUON_MATMUL_E_ARG.  gluon_matmul_last_cycles() is valid after the wait.
  *
  * gluon_matmul_poll() reads the coprocessor's interrupt line in mip (no bus
- * access): the start calls set IRQ_EN.DONE, which traps only if the program
+ * access): the start calls set CTRL.IRQ_EN of the slot's section of the M-only
+ * control page (so they are M-mode's), which traps only if the program
  * enabled that interrupt (mie bit 17 + slot, and mstatus.MIE). */
 int gluon_matmul_start_i8(int M, int N, int K, const int8_t *A, int lda,
                           const int8_t *B, int ldb, int8_t *C, int ldc,

@@ -35,10 +35,11 @@ extern "C" {
 #define GLUON_MODMUL_MAX_LIMBS 24
 #define GLUON_MODMUL_SLOTS     32
 
-/* Errors 1..11 are the hardware's STATUS.CAUSE codes (hdl/modmul/registers.py Cause; the
+/* Errors 1..12 are the hardware's STATUS.CAUSE codes (hdl/modmul/registers.py Cause; the
  * values come from gluon/regs.h, generated from that enum). */
 #define GLUON_MODMUL_OK          0
-#define GLUON_MODMUL_E_BUSY      GLUON_MODMUL_STATUS_CAUSE_BUSY   /* START/CMD/config write while a program ran */
+#define GLUON_MODMUL_E_BUSY      GLUON_MODMUL_STATUS_CAUSE_BUSY   /* START while a program ran */
+#define GLUON_MODMUL_E_WIPING    GLUON_MODMUL_STATUS_CAUSE_WIPING   /* START while a wipe ran */
 #define GLUON_MODMUL_E_LIMBS     GLUON_MODMUL_STATUS_CAUSE_LIMBS   /* LIMBS outside 1..24 at SETMOD */
 #define GLUON_MODMUL_E_MODULUS   GLUON_MODMUL_STATUS_CAUSE_MODULUS   /* N even or below 3 */
 #define GLUON_MODMUL_E_RANGE     GLUON_MODMUL_STATUS_CAUSE_RANGE   /* LOAD of a value >= N */
@@ -96,7 +97,9 @@ int gluon_modmul_init(unsigned win);
 
 /* Run `n` op words at `ops` (both `ops` and the values `data` points to, the
  * base of every imm offset, inside DMA windows), to the end.  On error,
- * gluon_modmul_last_pc() is the index of the failing op. */
+ * gluon_modmul_last_pc() is the index of the failing op.  (Such a program may
+ * set a modulus of its own: after it, and after gluon_modmul_stream_begin,
+ * the driver no longer sets its last modulus again after a wipe.) */
 int gluon_modmul_run(const uint32_t *ops, unsigned n, const void *data);
 uint32_t gluon_modmul_last_cycles(void);   /* CYCLES of the last run */
 unsigned gluon_modmul_last_pc(void);
@@ -161,7 +164,7 @@ int gluon_modmul_exec(const uint32_t *ops, unsigned n);
 static inline int gluon_modmul_exec1(uint32_t op)
 {
     GLUON_MODMUL_CMD = op;
-    GLUON_MODMUL_START = GLUON_MODMUL_START_QUEUE_MASK;
+    GLUON_MODMUL_START = GLUON_MODMUL_START_OP_QUEUE;
     uint32_t status;
     while ((status = GLUON_MODMUL_STATUS) & GLUON_MODMUL_STATUS_BUSY_MASK)
         ;
@@ -170,7 +173,12 @@ static inline int gluon_modmul_exec1(uint32_t op)
     return 0;
 }
 
-/* Set the modulus (odd, >= 3, `limbs` words).  Clears every slot. */
+/* Set the modulus (odd, >= 3, `limbs` words).  Clears every slot.  A wipe of the slot (an
+ * owner change, gluon_copro_wipe, a reset) clears the modulus, the slots and the queued
+ * program: the driver checks STATE.MODSET and STATE.ACTIVE_LIMBS before each call that needs
+ * the modulus and, after a wipe, sets the last modulus set through it again (its own copy,
+ * about 3 000 cycles at 256 bits; DMA window needed, as for this call) and forgets the
+ * queued program.  Values in slots (gluon_modmul_put) do not survive a wipe. */
 int gluon_modmul_setmod(const uint32_t *n, unsigned limbs);
 unsigned gluon_modmul_limbs(void);         /* L of the modulus set (0: none) */
 

@@ -54,6 +54,12 @@ int gluon_pmp_napot(unsigned entry, uintptr_t base, size_t size, unsigned perms)
 int gluon_pmp_tor(unsigned entry, uintptr_t top, unsigned perms);
 /* Turn an (unlocked, application) entry off. */
 int gluon_pmp_off(unsigned entry);
+/* 1 if the core has PMP (crt0.S locked the SDK's guard entry), else 0 (config 'small'). */
+int gluon_pmp_present(void);
+/* 1 if the entries as they are now let a U-mode access with `perms` (GLUON_PMP_R/W/X) reach
+ * every byte of [base, base + size): the lowest entry matching any of those bytes must hold
+ * them all and grant `perms`. 0 without PMP, for size 0, or when no entry matches. */
+int gluon_pmp_u_allows(uintptr_t base, size_t size, unsigned perms);
 
 /* Run entry() in U-mode on the given stack (16-byte aligned, in memory the application's
  * entries give U). Returns the code the task passes to gluon_user_exit() (or an M-mode trap

@@ -197,9 +197,7 @@ __attribute__((noreturn)) void gluon_simctrl_exit(uint32_t value);
 }
 #endif
 
-/* Open DMA window `win` (0..3) over [base, base + size), widened to whole words, with read
- * and write permission (M-mode only). Returns 0, or -1 for a bad window/size or a locked
- * window. Every coprocessor driver's *_window() function uses this. */
-int gluon_dma_window(unsigned win, const void *base, size_t size);
+/* Coprocessor slots: per-slot DMA windows, wipe, lending to U-mode. */
+#include "gluon/copro.h"
 
 #endif /* GLUON_SDK_H */
