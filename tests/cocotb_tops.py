@@ -7,6 +7,10 @@ targets are ports: the bench serves them with its own models.
 
 ``DMABenchTop``: one :class:`DMAEngine` with its channel, bus, windows and control ports.
 
+``CoproBenchTop``: a coprocessor on the slot contract with its own :class:`DMAEngine`, as the
+SoC connects them: ports ``bus`` (the slot page), ``ctl_bus`` (its control section), ``mem``
+(the engine's initiator port), ``irq`` and ``busy``.
+
 The address map of the bus bench is :data:`BUS_WINDOWS`, read by the bench (cocotb_bus.py) too.
 """
 
@@ -64,4 +68,29 @@ class DMABenchTop(wiring.Component):
         wiring.connect(m, eng.bus, wiring.flipped(self.bus))
         wiring.connect(m, wiring.flipped(self.windows), eng.windows)
         wiring.connect(m, wiring.flipped(self.ctl), eng.ctl)
+        return m
+
+
+class CoproBenchTop(wiring.Component):
+    def __init__(self, block):
+        self.block = block
+        super().__init__({
+            "bus": In(WishboneSignature(addr_width=10)),
+            "ctl_bus": In(WishboneSignature(addr_width=6)),
+            "mem": Out(WishboneSignature(addr_width=30)),
+            "irq": Out(1),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.block = b = self.block
+        m.submodules.dma = eng = DMAEngine()
+        wiring.connect(m, wiring.flipped(self.bus), b.bus)
+        wiring.connect(m, wiring.flipped(self.ctl_bus), b.ctl_bus)
+        wiring.connect(m, b.dma, eng.chan)
+        wiring.connect(m, b.dma_windows, eng.windows)
+        wiring.connect(m, b.dma_ctl, eng.ctl)
+        wiring.connect(m, eng.bus, wiring.flipped(self.mem))
+        m.d.comb += [self.irq.eq(b.irq), self.busy.eq(b.busy)]
         return m

@@ -48,3 +48,23 @@ def test_dma_random_descriptors(tmp_path):
     cov = _run(DMABenchTop(), "dmatop", "cocotb_dma", tmp_path, {"GLUON_DMA_JOBS": "400"})
     missed = [b for b, n in cov["dma"].items() if not n]
     assert not missed, f"DMA bins not hit: {missed}"
+
+
+@pytest.mark.parametrize("block", ["hash", pytest.param("modmul", marks=pytest.mark.slow),
+                                   pytest.param("matmul", marks=pytest.mark.slow)])
+def test_coprocessor_on_the_slot_contract(tmp_path, block):
+    """A coprocessor with its DMA engine through its slot page and control section: the slot
+    contract (reset wipe, ID, refused accesses, unknown operation, CTRL.WIPE), and for the
+    hash random operations against hashlib/pycryptodome with every error cause, refused DMA,
+    ABORT at random points, START while busy and the interrupt. (modmul and matmul: the
+    contract only, in -m slow: their builds cost about a minute each.)"""
+    from gluon.hdl.config import coprocessor_class
+    from cocotb_tops import CoproBenchTop
+    cov = _run(CoproBenchTop(coprocessor_class(block)()), f"copro_{block}", "cocotb_copro",
+               tmp_path, {"GLUON_COPRO": block, "GLUON_COPRO_OPS": "120"})
+    if block == "hash":
+        hits = {b for b, n in cov[block].items() if n}
+        causes = {cause for _op, cause, _p in hits}
+        from gluon.hdl.hash.registers import Cause
+        assert causes >= {c.name for c in Cause} - {"WIPING"}, causes   # WIPING: the contract
+        assert {p for _o, _c, p in hits} == {"none", "early", "mid", "after_end"}
