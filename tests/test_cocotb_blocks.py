@@ -21,7 +21,7 @@ def _run(top, name, module, tmp_path, env):
     log = (tmp_path / "sim.log").read_text(errors="replace") if (tmp_path / "sim.log").exists() else ""
     failed = {k: v for k, v in outcome.items() if v}
     assert outcome and not failed, f"{failed}\n{log[-4000:]}"
-    data = json.loads(cov.read_text())
+    data = json.loads(cov.read_text()) if cov.exists() else {}
     for block, d in data.items():
         hit = sum(1 for _b, n in d["bins"] if n)
         print(f"coverage {block}: {hit} of {len(d['bins'])} reachable bins hit "
