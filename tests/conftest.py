@@ -16,20 +16,20 @@ LONG_FIRST = [
     "tests/test_interrupts.py::",
     "tests/test_simgate.py::",
     # worker 2 meanwhile: the two synthesis runs (no model)
-    "tests/test_synth.py::test_full_soc_synthesizes",
+    "tests/test_synth.py::test_full_soc_synthesizes_up_to_lut_mapping",
     "tests/test_boards.py::test_icebreaker_small_synthesizes_and_fits",
     # then, on whichever worker frees up: the other models' first users
     "tests/test_isolation_copro.py::",               # 'full' and ungated 'full' (reused)
     "tests/test_cocotb_blocks.py::",                 # bus, DMA, hash bench builds
-    "tests/test_waveforms.py::",                     # 'minimal' with tracing, two kinds
-    "tests/test_bench.py::",                         # 'full' + the CRC-32 example
+    "tests/test_waveforms.py::",                     # 'minimal' with tracing
+    "tests/test_firmware_sdk.py::test_ram_size_override",   # 'minimal' with 64 KiB RAM
+    "tests/test_core_timing.py::",                   # 'pipelined'
     "tests/test_gdb.py::",                           # 'minimal' with the Debug Module
     "tests/test_drivers_small.py::",                 # 'small'
-    "tests/test_elf.py::",                           # 'minimal' with 256 KiB RAM
     "tests/test_cocotb.py::",                        # cocotb on the SoC's Verilog
     "tests/test_boards.py::test_core_alone_synth_ecp5",
     "tests/test_boards.py::test_ram_is_one_copy_in_ecp5_block_ram",
-    "tests/test_matmul.py::",                        # 'compact'
+    "tests/test_matmul.py::test_firmware_matmul_vs_numpy",   # 'compact'
     "tests/test_hash.py::test_every_length",
     "tests/test_dma_priority.py::",
 ]
