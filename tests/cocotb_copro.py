@@ -12,14 +12,15 @@ The contract, for any block (test ``contract``):
 * ID reads the block's KIND and VERSION; a write to a read-only register and a read of an
   offset no register occupies answer ERR (never a hang);
 * an unknown operation is refused (ERROR with a cause other than NONE);
-* CTRL.WIPE: BUSY until the wipe ends, START refused with WIPING meanwhile, idle afterwards;
-* the interrupt: ``irq`` follows DONE only with CTRL.IRQ_EN set; DONE is write-1-to-clear.
+* CTRL.WIPE: BUSY until the wipe ends, START refused with WIPING meanwhile, idle afterwards.
 
-Each block's operations (tests ``<block>_ops``) run at random against the references the
-rest of the suite uses (hashlib and pycryptodome for the hash), with the error paths: a
-descriptor outside the slot's windows (ERROR, CAUSE = DMA, memory untouched), ABORT at a
-random point (CAUSE = ABORTED, no write after), START while busy (refused with BUSY, the
-running operation finishes right). Coverage: operation x cause x abort point.
+A block's operations (test ``random_ops``; written for the hash so far) run at random
+against the references the rest of the suite uses (hashlib and pycryptodome), with the error
+paths: every cause the block declares, a descriptor outside the slot's windows (ERROR,
+CAUSE = DMA, memory untouched), ABORT at a random point (CAUSE = ABORTED, no memory write
+after it), START while busy (refused with BUSY, the running operation finishes right), and
+the interrupt (``irq`` with DONE only when CTRL.IRQ_EN is set; DONE write-1-to-clear).
+Coverage: operation x cause x abort point.
 """
 
 import os
