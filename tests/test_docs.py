@@ -9,8 +9,6 @@ import pytest
 from gluon.sim import bench
 
 
-@pytest.mark.xfail(strict=False,
-                   reason="benchmarks regenerated after the isolation work lands")
 def test_benchmarks_docs_current():
     out = io.StringIO()
     assert bench.check_docs(out=out) == 0, out.getvalue()
