@@ -4,7 +4,6 @@ simulation, only the inputs hash that `gluon bench --docs` records."""
 import io
 import json
 
-import pytest
 
 from gluon.sim import bench
 
