@@ -240,7 +240,10 @@ BOUNDARIES = [0, 1, 2, 3, 4, 5, 55, 56, 57, 63, 64, 65, 71, 72, 73, 119, 120, 12
               135, 136, 137, 143, 144, 167, 168, 169, 271, 272, 273, 300]
 
 
-@pytest.mark.parametrize("mode", [Mode.SHA256, Mode.SHA3_256, Mode.KECCAK256])
+# The default run sweeps SHA-256; the two Keccak-f modes' sweeps are -m slow (their rate
+# boundaries are in test_boundary_lengths, which the default run keeps).
+@pytest.mark.parametrize("mode", [Mode.SHA256, pytest.param(Mode.SHA3_256, marks=pytest.mark.slow),
+                                  pytest.param(Mode.KECCAK256, marks=pytest.mark.slow)])
 def test_every_length_0_to_300(mode):
     cycles = _all_lengths(mode, range(301), seed=mode.value)
     # Cycles depend on the block count only (and on whether there is anything to read).
@@ -254,7 +257,8 @@ def test_every_length_0_to_300(mode):
     assert all(len(v) == 1 for v in per_block.values()), per_block
 
 
-@pytest.mark.parametrize("mode", [Mode.SHA3_512, Mode.SHAKE128, Mode.SHAKE256])
+@pytest.mark.parametrize("mode", [Mode.SHA3_256, Mode.KECCAK256, Mode.SHA3_512, Mode.SHAKE128,
+                                  Mode.SHAKE256])
 def test_boundary_lengths(mode):
     rng = random.Random(mode.value)
 
