@@ -248,6 +248,15 @@ class CoprocessorControl(wiring.Component):
         for r in self._slot_regs:
             wiring.connect(m, getattr(bank, r.name.lower()), getattr(self.slot, r.name.lower()))
 
+    def connect_block(self, m, block, bank):
+        """The wiring every block on the contract does: ``bank``'s common registers to
+        ``slot``, and ``block``'s own ``ctl_bus``, ``dma_windows`` and ``dma_ctl`` ports
+        (seen from inside ``block``) to this component."""
+        self.connect_slot(m, bank)
+        wiring.connect(m, wiring.flipped(block.ctl_bus), self.ctl_bus)
+        wiring.connect(m, self.dma_windows, wiring.flipped(block.dma_windows))
+        wiring.connect(m, self.dma_ctl, wiring.flipped(block.dma_ctl))
+
     def elaborate(self, platform):
         m = Module()
         slot, blk, win = self.slot, self.block, self.dma_windows.win

@@ -63,10 +63,7 @@ class ToyBlock(wiring.Component):
         m.submodules.regs = regs = RegisterBank(REGS, addr_width=10)
         connect(m, flipped(self.bus), regs.bus)
         m.submodules.ctl = ctl = CoprocessorControl(kind="TY", version=3, op=Op, cause=Cause)
-        ctl.connect_slot(m, regs)
-        connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
-        connect(m, ctl.dma_windows, flipped(self.dma_windows))
-        connect(m, ctl.dma_ctl, flipped(self.dma_ctl))
+        ctl.connect_block(m, self, regs)
         m.d.comb += self.irq.eq(ctl.irq)
         c = ctl.block
 

@@ -112,10 +112,7 @@ class HashCoprocessor(wiring.Component):
         ctl = self.ctl
         if not self.sim_gating:
             m.submodules.ctl = ctl          # (else elaborate() adds it, on sync's clock)
-        ctl.connect_slot(m, regs)
-        connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
-        connect(m, ctl.dma_windows, flipped(self.dma_windows))
-        connect(m, ctl.dma_ctl, flipped(self.dma_ctl))
+        ctl.connect_block(m, self, regs)
         c = ctl.block
 
         # The wipe: the datapath is held in reset and the parameter registers cleared while

@@ -107,10 +107,7 @@ class MatMulCoprocessor(wiring.Component):
         ctl = self.ctl
         if engine_domain is None:
             m.submodules.ctl = ctl          # (else elaborate() adds it, on sync's clock)
-        ctl.connect_slot(m, regs)
-        connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
-        connect(m, ctl.dma_windows, flipped(self.dma_windows))
-        connect(m, ctl.dma_ctl, flipped(self.dma_ctl))
+        ctl.connect_block(m, self, regs)
         c = ctl.block
         m.d.comb += [
             self.irq.eq(ctl.irq),

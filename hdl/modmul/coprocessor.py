@@ -151,10 +151,7 @@ class ModMulCoprocessor(wiring.Component):
         ctl = self.ctl
         if not self.sim_gating:
             m.submodules.ctl = ctl          # (else elaborate() adds it, on sync's clock)
-        ctl.connect_slot(m, regs)
-        connect(m, flipped(self.ctl_bus), ctl.ctl_bus)
-        connect(m, ctl.dma_windows, flipped(self.dma_windows))
-        connect(m, ctl.dma_ctl, flipped(self.dma_ctl))
+        ctl.connect_block(m, self, regs)
         c = ctl.block
         wipe = self._wipe
         m.d.comb += [wipe.eq(c.wipe), regs.clear.eq(c.wipe), self.irq.eq(ctl.irq)]
