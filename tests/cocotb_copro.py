@@ -23,6 +23,7 @@ the interrupt (``irq`` with DONE only when CTRL.IRQ_EN is set; DONE write-1-to-c
 Coverage: operation x cause x abort point.
 """
 
+import json
 import os
 import random
 
@@ -86,7 +87,9 @@ class Memory:
 class CoproBench:
     def __init__(self, dut, name, rng):
         self.dut, self.rng = dut, rng
-        self.block = coprocessor_class(name)()
+        # the block's parameters (the same as the bench top's): GLUON_COPRO_PARAMS, JSON
+        params = json.loads(os.environ.get("GLUON_COPRO_PARAMS", "{}"))
+        self.block = coprocessor_class(name)(**params)
         self.ctl = self.block.ctl
         self.regs = RegMap(self.block.REGS)
         self.cregs = RegMap(CONTROL_REGS)
@@ -376,7 +379,17 @@ async def hash_ops(b, n_ops):
     return cov
 
 
-BLOCK_OPS = {"hash": hash_ops}
+def modmul_ops(b, n_ops):
+    from cocotb_modmul import modmul_ops
+    return modmul_ops(b, n_ops)
+
+
+def matmul_ops(b, n_ops):
+    from cocotb_matmul import matmul_ops
+    return matmul_ops(b, n_ops)
+
+
+BLOCK_OPS = {"hash": hash_ops, "modmul": modmul_ops, "matmul": matmul_ops}
 
 
 @cocotb.test(skip=os.environ.get("GLUON_COPRO") not in BLOCK_OPS)

@@ -50,21 +50,37 @@ def test_dma_random_descriptors(tmp_path):
     assert not missed, f"DMA bins not hit: {missed}"
 
 
-@pytest.mark.parametrize("block", ["hash", pytest.param("modmul", marks=pytest.mark.slow),
-                                   pytest.param("matmul", marks=pytest.mark.slow)])
+# Small builds of the coprocessors (compile time dominates the benches): MODMUL with one
+# multiplier per engine, 4 limbs, 8 slots, 32 ops of program memory (8-word FIFOs); MATMUL on
+# a 4x4 array with 8x8 accumulators and k-chunks of 8.
+BENCH_PARAMS = {"hash": {}, "modmul": dict(lanes=1, max_limbs=4, slots=8, prog_depth=32),
+                "matmul": dict(dim=4, max_m=8, max_n=8, k_chunk=8)}
+BENCH_OPS = {"hash": 120, "modmul": 60, "matmul": 60}
+
+
+@pytest.mark.parametrize("block", ["hash", "modmul", "matmul"])
 def test_coprocessor_on_the_slot_contract(tmp_path, block):
     """A coprocessor with its DMA engine through its slot page and control section: the slot
-    contract (reset wipe, ID, refused accesses, unknown operation, CTRL.WIPE), and for the
-    hash random operations against hashlib/pycryptodome with every error cause, refused DMA,
-    ABORT at random points, START while busy and the interrupt. (modmul and matmul: the
-    contract only, in -m slow: their builds cost about a minute each.)"""
+    contract (reset wipe, ID, refused accesses, unknown operation, CTRL.WIPE), then random
+    operations against independent references (hashlib/pycryptodome; Python integers for
+    MODMUL's programs; numpy and the requantization reference for MATMUL) with every error
+    cause a caller can provoke, refused DMA with memory untouched, ABORT at random points,
+    START while busy and the interrupt. Every reachable bin of operation x cause x abort
+    point must be hit."""
+    import json
     from gluon.hdl.config import coprocessor_class
     from cocotb_tops import CoproBenchTop
-    cov = _run(CoproBenchTop(coprocessor_class(block)()), f"copro_{block}", "cocotb_copro",
-               tmp_path, {"GLUON_COPRO": block, "GLUON_COPRO_OPS": "120"})
+    params = BENCH_PARAMS[block]
+    ops = os.environ.get("GLUON_COPRO_OPS", str(BENCH_OPS[block]))
+    cov = _run(CoproBenchTop(coprocessor_class(block)(**params)), f"copro_{block}",
+               "cocotb_copro", tmp_path, {"GLUON_COPRO": block, "GLUON_COPRO_OPS": ops,
+                                          "GLUON_COPRO_PARAMS": json.dumps(params)})
+    hits = {b for b, n in cov[block].items() if n}
     if block == "hash":
-        hits = {b for b, n in cov[block].items() if n}
         causes = {cause for _op, cause, _p in hits}
         from gluon.hdl.hash.registers import Cause
         assert causes >= {c.name for c in Cause} - {"WIPING"}, causes   # WIPING: the contract
         assert {p for _o, _c, p in hits} == {"none", "early", "mid", "after_end"}
+    else:
+        missed = [b for b, n in cov[block].items() if not n]
+        assert not missed, f"{block} bins not hit: {missed}"
