@@ -68,6 +68,7 @@ class Model:
                     return C.MODULUS, pc
                 self.modset, self.n, self.L, self.vals = True, n, L, [0] * self.slots
                 continue
+            assert self.modset is not None, "bench: a program relies on an unknown modulus"
             if not self.modset:
                 return C.NOMOD, pc
             n, L, v = self.n, self.L, self.vals
@@ -340,9 +341,12 @@ async def modmul_ops(b, n_ops):
             elif op == "AGAIN" and model.kept != []:
                 # a DMA-fetched program replaces the queued one: AGAIN has nothing to run
                 w0 = len(mem.writes)
-                await launch("PROG", [encode(O.COPY)], 1, [], data_base)
+                L = rng.randint(1, blk.max_limbs)
+                put(data_base, rand_mod(L), L)
+                prep = [encode(O.SETMOD, imm=0)]
+                await launch("PROG", prep, L, [], data_base)
                 await b.wait_idle()
-                cause = await check(f"op {i} (before again)", "PROG", [encode(O.COPY)], 1, [],
+                cause = await check(f"op {i} (before again)", "PROG", prep, L, [],
                                     data_base, n_writes=w0, plan="prep")
                 cov.hit(op="PROG", cause=cause.name, point="none")
             if op in ("QUEUE", "AGAIN"):
