@@ -86,3 +86,22 @@ def test_coprocessor_on_the_slot_contract(tmp_path, block):
         for name in [block] + (["matmul_store"] if block == "matmul" else []):
             missed = [b for b, n in cov[name].items() if not n]
             assert not missed, f"{name} bins not hit: {missed}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block,params", [
+    ("modmul", BENCH_PARAMS["modmul"]), ("matmul", BENCH_PARAMS["matmul"]),
+    pytest.param("matmul", dict(dim=4, max_m=8, max_n=8, k_chunk=4), marks=pytest.mark.xfail(
+        strict=True, reason="k_chunk equal to dim: wrong products once K spans several "
+                            "chunks (M=5 N=3 K=16: every element wrong)"))])
+def test_coprocessor_random_campaign(tmp_path, block, params):
+    """The random operations of the default run, 400 of them per seed, and MATMUL with
+    k-chunks as wide as the array."""
+    import json
+    from gluon.hdl.config import coprocessor_class
+    from cocotb_tops import CoproBenchTop
+    cov = _run(CoproBenchTop(coprocessor_class(block)(**params)), f"copro_{block}",
+               "cocotb_copro", tmp_path, {"GLUON_COPRO": block, "GLUON_COPRO_OPS": "400",
+                                          "GLUON_COPRO_PARAMS": json.dumps(params)})
+    missed = [b for b, n in cov[block].items() if not n]
+    assert not missed, f"{block} bins not hit: {missed}"
