@@ -14,8 +14,9 @@ The contract, for any block (test ``contract``):
 * an unknown operation is refused (ERROR with a cause other than NONE);
 * CTRL.WIPE: BUSY until the wipe ends, START refused with WIPING meanwhile, idle afterwards.
 
-A block's operations (test ``random_ops``; written for the hash so far) run at random
-against the references the rest of the suite uses (hashlib and pycryptodome), with the error
+A block's operations (test ``random_ops``: the hash here, MODMUL in cocotb_modmul.py, MATMUL in
+cocotb_matmul.py; ``GLUON_COPRO_PARAMS`` gives the block's parameters as JSON) run at random
+against independent references (hashlib and pycryptodome, Python integers, numpy), with the error
 paths: every cause the block declares, a descriptor outside the slot's windows (ERROR,
 CAUSE = DMA, memory untouched), ABORT at a random point (CAUSE = ABORTED, no memory write
 after it), START while busy (refused with BUSY, the running operation finishes right), and

@@ -8,10 +8,10 @@ accumulators the previous operation left), and is checked against numpy through
 ``gluon.sim.quantize_mlp.matmul_ref`` (the reference the MATMUL tests and the quantized MLP
 use): every byte of memory, C rows with their zero pad bytes and nothing else written. The
 error paths: each cause the ``Cause`` enum declares that a caller can provoke (ZERO_SIZE,
-TOO_BIG, ALIGN, BAD_OP from START.OP and from MODE.STORE, DMA outside the windows with
-memory untouched), ABORT at a random point (no memory write after it), START while busy
-(refused, the operation ends right) and the interrupt. Coverage: START.OP x cause x abort
-point.
+TOO_BIG, ALIGN, BAD_OP from START.OP and from MODE.STORE, DMA outside the windows or
+ended by a bus error, memory untouched), ABORT at a random point (no memory write after it),
+START while busy (refused, the operation ends right) and the interrupt. Coverage: START.OP x
+cause x abort point.
 """
 
 import numpy as np
@@ -20,6 +20,7 @@ from cocotb_wb import Coverage
 
 
 WIN = 0x8000            # window 0: [0, WIN) read-write; memory beyond it: no access
+BUSERR = 0x10000        # window 1: [BUSERR, 2·BUSERR), past the memory: every access ERR
 A_AREA, B_AREA, C_AREA, BIAS_AREA = 0x1000, 0x3000, 0x5000, 0x7000
 
 PLANS = ["ok", "ok", "ok", "zero", "big", "align", "bad_mode", "dma", "busy", "abort_early",
@@ -54,6 +55,7 @@ async def matmul_ops(b, n_ops):
     stores = Coverage("matmul_store", op=["MUL", "MAC"], store=[s.name for s in Store],
                       bias=[0, 1], relu=[0, 1])
     await b.window(0, 0, WIN)
+    await b.window(1, BUSERR, 2 * BUSERR)
 
     def put(addr, raw):
         mem.data[addr:addr + len(raw)] = shadow[addr:addr + len(raw)] = raw
@@ -152,7 +154,7 @@ async def matmul_ops(b, n_ops):
             expect = C.BAD_OP
         elif plan == "dma":
             names = ["A_ADDR", "B_ADDR"] + (["C_ADDR"] if store != Store.NONE else [])
-            regs[rng.choice(names)] = WIN + 4 * rng.randrange(0x400)
+            regs[rng.choice(names)] = rng.choice([WIN, BUSERR]) + 4 * rng.randrange(0x400)
             expect = C.DMA
         regs["MODE"] = mode
         what = (f"op {i}: {plan} {op} M={regs['M']} N={regs['N']} K={regs['K']} "

@@ -8,7 +8,8 @@ Python integers, ``pow(R, -1, N)`` for the Montgomery products, a shadow of the 
 of the XIN/XOUT FIFOs) runs the same program and says what must come out: STATUS.CAUSE,
 STATE.PC of a failing op, every byte of memory, the words in XOUT. Faults: each cause the
 ``Cause`` enum declares that a program can provoke (LIMBS, MODULUS, RANGE, SLOT, NOMOD,
-OPCODE, DMA outside the windows with memory untouched, LENGTH, FIFO), START.OP 3, ABORT at a
+OPCODE, DMA outside the windows or ended by a bus error, with memory untouched, LENGTH,
+FIFO), START.OP 3, ABORT at a
 random point (no memory write after it), START while busy (refused, the program ends
 right) and the interrupt. Coverage: START.OP x cause x abort point.
 """
@@ -17,6 +18,7 @@ from cocotb_wb import Coverage
 
 
 WIN = 0x8000            # window 0: [0, WIN) read-write; memory beyond it: no access
+BUSERR = 0x10000        # window 1: [BUSERR, 2·BUSERR), past the memory: every access ERR
 PROG_AREA = 0x1000
 DATA_AREA = 0x2000
 OUT_IMM = 0x100         # STORE targets: word offsets from here (inputs below)
@@ -141,6 +143,7 @@ async def modmul_ops(b, n_ops):
     cov = Coverage("modmul", unreachable=unreachable, op=starts, cause=[c.name for c in C],
                    point=["none", "early", "mid", "after_end"])
     await b.window(0, 0, WIN)
+    await b.window(1, BUSERR, 2 * BUSERR)
 
     def rand_mod(L):
         n = rng.getrandbits(32 * L) | 1 | rng.choice([0, 1 << (32 * L - 1)])
@@ -232,7 +235,7 @@ async def modmul_ops(b, n_ops):
             known = {o.value for o in O}
             fault = rng.choice([v for v in range(16) if v not in known]) | rng.getrandbits(28) << 4
         elif plan == "dma":
-            imm = (WIN - data_base) // 4 + rng.randrange(0x800)
+            imm = (rng.choice([WIN, BUSERR]) - data_base) // 4 + rng.randrange(0x800)
             fault = rng.choice([encode(O.LOAD, d=s(), imm=imm), encode(O.STORE, a=s(), imm=imm)])
         elif plan == "fifo":
             if rng.random() < 0.5:
@@ -372,7 +375,7 @@ async def modmul_ops(b, n_ops):
             prog_addr = None
             if plan == "dma" and op == "PROG" and rng.random() < 0.4:
                 plan = "dma_fetch"          # the program itself outside the windows
-                prog_addr = WIN + 4 * rng.randrange(0x1000)
+                prog_addr = rng.choice([WIN, BUSERR]) + 4 * rng.randrange(0x1000)
                 xin = []
             await launch(op, ops, limbs, xin, data_base, prog_len, prog_addr)
         t_start = b.cycle

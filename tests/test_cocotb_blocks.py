@@ -1,5 +1,6 @@
-"""cocotb benches on the generated Verilog of the bus layer and the DMA engine (the benches:
-tests/cocotb_bus.py, tests/cocotb_dma.py; the Wishbone models: tests/cocotb_wb.py). Each
+"""cocotb benches on the generated Verilog of the bus layer, the DMA engine and the
+coprocessors (the benches: tests/cocotb_bus.py, tests/cocotb_dma.py, tests/cocotb_copro.py with
+cocotb_modmul.py and cocotb_matmul.py; the Wishbone models: tests/cocotb_wb.py). Each
 prints its functional coverage (every bin with its count); the bins named here must be hit.
 ``GLUON_SEED`` picks the random traffic (default 1)."""
 
