@@ -14,8 +14,9 @@ The contract, for any block (test ``contract``):
 * an unknown operation is refused (ERROR with a cause other than NONE);
 * CTRL.WIPE: BUSY until the wipe ends, START refused with WIPING meanwhile, idle afterwards.
 
-A block's operations (test ``random_ops``; written for the hash so far) run at random
-against the references the rest of the suite uses (hashlib and pycryptodome), with the error
+A block's operations (test ``random_ops``: the hash here, MODMUL in cocotb_modmul.py, MATMUL in
+cocotb_matmul.py; ``GLUON_COPRO_PARAMS`` gives the block's parameters as JSON) run at random
+against independent references (hashlib and pycryptodome, Python integers, numpy), with the error
 paths: every cause the block declares, a descriptor outside the slot's windows (ERROR,
 CAUSE = DMA, memory untouched), ABORT at a random point (CAUSE = ABORTED, no memory write
 after it), START while busy (refused with BUSY, the running operation finishes right), and
@@ -23,6 +24,7 @@ the interrupt (``irq`` with DONE only when CTRL.IRQ_EN is set; DONE write-1-to-c
 Coverage: operation x cause x abort point.
 """
 
+import json
 import os
 import random
 
@@ -86,7 +88,9 @@ class Memory:
 class CoproBench:
     def __init__(self, dut, name, rng):
         self.dut, self.rng = dut, rng
-        self.block = coprocessor_class(name)()
+        # the block's parameters (the same as the bench top's): GLUON_COPRO_PARAMS, JSON
+        params = json.loads(os.environ.get("GLUON_COPRO_PARAMS", "{}"))
+        self.block = coprocessor_class(name)(**params)
         self.ctl = self.block.ctl
         self.regs = RegMap(self.block.REGS)
         self.cregs = RegMap(CONTROL_REGS)
@@ -376,7 +380,17 @@ async def hash_ops(b, n_ops):
     return cov
 
 
-BLOCK_OPS = {"hash": hash_ops}
+def modmul_ops(b, n_ops):
+    from cocotb_modmul import modmul_ops
+    return modmul_ops(b, n_ops)
+
+
+def matmul_ops(b, n_ops):
+    from cocotb_matmul import matmul_ops
+    return matmul_ops(b, n_ops)
+
+
+BLOCK_OPS = {"hash": hash_ops, "modmul": modmul_ops, "matmul": matmul_ops}
 
 
 @cocotb.test(skip=os.environ.get("GLUON_COPRO") not in BLOCK_OPS)
