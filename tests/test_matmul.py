@@ -343,6 +343,23 @@ def test_accumulate_over_k_tiles():
     Bench().run(body)
 
 
+def test_k_chunk_equal_to_dim():
+    """k_chunk = dim: one pass per K chunk when N <= dim and M fits one group, so the
+    sequencer's next slot reads the B half it releases in the same cycle; it must wait for
+    that half to be loaded again. K spans several chunks; one and two groups, N above dim."""
+    rng = np.random.default_rng(12)
+    cases = [(5, 3, 16, "int32"), (1, 1, 22, "int32"), (8, 4, 13, "int8"), (12, 8, 9, "int8"),
+             (3, 6, 17, "int32")]
+
+    async def body(ctx, b):
+        for M, N, K, store in cases:
+            b.ram.alloc = RAM_BASE
+            A, B = rand_i8(rng, (M, K)), rand_i8(rng, (K, N))
+            bias = rng.integers(-3000, 3000, size=N) if store == "int8" else None
+            await matmul(ctx, b, A, B, store=store, bias=bias, qmul=1 << 30, qshift=8)
+    Bench(params=dict(dim=4, max_m=16, max_n=8, k_chunk=4)).run(body)
+
+
 def test_extreme_values_long_k():
     """(-128)·(-128) and (-128)·127 summed over a long K: exact int32, no overflow; biases
     put some sums exactly at INT32_MAX / INT32_MIN and one past (documented: wraps mod 2**32);

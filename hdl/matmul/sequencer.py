@@ -95,11 +95,16 @@ class Sequencer(wiring.Component):
         # The weights of nxt need B rows up to (kb+1)·P of its chunk; the rows of cur need
         # their A unit; in the last chunk, group g reuses the accumulator bank of group g-2,
         # whose store must have ended.
+        # A half released in this cycle (the end of a slot) no longer counts as full: with one
+        # pass per chunk (k_chunk = dim, N <= dim, one group) the successor of nxt reads the B
+        # half that cur releases in the same cycle, which must first be loaded again.
+        a_full = self.a_full & ~self.a_release
+        b_full = self.b_full & ~self.b_release
         def b_ready(bh, kb):
-            return (self.b_full.bit_select(bh, 1)
+            return (b_full.bit_select(bh, 1)
                     | (self.b_loading & (self.ld_bh == bh) & (self.ld_row >= ((kb + 1) << lgP))))
         def a_ready(ah, g, last):
-            return (self.a_full.bit_select(ah, 1) & ~(storing & last & (g >= self.pg + 2)))
+            return (a_full.bit_select(ah, 1) & ~(storing & last & (g >= self.pg + 2)))
         cur_ok = ~cur_valid | a_ready(cur_ah, cur_g, cur_last_c)
         nxt_ok = ~nxt_valid | b_ready(nxt_bh, nxt_kb)
         # The successor of nxt, to decide at the end of a slot whether the next slot can
