@@ -92,9 +92,7 @@ def test_coprocessor_on_the_slot_contract(tmp_path, block):
 @pytest.mark.slow
 @pytest.mark.parametrize("block,params", [
     ("modmul", BENCH_PARAMS["modmul"]), ("matmul", BENCH_PARAMS["matmul"]),
-    pytest.param("matmul", dict(dim=4, max_m=8, max_n=8, k_chunk=4), marks=pytest.mark.xfail(
-        strict=True, reason="k_chunk equal to dim: wrong products once K spans several "
-                            "chunks (M=5 N=3 K=16: every element wrong)"))])
+    ("matmul", dict(dim=4, max_m=8, max_n=8, k_chunk=4))])
 def test_coprocessor_random_campaign(tmp_path, block, params):
     """The random operations of the default run, 400 of them per seed, and MATMUL with
     k-chunks as wide as the array."""
