@@ -29,7 +29,7 @@ LONG_FIRST = [
     "tests/test_cocotb.py::",                        # cocotb on the SoC's Verilog
     "tests/test_boards.py::test_core_alone_synth_ecp5",
     "tests/test_boards.py::test_ram_is_one_copy_in_ecp5_block_ram",
-    "tests/test_matmul.py::test_firmware_matmul_vs_numpy",   # 'compact'
+    "tests/test_matmul.py::test_firmware_matmul_vs_numpy",
     "tests/test_hash.py::test_every_length",
     "tests/test_dma_priority.py::",
 ]

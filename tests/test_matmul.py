@@ -719,7 +719,9 @@ def matmul_test_expected(idx, case):
     return fnv1a(buf)
 
 
-@pytest.mark.parametrize("config_name", ["full", "compact"])
+# 'compact' (its own model build, ~2 CPU-minutes) in -m slow: its blocks' parameters are
+# covered by the block-level tests; the firmware is the same.
+@pytest.mark.parametrize("config_name", ["full", pytest.param("compact", marks=pytest.mark.slow)])
 def test_firmware_matmul_vs_numpy(tmp_path, config_name):
     """firmware/examples/matmul_test.c (hardware only) on the SoC: every C buffer's FNV-1a
     equals numpy's; a buffer outside the DMA window fails with E_DMA, then a call works.

@@ -582,7 +582,9 @@ def _run_firmware(tmp_path, prog, config_name="full"):
     return res, out
 
 
-@pytest.mark.parametrize("config_name", ["full", "compact"])
+# 'compact' (its own model build, ~2 CPU-minutes) in -m slow: its blocks' parameters are
+# covered by the block-level tests; the firmware is the same.
+@pytest.mark.parametrize("config_name", ["full", pytest.param("compact", marks=pytest.mark.slow)])
 def test_firmware_end_to_end(tmp_path, config_name):
     """modmul_test.c on the SoC; also on 'compact' (a 2-lane Montgomery unit, the ULX3S
     build): the same program, unchanged (the lane count changes only the cycles)."""
