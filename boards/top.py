@@ -61,7 +61,7 @@ class BoardLogic(wiring.Component):
         ]
         if cfg.debug:
             # the Debug Module through the UART (hdl/debug/uart_dtm.py): transparent until a
-            # debugger opens a session with a break
+            # debugger opens a link with a break
             m.submodules.dmi_bridge = bridge = DmiUartBridge(divisor=cfg.divisor)
             wiring.connect(m, bridge.dmi, soc.dmi)
             m.d.comb += [

@@ -110,7 +110,7 @@ class DmiPipe:
 
 
 class DmiLinkError(Exception):
-    """The bridge did not answer (no session, a lost byte, the wrong port or baud rate)."""
+    """The bridge did not answer (no link, a lost byte, the wrong port or baud rate)."""
 
 
 class UartDmi:
@@ -666,7 +666,7 @@ def _err(msg):
 
 
 def cmd_debug(args):
-    """`gluon debug`: a debug session over the board's UART, served to one GDB connection."""
+    """`gluon debug`: a debug connection over the board's UART, served to one GDB connection."""
     if not 0 < args.gdb < 65536:
         _err(f"--gdb must be a TCP port (1-65535), not {args.gdb}"); return 2
     elf = None

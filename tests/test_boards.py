@@ -606,10 +606,10 @@ class _PinPort:
 @pytest.mark.parametrize("full", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_dmi_over_uart_through_board_pins(full):
     """The ULX3S transport in simulation, through the board logic's UART pins: bytes before a
-    session pass untouched (0xDB too); a break opens one; sim/gdbserver.py's Hart halts the
+    link pass untouched (0xDB too); a break opens one; sim/gdbserver.py's Hart halts the
     hart, reads dpc, sets a variable and resumes it through the bridge; the
-    program's output in the session reaches the host's console, its 0xDB escaped and restored;
-    the session ends and output is plain again. The default run stops after the session's
+    program's output in the link reaches the host's console, its 0xDB escaped and restored;
+    the link ends and output is plain again. The default run stops after the link's
     opening and one DMI read (dmstatus); the full one (-m slow, ~30 s: some 20k cycles of the
     whole SoC in amaranth.sim) does the rest."""
     import queue
@@ -639,12 +639,12 @@ loop:
     sw a0, 0(gp)
     lw t2, 0(s1)
     beqz t2, loop
-    jal getc                      # a 0xDB sent in the session (escaped by the host)
+    jal getc                      # a 0xDB sent in the link (escaped by the host)
     li t1, 0xDB
     sw t1, 0(s0)
     xori a1, a1, 0xDB ^ 0x5A      # 'Z' if the byte was 0xDB
     sw a1, 0(s0)
-    jal getc                      # a byte sent after the session
+    jal getc                      # a byte sent after the link
     li t1, 0xDB
     sw t1, 0(s0)
     sw a1, 0(s0)
@@ -666,7 +666,7 @@ getc:
     port, result, console = _PinPort(), {}, bytearray()
 
     def host():
-        raw = port.read(3, 60)                       # before a session: untouched
+        raw = port.read(3, 60)                       # before a link: untouched
         dmi = UartDmi(port, console=console.extend, timeout=60)
         dmi.open()
         if not full:
@@ -676,13 +676,13 @@ getc:
         pc = hart.read_reg(DPC)
         hart.write_mem(symbol(elf, "flag"), (1).to_bytes(4, "little"))
         dmi.write(0x10, 1 << 30 | 1)                 # resumereq
-        dmi.send(b"\xdb")                            # console input in the session
+        dmi.send(b"\xdb")                            # console input in the link
         end = __import__("time").monotonic() + 20
         while not console.endswith(b"\xdbZ") and __import__("time").monotonic() < end:
             dmi.poll()
         dmi.close()
         port.write(b"C")
-        tail = port.read(2, 60)                      # after the session: plain
+        tail = port.read(2, 60)                      # after the link: plain
         return raw, pc, tail
 
     def host_thread():

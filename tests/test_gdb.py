@@ -154,7 +154,7 @@ def test_locked_debug_module_refuses_the_halt(tmp_path):
 
 
 def test_hbreak_watch_rwatch(tmp_path):
-    """The core's triggers from GDB (one session): a hardware breakpoint in code, a watchpoint
+    """The core's triggers from GDB (one GDB run): a hardware breakpoint in code, a watchpoint
     firing on each store with the old and new values, a read watchpoint, and the run's end."""
     elf = tmp_path / "watch.elf"
     src = Path(__file__).resolve().parent / "fw" / "gdb_watch.c"

@@ -4,13 +4,13 @@ pins and the SoC (boards/top.py, ``gluon build --debug``); the host side is sim/
 
 The ULX3S has one USB serial port, shared by the program's console and the boot loader; the
 bridge sits between the pins and the SoC's UART and is transparent until a debugger opens a
-*session*. The multiplexing:
+*link*. The multiplexing:
 
 * **Opening**: the host sends a UART *break* (the line held low for 20 bit times or more). No
   byte stream contains one (every byte ends with a high stop bit), so the console and the
-  boot loader's binary frames pass through untouched outside a session; the SoC's own UART
+  boot loader's binary frames pass through untouched outside a link; the SoC's own UART
   drops the break (no stop bit). The bridge answers ``DB 03``.
-* **In a session**, both directions carry frames introduced by the escape byte 0xDB; every
+* **In a link**, both directions carry frames introduced by the escape byte 0xDB; every
   other byte is console traffic, passed on (host to program and program to host):
 
   ===========================  ==============================================================
@@ -18,21 +18,21 @@ bridge sits between the pins and the SoC's UART and is transparent until a debug
   ===========================  ==============================================================
   ``DB 72 addr``               DMI read of register ``addr`` (7 bits): reply ``DB 01 d0-d3``
   ``DB 77 addr d0 d1 d2 d3``   DMI write (little-endian data): reply ``DB 01`` + the old value
-  ``DB 71``                    end of the session (back to transparent)
+  ``DB 71``                    end of the link (back to transparent)
   ``DB 00``                    a 0xDB byte for the program
   ===========================  ==============================================================
 
   From the board, ``DB 00`` is a 0xDB the program sent, ``DB 01 d0-d3`` a DMI reply, ``DB 03``
-  the session's opening. A break also resets the frame parser, so a host that lost a byte
-  opens the session again.
+  the link's opening. A break also resets the frame parser, so a host that lost a byte
+  opens the link again.
 * The bridge runs at the UART's reset baud rate (``clk_hz / uart_divisor``, 115200 on the
   boards); a program that changes ``UART.DIVISOR`` changes only its own side.
-* The program's output in a session is taken as it is written to the UART (``tx_stb``) into a
+* The program's output in a link is taken as it is written to the UART (``tx_stb``) into a
   32-byte FIFO and sent between replies, escaped; with the host waiting for each reply, a
   program printing without pause at full line rate can overrun it (bytes are then lost; the
   host side polls a running hart at most every 10 ms to leave room).
 
-``gluon debug --port DEV`` opens a session and serves GDB through sim/gdbserver.py, exactly as
+``gluon debug --port DEV`` opens a link and serves GDB through sim/gdbserver.py, exactly as
 ``gluon sim --gdb`` does over the simulator's DMI pipe.
 """
 
@@ -136,7 +136,7 @@ class _Tx(wiring.Component):
 class DmiUartBridge(wiring.Component):
     """Between the board's UART pins (``pin_rx``, ``pin_tx``) and the SoC's UART (``soc_rx``,
     ``soc_tx``, and ``soc_tx_stb``/``soc_tx_byte``: the bytes the program writes), a DMI
-    initiator (``dmi``) for frames in a session; ``session`` is high during one.
+    initiator (``dmi``) for frames in a link; ``link`` is high during one.
     ``divisor``: clock cycles per bit."""
 
     pin_rx: In(1, init=1)
@@ -146,7 +146,7 @@ class DmiUartBridge(wiring.Component):
     soc_tx_stb: In(1)
     soc_tx_byte: In(8)
     dmi: Out(DmiSignature())
-    session: Out(1)
+    link: Out(1)
 
     def __init__(self, *, divisor):
         if not isinstance(divisor, int) or divisor < 8:
@@ -157,21 +157,21 @@ class DmiUartBridge(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.rx = rx = _Rx(self.divisor)
-        m.submodules.tx = tx = _Tx(self.divisor)              # to the host, in a session
+        m.submodules.tx = tx = _Tx(self.divisor)              # to the host, in a link
         m.submodules.regen = regen = _Tx(self.divisor)        # console bytes to the SoC
         m.submodules.to_soc = to_soc = fifo.SyncFIFOBuffered(width=8, depth=4)
         m.submodules.from_soc = from_soc = fifo.SyncFIFOBuffered(width=8, depth=32)
-        session = self.session
+        link = self.link
 
         m.d.comb += [
             rx.line.eq(self.pin_rx),
-            self.pin_tx.eq(Mux(session, tx.line, self.soc_tx)),
+            self.pin_tx.eq(Mux(link, tx.line, self.soc_tx)),
             # a break does not reach the SoC's UART as a byte: its first 9.75 bit times end in a
             # low stop bit (dropped), then the SoC sees the line idle
-            self.soc_rx.eq(Mux(session, regen.line, self.pin_rx | rx.long_low)),
+            self.soc_rx.eq(Mux(link, regen.line, self.pin_rx | rx.long_low)),
             regen.valid.eq(to_soc.r_rdy), regen.data.eq(to_soc.r_data),
             to_soc.r_en.eq(regen.ready),
-            from_soc.w_en.eq(session & self.soc_tx_stb), from_soc.w_data.eq(self.soc_tx_byte),
+            from_soc.w_en.eq(link & self.soc_tx_stb), from_soc.w_data.eq(self.soc_tx_byte),
         ]
 
         # ---- host -> board: the frame parser
@@ -186,7 +186,7 @@ class DmiUartBridge(wiring.Component):
         reply_pending = Signal()
         with m.Switch(st):
             with m.Case(IDLE):
-                with m.If(rx.valid & session):
+                with m.If(rx.valid & link):
                     with m.If(rx.data == ESC):
                         m.d.sync += st.eq(ESCAPED)
                     with m.Else():
@@ -200,7 +200,7 @@ class DmiUartBridge(wiring.Component):
                         with m.Case(CMD_READ, CMD_WRITE):
                             m.d.sync += [we.eq(rx.data == CMD_WRITE), st.eq(ADDR)]
                         with m.Case(CMD_QUIT):
-                            m.d.sync += session.eq(0)
+                            m.d.sync += link.eq(0)
             with m.Case(ADDR):
                 with m.If(rx.valid):
                     m.d.sync += [addr.eq(rx.data), nbyte.eq(0), st.eq(Mux(we, DATA, REQ))]
@@ -231,7 +231,7 @@ class DmiUartBridge(wiring.Component):
             for i in range(4):
                 with m.Case(2 + i):
                     m.d.comb += out.eq(reply.word_select(i, 8))
-        with m.If(~session):
+        with m.If(~link):
             m.d.sync += [seq.eq(0), lit.eq(0), reply_pending.eq(0)]
         with m.Elif(lit):
             m.d.comb += [tx.valid.eq(1), tx.data.eq(LITERAL)]
@@ -250,8 +250,8 @@ class DmiUartBridge(wiring.Component):
             with m.If(tx.ready & (from_soc.r_data == ESC)):
                 m.d.sync += lit.eq(1)
 
-        # a break opens a session (again) and resets the parser (last: it wins)
+        # a break opens a link (again) and resets the parser (last: it wins)
         with m.If(rx.brk):
-            m.d.sync += [session.eq(1), st.eq(IDLE), seq.eq(0), lit.eq(0), reply_kind.eq(OPENED),
+            m.d.sync += [link.eq(1), st.eq(IDLE), seq.eq(0), lit.eq(0), reply_kind.eq(OPENED),
                          reply_pending.eq(1)]
         return m
