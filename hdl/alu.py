@@ -21,7 +21,13 @@ def _reverse(v):
 
 class ALU(wiring.Component):
     """``a``: rs1; ``b``: rs2 or the immediate; ``funct3``; ``sub``: SUB (OP, funct7[5], funct3
-    0); ``arith``: funct7[5] (SRA/SRAI). ``result``: the OP/OP-IMM result; ``sum``: ``a + b``."""
+    0); ``arith``: funct7[5] (SRA/SRAI). ``result``: the OP/OP-IMM result; ``sum``: ``a + b``.
+
+    For the default core's block-RAM variant (iCE40 timing; off, the netlist is unchanged):
+    ``registered_shift``: SLL/SRL/SRA's ``result`` is the shifter's output registered, so it
+    is the shift of the operands of the cycle before (the core holds them two cycles);
+    ``split_add``: funct3 0 gives 0 in ``result``, the core ORs the sum or difference in after
+    its own result multiplexer (one LUT between the carry chain and its register)."""
 
     a:      In(32)
     b:      In(32)
@@ -30,6 +36,11 @@ class ALU(wiring.Component):
     arith:  In(1)
     result: Out(32)
     sum:    Out(32)
+
+    def __init__(self, *, registered_shift=False, split_add=False):
+        self.registered_shift = bool(registered_shift)
+        self.split_add = bool(split_add)
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -42,11 +53,17 @@ class ALU(wiring.Component):
         shifted = Signal(32)
         m.d.comb += [fill_mask.eq(~(C(0xFFFF_FFFF, 32) >> shamt)),
                      shifted.eq((sh_in >> shamt) | (fill_mask & fill.replicate(32)))]
+        sll, srl = _reverse(shifted), shifted
+        if self.registered_shift:
+            sh_r = Signal(32)
+            m.d.sync += sh_r.eq(Mux(f3[2], shifted, _reverse(shifted)))
+            sll = srl = sh_r
         with m.Switch(f3):
             with m.Case(0):
-                m.d.comb += self.result.eq(Mux(self.sub, a - b, self.sum))
+                if not self.split_add:
+                    m.d.comb += self.result.eq(Mux(self.sub, a - b, self.sum))
             with m.Case(1):
-                m.d.comb += self.result.eq(_reverse(shifted))
+                m.d.comb += self.result.eq(sll)
             with m.Case(2):
                 m.d.comb += self.result.eq(a.as_signed() < b.as_signed())
             with m.Case(3):
@@ -54,7 +71,7 @@ class ALU(wiring.Component):
             with m.Case(4):
                 m.d.comb += self.result.eq(a ^ b)
             with m.Case(5):
-                m.d.comb += self.result.eq(shifted)
+                m.d.comb += self.result.eq(srl)
             with m.Case(6):
                 m.d.comb += self.result.eq(a | b)
             with m.Case(7):
