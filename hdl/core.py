@@ -38,11 +38,12 @@ from .regfile_bram import BlockRamRegisterFile
 from .alu import ALU
 from .lsu import LoadStoreUnit
 from .csr import CsrFile
+from .trap import TrapUnit
 from .divider import Divider
 from .multiplier import Multiplier
 from .branch import BranchUnit
 from .pmp import PMP, N_ENTRIES as PMP_ENTRIES
-from .isa import Instruction, Cause, Csr
+from .isa import Instruction, Csr
 from .pipeline import elaborate_pipelined
 from .debug.hart import HartDebug, DebugHartSignature
 from .triggers import Triggers
@@ -119,6 +120,8 @@ class Core(wiring.Component):
         self.mimpid = mimpid
         # [(base, size)]: regions only M-mode may touch, whatever PMP says (e.g. DMA windows)
         self.m_only = list(m_only)
+        if not self.pipeline:
+            self._components()
         ports = {}
         if self.has_debug:
             # the Debug Module's port (hdl/debug/hart.py): halt/resume, abstract register access
@@ -144,6 +147,32 @@ class Core(wiring.Component):
             "trap": Out(1),
         })
 
+    def _components(self):
+        """The default core's blocks, made here so that formal harnesses can read their ports
+        (tests/formal/miters.py); ``elaborate`` adds them under the same names."""
+        bram = self.regfile_bram
+        if bram:
+            self.regfile = BlockRamRegisterFile()
+        else:
+            # no bypass inside: the core forwards W's ALU result itself
+            self.regfile = RegisterFile(bypass=False, debug_port=self.has_debug)
+        self.decoder = Decoder()
+        self.alu = ALU(registered_shift=bram, split_add=bram)
+        self.lsu = LoadStoreUnit()
+        self.trap_unit = TrapUnit()
+        self.csr = CsrFile(fetch_base=self.fetch_base, fetch_size=self.fetch_size,
+                           mimpid=self.mimpid, decode_port=False, registered=bram,
+                           triggers=bool(self.triggers), debug=self.has_debug)
+        self.divider = Divider()
+        # regfile_bram: the product registered (MUL* one cycle longer; iCE40's partial-product
+        # carry chains then end at a register)
+        self.multiplier = Multiplier(stages=3 if bram else 1)
+        self.branch = BranchUnit()
+        self.pmp = PMP(self.pmp_entries) if self.pmp_entries else None
+        # Debug mode (hdl/debug/hart.py) and the Sdtrig triggers (hdl/triggers.py)
+        self.hart_debug = HartDebug() if self.has_debug else None
+        self.trigger_unit = Triggers(self.triggers) if self.triggers else None
+
     def elaborate(self, platform):
         if self.pipeline:
             return elaborate_pipelined(self, platform)
@@ -151,42 +180,33 @@ class Core(wiring.Component):
         bram = self.regfile_bram
 
         # ------------------------------------------------------------------ components
-        if bram:
-            m.submodules.regfile = regfile = BlockRamRegisterFile()
-        else:
-            # no bypass inside: the core forwards W's ALU result itself (below)
-            m.submodules.regfile = regfile = RegisterFile(bypass=False, debug_port=self.has_debug)
-        m.submodules.decoder = decoder = Decoder()
-        m.submodules.alu = alu = ALU(registered_shift=bram, split_add=bram)
-        m.submodules.lsu = lsu = LoadStoreUnit()
-        m.submodules.csr = csr = CsrFile(
-            fetch_base=self.fetch_base, fetch_size=self.fetch_size, mimpid=self.mimpid,
-            decode_port=False, registered=bram, triggers=bool(self.triggers), debug=self.has_debug)
-        m.submodules.divider = divider = Divider()
-        # regfile_bram: the product registered (MUL* one cycle longer; iCE40's partial-product
-        # carry chains then end at a register)
-        m.submodules.multiplier = multiplier = Multiplier(stages=3 if bram else 1)
-        m.submodules.branch = branch = BranchUnit()
-        if self.pmp_entries:
-            m.submodules.pmp = pmp = PMP(self.pmp_entries)
-        else:
-            pmp = None
-        # Debug mode (hdl/debug/hart.py): ``dbg_halt`` means X's instruction enters debug mode
-        # instead of executing, taken exactly like an interrupt; constant 0 without a Debug Module.
-        if self.has_debug:
-            m.submodules.debug = hdbg = HartDebug()
+        m.submodules.regfile = regfile = self.regfile
+        m.submodules.decoder = decoder = self.decoder
+        m.submodules.alu = alu = self.alu
+        m.submodules.lsu = lsu = self.lsu
+        m.submodules.trap = trap = self.trap_unit
+        m.submodules.csr = csr = self.csr
+        m.submodules.divider = divider = self.divider
+        m.submodules.multiplier = multiplier = self.multiplier
+        m.submodules.branch = branch = self.branch
+        pmp = self.pmp
+        if pmp is not None:
+            m.submodules.pmp = pmp
+        # Debug mode: ``dbg_halt`` means X's instruction enters debug mode instead of
+        # executing, taken exactly like an interrupt; constant 0 without a Debug Module.
+        hdbg = self.hart_debug
+        if hdbg is not None:
+            m.submodules.debug = hdbg
             wiring.connect(m, wiring.flipped(self.debug), hdbg.dm)
             dbg_halt, dbg_halted, dbg_irq_mask = hdbg.halt, hdbg.halted, hdbg.irq_mask
         else:
-            hdbg = None
             dbg_halt = dbg_halted = dbg_irq_mask = C(0, 1)
         # Triggers: an execute match is decided on X's pc (beside the PMP's fetch verdict), a
         # load/store match on the computed address (beside the PMP's data verdict); a matched
         # load/store makes no request and traps, or enters debug mode, from W.
-        if self.triggers:
-            m.submodules.triggers = trig = Triggers(self.triggers)
-        else:
-            trig = None
+        trig = self.trigger_unit
+        if trig is not None:
+            m.submodules.triggers = trig
 
         # ------------------------------------------------------------------ X stage state
         x_valid = Signal()
@@ -368,9 +388,6 @@ class Core(wiring.Component):
             shift_wait = C(0, 1)
 
         # ------------------------------------------------------------------ exceptions
-        exc = Signal()
-        exc_cause = Signal(4)
-        exc_tval = Signal(32)
         # PMP: instruction fetch checked on the PC in X (the word was read, never used), data on
         # the computed address, with MPRV's effective privilege; fixed M-only regions on top.
         # A denied load/store is not an exception in X: it goes to W without a bus request and
@@ -403,26 +420,19 @@ class Core(wiring.Component):
         else:
             d_block = d_denied
         m.d.comb += self.mem_denied.eq(x_ready & x_mem & (d_block | misaligned))
-        priv_illegal = ~priv_m & (dec.mret | dec.wfi & csr.tw)
-        if trig is not None:
-            # an execute trigger: the first exception in priority (Privileged Architecture 3.7)
-            with m.If(trig.exec_exc):
-                m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
-            exc_first = m.Elif
-        else:
-            exc_first = m.If
-        with exc_first(x_ffault | ~i_ok):
-            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_FAULT), exc_tval.eq(x_pc)]
-        with m.Elif(~dec.legal | dec.csr & csr_illegal | priv_illegal):
-            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.ILLEGAL), exc_tval.eq(raw)]
-        with m.Elif(dec.ecall):
-            m.d.comb += [exc.eq(1), exc_cause.eq(Mux(priv_m, Cause.ECALL_M, Cause.ECALL_U))]
-        with m.Elif(dec.ebreak):
-            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
-        with m.Elif(jump_mis):
-            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(target)]
-        # A misaligned load/store is not an exception in X either: like a refused one, it makes
+        # X's exceptions, in priority order in the trap unit (an execute trigger first). A
+        # misaligned load/store is not an exception in X either: like a refused one, it makes
         # no request and traps from W (the address adder then feeds no trap decision).
+        priv_illegal = ~priv_m & (dec.mret | dec.wfi & csr.tw)
+        m.d.comb += [
+            trap.x_trigger.eq(trig.exec_exc if trig is not None else 0),
+            trap.x_fetch_fault.eq(x_ffault | ~i_ok),
+            trap.x_illegal.eq(~dec.legal | dec.csr & csr_illegal | priv_illegal),
+            trap.x_ecall.eq(dec.ecall), trap.x_ebreak.eq(dec.ebreak),
+            trap.x_jump_mis.eq(jump_mis), trap.x_target.eq(target),
+            trap.x_pc.eq(x_pc), trap.x_insn.eq(raw), trap.priv_m.eq(priv_m),
+        ]
+        exc = trap.exc
 
         irq_pending = csr.irq_pending
         irq_take = csr.irq_enabled & irq_pending & ~dec.wfi & ~dbg_irq_mask
@@ -683,12 +693,7 @@ class Core(wiring.Component):
                      csr.mret.eq(x_commit & dec.mret)]
         if pmp is not None:
             m.d.comb += [pmp.csr_we.eq(csr_we & pmp.csr_hit), pmp.csr_wdata.eq(csr.wdata)]
-        w_code = Mux(w_misaligned,
-                     Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
-                     Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT))
         if trig is not None:
-            # an address breakpoint comes before misalignment and access faults (3.7)
-            w_code = Mux(w_trig, Cause.BREAKPOINT, w_code)
             # trigger CSR writes: X's CSR instruction, or the Debug Module's register access
             m.d.comb += [trig.csr_we.eq(csr_we), trig.csr_addr.eq(csr_addr),
                          trig.csr_wdata.eq(csr.wdata),
@@ -699,14 +704,14 @@ class Core(wiring.Component):
                 with m.If(hdbg.csr_we):
                     m.d.comb += [trig.csr_we.eq(1), trig.csr_addr.eq(hdbg.csr_addr),
                                  trig.csr_wdata.eq(hdbg.wdata), trig.csr_debug.eq(1)]
-        # a trap from W (a load/store's fault), else from X (an exception, else an interrupt:
-        # exc_tval is 0 then)
+        # the trap taken (from W, else from X: an exception, else an interrupt), recorded
         m.d.comb += [
-            csr.trap.eq(w_trap | x_trap),
-            csr.trap_epc.eq(Mux(w_trap, w_pc, x_pc)),
-            csr.trap_tval.eq(Mux(w_trap, w_addr, exc_tval)),
-            csr.trap_irq.eq(~w_trap & ~exc),
-            csr.trap_code.eq(Mux(w_trap, w_code, Mux(exc, exc_cause, csr.irq_cause))),
-            csr.trap_prev_m.eq(Mux(w_trap, w_priv_m, priv_m)),
+            trap.w_trap.eq(w_trap), trap.x_trap.eq(x_trap), trap.irq_cause.eq(csr.irq_cause),
+            trap.w_pc.eq(w_pc), trap.w_addr.eq(w_addr), trap.w_priv_m.eq(w_priv_m),
+            trap.w_store.eq(w_kind == WKind.STORE), trap.w_misaligned.eq(w_misaligned),
+            trap.w_trigger.eq(w_trig if trig is not None else 0),
+            csr.trap.eq(trap.trap), csr.trap_epc.eq(trap.trap_epc),
+            csr.trap_tval.eq(trap.trap_tval), csr.trap_irq.eq(trap.trap_irq),
+            csr.trap_code.eq(trap.trap_code), csr.trap_prev_m.eq(trap.trap_prev_m),
         ]
         return m

@@ -345,7 +345,11 @@ class CoreBusCheck(Harness):
       high then ``stb`` is, and ``adr``, ``we``, ``sel`` (and ``dat_w`` for a write) are
       unchanged. Dropping ``cyc`` withdraws the request, which B4 allows and the core does when
       it takes an interrupt while its access is stalled;
-    * ``sel aligned``: ``sel`` is one byte, an aligned half-word or the whole word.
+    * ``sel aligned``: ``sel`` is one byte, an aligned half-word or the whole word;
+    * the default core only (it requests from ``X``, where its blocks judge the address):
+      ``no request for a misaligned access`` (its load/store unit, ``core.lsu.misaligned``)
+      and ``no request PMP refuses`` (``core.pmp.d_ok``, the PMP's verdict, whatever it is:
+      the PMP is cut to free outputs).
     """
 
     def __init__(self, cls=Core):
@@ -405,6 +409,14 @@ class CoreBusCheck(Harness):
             self.check(m, "sel aligned", (bus.sel == 0b0001) | (bus.sel == 0b0010) |
                        (bus.sel == 0b0100) | (bus.sel == 0b1000) | (bus.sel == 0b0011) |
                        (bus.sel == 0b1100) | (bus.sel == 0b1111))
+        if not (core.pipeline or core.regfile_bram):
+            # the default core requests from X, in the cycle its load/store unit and PMP judge
+            # the address (named blocks of the core; the PMP is cut to free outputs, so this
+            # holds whatever the PMP decides): nothing misaligned or refused goes on the bus
+            with m.If(bus.cyc & bus.stb):
+                self.check(m, "no request for a misaligned access", ~core.lsu.misaligned)
+                if core.pmp is not None:
+                    self.check(m, "no request PMP refuses", core.pmp.d_ok)
 
         # reachability: sby's cover mode must reach each (the environment is not vacuous)
         p_store = Signal()
@@ -449,6 +461,13 @@ def _stb_alone(core, m):
         m.d.comb += core.dbus.cyc.eq(0)
 
 
+def _pmp_ignored(core, m):
+    # the request of a load/store made whatever the PMP says (the alignment still checked)
+    x_mem = core.decoder.dec.load | core.decoder.dec.store
+    with m.If(~core.dbus.cyc & x_mem & ~core.lsu.misaligned):
+        m.d.comb += [core.dbus.cyc.eq(1), core.dbus.stb.eq(1)]
+
+
 #: name -> (Core subclass, the property it must break)
 CORE_MUTANTS = {
     "no_hold": (_core_mutant("NoHoldCore", "Mutant: the address moves while stalled.",
@@ -459,6 +478,9 @@ CORE_MUTANTS = {
                               "answer).", _drop_cyc), "cyc while outstanding"),
     "stb_alone": (_core_mutant("StbAloneCore", "Mutant: cyc low while stalled, stb not.",
                                _stb_alone), "stb implies cyc"),
+    "pmp_ignored": (_core_mutant("PmpIgnoredCore", "Mutant: a load/store's request is made "
+                                 "even when PMP refuses it.", _pmp_ignored),
+                    "no request PMP refuses"),
 }
 
 
@@ -576,14 +598,9 @@ def PipelinedCore(**kw):
 class EarlyExitDividerCore(Core):
     """Mutant: the core built with :class:`EarlyExitDivider` (DIV by zero finishes early)."""
 
-    def elaborate(self, platform):
-        from gluon.hdl import core as core_module
-        saved = core_module.Divider
-        core_module.Divider = EarlyExitDivider
-        try:
-            return super().elaborate(platform)
-        finally:
-            core_module.Divider = saved
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.divider = EarlyExitDivider()
 
 
 # ----------------------------------------------------------------------- DMA confinement
