@@ -33,13 +33,28 @@ class CsrFile(wiring.Component):
     Trap entry: ``trap`` with ``trap_irq``, ``trap_code``, ``trap_epc``, ``trap_tval`` and
     ``trap_prev_m`` (the privilege the trap was taken from); ``mret``. Outputs for the
     pipeline: the privilege and the mstatus bits it acts on, ``mtvec``, ``mepc``, and the
-    interrupt decision (``irq_pending``: ``mip & mie`` non-zero; ``irq_enabled``; ``irq_cause``)."""
+    interrupt decision (``irq_pending``: ``mip & mie`` non-zero; ``irq_enabled``; ``irq_cause``).
 
-    def __init__(self, *, fetch_base, fetch_size, mimpid):
+    ``ext_csrs``: addresses of CSRs kept outside this file (the triggers'): they exist for the
+    access check and read ``ext_rdata``; their writes are the owner's. ``debug``: the Debug
+    Module's register access while halted (``dbg_*``): a read of the table registered while
+    ``dbg_halted`` (the address is set a cycle before it is read), ``dbg_exists``, and a write
+    (``dbg_we``) through the same write logic as an instruction's."""
+
+    def __init__(self, *, fetch_base, fetch_size, mimpid, ext_csrs=(), debug=False):
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size
         self.mimpid = mimpid
+        self.ext_csrs = tuple(int(a) for a in ext_csrs)
+        self.debug = bool(debug)
+        ports = {}
+        if self.ext_csrs:
+            ports["ext_rdata"] = In(32)
+        if self.debug:
+            ports.update(dbg_halted=In(1), dbg_addr=In(12), dbg_we=In(1), dbg_wdata=In(32),
+                         dbg_rdata=Out(32), dbg_exists=Out(1))
         super().__init__({
+            **ports,
             "addr": In(12), "funct3": In(3), "src": In(32), "writes": In(1), "we": In(1),
             "rdata": Out(32), "wdata": Out(32), "illegal": Out(1),
             "d_addr": In(12), "d_writes": In(1), "d_illegal": Out(1),
@@ -106,6 +121,9 @@ class CsrFile(wiring.Component):
             for a, val in table.items():
                 with m.Case(int(a)):
                     m.d.comb += self.rdata.eq(val)
+            for a in self.ext_csrs:
+                with m.Case(a):
+                    m.d.comb += self.rdata.eq(self.ext_rdata)
             with m.Default():
                 m.d.comb += self.rdata.eq(self.pmp_rdata)
 
@@ -114,7 +132,7 @@ class CsrFile(wiring.Component):
             exists = Signal()
             m.d.comb += exists.eq((addr[4:] == 0x3A) | (addr >= 0x3B0) & (addr <= 0x3EF))
             with m.Switch(addr):
-                for a in table:
+                for a in (*table, *self.ext_csrs):
                     with m.Case(int(a)):
                         m.d.comb += exists.eq(1)
             readonly = addr[10:12] == 0b11
@@ -157,7 +175,18 @@ class CsrFile(wiring.Component):
 
         # ---- updates
         m.d.sync += [mcycle.eq(mcycle + 1), minstret.eq(minstret_now)]
-        data = self.wdata
+        data, waddr, we = self.wdata, addr, self.we
+        if self.debug:
+            # the Debug Module's access (halted: no instruction is in X, none writes)
+            with m.If(self.dbg_halted):
+                m.d.sync += [self.dbg_rdata.eq(0), self.dbg_exists.eq(0)]
+                with m.Switch(self.dbg_addr):
+                    for a, val in table.items():
+                        with m.Case(int(a)):
+                            m.d.sync += [self.dbg_rdata.eq(val), self.dbg_exists.eq(1)]
+            data = Mux(self.dbg_we, self.dbg_wdata, data)
+            waddr = Mux(self.dbg_we, self.dbg_addr, addr)
+            we = we | self.dbg_we
         with m.If(self.trap):
             m.d.sync += [mepc.eq(self.trap_epc), mcause_irq.eq(self.trap_irq),
                          mcause_code.eq(self.trap_code), mtval.eq(self.trap_tval),
@@ -168,8 +197,8 @@ class CsrFile(wiring.Component):
                          priv_m.eq(mstatus_mpp_m), mstatus_mpp_m.eq(0)]
             with m.If(~mstatus_mpp_m):
                 m.d.sync += mstatus_mprv.eq(0)
-        with m.Elif(self.we):
-            with m.Switch(addr):
+        with m.Elif(we):
+            with m.Switch(waddr):
                 with m.Case(Csr.MSTATUS):
                     m.d.sync += [mstatus_mie.eq(data[3]), mstatus_mpie.eq(data[7]),
                                  mstatus_mpp_m.eq(data[11:13] != 0),   # WARL: U or M
