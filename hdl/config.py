@@ -10,7 +10,7 @@ their sizes; it never changes how a block's logic is written.
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
 ``pipelined``: ``minimal`` with the F/D/X/W core (``Core(pipeline=True)``, docs/core.md).
 ``debug``:   a Debug Module (hdl/debug/, docs/debugging.md). Off in every named configuration;
-             ``gluon sim --gdb`` runs ``minimal``/``full``/``compact`` with it (their
+             ``gluon sim --gdb`` runs ``minimal``/``pipelined``/``full``/``compact`` with it (their
              ``with_debug()`` variant, a model of its own), so a plain ``gluon sim`` model does
              not carry it (it costs that model 12-23 % of its speed, for no cycle). Not possible
              in ``small`` (the block-RAM register file; the UP5K is nearly full and the
@@ -64,10 +64,9 @@ class SocConfig:
         """This configuration with the Debug Module (named ``<name>-debug``)."""
         if self.debug:
             return self
-        if self.regfile_bram or self.pipeline:
+        if self.regfile_bram:
             raise ValueError(f"the '{self.name}' configuration cannot have a Debug Module (its "
-                             "core, with the block-RAM register file or pipelined, has no debug "
-                             "mode yet)")
+                             "core, with the block-RAM register file, has no debug mode)")
         return replace(self, name=f"{self.name}-debug", debug=True)
 
     def params(self, coprocessor):

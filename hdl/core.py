@@ -83,7 +83,7 @@ class Core(wiring.Component):
     functions of the instruction stream only (docs/core.md, "The block-RAM register file").
 
     ``triggers``: how many Sdtrig address-match triggers (hdl/triggers.py); default 2 on this
-    core, 0 (and only 0) with ``regfile_bram`` or ``pipeline``."""
+    core and the pipelined one, 0 (and only 0) with ``regfile_bram``."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
                  mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False,
@@ -94,19 +94,17 @@ class Core(wiring.Component):
             raise ValueError("fetch_size must be a power of two and fetch_base aligned to it")
         if pmp_entries % 4 or not 0 <= pmp_entries <= 16:
             raise ValueError(f"pmp_entries must be a multiple of 4 in 0..16, not {pmp_entries!r}")
-        if debug and (regfile_bram or pipeline):
-            raise ValueError("debug mode is implemented for the default core only (not the "
-                             "block-RAM register file, not the pipeline)")
+        if debug and regfile_bram:
+            raise ValueError("debug mode is not implemented for the block-RAM register file")
         self.has_debug = bool(debug)
-        # Sdtrig address-match triggers (hdl/triggers.py): the default core's, 2 unless told;
-        # none on the block-RAM register file and pipelined cores (their netlists unchanged)
+        # Sdtrig address-match triggers (hdl/triggers.py): 2 unless told; none on the
+        # block-RAM register file core (its netlist unchanged)
         if triggers is None:
-            triggers = 0 if (regfile_bram or pipeline) else 2
+            triggers = 0 if regfile_bram else 2
         if not isinstance(triggers, int) or not 0 <= triggers <= 16:
             raise ValueError(f"triggers must be an integer in 0..16, not {triggers!r}")
-        if triggers and (regfile_bram or pipeline):
-            raise ValueError("triggers are implemented for the default core only (not the "
-                             "block-RAM register file, not the pipeline)")
+        if triggers and regfile_bram:
+            raise ValueError("triggers are not implemented for the block-RAM register file")
         self.triggers = triggers
         self.pmp_entries = pmp_entries
         self.regfile_bram = bool(regfile_bram)

@@ -32,6 +32,7 @@ bits only.
 """
 
 from amaranth import *
+from amaranth.lib import wiring
 
 from .alu import ALU
 from .lsu import LoadStoreUnit
@@ -43,6 +44,8 @@ from .branch import BranchUnit
 from .pmp import PMP
 from .csr import CsrFile
 from .isa import Instruction, Cause, Csr
+from .triggers import Triggers
+from .debug.hart import HartDebug
 
 
 __all__ = ["elaborate_pipelined"]
@@ -116,10 +119,37 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ CSRs and trap state
     m.submodules.csr = csr = CsrFile(fetch_base=core.fetch_base, fetch_size=core.fetch_size,
-                                     mimpid=core.mimpid)
+                                     mimpid=core.mimpid, debug=core.has_debug,
+                                     triggers=bool(core.triggers))
     m.d.comb += [csr.mtime.eq(core.mtime), csr.soft_irq.eq(core.soft_irq),
                  csr.timer_irq.eq(core.timer_irq), csr.local_irq.eq(core.local_irq)]
     priv_m = csr.priv_m
+
+    # ------------------------------------------------------------------ debug mode, triggers
+    # Debug mode (hdl/debug/hart.py) and Sdtrig triggers (hdl/triggers.py); docs/core.md,
+    # "Debug mode and triggers on the pipelined core". Without them the names below are
+    # constants and the netlist is the plain pipeline's.
+    hdbg = trig = None
+    dbg_halt = dbg_halted = dbg_irq_off = C(0, 1)
+    if core.has_debug:
+        m.submodules.debug = hdbg = HartDebug()
+        wiring.connect(m, wiring.flipped(core.debug), hdbg.dm)
+        # dbg_halt: X's instruction enters debug mode instead of executing (taken like an
+        # interrupt); no interrupt while halted, nor while stepping with dcsr.stepie clear
+        dbg_halt, dbg_halted = hdbg.halt, hdbg.halted
+        dbg_irq_off = hdbg.irq_mask | hdbg.halted
+    t_block = C(0, 1)                             # a trigger matches X's load/store
+    w_trig = w_trig_halt = C(0, 1)                # ... W's (no request; it traps or halts)
+    if core.triggers:
+        m.submodules.triggers = trig = Triggers(core.triggers, early_execute=True)
+        t_block = trig.ldst_exc | trig.ldst_halt
+        w_trig = Signal()
+        w_trig_halt = Signal()
+    # entering debug mode from W (an action-1 load/store trigger): X's instruction is dropped
+    w_dhalt = C(0, 1)
+    if hdbg is not None and trig is not None:
+        w_dhalt = Signal()
+        m.d.comb += w_dhalt.eq(w_valid & w_trig_halt)
 
     # ------------------------------------------------------------------ D: decode, read
     d_word = Signal(32)
@@ -239,13 +269,14 @@ def elaborate_pipelined(core, platform):
         m.d.comb += [exc.eq(1), exc_cause.eq(Cause.FETCH_MISALIGNED), exc_tval.eq(x_target)]
 
     irq_pending = csr.irq_pending
-    irq_take = csr.irq_enabled & irq_pending & ~(x_valid & dec.wfi)
+    irq_take = csr.irq_enabled & irq_pending & ~(x_valid & dec.wfi) & ~dbg_irq_off
 
     # ------------------------------------------------------------------ W: completion
     w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
-    w_bus = w_mem & ~w_denied & ~w_misaligned
+    w_bus = w_mem & ~w_denied & ~w_misaligned & ~w_trig
     w_hold = w_bus & ~(bus.ack | bus.err)
-    w_trap = w_mem & (bus.err | w_denied | w_misaligned) | w_valid & w_jmis
+    w_trap = (w_mem & (bus.err | w_denied | w_misaligned | w_trig & ~w_trig_halt)
+              | w_valid & w_jmis)
 
     # ------------------------------------------------------------------ X: progress
     div_started = Signal()
@@ -291,7 +322,7 @@ def elaborate_pipelined(core, platform):
 
     # the data request: only when nothing older can still trap, and only if PMP allows it
     x_req = (x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~sl_wait & ~w_hold & ~w_trap
-             & ~d_denied & ~misaligned)
+             & ~d_denied & ~misaligned & ~t_block & ~dbg_halt & ~w_dhalt)
     m.d.comb += [
         bus.cyc.eq(w_bus | x_req),
         bus.stb.eq(x_req),
@@ -405,7 +436,7 @@ def elaborate_pipelined(core, platform):
     load_result = lsu.result
     w_data = Signal(32)
     m.d.comb += w_data.eq(Mux(w_kind == WKind.LOAD, load_result, w_result))
-    w_retire = w_valid & ~w_hold & ~w_trap
+    w_retire = w_valid & ~w_hold & ~w_trap & ~w_dhalt
     m.d.comb += [
         regfile.waddr.eq(w_rd),
         regfile.wdata.eq(w_data),
@@ -427,6 +458,9 @@ def elaborate_pipelined(core, platform):
     w_code = Mux(w_jmis, Cause.FETCH_MISALIGNED, Mux(w_misaligned,
                  Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),
                  Mux(w_kind == WKind.STORE, Cause.STORE_FAULT, Cause.LOAD_FAULT)))
+    if trig is not None:
+        # an address breakpoint comes before misalignment and access faults (3.7)
+        w_code = Mux(w_trig, Cause.BREAKPOINT, w_code)
     m.d.comb += csr.trap.eq(w_trap | x_trap | b_trap)
     with m.If(w_trap):
         m.d.comb += [csr.trap_epc.eq(w_pc), csr.trap_code.eq(w_code), csr.trap_tval.eq(w_addr),
@@ -437,4 +471,82 @@ def elaborate_pipelined(core, platform):
     with m.Else():                                # an interrupt
         m.d.comb += [csr.trap_epc.eq(Mux(x_valid, x_pc, arch_pc)), csr.trap_irq.eq(1),
                      csr.trap_code.eq(csr.irq_cause), csr.trap_prev_m.eq(priv_m)]
+
+    # ------------------------------------------------------------------ triggers
+    # The execute match is made in D on d_pc, beside the PMP's fetch verdict, and registered
+    # into X (an exception decided in D, like the others X raises); the load/store match on
+    # X's address, beside the PMP's data verdict: a matched access makes no request and
+    # traps (cause 3) or enters debug mode from W. No wait is added anywhere.
+    if trig is not None:
+        m.d.comb += [csr.tselect.eq(trig.tselect), csr.tdata1.eq(trig.tdata1),
+                     csr.tdata2.eq(trig.tdata2), csr.tinfo.eq(trig.tinfo),
+                     csr.tcontrol.eq(trig.tcontrol)]
+        m.d.comb += [
+            trig.priv_m.eq(priv_m), trig.x_pc.eq(d_pc), trig.x_enter.eq(d_go),
+            trig.d_addr.eq(mem_addr), trig.d_load.eq(dec.load), trig.d_store.eq(dec.store),
+            trig.csr_we.eq(x_commit & dec.csr & csr_writes), trig.csr_addr.eq(csr_addr),
+            trig.csr_wdata.eq(csr.wdata),
+            trig.trap.eq(w_trap | x_trap | b_trap), trig.mret.eq(x_commit & dec.mret),
+            trig.x_fire.eq(x_go & (trig.exec_halt | trig.exec_exc & ~dbg_halt)),
+            trig.x_commit.eq(x_commit), trig.w_fire.eq(w_valid & w_trig),
+        ]
+        if hdbg is not None:
+            m.d.comb += trig.debug_ok.eq(core.debug.enable)
+        with m.If(x_commit):
+            m.d.sync += [w_trig.eq(x_mem & t_block), w_trig_halt.eq(x_mem & trig.ldst_halt)]
+        # an execute breakpoint: the first exception in priority (Privileged Architecture 3.7)
+        with m.If(trig.exec_exc):
+            m.d.comb += [exc.eq(1), exc_cause.eq(Cause.BREAKPOINT), exc_tval.eq(x_pc)]
+        with m.If(t_block):
+            m.d.comb += core.mem_denied.eq(x_valid & x_mem)
+        # a trigger CSR write: the instruction behind it had its execute match made in D
+        # against the old triggers, so it is fetched again (as after a PMP CSR write)
+        with m.If(x_commit & dec.csr & csr_writes & (csr_addr[4:] == 0x7A)):
+            m.d.comb += [x_redirect.eq(1), redirect_pc.eq(pc4)]
+
+    # ------------------------------------------------------------------ debug mode
+    # dbg_halt is taken like an interrupt in X: it ends X's waits (not W's, nor a load-use
+    # wait), and X's instruction neither commits nor traps nor starts a unit nor makes a
+    # request; when X goes it is dropped and dpc takes its pc. D is emptied and nothing
+    # enters X while halted; a resume restarts the fetch at dpc. Abstract register access
+    # (once W has drained): D's first register-file read port and the write port, the CSR
+    # file's debug port, the trigger CSRs.
+    if hdbg is not None:
+        with m.If(dbg_halt):
+            m.d.comb += [stall.eq(w_hold | hazard), x_trap.eq(0), x_commit.eq(0),
+                         divider.start.eq(0), multiplier.load.eq(0)]
+        with m.If(w_dhalt):
+            m.d.comb += [x_go.eq(0), divider.start.eq(0), multiplier.load.eq(0), b_trap.eq(0)]
+            m.d.sync += x_valid.eq(0)
+        with m.If(dbg_halt | w_dhalt | dbg_halted):
+            m.d.comb += d_go.eq(0)
+        with m.If(x_go & dbg_halt | w_dhalt | dbg_halted):
+            m.d.sync += [d_valid.eq(0), d_fresh.eq(0)]
+        with m.If(hdbg.resume):
+            m.d.sync += [f_pc.eq(hdbg.dpc), arch_pc.eq(hdbg.dpc)]
+        m.d.comb += [
+            hdbg.x_valid.eq(x_valid), hdbg.x_pc.eq(x_pc), hdbg.x_ebreak.eq(dec.ebreak),
+            hdbg.priv_m.eq(priv_m), hdbg.take.eq(x_go & dbg_halt),
+            hdbg.x_left.eq(x_go & ~dbg_halt), hdbg.w_idle.eq(~w_valid),
+            hdbg.w_take.eq(w_dhalt), hdbg.w_pc.eq(w_pc), hdbg.w_priv_m.eq(w_priv_m),
+        ]
+        if trig is not None:
+            m.d.comb += hdbg.trig_halt.eq(trig.exec_halt)
+        # registers: halted, W empty (nothing else reads or writes the register file)
+        with m.If(dbg_halted):
+            m.d.comb += regfile.raddr1.eq(hdbg.gpr_addr)
+        m.d.comb += hdbg.gpr_rdata.eq(regfile.rdata1)
+        with m.If(hdbg.gpr_we):
+            m.d.comb += [regfile.waddr.eq(hdbg.gpr_addr), regfile.wdata.eq(hdbg.wdata),
+                         regfile.we.eq(1)]
+        # CSRs: the CSR file's table (PMP CSRs excluded, as on the default core; the trigger
+        # CSRs included), read into registers while halted
+        m.d.comb += [csr.dbg_halted.eq(dbg_halted), csr.dbg_addr.eq(hdbg.csr_addr),
+                     csr.dbg_we.eq(hdbg.csr_we), csr.dbg_wdata.eq(hdbg.wdata),
+                     hdbg.csr_readonly.eq(hdbg.csr_addr[10:12] == 0b11)]
+        m.d.comb += [hdbg.csr_rdata.eq(csr.dbg_rdata), hdbg.csr_exists.eq(csr.dbg_exists)]
+        if trig is not None:
+            with m.If(hdbg.csr_we):
+                m.d.comb += [trig.csr_we.eq(1), trig.csr_addr.eq(hdbg.csr_addr),
+                             trig.csr_wdata.eq(hdbg.wdata), trig.csr_debug.eq(1)]
     return m

@@ -18,6 +18,13 @@ of the access (its lowest byte), computed in X where the PMP decides on it. What
   M-mode writes to that trigger's ``tdata1``/``tdata2`` are ignored. Such a trigger does not
   fire while the Debug Module is locked or absent.
 
+The pipelined core (hdl/pipeline.py) decides the execute match a stage early
+(``early_execute``): ``x_pc`` is then the pc of the instruction in ``D``, beside the PMP's fetch
+verdict, and the match with its action-0 condition (privilege, ``tcontrol.mte``) is registered
+when that instruction enters ``X`` (``x_enter``); only ``debug_ok`` is applied after the
+register. The core refetches the instruction behind a trigger CSR write, as behind a PMP CSR
+write, so the registered match is never made against old trigger state.
+
 ``tdata1`` WARL rules: ``type`` reads 2; a write with another ``type``, or ``select``,
 ``chain`` or a ``match`` other than 0 (features not implemented) leaves the trigger disabled
 (all fields 0). ``maskmax``, ``timing``, ``sizelo`` and ``s`` read 0. ``action`` keeps 1 only
@@ -82,7 +89,8 @@ class Triggers(wiring.Component):
     execute trigger with action 0/1 matches X's pc), ``ldst_exc``/``ldst_halt`` (the same for
     X's access). ``x_fire``: X's execute match took effect; ``x_commit``: X's instruction went
     to W (its access match is kept); ``w_fire``: W's access match took effect (both set
-    ``hit``).
+    ``hit``). ``x_enter`` (with ``early_execute`` only): the instruction whose pc is on
+    ``x_pc`` enters X this cycle.
     """
 
     csr_we: In(1)
@@ -110,11 +118,13 @@ class Triggers(wiring.Component):
     x_fire: In(1)
     x_commit: In(1)
     w_fire: In(1)
+    x_enter: In(1)
 
-    def __init__(self, count=2):
+    def __init__(self, count=2, *, early_execute=False):
         if not isinstance(count, int) or not 1 <= count <= 16:
             raise ValueError(f"count must be an integer in 1..16, not {count!r}")
         self.count = count
+        self.early_execute = bool(early_execute)
         super().__init__()
 
     def elaborate(self, platform):
@@ -181,9 +191,18 @@ class Triggers(wiring.Component):
             a1 = (c.action == 1) & self.debug_ok
             x_match = mode & c.execute & (self.x_pc == addr[i])
             d_match = mode & (c.load & self.d_load | c.store & self.d_store) & (self.d_addr == addr[i])
-            m.d.comb += [x_hits[i].eq(x_match & (a0 | a1)), d_hits[i].eq(d_match & (a0 | a1))]
-            exec_exc.append(x_match & a0)
-            exec_halt.append(x_match & a1)
+            if self.early_execute:
+                # registered as the instruction enters X: X sees two flip-flops per trigger
+                x_exc = Signal(name=f"x_exc_{i}")
+                x_dm = Signal(name=f"x_dmatch_{i}")
+                with m.If(self.x_enter):
+                    m.d.sync += [x_exc.eq(x_match & a0), x_dm.eq(x_match & (c.action == 1))]
+                x_halt = x_dm & self.debug_ok
+            else:
+                x_exc, x_halt = x_match & a0, x_match & a1
+            m.d.comb += [x_hits[i].eq(x_exc | x_halt), d_hits[i].eq(d_match & (a0 | a1))]
+            exec_exc.append(x_exc)
+            exec_halt.append(x_halt)
             ldst_exc.append(d_match & a0)
             ldst_halt.append(d_match & a1)
         m.d.comb += [

@@ -17,6 +17,10 @@ from gluon.boards.firmware import ram_init_from_elf
 from asmprog import assemble, symbol
 
 RAM = 8192
+# both cores; the pipelined one's variant of the longer tests in -m slow
+CORES = pytest.mark.parametrize("config", ["minimal", "pipelined"])
+CORES_SLOW = pytest.mark.parametrize("config", ["minimal",
+                                                pytest.param("pipelined", marks=pytest.mark.slow)])
 DEBUG_BASE = next(d.base for d in ADDRESS_MAP if d.name == "DEBUG")
 HALTREQ, RESUMEREQ, ACKHAVERESET, NDMRESET, DMACTIVE = 1 << 31, 1 << 30, 1 << 28, 1 << 1, 1
 
@@ -137,7 +141,8 @@ loop:
 """
 
 
-def test_halt_read_write_resume_step():
+@CORES_SLOW
+def test_halt_read_write_resume_step(config):
     async def bench(d, syms):
         await d.wr(DMI.DMCONTROL, DMACTIVE)
         st = await d.status()
@@ -206,10 +211,11 @@ def test_halt_read_write_resume_step():
         await d.resume()
         assert await d.cmd(access(gpr(10))) == CmdErr.HALT_RESUME
         await d.clear_cmderr()
-    simulate(COUNT_LOOP, bench)
+    simulate(COUNT_LOOP, bench, config=config)
 
 
-def test_cmderr_busy():
+@CORES_SLOW
+def test_cmderr_busy(config):
     async def bench(d, syms):
         await d.wr(DMI.DMCONTROL, DMACTIVE)
         await d.halt()
@@ -224,10 +230,11 @@ def test_cmderr_busy():
         await d.rd(DMI.DATA0)
         await d.wait(10)
         assert (await d.rd(DMI.ABSTRACTCS)) >> 8 & 7 == CmdErr.BUSY
-    simulate(COUNT_LOOP, bench)
+    simulate(COUNT_LOOP, bench, config=config)
 
 
-def test_ebreak_enters_debug_mode_only_with_ebreakm():
+@CORES
+def test_ebreak_enters_debug_mode_only_with_ebreakm(config):
     body = """
     li a0, 7
     ebreak
@@ -255,10 +262,11 @@ def test_ebreak_enters_debug_mode_only_with_ebreakm():
         await d.resume()
         await d.wait(60)
         assert await d.sb_read(syms["tohost"]) == 1
-    simulate(body, bench)
+    simulate(body, bench, config=config)
 
 
-def test_step_over_trapping_instruction_and_halt_in_wfi():
+@CORES
+def test_step_over_trapping_instruction_and_halt_in_wfi(config):
     body = """
     la t0, handler
     csrw mtvec, t0
@@ -302,7 +310,7 @@ handler:
         await d.halt()
         assert await d.read_reg(DPC) == ecall_pc + 4, "halted in the WFI"
         assert await d.read_reg(gpr(11)) == 2
-    simulate(body, bench)
+    simulate(body, bench, config=config)
 
 
 LOCK_PROGRAM = f"""
@@ -356,9 +364,10 @@ class ResettableSoC(Elaboratable):
         return m
 
 
-def test_lock_refuses_everything_and_survives_every_reset_but_power_on():
+@CORES_SLOW
+def test_lock_refuses_everything_and_survives_every_reset_but_power_on(config):
     elf = assemble(LOCK_PROGRAM, nres=64)
-    cfg = get_config("minimal").with_debug().with_(ram_size=RAM)
+    cfg = get_config(config).with_debug().with_(ram_size=RAM)
     words, _ = ram_init_from_elf(elf, ram_size=RAM)
     soc = GluonSoC(cfg, ram_init=words)
     top = ResettableSoC(soc)
@@ -427,10 +436,11 @@ def test_lock_refuses_everything_and_survives_every_reset_but_power_on():
     async def fresh(d, syms):
         await d.wr(DMI.DMCONTROL, DMACTIVE)
         assert (await d.status()) >> 7 & 1
-    simulate(LOCK_PROGRAM, fresh)
+    simulate(LOCK_PROGRAM, fresh, config=config)
 
 
-def test_halt_during_coprocessor_dma(tmp_path):
+@pytest.mark.parametrize("pipeline", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_halt_during_coprocessor_dma(tmp_path, pipeline):
     """The hart halts while the hash coprocessor's DMA runs; the coprocessor carries on and
     finishes while the hart is halted; the digest is right after resuming."""
     import hashlib
@@ -441,7 +451,7 @@ def test_halt_during_coprocessor_dma(tmp_path):
     ram = 32 * 1024
     src = Path(__file__).resolve().parent / "fw" / "debug_hash_dma.c"
     elf = cc([str(src)], str(tmp_path / "dma.elf"), opt="-O2", ram_size=ram)
-    cfg = SocConfig("debug-hash", ("hash",), ram_size=ram, debug=True)
+    cfg = SocConfig("debug-hash", ("hash",), ram_size=ram, debug=True, pipeline=pipeline)
     words, _ = ram_init_from_elf(elf, ram_size=ram)
     soc = GluonSoC(cfg, ram_init=words)
     syms = load_elf(elf, ram_size=ram).symbols
@@ -480,7 +490,8 @@ def test_halt_during_coprocessor_dma(tmp_path):
     sim.run()
 
 
-def test_debug_mode_not_reachable_from_software():
+@CORES_SLOW
+def test_debug_mode_not_reachable_from_software(config):
     """dcsr, dpc, dscratch0 and dret are illegal instructions outside debug mode (the core's
     CSR decode does not know them), in a SoC with the Debug Module."""
     from gluon.sim.verilator import run
@@ -507,8 +518,190 @@ handler:
     mret
 """
     elf = assemble(body, nres=64)
-    res = run(elf, get_config("minimal").with_debug(), dumps=[(symbol(elf, "results"), 64)])
+    res = run(elf, get_config(config).with_debug(), dumps=[(symbol(elf, "results"), 64)])
     raw = res.dumps[0]
     words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
     assert res.passed
     assert words[:5] == [2, 2, 2, 2, 3], words[:5]
+
+
+# Every kind of wait and redirect the cores have: a load-use wait, MUL, DIV, a load behind a
+# store, branches taken and not, JAL/JALR, an ecall trap and its MRET, a misaligned load's trap.
+EXACT_PROGRAM = """
+    la t0, handler
+    csrw mtvec, t0
+    la s1, data
+    li a0, 0
+    li a1, {iterations}
+    li s2, 0
+loop:
+    lw a2, 0(s1)
+ldu: add a3, a2, a1                 # load-use
+mul: mul a4, a3, a1
+div: div a5, a4, a1
+st: sw a5, 4(s1)
+stl: lw a6, 4(s1)                   # behind a store
+    beq a6, a5, 1f                  # taken
+    li a0, 99
+1:  bne a6, a5, 2f                  # not taken
+    addi a0, a0, 1
+2:  jal ra, func
+ec: ecall
+mis: lw t2, 2(s1)                   # load address misaligned
+    sw a0, 0(s1)
+    addi a1, a1, -1
+    bnez a1, loop
+done:
+    PASS
+func:
+    addi a7, a7, 3
+    ret
+.align 2
+handler:
+    csrr t1, mepc
+    addi t1, t1, 4
+    csrw mepc, t1
+    addi s2, s2, 1
+    mret
+"""
+EXACT_DATA = """
+.data
+.align 4
+data: .word 3, 0
+"""
+# the registers the program body writes (the short run compares these, the long one x1-x31)
+EXACT_REGS = (1, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+
+
+def _exact(config, *, iterations, steps, regs, halt_to_end):
+    """Single steps (dcsr.step) from the reset vector, halts 0, 1, 2... cycles after resuming
+    at two points of the next iteration, then (``halt_to_end``) halts every few cycles until
+    the end: each time, dpc is the next instruction the undisturbed run (recorded first, in
+    the same simulation) retires after ``minstret`` instructions, or the instruction that
+    traps just before it, and the registers are that run's at that point. Finally the
+    program passes with that run's registers."""
+    body = EXACT_PROGRAM.format(iterations=iterations)
+    elf = assemble(body, nres=64, extra_sections=EXACT_DATA)
+    lab = {n: symbol(elf, n) for n in ("loop", "ldu", "mul", "div", "st", "stl", "ec", "mis",
+                                       "handler", "done", "data")}
+
+    async def bench(d, syms):
+        ctx, soc = d.ctx, d.soc
+        # the reference: the program from power-on (registers 0), the Debug Module idle
+        ref, x = [], [0] * 32
+        for _ in range(5000):
+            await ctx.tick()
+            if ctx.get(soc.trace.valid):
+                ref.append((ctx.get(soc.trace.pc), list(x)))
+                if ref[-1][0] == lab["done"]:
+                    break
+                if ctx.get(soc.trace.rd_we):
+                    x[ctx.get(soc.trace.rd)] = ctx.get(soc.trace.rd_data)
+        else:
+            raise AssertionError("the program did not reach 'done'")
+        # again under the debugger: reset-halt, the same memory and registers as at power-on
+        await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE | NDMRESET)
+        await d.wr(DMI.DMCONTROL, HALTREQ | DMACTIVE)
+        for _ in range(50):
+            if await d.halted():
+                break
+        await d.wr(DMI.DMCONTROL, DMACTIVE)
+        assert await d.read_reg(DPC) == RAM_BASE
+        for a, v in ((lab["data"], 3), (lab["data"] + 4, 0), (syms["tohost"], 0)):
+            assert await d.sb_write(a, v) == 0
+        for i in range(1, 32):
+            await d.write_reg(gpr(i), 0)
+        n0 = await d.read_reg(Csr.MINSTRET)
+
+        async def check(what):
+            n = await d.read_reg(Csr.MINSTRET) - n0
+            pc = await d.read_reg(DPC)
+            assert n < len(ref), f"{what}: minstret {n} past the program"
+            # a trapping instruction does not retire: the next to retire is the handler's
+            ok = pc == ref[n][0] or ref[n][0] == lab["handler"] and pc in (lab["ec"], lab["mis"])
+            assert ok, f"{what}: dpc {pc:#x}, the next to retire {ref[n][0]:#x}"
+            got = {i: await d.read_reg(gpr(i)) for i in regs}
+            bad = [(i, hex(got[i]), hex(ref[n][1][i])) for i in regs if got[i] != ref[n][1][i]]
+            assert not bad, f"{what} at {pc:#x} after {n} instructions: (x, got, want) {bad}"
+            return pc
+
+        dcsr = await d.read_reg(DCSR)
+        await d.write_reg(DCSR, dcsr | 4)
+        stepped = []
+        for i in range(steps):
+            stepped.append(await check(f"step {i}"))
+            await d.resume()
+            for _ in range(60):
+                if await d.halted():
+                    break
+            assert (await d.read_reg(DCSR)) >> 6 & 7 == DebugCause.STEP
+        for name in ("ldu", "div", "stl", "ec", "handler", "mis"):
+            assert lab[name] in stepped, f"no step at {name}"
+
+        async def step_to(label):
+            while await d.read_reg(DPC) != lab[label]:
+                await d.resume()
+                for _ in range(60):
+                    if await d.halted():
+                        break
+
+        async def sweep(start, k_max):
+            # halts 0, 1, 2... cycles after resuming at ``start`` (a one-cycle wait is hit at
+            # one offset only): each time the state is checked, then put back as at start
+            saved = {i: await d.read_reg(gpr(i)) for i in (1, 10, 12, 13, 14, 15, 16, 17)}
+            instret = await d.read_reg(Csr.MINSTRET)
+            await d.write_reg(DCSR, dcsr & ~4)
+            hits = set()
+            for k in range(k_max):
+                await d.resume()
+                if k:
+                    await d.wait(k)
+                await d.halt()
+                hits.add(await check(f"{k} cycles after {start}"))
+                await d.write_reg(DPC, lab[start])
+                for i, v in saved.items():
+                    await d.write_reg(gpr(i), v)
+                await d.write_reg(Csr.MINSTRET, instret)
+            await d.write_reg(DCSR, dcsr | 4)
+            return hits
+
+        # the second iteration: halts during the load-use wait, the MUL and the DIV, and on
+        # the load behind a store
+        await step_to("loop")
+        hits = await sweep("loop", 10)
+        await step_to("st")
+        hits |= await sweep("st", 4)
+        for name in ("ldu", "mul", "div", "stl"):
+            assert lab[name] in hits, f"no halt at {name}: {sorted(map(hex, hits))}"
+        # then on to the end, halting every few cycles (the long version)
+        await d.write_reg(DCSR, dcsr & ~4)
+        pc = None
+        for j in range(1000 if halt_to_end else 0):
+            await d.resume()
+            # a halt during a DIV abandons it: let the next one finish
+            await d.wait(40 if pc == lab["div"] else j % 10 + 1)
+            await d.halt()
+            if await d.read_reg(Csr.MINSTRET) - n0 >= len(ref) - 1:
+                break                                   # at 'done' or past it
+            pc = await check(f"halt {j}")
+        await d.resume()
+        await d.wait(300)
+        assert await d.sb_read(syms["tohost"]) == 1
+        await d.halt()
+        assert await d.read_reg(Csr.MINSTRET) - n0 >= len(ref) - 1
+        final = [i for i in regs if i < 30]                 # PASS itself writes t5 and t6
+        assert [await d.read_reg(gpr(i)) for i in final] == [ref[-1][1][i] for i in final]
+    simulate(body, bench, config=config, extra_sections=EXACT_DATA)
+
+
+def test_steps_and_halts_leave_the_architectural_state_exact():
+    """On the pipelined core: steps over the first iteration (branches, a load-use wait, MUL,
+    DIV, a load behind a store, ecall and a misaligned load's traps), then halts during every
+    kind of wait of the second (the long version below: both cores, more of it)."""
+    _exact("pipelined", iterations=2, steps=36, regs=EXACT_REGS, halt_to_end=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["minimal", "pipelined"])
+def test_steps_and_halts_leave_the_architectural_state_exact_long(config):
+    _exact(config, iterations=5, steps=100, regs=range(1, 32), halt_to_end=True)

@@ -1,5 +1,6 @@
 """GNU GDB (18.1, from pip: gdb-for-pwndbg) against ``gluon sim --gdb``: the whole chain of
-sim/gdbserver.py, the harness's DMI pipe and the Debug Module, as a user drives it."""
+sim/gdbserver.py, the harness's DMI pipe and the Debug Module, as a user drives it. On
+``minimal``; the pipelined core's runs (``pipelined``, a model of its own) are in -m slow."""
 
 import os
 import signal
@@ -16,6 +17,8 @@ GDB = BIN / "gdb"
 DEMO = Path(__file__).resolve().parent.parent / "firmware" / "examples" / "gdb_demo.c"
 
 pytestmark = pytest.mark.skipif(not GDB.exists(), reason="gdb-for-pwndbg is not installed")
+CORES_SLOW = pytest.mark.parametrize("config", ["minimal",
+                                                pytest.param("pipelined", marks=pytest.mark.slow)])
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +41,9 @@ def _free_port():
 class Sim:
     """``gluon sim --gdb`` in the background."""
 
-    def __init__(self, elf):
+    def __init__(self, elf, config="minimal"):
         self.port = _free_port()
-        self.proc = subprocess.Popen([str(BIN / "gluon"), "sim", "--config", "minimal", "--gdb",
+        self.proc = subprocess.Popen([str(BIN / "gluon"), "sim", "--config", config, "--gdb",
                                       str(self.port), str(elf)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         err = b""
@@ -67,8 +70,9 @@ def gdb(elf, port, cmds, timeout=120):
     return p.stdout + p.stderr
 
 
-def test_break_step_print_set_var_exit_code(demo):
-    sim = Sim(demo)
+@CORES_SLOW
+def test_break_step_print_set_var_exit_code(demo, config):
+    sim = Sim(demo, config)
     out = gdb(demo, sim.port, [
         "load",
         "break main",
@@ -153,13 +157,14 @@ def test_locked_debug_module_refuses_the_halt(tmp_path):
     assert code == 5, (code, err)
 
 
-def test_hbreak_watch_rwatch(tmp_path):
+@CORES_SLOW
+def test_hbreak_watch_rwatch(tmp_path, config):
     """The core's triggers from GDB (one GDB run): a hardware breakpoint in code, a watchpoint
     firing on each store with the old and new values, a read watchpoint, and the run's end."""
     elf = tmp_path / "watch.elf"
     src = Path(__file__).resolve().parent / "fw" / "gdb_watch.c"
     subprocess.run([str(BIN / "gluon"), "cc", "-O1", str(src), "-o", str(elf)], check=True)
-    sim = Sim(elf)
+    sim = Sim(elf, config)
     out = gdb(elf, sim.port, [
         "hbreak bump",
         "continue",

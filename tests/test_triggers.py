@@ -1,4 +1,4 @@
-"""Sdtrig address-match triggers (hdl/triggers.py) on the default core: the cases of riscv-tests'
+"""Sdtrig address-match triggers (hdl/triggers.py) on the default and the pipelined core: the cases of riscv-tests'
 rv32mi breakpoint program (execute, load and store breakpoints with their exception, the
 second trigger, stores that do not happen), the tdata1 WARL rules a debugger relies on,
 tcontrol.mte, U-mode triggers, and action 1 (debug mode) through the Debug Module.
@@ -19,6 +19,9 @@ ACTION1 = 1 << 12
 M, U, EXEC, STORE, LOAD = 1 << 6, 1 << 3, 1 << 2, 1 << 1, 1 << 0
 MTE, MPTE = 1 << 3, 1 << 7
 TSELECT, TDATA1, TDATA2, TDATA3, TINFO, TCONTROL = (int(c) for c in TriggerCsr)
+
+# every program runs on both cores (the same architectural results)
+CORES = pytest.mark.parametrize("config", ["minimal", "pipelined"])
 
 # A handler that logs (mcause, mepc, mtval, tcontrol) to the results array (via gp) and resumes
 # at mepc + 4; an ecall from U-mode resumes in M-mode at the address in mscratch.
@@ -54,7 +57,8 @@ def logs(words, n):
     return [tuple(words[4 * i:4 * i + 4]) for i in range(n)]
 
 
-def test_tdata1_warl_tselect_tinfo():
+@CORES
+def test_tdata1_warl_tselect_tinfo(config):
     body = f"""
     la s0, results
     addi s0, s0, 1024
@@ -108,7 +112,7 @@ def test_tdata1_warl_tselect_tinfo():
     sw a1, 48(s0)
     PASS
 """
-    res, words = run_asm(body)
+    res, words = run_asm(body, config=config)
     assert res.passed, res
     got = words[256:256 + 13]
     want = [1, 1, 1 << MCONTROL_TYPE, T | M | EXEC, T | M | U | LOAD, T,
@@ -116,7 +120,8 @@ def test_tdata1_warl_tselect_tinfo():
     assert [hex(w) for w in got] == [hex(w) for w in want]
 
 
-def test_execute_load_store_breakpoints():
+@CORES
+def test_execute_load_store_breakpoints(config):
     """The breakpoint cases: each fires before its instruction with cause 3 and mtval the
     address, stores do not happen, other access kinds pass, both triggers work at once, and
     tcontrol.mte gates M-mode and is saved in mpte by the trap."""
@@ -182,7 +187,7 @@ l4: lw a7, 0(gp)
 data1: .word 0
 data2: .word 0x55
 """
-    res, words = run_asm(body)
+    res, words = run_asm(body, config=config)
     assert res.passed, res
     elf = assemble(body)
     lab = {n: symbol(elf, n) for n in ("e1", "l1", "st1", "l2", "st2", "l3", "l4", "data1", "data2")}
@@ -206,7 +211,8 @@ data2: .word 0x55
     assert [tuple(hex(v) for v in t) for t in got] == [tuple(hex(v) for v in t) for t in want]
 
 
-def test_user_mode_trigger_ignores_mte():
+@CORES
+def test_user_mode_trigger_ignores_mte(config):
     body = HANDLER + f"""
     li t0, -1
     csrw pmpaddr0, t0
@@ -233,7 +239,7 @@ back:
 .align 4
 data1: .word 0
 """
-    res, words = run_asm(body)
+    res, words = run_asm(body, config=config)
     assert res.passed, res
     elf = assemble(body)
     got = logs(words, 2)
@@ -259,7 +265,8 @@ data1: .word 0
 """
 
 
-def test_armed_triggers_that_never_match_add_no_cycle():
+@CORES
+def test_armed_triggers_that_never_match_add_no_cycle(config):
     """Triggers armed on every kind of access at addresses the program never uses: the same
     cycle count as with none armed (the match is decided beside the PMP's verdict)."""
     arm = f"""
@@ -279,8 +286,8 @@ def test_armed_triggers_that_never_match_add_no_cycle():
     # the same instructions, with the triggers' mode bits clear (never matching)
     idle = arm.replace(f"{T | M | U | EXEC | LOAD | STORE:#x}", f"{T | EXEC | LOAD | STORE:#x}")
     assert idle != arm
-    armed, _ = run_asm(IDLE_PROG.format(arm=arm))
-    plain, _ = run_asm(IDLE_PROG.format(arm=idle))
+    armed, _ = run_asm(IDLE_PROG.format(arm=arm), config=config)
+    plain, _ = run_asm(IDLE_PROG.format(arm=idle), config=config)
     assert armed.passed and plain.passed
     assert armed.instret == plain.instret
     assert armed.cycles == plain.cycles, (armed.cycles, plain.cycles)
@@ -294,12 +301,15 @@ def test_core_parameter():
     with pytest.raises(ValueError, match="count"):
         Triggers(0)
     assert Core().triggers == 2 and Core(regfile_bram=True).triggers == 0
-    assert Core(pipeline=True).triggers == 0
+    assert Core(pipeline=True).triggers == 2
+    with pytest.raises(ValueError, match="block-RAM"):
+        Core(regfile_bram=True, debug=True)
     # no trigger hardware at all with triggers=0
     assert "tdata1" not in rtlil.convert(Core(triggers=0))
 
 
-def test_action1_enters_debug_mode_from_execute_and_store():
+@CORES
+def test_action1_enters_debug_mode_from_execute_and_store(config):
     """dmode triggers set through the Debug Module: an execute trigger halts before the
     instruction, a store trigger halts before the store (memory unchanged), ``dcsr.cause`` = 2,
     ``hit`` set; M-mode cannot rewrite a dmode trigger; once firmware locks the Debug Module,
@@ -389,4 +399,4 @@ data1: .word 0
         assert retired, "x2 did not retire"
         assert not await d.halted()
         assert not (await d.status()) >> 7 & 1, "locked: dmstatus.authenticated = 0"
-    simulate(body, bench, extra_sections=extra)
+    simulate(body, bench, config=config, extra_sections=extra)
