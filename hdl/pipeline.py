@@ -67,7 +67,7 @@ def elaborate_pipelined(core, platform):
     m.submodules.branch = branch = BranchUnit()
     pmp = None
     if core.pmp_entries:
-        m.submodules.pmp = pmp = PMP(core.pmp_entries)
+        m.submodules.pmp = pmp = PMP(core.pmp_entries, d_sum=True)
     bus = core.dbus
 
     # ------------------------------------------------------------------ F and D state
@@ -212,7 +212,10 @@ def elaborate_pipelined(core, platform):
     if pmp is not None:
         m.d.comb += [
             pmp.i_addr.eq(d_pc), pmp.i_m.eq(priv_m),
-            pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
+            # the address's addends (a load's or store's operand b is its immediate): the TOR
+            # comparators do not wait for the address adder (hdl/pmp.py)
+            pmp.d_base.eq(rs1), pmp.d_offset.eq(dec.imm),
+            pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
         ]
         d_ok = pmp.d_ok
     else:
