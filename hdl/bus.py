@@ -121,11 +121,21 @@ class Decoder(wiring.Component):
     into the target's own decode and write enables. It costs every access to that window one
     cycle, always the same. Only for targets that never stall (register banks): the request
     has already been taken from the initiator when the target sees it.
+
+    ``single_request=True``: for an initiator that never presents a request while a response
+    is outstanding, except in the cycle that response comes back (both cores' data ports:
+    ``tests/formal/miters.py``, ``CoreBusCheck``, "no request while unanswered"). Responses
+    can then never be reordered, so the decoder has no ordering logic: its ``stall`` is only
+    the addressed target's, not a function of the window hit and the pending responses, and
+    for targets that never stall it is the constant 0 (the initiator's address no longer
+    reaches its own progress decision through the decoder). Same cycles as without it for
+    such an initiator.
     """
 
-    def __init__(self, *, addr_width=30, max_outstanding=7):
+    def __init__(self, *, addr_width=30, max_outstanding=7, single_request=False):
         self._windows = []
-        self._max_outstanding = max_outstanding
+        self._max_outstanding = 1 if single_request else max_outstanding
+        self._single = bool(single_request)
         super().__init__({"bus": In(WishboneSignature(addr_width=addr_width))})
 
     @property
@@ -187,9 +197,14 @@ class Decoder(wiring.Component):
         # Responses still pending after this cycle's (if any): a request to another target may
         # go out in the very cycle the last response of the previous one comes back.
         pending = Signal()
-        m.d.comb += pending.eq((outstanding != 0) & ~((outstanding == 1) & done))
+        if not self._single:
+            m.d.comb += pending.eq((outstanding != 0) & ~((outstanding == 1) & done))
         full = Signal()
-        m.d.comb += full.eq(outstanding == self._max_outstanding)
+        if self._single:
+            # the initiator never asks while a response is pending (class docstring)
+            m.d.comb += [pending.eq(0), full.eq(0)]
+        else:
+            m.d.comb += full.eq(outstanding == self._max_outstanding)
         blocked = pending & ~(hit & resp_sel).any() | full
 
         stalls, acks, errs, dats, taken = [], [], [], [], []

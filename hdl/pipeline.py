@@ -70,7 +70,7 @@ def elaborate_pipelined(core, platform):
     m.submodules.branch = branch = BranchUnit()
     pmp = None
     if core.pmp_entries:
-        m.submodules.pmp = pmp = PMP(core.pmp_entries)
+        m.submodules.pmp = pmp = PMP(core.pmp_entries, d_sum=True)
     bus = core.dbus
 
     # ------------------------------------------------------------------ F and D state
@@ -242,7 +242,10 @@ def elaborate_pipelined(core, platform):
     if pmp is not None:
         m.d.comb += [
             pmp.i_addr.eq(d_pc), pmp.i_m.eq(priv_m),
-            pmp.d_addr.eq(mem_addr), pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
+            # the address's addends (a load's or store's operand b is its immediate): the TOR
+            # comparators do not wait for the address adder (hdl/pmp.py)
+            pmp.d_base.eq(rs1), pmp.d_offset.eq(dec.imm),
+            pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
         ]
         d_ok = pmp.d_ok
     else:
@@ -298,7 +301,14 @@ def elaborate_pipelined(core, platform):
     m.d.comb += x_go.eq(x_valid & ~stall & ~w_trap)
     x_trap = Signal()
     x_commit = Signal()
-    m.d.comb += [x_trap.eq(x_go & (exc | irq_take)), x_commit.eq(x_go & ~exc & ~irq_take)]
+    # The progress of an instruction that waits on nothing of its own (a trap, a CSR access,
+    # MRET: no MUL/DIV/WFI/bus/store->load wait), the same as x_go for it, written without
+    # those waits so that the CSRs' and the trap state's write enables do not wait for the bus
+    # stall or the MUL/DIV logic.
+    x_plain_go = Signal()
+    m.d.comb += x_plain_go.eq(x_valid & ~w_hold & ~hazard & ~w_trap)
+    m.d.comb += [x_trap.eq(x_plain_go & (exc | irq_take)), x_commit.eq(x_go & ~exc & ~irq_take)]
+    x_plain_commit = x_plain_go & ~exc & ~irq_take
     # an interrupt taken while X holds no instruction (W completing without a trap)
     b_trap = Signal()
     m.d.comb += [b_trap.eq(~x_valid & irq_take & ~w_hold & ~w_trap),
@@ -451,9 +461,10 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ CSR and trap updates
     m.d.comb += [csr.retire.eq(w_retire), csr.noinc.eq(w_noinc),
-                 csr.we.eq(x_commit & dec.csr & csr_writes), csr.mret.eq(x_commit & dec.mret)]
+                 csr.we.eq(x_plain_commit & dec.csr & csr_writes),
+                 csr.mret.eq(x_plain_commit & dec.mret)]
     if pmp is not None:
-        m.d.comb += [pmp.csr_we.eq(x_commit & dec.csr & csr_writes & pmp.csr_hit),
+        m.d.comb += [pmp.csr_we.eq(x_plain_commit & dec.csr & csr_writes & pmp.csr_hit),
                      pmp.csr_wdata.eq(csr.wdata)]
     w_code = Mux(w_jmis, Cause.FETCH_MISALIGNED, Mux(w_misaligned,
                  Mux(w_kind == WKind.STORE, Cause.STORE_MISALIGNED, Cause.LOAD_MISALIGNED),

@@ -46,26 +46,30 @@ class PmpCfg(data.Struct):
 class PMP(wiring.Component):
     """CSR side: ``csr_addr``/``csr_we``/``csr_wdata`` → ``csr_rdata``, ``csr_hit`` (the address
     is a PMP CSR). Check side: instruction port ``i_*`` (execute) and data port ``d_*``
-    (read, or write when ``d_write``); ``*_m`` says the access is made with M privilege."""
+    (read, or write when ``d_write``); ``*_m`` says the access is made with M privilege.
 
-    csr_addr:  In(12)
-    csr_we:    In(1)
-    csr_wdata: In(32)
-    csr_rdata: Out(32)
-    csr_hit:   Out(1)
-    i_addr:    In(32)
-    i_m:       In(1)
-    i_ok:      Out(1)
-    d_addr:    In(32)
-    d_m:       In(1)
-    d_write:   In(1)
-    d_ok:      Out(1)
+    ``d_sum=True``: the data address comes as its two addends, ``d_base`` + ``d_offset`` (mod
+    2**32; the register and the immediate of a load or store), instead of ``d_addr``. The
+    verdicts are the same; the TOR comparators compare the sum without waiting for it
+    (:func:`_below_sum`), so the check is one carry chain deep after the operands instead of
+    two (the address adder, then the comparator)."""
 
-    def __init__(self, n_entries=N_ENTRIES):
+    def __init__(self, n_entries=N_ENTRIES, *, d_sum=False):
         if n_entries % 4 or not 0 <= n_entries <= 16:
             raise ValueError(f"PMP entries must be a multiple of 4 in 0..16, not {n_entries!r}")
         self.n_entries = n_entries
-        super().__init__()
+        self.d_sum = bool(d_sum)
+        ports = {
+            "csr_addr": In(12), "csr_we": In(1), "csr_wdata": In(32),
+            "csr_rdata": Out(32), "csr_hit": Out(1),
+            "i_addr": In(32), "i_m": In(1), "i_ok": Out(1),
+            "d_m": In(1), "d_write": In(1), "d_ok": Out(1),
+        }
+        if self.d_sum:
+            ports.update({"d_base": In(32), "d_offset": In(32)})
+        else:
+            ports["d_addr"] = In(32)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -116,11 +120,18 @@ class PMP(wiring.Component):
             m.d.comb += mask.eq(addr[i] ^ (addr[i] + 1))
             masks.append(mask)
 
-        def check(adr, priv_m, need, tag):
-            """need: function cfg -> permission bit. Returns the 'allowed' signal."""
+        def check(adr, priv_m, need, tag, addends=None):
+            """need: function cfg -> permission bit. Returns the 'allowed' signal. ``addends``:
+            (base, offset) whose sum is ``adr``, for the TOR comparators."""
             w = adr[2:]                                     # word address (30 bits)
             # one comparator per entry: TOR i is [addr[i-1], addr[i]) = below[i] & ~below[i-1]
-            below = [w < addr[i] for i in range(N)]
+            if addends is None:
+                below = [w < addr[i] for i in range(N)]
+            else:
+                carry = Signal(name=f"pmp_{tag}_carry")     # the sum wraps around 2**32
+                m.d.comb += carry.eq((addends[0] + addends[1])[32])
+                below = [_below_sum(m, *addends, carry, addr[i], f"pmp_{tag}_t{i}")
+                         for i in range(N)]
             matches = []
             for i in range(N):
                 tor = below[i] & (~below[i - 1] if i else C(1, 1))
@@ -146,9 +157,32 @@ class PMP(wiring.Component):
             m.d.comb += ok.eq(Cat(*terms).any() | ~earlier & priv_m if N else 1)
             return ok
 
+        if self.d_sum:
+            d_addr = Signal(32)
+            m.d.comb += d_addr.eq(self.d_base + self.d_offset)
+            addends = (self.d_base, self.d_offset)
+        else:
+            d_addr, addends = self.d_addr, None
         m.d.comb += [
             self.i_ok.eq(check(self.i_addr, self.i_m, lambda c: c.x, "i")),
-            self.d_ok.eq(check(self.d_addr, self.d_m,
-                               lambda c: Mux(self.d_write, c.w, c.r), "d")),
+            self.d_ok.eq(check(d_addr, self.d_m,
+                               lambda c: Mux(self.d_write, c.w, c.r), "d", addends)),
         ]
         return m
+
+
+def _below_sum(m, a, b, carry, bound, name):
+    """``((a + b) mod 2**32) >> 2 < bound`` (``bound`` a pmpaddr: bits 33:2 of an address),
+    without the sum: t = a + b - 4 * bound in 35 bits (two's complement, no overflow), from a
+    carry-save step (a ^ b ^ n and the majority carries, n = ~(4 * bound)) and one adder.
+    Without wrap-around (``carry``, a + b's bit 32, clear) the address is below iff t < 0;
+    with it the address is a + b - 2**32, below iff t < 2**32."""
+    A = Cat(a, C(0, 3))
+    B = Cat(b, C(0, 3))
+    n = Signal(35, name=f"{name}_n")
+    m.d.comb += n.eq(~Cat(C(0, 2), bound, C(0, 1)))
+    s = A ^ B ^ n
+    c = Cat(C(1, 1), ((A & B) | (A & n) | (B & n))[:34])   # shifted left; bit 0: the + 1
+    t = Signal(35, name=name)
+    m.d.comb += t.eq(s + c)
+    return Mux(carry, t[34] | ~t[32:34].any(), t[34])

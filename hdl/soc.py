@@ -265,7 +265,10 @@ class GluonSoC(wiring.Component):
         # SoC's own register banks) take their requests from the decoder's request register:
         # one cycle more per access, so the address decode ends at flip-flops
         # (docs/architecture.md). RAM and the coprocessors are decoded directly.
-        m.submodules.decoder = dec = Decoder(addr_width=30)
+        # The pipelined core never asks while a response is pending: the decoder needs no
+        # ordering logic, and its stall no longer depends on the window hit (hdl/bus.py).
+        m.submodules.decoder = dec = Decoder(addr_width=30,
+                                             single_request=cfg.pipeline and not cfg.debug)
         regions = self.memory_map()
         for r in regions:
             dec.add(targets[r.name], name=r.name.lower(), base=r.base, size=r.size,

@@ -181,6 +181,100 @@ def test_decoder_registered_window_latency():
     sim.run()
 
 
+def _single_request_run(single_request):
+    """A random stream from an initiator that asks only when no response is pending (or the
+    last one comes back in that cycle), through a Decoder to a 1-cycle target, a 3-cycle one
+    with random stalls, a register bank behind the request register and unmapped addresses.
+    Returns [(cycle, kind, data)] of the responses and the cycles the decoder stalled while
+    the addressed target did not."""
+    rng = random.Random(11)
+    spec = [  # name, base, size, addr_width, latency, stall probability, registered
+        ("ram", 0x1000, 0x40, 4, 1, 0.0, False),
+        ("slow", 0x2000, 0x40, 4, 3, 0.3, False),
+        ("bank", 0x6000, 0x80, 5, 1, 0.0, True),
+    ]
+    dec = Decoder(addr_width=16, single_request=single_request)
+    tbus = []
+    for name, base, size, aw, _lat, _p, regd in spec:
+        t = WishboneSignature(addr_width=aw).flip().create(path=(name,))
+        dec.add(t, name=name, base=base, size=size, registered=regd)
+        tbus.append(t)
+    sim = Simulator(dec)
+    sim.add_clock(1e-6)
+    log, spurious = [], []
+
+    def target_of(byte_adr):
+        for i, (_n, base, size, *_r) in enumerate(spec):
+            if base <= byte_adr < base + size:
+                return i
+        return None
+
+    async def tb(ctx):
+        bus = dec.bus
+        queues = [deque() for _ in spec]
+        req, outstanding, issued, cycle = None, 0, 0, 0
+        while issued < 400 or outstanding:
+            cycle += 1
+            assert cycle < 10000, "decoder hang"
+            stalls = [1 if rng.random() < p else 0 for (*_x, p, _r) in spec]
+            for t, q, st in zip(tbus, queues, stalls):
+                due = q and q[0][0] <= cycle
+                ctx.set(t.ack, 1 if due else 0)
+                ctx.set(t.dat_r, q[0][1] if due else 0)
+                ctx.set(t.err, 0)
+                ctx.set(t.stall, st)
+            ack, err = ctx.get(bus.ack), ctx.get(bus.err)
+            if ack or err:
+                log.append((cycle, "ack" if ack else "err", ctx.get(bus.dat_r) if ack else None))
+                outstanding -= 1
+            if req is None and issued < 400 and outstanding == 0 and rng.random() < 0.8:
+                i = rng.randrange(len(spec) + 1)
+                if i < len(spec):
+                    adr = spec[i][1] + 4 * rng.randrange(spec[i][2] // 4)
+                else:
+                    adr = rng.choice([0x0000, 0x3000, 0x8000, 0xFFFC])
+                req = (adr, rng.random() < 0.3, rng.getrandbits(32))
+            ctx.set(bus.cyc, 1 if (req is not None or outstanding) else 0)
+            ctx.set(bus.stb, 1 if req is not None else 0)
+            if req is not None:
+                ctx.set(bus.adr, req[0] >> 2)
+                ctx.set(bus.we, req[1])
+                ctx.set(bus.dat_w, req[2])
+                ctx.set(bus.sel, 0xF)
+            for i, (t, q) in enumerate(zip(tbus, queues)):
+                if ctx.get(t.stb) and not ctx.get(t.stall):
+                    q.append((cycle + spec[i][4], (i << 24) | (ctx.get(t.adr) * 0x0101)))
+            if req is not None:
+                tgt = target_of(req[0])
+                if ctx.get(bus.stall):
+                    if tgt is None or not stalls[tgt] or spec[tgt][6]:
+                        spurious.append(cycle)
+                else:
+                    issued += 1
+                    outstanding += 1
+                    req = None
+            for t, q in zip(tbus, queues):
+                if ctx.get(t.ack):
+                    q.popleft()
+            await ctx.tick()
+
+    sim.add_testbench(tb)
+    sim.run()
+    return log, spurious
+
+
+def test_decoder_single_request_same_cycles_no_ordering_stall():
+    """``single_request=True`` gives such an initiator the very same responses in the very same
+    cycles as the ordering decoder, and stalls a request only when its own target stalls (never
+    for a target that does not, a registered one or an unmapped address)."""
+    ref, _ = _single_request_run(False)
+    got, spurious = _single_request_run(True)
+    assert spurious == [], f"stalled without the target stalling, cycles {spurious[:10]}"
+    assert got == ref
+    kinds = [k for _c, k, _d in got]
+    assert len(got) == 400 and kinds.count("err") > 40, kinds.count("err")
+
+
 @pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_decoder_construction_errors():
     def target(aw=2):
