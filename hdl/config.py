@@ -22,6 +22,9 @@ their sizes; it never changes how a block's logic is written.
              fewer LUTs and wires, for FPGAs where ``full`` does not route (the ULX3S-85F,
              docs/fpga.md). Firmware runs unchanged: the lane count and the array side only
              change cycle counts, and the matrix driver reads its tile limits from CONFIG.
+``compact-pipelined``: ``compact`` with the F/D/X/W core (``Core(pipeline=True)``): the ULX3S-85F's
+             SoC as it will be once the pipelined core is the default, to measure what limits
+             its clock outside the core (docs/fpga.md).
 """
 
 from dataclasses import dataclass, field, replace
@@ -100,6 +103,9 @@ CONFIGS = {
                          description="full with a 2-lane Montgomery unit, a 4x4 systolic array "
                                      "and the requantizers' products in DSP blocks"),
 }
+CONFIGS["compact-pipelined"] = CONFIGS["compact"].with_(
+    name="compact-pipelined", pipeline=True,
+    description="compact with the F/D/X/W core (registered fetch address)")
 
 
 def get_config(name):

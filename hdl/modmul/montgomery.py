@@ -342,14 +342,22 @@ class MontgomeryUnit(wiring.Component):
             m.d.sync += cu.eq(c + ytop)
 
         # FT3: V = U - N (ADD, MONT) or U + N (SUB); select; write in pass 2.
+        # N's block and the limbs to keep are read in FT2 and registered: the block select
+        # (a max_nb-to-1 multiplexer of the N registers) and the limb-count compare then do
+        # not sit in front of FT3's carry chain, the select and the store's write data.
         cv = Signal()
         sel = Signal()
         cin_v = Mux(f3_blk == 0, ~is_sub, cv)
         cout_v = Signal()                     # the carry out of the block's U ∓ N
         out = Signal(WB)
-        m.d.comb += mod.n_blk[1].eq(f3_blk)
+        n_f3 = Signal(WB)
+        keep_f3 = Signal(P)
+        m.d.comb += mod.n_blk[1].eq(f2_blk)
+        with m.If(f2_valid):
+            m.d.sync += n_f3.eq(mod.n[1])
+            m.d.sync += [keep_f3[k].eq((f2_blk * P + k) < L) for k in range(P)]
         with m.If(f3_valid):
-            n_blk_f = mod.n[1]
+            n_blk_f = n_f3
             c = cin_v
             V = []
             for k in range(P):
@@ -360,9 +368,8 @@ class MontgomeryUnit(wiring.Component):
             m.d.comb += cout_v.eq(c)
             m.d.sync += cv.eq(c)
             for k in range(P):
-                keep = (f3_blk * P + k) < L
                 m.d.comb += out[LIMB_BITS * k:LIMB_BITS * (k + 1)].eq(
-                    Mux(keep, Mux(sel, V[k], U[k]), 0))
+                    Mux(keep_f3[k], Mux(sel, V[k], U[k]), 0))
         last3 = f3_blk == nb - 1
         with m.If(f3_valid & ~f3_p2 & last3):
             with m.Switch(mode):
