@@ -17,9 +17,19 @@ The synthesised design never uses this (``sim_gating`` is off unless ``sim/simto
 it on): a gated clock has no place in FPGA logic. The gate is the plain ``clk & en_l`` of a
 latch-free simulator model: ``en_l`` is registered on the falling edge, so it is stable
 around the rising edge it gates.
+
+A stopped clock saves only the logic that depends on that clock alone: next-state logic that
+also reads a ``sync`` signal (a reset from the control component, a bus or DMA handshake) is
+evaluated on every ``sync`` edge. :func:`sim_gated_block` therefore has the block's next-state
+logic read copies of such signals, taken on the falling edge before each rising edge the
+block's clock has (:class:`_SampledInputs`).
 """
 
 from amaranth import *
+# Not part of Amaranth's public API (0.5: amaranth.hdl._ast, _xfrm): the fragment transformer
+# below uses them; only the simulation model goes through it, the synthesised design never.
+from amaranth.hdl._ast import SignalDict, SignalSet
+from amaranth.hdl._xfrm import FragmentTransformer, ValueTransformer, StatementTransformer
 
 
 __all__ = ["GatedDomain", "sim_gated_clock", "sim_gated_domain", "sim_gated_block"]
@@ -47,7 +57,10 @@ def sim_gated_clock(m, name, en):
     neg = f"{name}_neg"
     m.domains += ClockDomain(name, reset_less=True, local=True)
     m.domains += ClockDomain(neg, clk_edge="neg", reset_less=True, local=True)
-    en_l = Signal(init=1, name=f"{name}_en_l")
+    # 0 until the first falling edge: a rising edge before it (a simulator whose clock starts
+    # low) is left out, which changes nothing (``sync`` is then in its power-on reset, which
+    # would hold every register at its initial value).
+    en_l = Signal(init=0, name=f"{name}_en_l")
     m.d[neg] += en_l.eq(en)
     m.d.comb += [
         ClockSignal(neg).eq(ClockSignal("sync")),
@@ -106,6 +119,122 @@ def sim_gated_block(m, name, active, settle_cycles, elaborate, *, submodule="bod
         m.d.sync += settle.eq(settle_cycles)
     with m.Elif(settle != 0):
         m.d.sync += settle.eq(settle - 1)
-    domain = sim_gated_clock(m, name, active | (settle != 0))
-    m.submodules[submodule] = DomainRenamer(domain)(_Body(elaborate))
+    en = Signal(name=f"{name}_en")
+    m.d.comb += en.eq(active | (settle != 0))
+    domain = sim_gated_clock(m, name, en)
+    m.submodules[submodule] = _SampledInputs(domain, en)(DomainRenamer(domain)(_Body(elaborate)))
     return domain
+
+
+class _SampledInputs(FragmentTransformer, ValueTransformer, StatementTransformer):
+    """The next-state logic of gated domain ``domain`` (its statements) reads, instead of each
+    signal it does not drive itself, a copy of it taken on the falling edge of ``sync``'s clock
+    before each rising edge the domain's clock has (``en`` 1).
+
+    Why: Verilator evaluates an expression whenever a clock that drives one of its inputs has
+    an edge. A register of the domain whose next value reads a ``sync`` signal (a reset such as
+    the control component's ``wipe``, a bus or DMA handshake) had its next-state logic
+    evaluated on every ``sync`` edge, stopped clock or not: the SHA-256 and Keccak rounds, the
+    Montgomery unit, the program sequencer. Reading the copies, that logic depends only on
+    the domain's clock and the copies' clock, which both stop with it.
+
+    Exact because the copy equals the signal at every rising edge that clocks the domain: every
+    signal the statements read changes only on a rising edge (registers) or follows registers
+    combinationally (copies are read by next-state logic only, never by ``comb`` statements,
+    and the gate enables are read by clocks only), so its value in the low half of a cycle is
+    the value at the next rising edge; the copy is taken in that half whenever ``en`` is 1,
+    which is exactly when the next rising edge is let through (``en_l``). ``comb`` statements
+    and memory ports keep the signals themselves: outputs of the block stay exact in both
+    halves of the cycle."""
+
+    def __init__(self, domain, en):
+        self.domain = domain
+        self.en = en
+        self.copies = None             # SignalDict: signal -> copy, filled by the top fragment
+        self.sampled = None            # the signals to copy
+
+    def _collect(self, fragment):
+        """The signals to copy: those that follow ``sync``, i.e. every signal read in the block
+        that the block neither drives from its domain nor computes (``comb``) from the
+        domain's registers alone. A signal computed from those alone changes with the domain's
+        clock only, and is read as it is."""
+        driven = SignalSet()            # by the domain (registers, synchronous read ports)
+        deps = SignalDict()             # comb signal -> the signals it is computed from
+        read = SignalSet()              # everything read in the block
+        todo = [fragment]
+        while todo:
+            f = todo.pop()
+            todo.extend(sub for sub, *_ in f.subfragments)
+            for domain, stmts in f.statements.items():
+                for stmt in stmts:
+                    rhs = stmt._rhs_signals()
+                    read |= rhs
+                    for signal in stmt._lhs_signals():
+                        if domain == self.domain:
+                            driven.add(signal)
+                        elif domain == "comb":
+                            deps.setdefault(signal, SignalSet())
+                            deps[signal] |= rhs
+            write_domains = {port._domain for port in getattr(f, "_write_ports", ())}
+            for port in getattr(f, "_read_ports", ()):
+                data = port._data._rhs_signals()
+                read |= port._addr._rhs_signals() | port._en._rhs_signals()
+                if port._domain == self.domain:
+                    driven |= data
+                elif write_domains - {self.domain}:
+                    read |= data            # written from outside the domain: follows sync
+                else:                       # asynchronous: follows the address
+                    for signal in data:
+                        deps.setdefault(signal, SignalSet())
+                        deps[signal] |= port._addr._rhs_signals()
+        users = SignalDict()
+        for signal, rhs in deps.items():
+            for dep in rhs:
+                users.setdefault(dep, []).append(signal)
+        sampled = SignalSet(signal for signal in read
+                            if signal not in driven and signal not in deps)
+        todo = list(sampled)
+        while todo:
+            for user in users.get(todo.pop(), ()):
+                if user not in sampled:
+                    sampled.add(user)
+                    todo.append(user)
+        self.sampled = sampled
+
+    def on_Signal(self, value):
+        if value not in self.sampled:
+            return value
+        copy = self.copies.get(value)
+        if copy is None:
+            copy = self.copies[value] = Signal(value.shape(), init=value.init,
+                                               name=f"{self.domain}_in_{value.name}")
+        return copy
+
+    def map_statements(self, fragment, new_fragment):
+        for domain, statements in fragment.statements.items():
+            if domain == self.domain:
+                statements = map(self.on_statement, statements)
+            new_fragment.add_statements(domain, statements)
+
+    def map_ports(self, fragment, new_fragment):
+        new_fragment.ports = type(fragment.ports)(fragment.ports.items())
+
+    def map_memory_ports(self, fragment, new_fragment):
+        pass
+
+    def on_fragment(self, fragment):
+        top = self.copies is None
+        if top:
+            self.copies = SignalDict()
+            self._collect(fragment)
+        new_fragment = super().on_fragment(fragment)
+        if top and self.copies:
+            originals = list(self.copies.keys())
+            copies = [self.copies[s] for s in originals]
+            smp = f"{self.domain}_in"
+            new_fragment.add_domains(ClockDomain(smp, clk_edge="neg", reset_less=True, local=True))
+            # falls with sync's clock when the next rising edge is let through; stays high
+            # otherwise (``en`` changes only while sync's clock is high)
+            new_fragment.add_statements("comb", ClockSignal(smp).eq(ClockSignal("sync") | ~self.en))
+            new_fragment.add_statements(smp, [c.eq(s) for s, c in zip(originals, copies)])
+        return new_fragment

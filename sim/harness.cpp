@@ -220,7 +220,9 @@ int main(int argc, char **argv) {
 
     // Reset, then load with the core held.
     // The model resets itself (power-on counter) during its first cycles.
-    top->hold = 1; top->clk = 0; top->tohost_addr = tohost;
+    // The clock starts high so that a falling edge comes before the first rising one: the
+    // gated domains sample their enables and inputs on it (hdl/simgate.py).
+    top->hold = 1; top->clk = 1; top->tohost_addr = tohost;
     top->dbg_req = 0; top->dmi_req = 0;
     top->eval();              // initialisation (static/initial/settle), then half() as usual
     half(0);
