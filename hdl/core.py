@@ -25,6 +25,11 @@ Every latency is a function of the instruction stream, never of data values: bra
 cycle taken or not, MUL* two cycles, DIV/REM a fixed :data:`~gluon.hdl.divider.LATENCY` + 1
 cycles, loads and stores on RAM one cycle (+1 if the next instruction reads the loaded
 register).
+
+This file is the pipeline control (the stage registers, hazards and waits, the bypass, the data
+request, the next PC, when a trap is taken). The decoder, register file (LUT RAM or block RAM),
+ALU, load/store unit, CSR file and trap selection are components of their own files, shared
+with the pipelined core where they do the same thing (docs/core.md, "Components").
 """
 
 from amaranth import *

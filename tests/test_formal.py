@@ -28,6 +28,9 @@ What is proven, and what is not:
   rd = 0", "a request is outstanding iff W holds a load/store"): the harness cannot see
   those signals (they are local to ``Core.elaborate``). The multiplier, divider and PMP are
   replaced by free outputs (``CORE_CUTPOINTS``): sound for these properties, 2-3x faster.
+  On the default core the check also reads two of its named blocks: no request is made while
+  its load/store unit reports the access misaligned or its PMP's ``d_ok`` is low (whatever the
+  cut PMP answers).
 * **Whole core, two copies** (bounded, ``CORE_MITER_DEPTH`` cycles from reset; cover mode
   shows results really differ between the copies): same instruction stream, same bus
   timing, different loaded data; both fetch, retire and request in the same cycles. Scope:

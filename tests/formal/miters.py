@@ -349,7 +349,7 @@ class CoreBusCheck(Harness):
     * the default core only (it requests from ``X``, where its blocks judge the address):
       ``no request for a misaligned access`` (its load/store unit, ``core.lsu.misaligned``)
       and ``no request PMP refuses`` (``core.pmp.d_ok``, the PMP's verdict, whatever it is:
-      the PMP is cut to free outputs).
+      the PMP is cut to free outputs), for requests made while none is outstanding.
     """
 
     def __init__(self, cls=Core):
@@ -412,8 +412,10 @@ class CoreBusCheck(Harness):
         if not (core.pipeline or core.regfile_bram):
             # the default core requests from X, in the cycle its load/store unit and PMP judge
             # the address (named blocks of the core; the PMP is cut to free outputs, so this
-            # holds whatever the PMP decides): nothing misaligned or refused goes on the bus
-            with m.If(bus.cyc & bus.stb):
+            # holds whatever the PMP decides): nothing misaligned or refused goes on the bus.
+            # Checked on requests made with nothing outstanding (the other case is ``no request
+            # while unanswered``'s, which answers for a request made too early)
+            with m.If(bus.cyc & bus.stb & (out == 0)):
                 self.check(m, "no request for a misaligned access", ~core.lsu.misaligned)
                 if core.pmp is not None:
                     self.check(m, "no request PMP refuses", core.pmp.d_ok)
@@ -462,9 +464,9 @@ def _stb_alone(core, m):
 
 
 def _pmp_ignored(core, m):
-    # the request of a load/store made whatever the PMP says (the alignment still checked)
+    # a load/store's request made when the PMP refuses it (the alignment still checked)
     x_mem = core.decoder.dec.load | core.decoder.dec.store
-    with m.If(~core.dbus.cyc & x_mem & ~core.lsu.misaligned):
+    with m.If(x_mem & ~core.lsu.misaligned & ~core.pmp.d_ok):
         m.d.comb += [core.dbus.cyc.eq(1), core.dbus.stb.eq(1)]
 
 
