@@ -141,24 +141,26 @@ class BlockResult:
 
 
 def synth_block(block, name, out_dir=None, *, pnr=True, synth_opts="-nowidelut", seed=1,
-                freq=60, log=print):
+                freq=60, reuse=False, log=print):
     """One block alone on the LFE5U-85F (speed 6), out of context: ``block`` (an Amaranth
     component, its ports the design's ports) through ``synth_ecp5`` (flattened), then nextpnr
     ``--out-of-context`` for its Fmax. ``synth_opts``: as the ULX3S-85F builds the SoCs with
     coprocessors (``-nowidelut``). Paths from and to the ports are not timed (nextpnr leaves
     them unconstrained out of context), so the figure is the block's internal register-to-register
     clock; the paths through the SoC's interconnect are in the SoC build. Returns a
-    :class:`BlockResult`."""
+    :class:`BlockResult`. ``reuse``: keep the netlist of an earlier run in ``out_dir`` (place
+    and route again, e.g. on another seed)."""
     out = Path(out_dir or f"build/block_{name}")
     out.mkdir(parents=True, exist_ok=True)
     env = tool_env()
     res = BlockResult(name=name)
     t0 = time.monotonic()
-    log(f"{name}: elaborating and converting to RTLIL")
-    (out / "block.il").write_text(to_rtlil(block, "top"))
-    log(f"{name}: synth_ecp5 {synth_opts} (flattened)")
-    _yosys(env, out, f"read_rtlil block.il; synth_ecp5 {synth_opts} -top top -json block.json; "
-                     "tee -q -o block.stat.json stat -json", "block_synth.log")
+    if not (reuse and (out / "block.json").exists() and (out / "block.stat.json").exists()):
+        log(f"{name}: elaborating and converting to RTLIL")
+        (out / "block.il").write_text(to_rtlil(block, "top"))
+        log(f"{name}: synth_ecp5 {synth_opts} (flattened)")
+        _yosys(env, out, f"read_rtlil block.il; synth_ecp5 {synth_opts} -top top -json block.json; "
+                         "tee -q -o block.stat.json stat -json", "block_synth.log")
     res.seconds["synth"] = round(time.monotonic() - t0, 1)
     counts = block_table(json.loads((out / "block.stat.json").read_text()), "top", "ecp5")[0][2]
     res.lut4, res.ff, res.bram, res.dsp = (counts[k] for k in ("LUT", "FF", "BRAM", "DSP"))
@@ -199,7 +201,7 @@ def synth_block(block, name, out_dir=None, *, pnr=True, synth_opts="-nowidelut",
     return res
 
 
-def soc_blocks_alone(config="compact", *, only=None, pnr=True, seed=1, log=print):
+def soc_blocks_alone(config="compact", *, only=None, pnr=True, seed=1, reuse=False, log=print):
     """Each coprocessor of the SoC configuration ``config`` alone (with the parameters that
     configuration gives it), and one DMA engine, through :func:`synth_block`. ``only``: the
     names to measure (coprocessor names or ``"dma"``). Returns {name: BlockResult}."""
@@ -221,7 +223,8 @@ def soc_blocks_alone(config="compact", *, only=None, pnr=True, seed=1, log=print
         else:
             params = cfg.params(n)
             block = coprocessor_class(n)(**params)
-        r = synth_block(block, n, f"build/block_{config}_{n}", pnr=pnr, seed=seed, log=log)
+        r = synth_block(block, n, f"build/block_{config}_{n}", pnr=pnr, seed=seed, reuse=reuse,
+                        log=log)
         r.params = params
         results[n] = r
     return results

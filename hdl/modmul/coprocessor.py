@@ -323,8 +323,18 @@ class ModMulCoprocessor(wiring.Component):
                 m.d.comb += seq.push.eq(1)
 
         # ---- a program's failure --------------------------------------------------------
+        # A failure the sequencer decides (a bad op, a failed transfer) stops the unit and
+        # empties XIN one cycle later, from a register: the decision is made on the op word
+        # straight out of the program memory's block RAM, and the unit's flush and the FIFO's
+        # reset reach hundreds of flip-flops (that path limited the block alone to 59.3 MHz).
+        # The unit is idle whenever the sequencer fails (it decodes only after the unit's
+        # last write), and the sequencer reports the error no earlier than that cycle (DRAIN),
+        # so nothing the core can see changes but XIN's level for that one cycle. ABORT, which
+        # may stop a running operation, still stops it in the cycle it is written.
+        fail_stop = Signal()
+        m.d.sync += fail_stop.eq(seq.fail & ~seq.draining)
         abort_req = c.abort & running
-        with m.If((seq.fail | abort_req) & ~seq.draining):
+        with m.If(fail_stop | (abort_req & ~seq.draining)):
             m.d.comb += [unit.abort.eq(1), xin_clear.eq(1)]
         with m.If(refuse):
             m.d.sync += [refused.eq(1), refused_cause.eq(refuse_cause)]
