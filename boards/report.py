@@ -232,16 +232,22 @@ def soc_blocks_alone(config="compact", *, only=None, pnr=True, seed=1, reuse=Fal
 
 # ------------------------------------------------------------------- paths from nextpnr's SDF
 
-_SDF_TOKEN = re.compile(r'\(|\)|"[^"]*"|(?:\\.|[^\s()\\])+')
+_T = r"\((-?[\d.]+):(-?[\d.]+):(-?[\d.]+)\)"
+_SDF_INSTANCE = re.compile(r"\(INSTANCE\s*(.*?)\)\s*$")
+_SDF_INTERCONNECT = re.compile(r"\(INTERCONNECT\s+(\S+)\s+(\S+)\s+" + _T)
+_SDF_IOPATH = re.compile(r"\(IOPATH\s+(?:\((?:posedge|negedge)\s+)?(\w+)\)?\s+(\w+)\s+" + _T)
+_SDF_SETUP = re.compile(r"\((?:SETUPHOLD|SETUP)\s+(?:\((?:posedge|negedge)\s+)?(\w+)\)?\s+"
+                        r"(?:\((?:posedge|negedge)\s+)?(\w+)\)?\s+" + _T)
 
 
-def _sdf_max(triple):
-    """``(a:b:c)`` -> c in ns (nextpnr writes ps; the slow corner is what its own timing uses)."""
-    return float(triple.split(":")[-1]) / 1000.0
+def _ns(ps):
+    """The slow corner of an SDF triple (nextpnr writes ps; its own timing uses that corner)."""
+    return float(ps) / 1000.0
 
 
 def _sdf_pin(ref):
-    """``inst/PORT`` (``\\``-escaped instance names) -> (instance, port)."""
+    """``inst/PORT`` -> (instance, port); nextpnr escapes ``$`` with a backslash and leaves
+    parentheses as they are (one line per statement, no spaces in names)."""
     inst, _, port = ref.rpartition("/")
     return inst.replace("\\", ""), port
 
@@ -250,44 +256,26 @@ def sdf_timing_graph(sdf_text):
     """nextpnr's SDF back-annotation (``--sdf``) as a timing graph: ``edges`` {pin: [(pin, ns)]}
     (routing from INTERCONNECT, cell arcs from IOPATH), ``launch`` {pin: clock-to-out ns} (an
     IOPATH from a pin some check clocks), ``setup`` {pin: ns} (SETUPHOLD: the setup time). Pins
-    are (instance, port)."""
+    are (instance, port). Read line by line, as nextpnr writes it (one statement a line)."""
     edges, launch, setup = {}, {}, {}
     clocks, arcs = set(), []
     inst = None
-    stack = []
-    for tok in _SDF_TOKEN.findall(sdf_text):
-        if tok == "(":
-            stack.append([])
-            continue
-        if tok != ")":
-            if stack:
-                stack[-1].append(tok.strip('"'))
-            continue
-        item = stack.pop()
-        head = item[0] if item else None
-        keep = True
-        if head == "INSTANCE":
-            inst = item[1].replace("\\", "") if len(item) > 1 else ""
-            keep = False
-        elif head == "INTERCONNECT":
-            a, b = _sdf_pin(item[1]), _sdf_pin(item[2])
-            edges.setdefault(a, []).append((b, _sdf_max(item[3][0])))
-            keep = False
-        elif head == "IOPATH":
-            arcs.append(((inst, item[1]), (inst, item[2]), _sdf_max(item[3][0])))
-            keep = False
-        elif head in ("SETUPHOLD", "SETUP"):
-            data, clk = item[1], item[2]
-            data = data[-1] if isinstance(data, list) else data
-            clk = clk[-1] if isinstance(clk, list) else clk
-            clocks.add((inst, clk))
-            pin = (inst, data)
-            setup[pin] = max(setup.get(pin, 0.0), _sdf_max(item[3][0]))
-            keep = False
-        elif head in ("CELL", "DELAY", "ABSOLUTE", "TIMINGCHECK"):
-            keep = False
-        if keep and stack:
-            stack[-1].append(item)
+    for line in sdf_text.splitlines():
+        line = line.strip()
+        if line.startswith("(INTERCONNECT"):
+            mt = _SDF_INTERCONNECT.match(line)
+            a, b = _sdf_pin(mt.group(1)), _sdf_pin(mt.group(2))
+            edges.setdefault(a, []).append((b, _ns(mt.group(5))))
+        elif line.startswith("(INSTANCE"):
+            inst = _SDF_INSTANCE.match(line).group(1).replace("\\", "")
+        elif line.startswith("(IOPATH"):
+            mt = _SDF_IOPATH.match(line)
+            arcs.append(((inst, mt.group(1)), (inst, mt.group(2)), _ns(mt.group(5))))
+        elif line.startswith("(SETUP"):
+            mt = _SDF_SETUP.match(line)
+            clocks.add((inst, mt.group(2)))
+            pin = (inst, mt.group(1))
+            setup[pin] = max(setup.get(pin, 0.0), _ns(mt.group(5)))
     for a, b, d in arcs:
         if a in clocks:
             launch[b] = max(launch.get(b, 0.0), d)

@@ -6,33 +6,82 @@ import pytest
 from gluon.boards.report import sdf_timing_graph, sdf_worst_paths, paths_by_block
 
 
+# nextpnr's layout: one statement a line, `$` escaped, parentheses in names left as they are.
 # a.q -> lut1 -> lut2 -> b.DI  and  a.q -> b.CE (short);  c.q -> lut2 (longer launch);
 # every figure in ps; the slow corner (the third value) is what counts.
 SDF = r"""(DELAYFILE
-  (SDFVERSION "3.0") (DESIGN "top") (TIMESCALE 1ps)
-  (CELL (CELLTYPE "top") (INSTANCE )
-    (DELAY (ABSOLUTE
-      (INTERCONNECT logic.soc.x.a/Q logic.soc.x.lut1/A (100:150:200) (100:150:200))
-      (INTERCONNECT logic.soc.x.a/Q logic.soc.y.b/CE (100:150:300) (100:150:300))
-      (INTERCONNECT logic.soc.x.lut1/F logic.soc.y.lut2/B (400:500:600) (400:500:600))
-      (INTERCONNECT logic.soc.y.c/Q logic.soc.y.lut2/A (10:20:30) (10:20:30))
-      (INTERCONNECT logic.soc.y.lut2/F logic.soc.y.b/DI (50:60:70) (50:60:70))
-    )))
-  (CELL (CELLTYPE "TRELLIS_FF") (INSTANCE logic.soc.x.a)
-    (DELAY (ABSOLUTE (IOPATH CLK Q (400:450:500) (400:450:500))))
-    (TIMINGCHECK (SETUPHOLD (posedge DI) (posedge CLK) (0:0:0) (1:1:1))))
-  (CELL (CELLTYPE "TRELLIS_FF") (INSTANCE logic.soc.y.c)
-    (DELAY (ABSOLUTE (IOPATH CLK Q (400:450:1000) (400:450:1000))))
-    (TIMINGCHECK (SETUPHOLD (posedge DI) (posedge CLK) (0:0:0) (1:1:1))))
-  (CELL (CELLTYPE "TRELLIS_COMB") (INSTANCE logic.soc.x.lut1)
-    (DELAY (ABSOLUTE (IOPATH A F (200:218:236) (200:218:236)))))
-  (CELL (CELLTYPE "TRELLIS_COMB") (INSTANCE logic.soc.y.lut2)
-    (DELAY (ABSOLUTE (IOPATH A F (200:218:236) (200:218:236))
-                     (IOPATH B F (200:218:240) (200:218:240)))))
-  (CELL (CELLTYPE "TRELLIS_FF") (INSTANCE logic.soc.y.b)
-    (DELAY (ABSOLUTE (IOPATH CLK Q (400:450:500) (400:450:500))))
-    (TIMINGCHECK (SETUPHOLD (posedge DI) (posedge CLK) (90:95:100) (1:1:1))
-                 (SETUPHOLD (posedge CE) (posedge CLK) (0:0:0) (1:1:1))))
+  (SDFVERSION "3.0")
+  (DESIGN "top")
+  (TIMESCALE 1ps)
+  (CELL
+    (CELLTYPE "top")
+    (INSTANCE )
+    (DELAY
+      (ABSOLUTE
+        (INTERCONNECT logic.soc.x.a/Q logic.soc.x.lut1(0)\$COMB/A (100:150:200) (100:150:200))
+        (INTERCONNECT logic.soc.x.a/Q logic.soc.y.b/CE (100:150:300) (100:150:300))
+        (INTERCONNECT logic.soc.x.lut1(0)\$COMB/F logic.soc.y.lut2/B (400:500:600) (400:500:600))
+        (INTERCONNECT logic.soc.y.c/Q logic.soc.y.lut2/A (10:20:30) (10:20:30))
+        (INTERCONNECT logic.soc.y.lut2/F logic.soc.y.b/DI (50:60:70) (50:60:70))
+      )
+    )
+  )
+  (CELL
+    (CELLTYPE "TRELLIS_FF")
+    (INSTANCE logic.soc.x.a)
+    (DELAY
+      (ABSOLUTE
+        (IOPATH CLK Q (400:450:500) (400:450:500))
+      )
+    )
+    (TIMINGCHECK
+      (SETUPHOLD (posedge DI) (posedge CLK) (0:0:0) (1:1:1))
+    )
+  )
+  (CELL
+    (CELLTYPE "TRELLIS_FF")
+    (INSTANCE logic.soc.y.c)
+    (DELAY
+      (ABSOLUTE
+        (IOPATH CLK Q (400:450:1000) (400:450:1000))
+      )
+    )
+    (TIMINGCHECK
+      (SETUPHOLD (posedge DI) (posedge CLK) (0:0:0) (1:1:1))
+    )
+  )
+  (CELL
+    (CELLTYPE "TRELLIS_COMB")
+    (INSTANCE logic.soc.x.lut1(0)\$COMB)
+    (DELAY
+      (ABSOLUTE
+        (IOPATH A F (200:218:236) (200:218:236))
+      )
+    )
+  )
+  (CELL
+    (CELLTYPE "TRELLIS_COMB")
+    (INSTANCE logic.soc.y.lut2)
+    (DELAY
+      (ABSOLUTE
+        (IOPATH A F (200:218:236) (200:218:236))
+        (IOPATH B F (200:218:240) (200:218:240))
+      )
+    )
+  )
+  (CELL
+    (CELLTYPE "TRELLIS_FF")
+    (INSTANCE logic.soc.y.b)
+    (DELAY
+      (ABSOLUTE
+        (IOPATH CLK Q (400:450:500) (400:450:500))
+      )
+    )
+    (TIMINGCHECK
+      (SETUPHOLD (posedge DI) (posedge CLK) (90:95:100) (1:1:1))
+      (SETUPHOLD (posedge CE) (posedge CLK) (0:0:0) (1:1:1))
+    )
+  )
 )
 """
 
