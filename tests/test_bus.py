@@ -14,6 +14,18 @@ from gluon.hdl.bus import Arbiter, Decoder, WishboneSignature
 from gluon.hdl.regs import Field, Register, RegisterMap, RegisterBank
 
 
+def _drive_request(ctx, bus, req, *, busy):
+    """The initiator's side of one cycle: ``req`` = (byte address, write, data) or None;
+    CYC stays up while ``busy`` (responses outstanding)."""
+    ctx.set(bus.cyc, 1 if (req is not None or busy) else 0)
+    ctx.set(bus.stb, 1 if req is not None else 0)
+    if req is not None:
+        ctx.set(bus.adr, req[0] >> 2)
+        ctx.set(bus.we, req[1])
+        ctx.set(bus.dat_w, req[2])
+        ctx.set(bus.sel, 0xF)
+
+
 def test_decoder_rejects_overlap_and_misalignment():
     dec = Decoder()
     dec.add(WishboneSignature(addr_width=10).flip().create(), name="a", base=0x1000_0000, size=0x1000)
@@ -84,13 +96,7 @@ def test_decoder_routes_pipelines_and_errors():
                 else:
                     adr = rng.choice([0x0000, 0x3000, 0x8000, 0xFFFC, 0x1040])
                 req = (adr, rng.random() < 0.3, rng.getrandbits(32))
-            ctx.set(bus.cyc, 1 if (req is not None or expected) else 0)
-            ctx.set(bus.stb, 1 if req is not None else 0)
-            if req is not None:
-                ctx.set(bus.adr, req[0] >> 2)
-                ctx.set(bus.we, req[1])
-                ctx.set(bus.dat_w, req[2])
-                ctx.set(bus.sel, 0xF)
+            _drive_request(ctx, bus, req, busy=bool(expected))
             # what the decoder does with it
             for i, ((name, *_r), t, q) in enumerate(zip(spec, tbus, queues)):
                 if ctx.get(t.stb):
@@ -234,13 +240,7 @@ def _single_request_run(single_request):
                 else:
                     adr = rng.choice([0x0000, 0x3000, 0x8000, 0xFFFC])
                 req = (adr, rng.random() < 0.3, rng.getrandbits(32))
-            ctx.set(bus.cyc, 1 if (req is not None or outstanding) else 0)
-            ctx.set(bus.stb, 1 if req is not None else 0)
-            if req is not None:
-                ctx.set(bus.adr, req[0] >> 2)
-                ctx.set(bus.we, req[1])
-                ctx.set(bus.dat_w, req[2])
-                ctx.set(bus.sel, 0xF)
+            _drive_request(ctx, bus, req, busy=bool(outstanding))
             for i, (t, q) in enumerate(zip(tbus, queues)):
                 if ctx.get(t.stb) and not ctx.get(t.stall):
                     q.append((cycle + spec[i][4], (i << 24) | (ctx.get(t.adr) * 0x0101)))
