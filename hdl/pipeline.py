@@ -308,7 +308,8 @@ def elaborate_pipelined(core, platform):
     x_plain_go = Signal()
     m.d.comb += x_plain_go.eq(x_valid & ~w_hold & ~hazard & ~w_trap)
     m.d.comb += [x_trap.eq(x_plain_go & (exc | irq_take)), x_commit.eq(x_go & ~exc & ~irq_take)]
-    x_plain_commit = x_plain_go & ~exc & ~irq_take
+    x_plain_commit = Signal()
+    m.d.comb += x_plain_commit.eq(x_plain_go & ~exc & ~irq_take)
     # an interrupt taken while X holds no instruction (W completing without a trap)
     b_trap = Signal()
     m.d.comb += [b_trap.eq(~x_valid & irq_take & ~w_hold & ~w_trap),
@@ -525,9 +526,11 @@ def elaborate_pipelined(core, platform):
     if hdbg is not None:
         with m.If(dbg_halt):
             m.d.comb += [stall.eq(w_hold | hazard), x_trap.eq(0), x_commit.eq(0),
-                         divider.start.eq(0), multiplier.load.eq(0)]
+                         x_plain_commit.eq(0), divider.start.eq(0), multiplier.load.eq(0)]
         with m.If(w_dhalt):
-            m.d.comb += [x_go.eq(0), divider.start.eq(0), multiplier.load.eq(0), b_trap.eq(0)]
+            # x_plain_go too: X's trap and the CSRs' write enables come from it
+            m.d.comb += [x_go.eq(0), x_plain_go.eq(0), divider.start.eq(0),
+                         multiplier.load.eq(0), b_trap.eq(0)]
             m.d.sync += x_valid.eq(0)
         with m.If(dbg_halt | w_dhalt | dbg_halted):
             m.d.comb += d_go.eq(0)
