@@ -190,8 +190,7 @@ class MontgomeryUnit(wiring.Component):
             with m.Else():
                 m.d.sync += fin_go.eq(1)
 
-        # Row generator: presents addresses for token (row, blk); the token is loaded into
-        # engine A's operand registers the next cycle, with the block read from the store.
+        # Row generator: addresses for token (row, blk); into engine A's operands next cycle.
         issue_tok = Signal(tok_layout)
         m.d.comb += [
             issue_tok.first.eq(row == 0),
@@ -268,8 +267,7 @@ class MontgomeryUnit(wiring.Component):
             m.d.comb += low_wr.eq(full)
 
         # ---- final stage: U = X + Y (+carries), V = U ∓ N, out = sel ? V : U -------------
-        # Launch: ADD-like modes at start, MONT when engine C accumulates its last block.
-        # (FT0 coincides with C's last accumulate, so FT1 reads the finished state.)
+        # Launch: ADD-like modes at start, MONT with C's last accumulate (FT1 reads it finished).
         with m.If(is_mont & ec.p_valid & ec.p_tok.lastrow & ec.p_tok.lastblk):
             m.d.sync += fin_go.eq(1)
         f0_valid = fin_go
@@ -296,8 +294,7 @@ class MontgomeryUnit(wiring.Component):
             f2_valid.eq(f1_valid & ~self.abort), f2_blk.eq(f1_blk), f2_p2.eq(f1_p2),
             f3_valid.eq(f2_valid & ~self.abort), f3_blk.eq(f2_blk), f3_p2.eq(f2_p2),
         ]
-        # X, Y, U, V as 32-bit limbs, added with explicit carries between them (native
-        # integers in a simulator); each stage computes only when its token is valid.
+        # X, Y, U, V: 32-bit limbs, explicit carries; a stage computes when its token is valid.
         X = [Signal(LIMB_BITS, name=f"X{k}") for k in range(P)]
         Y = [Signal(LIMB_BITS, name=f"Y{k}") for k in range(P)]
         ytop = Signal(4)
@@ -315,8 +312,7 @@ class MontgomeryUnit(wiring.Component):
                     lo_a = ea.s0_lo[k + 1] if k + 1 < P else Mux(last, 0, ea.s1_lo0)
                     m.d.comb += z.eq(lo_c + ec.s0_hi[k] + lo_a + ea.s0_hi[k])
                     zs.append(z)
-                # Y: the 3-bit carries of the column sums, each at the next limb's position;
-                # the top one leaves the block (ytop) and joins the next block's carry-in.
+                # Y: column sums' 3-bit carries at the next limb; the top (ytop) to the next block.
                 m.d.sync += [X[k].eq(zs[k][:LIMB_BITS]) for k in range(P)]
                 m.d.sync += [Y[0].eq(0)] + [Y[k].eq(zs[k - 1][LIMB_BITS:]) for k in range(1, P)]
                 m.d.sync += ytop.eq(zs[-1][LIMB_BITS:])
@@ -341,10 +337,8 @@ class MontgomeryUnit(wiring.Component):
                 c = s_k[LIMB_BITS:]
             m.d.sync += cu.eq(c + ytop)
 
-        # FT3: V = U - N (ADD, MONT) or U + N (SUB); select; write in pass 2.
-        # N's block and the limbs to keep are read in FT2 and registered: the block select
-        # (a max_nb-to-1 multiplexer of the N registers) and the limb-count compare then do
-        # not sit in front of FT3's carry chain, the select and the store's write data.
+        # FT3: V = U ∓ N (SUB: +); select; write in pass 2. N's block and the limbs to keep
+        # were read in FT2 and registered (off FT3's carry chain).
         cv = Signal()
         sel = Signal()
         cin_v = Mux(f3_blk == 0, ~is_sub, cv)
@@ -354,8 +348,8 @@ class MontgomeryUnit(wiring.Component):
         keep_f3 = Signal(P)
         m.d.comb += mod.n_blk[1].eq(f2_blk)
         with m.If(f2_valid):
-            m.d.sync += n_f3.eq(mod.n[1])
-            m.d.sync += [keep_f3[k].eq((f2_blk * P + k) < L) for k in range(P)]
+            m.d.sync += [n_f3.eq(mod.n[1]),
+                         *(keep_f3[k].eq((f2_blk * P + k) < L) for k in range(P))]
         with m.If(f3_valid):
             n_blk_f = n_f3
             c = cin_v
