@@ -154,6 +154,22 @@ class CoproBench:
     async def clear(self):
         await self.write("STATUS", DONE=1, ERROR=1)
 
+    async def check_irq_and_clear(self, plan, what):
+        """After an operation: the interrupt is up exactly when the plan enabled it; DONE/ERROR
+        cleared; under the "irq" plan the line drops with them and IRQ_EN is turned off again.
+        Returns whether the interrupt was seen."""
+        if plan == "irq":
+            assert int(self.dut.irq.value), f"{what}: no interrupt with IRQ_EN and DONE"
+        else:
+            assert not int(self.dut.irq.value), f"{what}: interrupt without IRQ_EN"
+        await self.clear()
+        if plan != "irq":
+            return False
+        await self.run_until(lambda c: True)
+        assert not int(self.dut.irq.value), "interrupt held after DONE was cleared"
+        await self.write("CTRL", control=True, IRQ_EN=0)
+        return True
+
 
 async def contract(bench):
     b, dut = bench, bench.dut

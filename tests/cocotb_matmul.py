@@ -216,16 +216,7 @@ async def matmul_ops(b, n_ops):
                 raise AssertionError(f"{what}: memory byte {bad:#x} is {mem.data[bad]:#x}, "
                                      f"expected {shadow[bad]:#x} (registers {regs})")
             cause = want
-        if plan == "irq":
-            assert int(b.dut.irq.value), f"{what}: no interrupt with IRQ_EN and DONE"
-        else:
-            assert not int(b.dut.irq.value), f"{what}: interrupt without IRQ_EN"
-        await b.clear()
-        if plan == "irq":
-            await b.run_until(lambda c: True)
-            assert not int(b.dut.irq.value), "interrupt held after DONE was cleared"
-            await b.write("CTRL", control=True, IRQ_EN=0)
-            hit_irq = True
+        hit_irq |= await b.check_irq_and_clear(plan, what)
         cov.hit(op=op, cause=cause.name, point=point)
     assert hit_irq
     b.dut._log.info("\n" + stores.save())

@@ -414,16 +414,7 @@ async def modmul_ops(b, n_ops):
                 point = "after_end"
             cause = await check(what, op, ops, limbs, xin, data_base, n_writes=n_writes,
                                 plan=plan)
-        if plan == "irq":
-            assert int(b.dut.irq.value), f"{what}: no interrupt with IRQ_EN and DONE"
-        else:
-            assert not int(b.dut.irq.value), f"{what}: interrupt without IRQ_EN"
-        await b.clear()
-        if plan == "irq":
-            await b.run_until(lambda c: True)
-            assert not int(b.dut.irq.value), "interrupt held after DONE was cleared"
-            await b.write("CTRL", control=True, IRQ_EN=0)
-            hit_irq = True
+        hit_irq |= await b.check_irq_and_clear(plan, what)
         cov.hit(op=op, cause=cause.name, point=point)
     assert hit_irq
     return cov

@@ -35,7 +35,7 @@ LONG_FIRST = [
 ]
 
 
-def pytest_collection_modifyitems(session, config, items):
+def pytest_collection_modifyitems(config, items):
     def rank(item):
         for i, prefix in enumerate(LONG_FIRST):
             if item.nodeid.startswith(prefix):
