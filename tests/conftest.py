@@ -11,6 +11,16 @@ build lock (sim/verilator.py); every later test of that model reuses the cached 
 fresh run with an empty model cache); the rest keep pytest's order.
 """
 
+import faulthandler
+import io
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
 LONG_FIRST = [
     # worker 1: builds the 'full' model, then the ungated 'full' model (simgate)
     "tests/test_interrupts.py::",
@@ -42,3 +52,74 @@ def pytest_collection_modifyitems(config, items):
                 return i
         return len(LONG_FIRST)
     items.sort(key=rank)          # stable: the rest keep their order
+
+
+# A test that hangs must fail with its name and where it waits, not stall the run until an
+# outer time limit kills everything silently. Past its limit a test gets SIGALRM: the handler
+# kills the processes the test started (a simulation harness, GDB, a `gluon sim`), which ends
+# any wait on them, and fails the test with the stack it was stuck in. Should the handler never
+# run (the main thread stuck in C code), a watchdog thread a minute later prints every thread's
+# stack and ends the test process; pytest-xdist then reports "worker crashed while running
+# <test id>" as that test's failure. The longest default test takes about 4 minutes from an
+# empty model cache on a 2-core machine; -m slow tests (full bitstreams) get hours.
+TEST_LIMIT_S = float(os.environ.get("GLUON_TEST_TIMEOUT", 900))
+SLOW_TEST_LIMIT_S = 4 * 3600.0
+
+
+def _descendants(pid):
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_children(err):
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            err.write(f"killing child {pid}: {cmdline[:200].decode(errors='replace')}\n")
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _last_resort(nodeid, limit):
+    err = sys.__stderr__
+    err.write(f"\n*** {nodeid} still running {limit:.0f} s after its time limit and the "
+              f"SIGALRM handler did not run: stacks follow, then this process ends\n")
+    faulthandler.dump_traceback(file=err, all_threads=True)
+    _kill_children(err)
+    err.flush()
+    os._exit(3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    limit = SLOW_TEST_LIMIT_S if item.get_closest_marker("slow") else TEST_LIMIT_S
+
+    def on_alarm(signum, frame):
+        killed = io.StringIO()
+        _kill_children(killed)
+        pytest.fail(f"{item.nodeid} still running after {limit:.0f} s (GLUON_TEST_TIMEOUT); "
+                    f"stopped here\n{killed.getvalue()}", pytrace=True)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    backstop = threading.Timer(limit + 60, _last_resort, args=(item.nodeid, 60))
+    backstop.daemon = True
+    backstop.start()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        backstop.cancel()
