@@ -442,44 +442,52 @@ def _drive(cmd, capture, progress):
     stdout = subprocess.PIPE if capture or progress is not None else None
     proc = subprocess.Popen(cmd, stdout=stdout, **kw)
     threads, chunks = [], []
-    if wfd is not None:
-        os.close(wfd)
-
-        def read_progress():
-            with os.fdopen(rfd, "r") as f:
-                for line in f:
-                    try:
-                        cyc, pc = line.split()
-                        progress.update(int(cyc), int(pc, 16))
-                    except ValueError:
-                        pass
-        threads.append(threading.Thread(target=read_progress, daemon=True))
-    if stdout is not None:
-        def read_output():
-            while True:
-                data = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else \
-                    proc.stdout.read(4096)
-                if not data:
-                    break
-                if capture:
-                    chunks.append(data)
-                else:
-                    progress.write(data)
-        threads.append(threading.Thread(target=read_output, daemon=True))
-    for t in threads:
-        t.start()
+    interrupted = False
+    # From here on the harness must not outlive this function: a Ctrl-C that lands before the
+    # wait below (while the reader threads start) would otherwise leave it running, holding
+    # the caller's stdout, until --max-cycles.
     try:
+        if wfd is not None:
+            os.close(wfd)
+
+            def read_progress():
+                with os.fdopen(rfd, "r") as f:
+                    for line in f:
+                        try:
+                            cyc, pc = line.split()
+                            progress.update(int(cyc), int(pc, 16))
+                        except ValueError:
+                            pass
+            threads.append(threading.Thread(target=read_progress, daemon=True))
+        if stdout is not None:
+            def read_output():
+                while True:
+                    data = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else \
+                        proc.stdout.read(4096)
+                    if not data:
+                        break
+                    if capture:
+                        chunks.append(data)
+                    else:
+                        progress.write(data)
+            threads.append(threading.Thread(target=read_output, daemon=True))
+        for t in threads:
+            t.start()
         while True:
             try:
                 rc = proc.wait()
                 break
             except KeyboardInterrupt:
+                interrupted = True
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGINT)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    if interrupted and rc == -signal.SIGINT:
+        # the signal reached the harness before it installed its handler: no statistics
+        raise KeyboardInterrupt
     for t in threads:
         t.join(timeout=5)
     return b"".join(chunks), rc

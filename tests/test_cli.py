@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -162,9 +163,13 @@ def test_ctrl_c_says_where(elfs):
     proc = subprocess.Popen([sys.executable, "-m", "gluon.sim.cli", "sim", "--config", "minimal",
                              str(elfs["loop"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    time.sleep(3)
+    # Ctrl-C once the harness runs (a child process of `gluon sim`), whatever the machine's load
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    while proc.poll() is None and not children.read_text().split():
+        time.sleep(0.1)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert re.search(r"interrupted after \d+ cycles at pc 0x8[0-9a-f]{7} in spin", err), err
     assert "Traceback" not in err
