@@ -397,6 +397,7 @@ def _run_gdb(cmd, port, stats, capture, log, on_listen):
     def kill():
         proc.kill()
 
+    served = False
     try:
         hart.halt()
         say(f"gluon: the SoC is halted at the reset vector; waiting for GDB on 127.0.0.1:{port}")
@@ -415,8 +416,13 @@ def _run_gdb(cmd, port, stats, capture, log, on_listen):
                 pass
         finally:
             conn.close()
+        served = True
     finally:
         srv.close()
+        if not served and proc.poll() is None:
+            # an error or Ctrl-C before or while serving GDB: the harness, halted with the DMI
+            # pipe still open, would wait for the debugger forever
+            proc.kill()
         proc.wait()
         dmi.close()
         if reader:

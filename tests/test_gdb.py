@@ -3,10 +3,12 @@ sim/gdbserver.py, the harness's DMI pipe and the Debug Module, as a user drives 
 ``minimal``; the pipelined core's runs (``pipelined``, a model of its own) are in -m slow."""
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,27 +41,70 @@ def _free_port():
 
 
 class Sim:
-    """``gluon sim --gdb`` in the background."""
+    """``gluon sim --gdb`` in the background. Its output is read by threads, so every wait on
+    it has a deadline (a GDB that never connects or never continues fails the test instead of
+    blocking it), and the process is killed when the test ends (``_stop_sims``)."""
 
-    def __init__(self, elf, config="minimal"):
+    live = []
+
+    def __init__(self, elf, config="minimal", timeout=300):
         self.port = _free_port()
         self.proc = subprocess.Popen([str(BIN / "gluon"), "sim", "--config", config, "--gdb",
                                       str(self.port), str(elf)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        err = b""
-        while b"waiting for GDB" not in err:
-            line = self.proc.stderr.readline()
-            assert line, f"gluon sim ended: {err.decode()}"
-            err += line
+        Sim.live.append(self)
+        self.out, self.err = queue.Queue(), queue.Queue()
+        for f, q in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=_pump, args=(f, q), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        self.err_text = ""
+        while "waiting for GDB" not in self.err_text:
+            line = _get(self.err, deadline, f"gluon sim did not wait for GDB: {self.err_text}")
+            assert line is not None, f"gluon sim ended: {self.err_text}"
+            self.err_text += line
+
+    def readline(self, timeout=120):
+        """The program's next line of output."""
+        line = _get(self.out, time.monotonic() + timeout, "no line from the program")
+        return line or ""
 
     def finish(self, timeout=60):
-        out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out.decode(), err.decode()
+        deadline = time.monotonic() + timeout
+        self.proc.wait(timeout=timeout)
+        out, err = [], [self.err_text]
+        for q, parts in ((self.out, out), (self.err, err)):
+            while (line := _get(q, deadline, "gluon sim's output did not end")) is not None:
+                parts.append(line)
+        return self.proc.returncode, "".join(out), "".join(err)
+
+
+def _pump(f, q):
+    for line in iter(f.readline, b""):
+        q.put(line.decode(errors="replace"))
+    q.put(None)
+
+
+def _get(q, deadline, what):
+    try:
+        return q.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        raise AssertionError(f"{what} (time limit)") from None
+
+
+@pytest.fixture(autouse=True)
+def _stop_sims():
+    yield
+    while Sim.live:
+        proc = Sim.live.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _gdb_cmd(elf, port, cmds):
+    # remotetimeout: GDB's 2 s default for each reply can run out on a loaded machine
     cmd = [str(GDB), "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off",
-           "-ex", f"target remote 127.0.0.1:{port}"]
+           "-ex", "set remotetimeout 60", "-ex", f"target remote 127.0.0.1:{port}"]
     for c in cmds:
         cmd += ["-ex", c]
     return cmd + [str(elf)]
@@ -115,7 +160,7 @@ def test_ctrl_c_busy_loop_registers_and_monitor_reset(demo):
         "continue",
     ]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # wait for the program to reach its busy loop (it has printed its line), then Ctrl-C
-    first = sim.proc.stdout.readline().decode()
+    first = sim.readline()
     assert "scale 3 -> 21" in first, first
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
@@ -144,7 +189,7 @@ def test_locked_debug_module_refuses_the_halt(tmp_path):
     sim = Sim(elf)
     p = subprocess.Popen(_gdb_cmd(elf, sim.port, ["continue"]), stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
-    first = sim.proc.stdout.readline().decode()
+    first = sim.readline()
     assert "locked: 1" in first, first
     p.send_signal(signal.SIGINT)
     try:
@@ -188,3 +233,19 @@ def test_hbreak_watch_rwatch(tmp_path, config):
     assert "exited normally" in out, out
     assert "total 10" in uart, uart
     assert code == 0, (code, err)
+
+
+def test_ctrl_c_while_waiting_for_gdb_ends_the_run(demo):
+    """Ctrl-C before any GDB connects: gluon sim says so and ends, its harness with it (the
+    harness waits halted for the debugger and would otherwise keep it waiting forever)."""
+    sim = Sim(demo)
+    harness = [int(c) for c in
+               Path(f"/proc/{sim.proc.pid}/task/{sim.proc.pid}/children").read_text().split()]
+    assert harness, "no harness process"
+    sim.proc.send_signal(signal.SIGINT)
+    code, _uart, err = sim.finish(timeout=60)
+    assert code == 130 and "interrupted" in err, (code, err)
+    assert "Traceback" not in err
+    for pid in harness:
+        assert not Path(f"/proc/{pid}").exists() or \
+            "zombie" in Path(f"/proc/{pid}/status").read_text(), "the harness still runs"
