@@ -61,7 +61,7 @@ def elaborate_pipelined(core, platform):
     fetch_bits = (core.fetch_size - 1).bit_length()
     fetch_hi = core.fetch_base >> fetch_bits
 
-    m.submodules.decoder = decoder = Decoder()
+    m.submodules.decoder = decoder = Decoder(split_legal=True)
     m.submodules.regfile = regfile = RegisterFile()
     m.submodules.alu = alu = ALU()
     m.submodules.lsu = lsu = LoadStoreUnit()
@@ -93,7 +93,12 @@ def elaborate_pipelined(core, platform):
     x_target = Signal(32)                         # pc + imm (branches, JAL, AUIPC), from D
     x_ffault = Signal()                           # the fetch of x_pc was outside RAM
     x_iok = Signal()                              # PMP allows executing x_pc (checked in D)
-    x_illegal = Signal()                          # an illegal instruction (decided in D)
+    # the illegal-instruction verdict, in parts registered from D (each a few LUT levels after
+    # the instruction RAM's output) and combined with the privilege in X
+    x_bad_op = Signal()                           # not an instruction by opcode/funct fields
+    x_bad_sys = Signal()                          # SYSTEM, funct3 0, none of ECALL/EBREAK/MRET/WFI
+    x_bad_csr = Signal()                          # a CSR access illegal whatever the privilege
+    x_bad_u = Signal()                            # illegal in U-mode (CSR access, MRET, WFI/TW)
     x_jal_mis = Signal()                          # a JAL to a misaligned target (from D)
     x_rs1v = Signal(32)
     x_rs2v = Signal(32)
@@ -162,8 +167,6 @@ def elaborate_pipelined(core, platform):
     m.d.comb += d_target.eq(d_pc + decoder.pc_imm)
     m.d.comb += [csr.d_addr.eq(d_word[20:32]),
                  csr.d_writes.eq((d_inst.funct3[:2] == 1) | (d_inst.rs1 != 0))]
-    d_illegal = (~d_dec.legal | d_dec.csr & csr.d_illegal
-                 | ~csr.priv_m & (d_dec.mret | d_dec.wfi & csr.tw))
 
     # ------------------------------------------------------------------ X: operands
     x_inst = Signal(Instruction)
@@ -251,6 +254,8 @@ def elaborate_pipelined(core, platform):
     else:
         d_ok = C(1)
     i_ok = x_iok
+    x_illegal = Signal()
+    m.d.comb += x_illegal.eq(x_bad_op | x_bad_sys | x_bad_csr | ~priv_m & x_bad_u)
     # the data request (made from X) is made with M privilege (MPRV applied), for cores that
     # report it (Core.dbus_m)
     if hasattr(core, "dbus_m"):
@@ -390,7 +395,10 @@ def elaborate_pipelined(core, platform):
             x_valid.eq(1), x_fresh.eq(1), x_pc.eq(d_pc), x_word.eq(d_word), x_dec.eq(d_dec),
             x_target.eq(d_target), x_ffault.eq(d_pc[fetch_bits:] != fetch_hi),
             x_iok.eq(pmp.i_ok if pmp is not None else 1),
-            x_illegal.eq(d_illegal), x_jal_mis.eq(d_dec.jal & d_target[1]),
+            x_bad_op.eq(decoder.bad_op), x_bad_sys.eq(decoder.bad_sys),
+            x_bad_csr.eq(d_dec.csr & csr.d_illegal),
+            x_bad_u.eq(d_dec.csr & csr.d_illegal_u | d_dec.mret | d_dec.wfi & csr.tw),
+            x_jal_mis.eq(d_dec.jal & d_target[1]),
             x_byp1.eq(x_alu_rd & (x_inst.rd == d_inst.rs1)),
             x_byp2.eq(x_alu_rd & (x_inst.rd == d_inst.rs2)),
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
