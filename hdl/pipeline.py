@@ -376,9 +376,6 @@ def elaborate_pipelined(core, platform):
     m.d.sync += [d_word_r.eq(d_word), d_fresh.eq(0)]
     with m.If(d_load):
         m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_fresh.eq(1), f_pc.eq(f_pc + 4)]
-    with m.If(d_go & (d_dec.jal | d_dec.branch)):
-        # the word behind it (fetched now) is dropped; the target is fetched next
-        m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
     with m.If(x_valid & x_fresh & dec.branch):
         m.d.sync += d_save.eq(core.ibus.data)
     with m.If(x_not_taken):
@@ -388,6 +385,11 @@ def elaborate_pipelined(core, platform):
                      d_word_r.eq(Mux(x_fresh, core.ibus.data, d_save))]
     with m.If(x_redirect):
         m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_fresh.eq(0)]
+    # a JAL or branch leaving D (never with a redirect or a branch in X, the two above): the
+    # word behind it (fetched now) is dropped, the target is fetched next. Written last, so
+    # that D's target adder meets f_pc's other sources in the last multiplexer.
+    with m.If(d_go & (d_dec.jal | d_dec.branch)):
+        m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
 
     # X's registers
     with m.If(d_go):
