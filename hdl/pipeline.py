@@ -178,17 +178,19 @@ def elaborate_pipelined(core, platform):
     is_system_other = ~dec.csr & (dec.ecall | dec.ebreak | dec.mret | dec.wfi)
     w_late = w_valid & (w_kind == WKind.LOAD)
     # The bypass from W, chosen in D: the instruction in X when this one leaves D is the one in
-    # W when this one is in X (it leaves X in the same cycle), and while X waits, W holds no
-    # other ALU result (it empties), so the register match is made a cycle early and only
-    # w_valid is checked in X.
+    # W when this one is in X (it leaves X in the same cycle, committing: D moves only then),
+    # so the register match is made a cycle early. The bypass holds for X's first cycle only:
+    # W's ALU result is written in that cycle (an ALU result never waits in W) and reaches X's
+    # operand register (below), so x_byp1/x_byp2 clear when X holds and the operand
+    # multiplexers' select is a flip-flop.
     x_byp1 = Signal()
     x_byp2 = Signal()
     x_alu_rd = x_valid & dec.writes_rd & ~dec.load & (x_inst.rd != 0)
     rs1 = Signal(32)
     rs2 = Signal(32)
     m.d.comb += [
-        rs1.eq(Mux(x_byp1 & w_valid, w_result, x_rs1v)),
-        rs2.eq(Mux(x_byp2 & w_valid, w_result, x_rs2v)),
+        rs1.eq(Mux(x_byp1, w_result, x_rs1v)),
+        rs2.eq(Mux(x_byp2, w_result, x_rs2v)),
     ]
     # load-use: the load's data reaches X's operand register when it is written (below), X
     # waits that cycle; a property of the code, never of data
@@ -406,7 +408,7 @@ def elaborate_pipelined(core, platform):
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
         ]
     with m.Else():
-        m.d.sync += x_fresh.eq(0)
+        m.d.sync += [x_fresh.eq(0), x_byp1.eq(0), x_byp2.eq(0)]
         with m.If(x_go | w_trap):
             m.d.sync += x_valid.eq(0)
         # a register written while X waits reaches X's operand registers (load-use)
