@@ -63,7 +63,7 @@ def elaborate_pipelined(core, platform):
 
     m.submodules.decoder = decoder = Decoder(split_legal=True)
     m.submodules.regfile = regfile = RegisterFile()
-    m.submodules.alu = alu = ALU()
+    m.submodules.alu = alu = ALU(shared_adder=True)
     m.submodules.lsu = lsu = LoadStoreUnit()
     m.submodules.divider = divider = Divider()
     m.submodules.multiplier = multiplier = Multiplier(stages=1, split=True)
@@ -100,6 +100,7 @@ def elaborate_pipelined(core, platform):
     x_bad_csr = Signal()                          # a CSR access illegal whatever the privilege
     x_bad_u = Signal()                            # illegal in U-mode (CSR access, MRET, WFI/TW)
     x_jal_mis = Signal()                          # a JAL to a misaligned target (from D)
+    x_alu_sub = Signal()                          # the ALU's adder subtracts (SUB, SLT[I][U])
     x_rs1v = Signal(32)
     x_rs2v = Signal(32)
     # the pc of the next instruction to commit (X's when X holds one): mepc of an interrupt
@@ -202,7 +203,7 @@ def elaborate_pipelined(core, platform):
     alt = f7[5]
     opb = Mux(dec.op | dec.branch, rs2, dec.imm)
     m.d.comb += [alu.a.eq(rs1), alu.b.eq(opb), alu.funct3.eq(f3),
-                 alu.sub.eq(dec.op & alt), alu.arith.eq(alt)]
+                 alu.sub.eq(x_alu_sub), alu.arith.eq(alt)]
     m.d.comb += [branch.a.eq(rs1), branch.b.eq(rs2), branch.funct3.eq(f3)]
     taken = branch.taken
     pc4 = Signal(32)
@@ -403,6 +404,8 @@ def elaborate_pipelined(core, platform):
             x_bad_csr.eq(d_dec.csr & csr.d_illegal),
             x_bad_u.eq(d_dec.csr & csr.d_illegal_u | d_dec.mret | d_dec.wfi & csr.tw),
             x_jal_mis.eq(d_dec.jal & d_target[1]),
+            x_alu_sub.eq(d_dec.op & d_inst.funct7[5] & (d_inst.funct3 == 0)
+                         | (d_dec.op | d_dec.opimm) & (d_inst.funct3[1:] == 0b01)),
             x_byp1.eq(x_alu_rd & (x_inst.rd == d_inst.rs1)),
             x_byp2.eq(x_alu_rd & (x_inst.rd == d_inst.rs2)),
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
