@@ -38,8 +38,10 @@ class CsrFile(wiring.Component):
 
     Options (each adds ports; all off is the pipelined core's file):
 
-    * ``decode_port`` (the pipelined core's): ``d_addr``/``d_writes`` → ``d_illegal``, the
-      access verdict for the instruction in ``D``.
+    * ``decode_port`` (the pipelined core's): ``d_addr``/``d_writes`` → the access verdict for
+      the instruction in ``D`` in two parts: ``d_illegal`` (whatever the privilege) and
+      ``d_illegal_u`` (in U-mode only): the access is illegal if
+      ``d_illegal | ~priv_m & d_illegal_u``.
     * ``registered`` (the default core with the block-RAM register file): the wide paths start
       and end at registers, for the iCE40's clock. The CSR is read in the instruction's first
       ``X`` cycle and ``rdata`` is that value registered (``wdata`` is computed from it in the
@@ -68,7 +70,8 @@ class CsrFile(wiring.Component):
         self.has_debug = bool(debug)
         ports = {}
         if decode_port:
-            ports.update({"d_addr": In(12), "d_writes": In(1), "d_illegal": Out(1)})
+            ports.update({"d_addr": In(12), "d_writes": In(1), "d_illegal": Out(1),
+                          "d_illegal_u": Out(1)})
         if triggers:
             ports.update({name: In(32) for name in ("tselect", "tdata1", "tdata2", "tinfo",
                                                     "tcontrol")})
@@ -175,7 +178,7 @@ class CsrFile(wiring.Component):
                         with m.Case(int(a)):
                             m.d.sync += [self.dbg_rdata.eq(val), self.dbg_exists.eq(1)]
 
-        def illegal(addr, writes):
+        def access(addr):
             # PMP CSRs: 0x3A0-0x3EF (without PMP entries they exist and read zero, WARL)
             exists = Signal()
             m.d.comb += exists.eq((addr[4:] == 0x3A) | (addr >= 0x3B0) & (addr <= 0x3EF))
@@ -191,15 +194,21 @@ class CsrFile(wiring.Component):
                              (Csr.INSTRET, 2), (Csr.INSTRETH, 2)):
                     with m.Case(int(a)):
                         m.d.comb += counter_bit.eq(mcounteren[b])
-            priv_ok = priv_m | (addr[8:10] == 0) & counter_bit
+            return exists, readonly, (addr[8:10] == 0) & counter_bit
+
+        def illegal(addr, writes):
+            exists, readonly, user_ok = access(addr)
+            priv_ok = priv_m | user_ok
             return ~exists | writes & readonly | ~priv_ok
 
         m.d.comb += self.illegal.eq(illegal(addr, self.writes))
         if self.decode_port:
-            # the verdict for D's instruction (the pipeline registers it into X: the privilege
-            # changes only with a trap or MRET, which empty D, and mcounteren matters only in
-            # U-mode, where it cannot be written)
-            m.d.comb += self.d_illegal.eq(illegal(self.d_addr, self.d_writes))
+            # the verdict for D's instruction in two parts, which the pipeline registers and
+            # combines with the privilege in X (the privilege changes only with a trap or MRET,
+            # which empty D, and mcounteren matters only in U-mode, where it cannot be written)
+            exists, readonly, user_ok = access(self.d_addr)
+            m.d.comb += [self.d_illegal.eq(~exists | self.d_writes & readonly),
+                         self.d_illegal_u.eq(~user_ok)]
         with m.Switch(self.funct3[:2]):
             with m.Case(1):
                 m.d.comb += self.wdata.eq(self.src)

@@ -57,10 +57,18 @@ class Decoder(wiring.Component):
     """``pc_imm``: the immediate of the pc-relative instructions, equal to ``dec.imm`` for
     BRANCH, JAL and AUIPC (anything for the others), chosen by two opcode bits instead of the
     whole opcode: it feeds ``D``'s target adder, whose sum a JAL or branch loads into the fetch
-    register in the same cycle the word leaves the instruction RAM."""
-    word:   In(32)
-    dec:    Out(Decoded)
-    pc_imm: Out(32)
+    register in the same cycle the word leaves the instruction RAM.
+
+    ``split_legal`` (the pipelined core's): two more outputs, the legality verdict in two parts
+    that are each a few LUT levels deep, so that ``D`` registers them and ``X`` combines them
+    (``legal`` is unchanged: ``~(bad_op | bad_sys)``). ``bad_op``: not an instruction by its
+    opcode and funct fields (SYSTEM with funct3 = 0 counted legal here); ``bad_sys``: a SYSTEM
+    word with funct3 = 0 that is none of ECALL, EBREAK, MRET, WFI."""
+
+    def __init__(self, *, split_legal=False):
+        self.split_legal = bool(split_legal)
+        ports = {"bad_op": Out(1), "bad_sys": Out(1)} if split_legal else {}
+        super().__init__({"word": In(32), "dec": Out(Decoded), "pc_imm": Out(32), **ports})
 
     def elaborate(self, platform):
         m = Module()
@@ -92,32 +100,44 @@ class Decoder(wiring.Component):
             d.wfi.eq(raw == WFI),
         ]
 
+        # the legality table into d.legal; with split_legal into op_legal, the SYSTEM funct3 = 0
+        # words left to bad_sys (a 32-bit compare, made apart)
+        legal = d.legal
+        sys_legal = d.ecall | d.ebreak | d.mret | d.wfi | d.csr
+        if self.split_legal:
+            legal = op_legal = Signal()
+            sys_legal = f3 != 4
+            imm12 = raw[20:32]
+            sys_ok = ((raw[7:12] == 0) & (raw[15:20] == 0)
+                      & ((imm12 == 0x000) | (imm12 == 0x001) | (imm12 == 0x302) | (imm12 == 0x105)))
+            m.d.comb += [self.bad_op.eq(~op_legal), self.bad_sys.eq(is_system & (f3 == 0) & ~sys_ok),
+                         d.legal.eq(~self.bad_op & ~self.bad_sys)]
         with m.If(inst.quadrant == 0b11):
             with m.Switch(op):
                 with m.Case(Opcode.LOAD):
-                    m.d.comb += d.legal.eq((f3 != 3) & (f3 != 6) & (f3 != 7))
+                    m.d.comb += legal.eq((f3 != 3) & (f3 != 6) & (f3 != 7))
                 with m.Case(Opcode.STORE):
-                    m.d.comb += d.legal.eq(f3 < 3)
+                    m.d.comb += legal.eq(f3 < 3)
                 with m.Case(Opcode.OP_IMM):
                     with m.If(f3 == 1):
-                        m.d.comb += d.legal.eq(f7 == 0)
+                        m.d.comb += legal.eq(f7 == 0)
                     with m.Elif(f3 == 5):
-                        m.d.comb += d.legal.eq((f7 == 0) | (f7 == 0b0100000))
+                        m.d.comb += legal.eq((f7 == 0) | (f7 == 0b0100000))
                     with m.Else():
-                        m.d.comb += d.legal.eq(1)
+                        m.d.comb += legal.eq(1)
                 with m.Case(Opcode.OP):
-                    m.d.comb += d.legal.eq((f7 == 0) | (f7 == 1) |
+                    m.d.comb += legal.eq((f7 == 0) | (f7 == 1) |
                                            (f7 == 0b0100000) & ((f3 == 0) | (f3 == 5)))
                 with m.Case(Opcode.LUI, Opcode.AUIPC, Opcode.JAL):
-                    m.d.comb += d.legal.eq(1)
+                    m.d.comb += legal.eq(1)
                 with m.Case(Opcode.JALR):
-                    m.d.comb += d.legal.eq(f3 == 0)
+                    m.d.comb += legal.eq(f3 == 0)
                 with m.Case(Opcode.BRANCH):
-                    m.d.comb += d.legal.eq((f3 != 2) & (f3 != 3))
+                    m.d.comb += legal.eq((f3 != 2) & (f3 != 3))
                 with m.Case(Opcode.MISC_MEM):
-                    m.d.comb += d.legal.eq(f3 < 2)
+                    m.d.comb += legal.eq(f3 < 2)
                 with m.Case(Opcode.SYSTEM):
-                    m.d.comb += d.legal.eq(d.ecall | d.ebreak | d.mret | d.wfi | d.csr)
+                    m.d.comb += legal.eq(sys_legal)
 
         m.d.comb += [
             d.uses_rs1.eq(~((op == Opcode.LUI) | (op == Opcode.AUIPC) | (op == Opcode.JAL)

@@ -61,9 +61,9 @@ def elaborate_pipelined(core, platform):
     fetch_bits = (core.fetch_size - 1).bit_length()
     fetch_hi = core.fetch_base >> fetch_bits
 
-    m.submodules.decoder = decoder = Decoder()
+    m.submodules.decoder = decoder = Decoder(split_legal=True)
     m.submodules.regfile = regfile = RegisterFile()
-    m.submodules.alu = alu = ALU()
+    m.submodules.alu = alu = ALU(shared_adder=True)
     m.submodules.lsu = lsu = LoadStoreUnit()
     m.submodules.divider = divider = Divider()
     m.submodules.multiplier = multiplier = Multiplier(stages=1, split=True)
@@ -93,8 +93,14 @@ def elaborate_pipelined(core, platform):
     x_target = Signal(32)                         # pc + imm (branches, JAL, AUIPC), from D
     x_ffault = Signal()                           # the fetch of x_pc was outside RAM
     x_iok = Signal()                              # PMP allows executing x_pc (checked in D)
-    x_illegal = Signal()                          # an illegal instruction (decided in D)
+    # the illegal-instruction verdict, in parts registered from D (each a few LUT levels after
+    # the instruction RAM's output) and combined with the privilege in X
+    x_bad_op = Signal()                           # not an instruction by opcode/funct fields
+    x_bad_sys = Signal()                          # SYSTEM, funct3 0, none of ECALL/EBREAK/MRET/WFI
+    x_bad_csr = Signal()                          # a CSR access illegal whatever the privilege
+    x_bad_u = Signal()                            # illegal in U-mode (CSR access, MRET, WFI/TW)
     x_jal_mis = Signal()                          # a JAL to a misaligned target (from D)
+    x_alu_sub = Signal()                          # the ALU's adder subtracts (SUB, SLT[I][U])
     x_rs1v = Signal(32)
     x_rs2v = Signal(32)
     # the pc of the next instruction to commit (X's when X holds one): mepc of an interrupt
@@ -162,8 +168,6 @@ def elaborate_pipelined(core, platform):
     m.d.comb += d_target.eq(d_pc + decoder.pc_imm)
     m.d.comb += [csr.d_addr.eq(d_word[20:32]),
                  csr.d_writes.eq((d_inst.funct3[:2] == 1) | (d_inst.rs1 != 0))]
-    d_illegal = (~d_dec.legal | d_dec.csr & csr.d_illegal
-                 | ~csr.priv_m & (d_dec.mret | d_dec.wfi & csr.tw))
 
     # ------------------------------------------------------------------ X: operands
     x_inst = Signal(Instruction)
@@ -175,17 +179,19 @@ def elaborate_pipelined(core, platform):
     is_system_other = ~dec.csr & (dec.ecall | dec.ebreak | dec.mret | dec.wfi)
     w_late = w_valid & (w_kind == WKind.LOAD)
     # The bypass from W, chosen in D: the instruction in X when this one leaves D is the one in
-    # W when this one is in X (it leaves X in the same cycle), and while X waits, W holds no
-    # other ALU result (it empties), so the register match is made a cycle early and only
-    # w_valid is checked in X.
+    # W when this one is in X (it leaves X in the same cycle, committing: D moves only then),
+    # so the register match is made a cycle early. The bypass holds for X's first cycle only:
+    # W's ALU result is written in that cycle (an ALU result never waits in W) and reaches X's
+    # operand register (below), so x_byp1/x_byp2 clear when X holds and the operand
+    # multiplexers' select is a flip-flop.
     x_byp1 = Signal()
     x_byp2 = Signal()
     x_alu_rd = x_valid & dec.writes_rd & ~dec.load & (x_inst.rd != 0)
     rs1 = Signal(32)
     rs2 = Signal(32)
     m.d.comb += [
-        rs1.eq(Mux(x_byp1 & w_valid, w_result, x_rs1v)),
-        rs2.eq(Mux(x_byp2 & w_valid, w_result, x_rs2v)),
+        rs1.eq(Mux(x_byp1, w_result, x_rs1v)),
+        rs2.eq(Mux(x_byp2, w_result, x_rs2v)),
     ]
     # load-use: the load's data reaches X's operand register when it is written (below), X
     # waits that cycle; a property of the code, never of data
@@ -197,7 +203,7 @@ def elaborate_pipelined(core, platform):
     alt = f7[5]
     opb = Mux(dec.op | dec.branch, rs2, dec.imm)
     m.d.comb += [alu.a.eq(rs1), alu.b.eq(opb), alu.funct3.eq(f3),
-                 alu.sub.eq(dec.op & alt), alu.arith.eq(alt)]
+                 alu.sub.eq(x_alu_sub), alu.arith.eq(alt)]
     m.d.comb += [branch.a.eq(rs1), branch.b.eq(rs2), branch.funct3.eq(f3)]
     taken = branch.taken
     pc4 = Signal(32)
@@ -251,6 +257,8 @@ def elaborate_pipelined(core, platform):
     else:
         d_ok = C(1)
     i_ok = x_iok
+    x_illegal = Signal()
+    m.d.comb += x_illegal.eq(x_bad_op | x_bad_sys | x_bad_csr | ~priv_m & x_bad_u)
     # the data request (made from X) is made with M privilege (MPRV applied), for cores that
     # report it (Core.dbus_m)
     if hasattr(core, "dbus_m"):
@@ -371,9 +379,6 @@ def elaborate_pipelined(core, platform):
     m.d.sync += [d_word_r.eq(d_word), d_fresh.eq(0)]
     with m.If(d_load):
         m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_fresh.eq(1), f_pc.eq(f_pc + 4)]
-    with m.If(d_go & (d_dec.jal | d_dec.branch)):
-        # the word behind it (fetched now) is dropped; the target is fetched next
-        m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
     with m.If(x_valid & x_fresh & dec.branch):
         m.d.sync += d_save.eq(core.ibus.data)
     with m.If(x_not_taken):
@@ -383,6 +388,11 @@ def elaborate_pipelined(core, platform):
                      d_word_r.eq(Mux(x_fresh, core.ibus.data, d_save))]
     with m.If(x_redirect):
         m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_fresh.eq(0)]
+    # a JAL or branch leaving D (never with a redirect or a branch in X, the two above): the
+    # word behind it (fetched now) is dropped, the target is fetched next. Written last, so
+    # that D's target adder meets f_pc's other sources in the last multiplexer.
+    with m.If(d_go & (d_dec.jal | d_dec.branch)):
+        m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
 
     # X's registers
     with m.If(d_go):
@@ -390,13 +400,18 @@ def elaborate_pipelined(core, platform):
             x_valid.eq(1), x_fresh.eq(1), x_pc.eq(d_pc), x_word.eq(d_word), x_dec.eq(d_dec),
             x_target.eq(d_target), x_ffault.eq(d_pc[fetch_bits:] != fetch_hi),
             x_iok.eq(pmp.i_ok if pmp is not None else 1),
-            x_illegal.eq(d_illegal), x_jal_mis.eq(d_dec.jal & d_target[1]),
+            x_bad_op.eq(decoder.bad_op), x_bad_sys.eq(decoder.bad_sys),
+            x_bad_csr.eq(d_dec.csr & csr.d_illegal),
+            x_bad_u.eq(d_dec.csr & csr.d_illegal_u | d_dec.mret | d_dec.wfi & csr.tw),
+            x_jal_mis.eq(d_dec.jal & d_target[1]),
+            x_alu_sub.eq(d_dec.op & d_inst.funct7[5] & (d_inst.funct3 == 0)
+                         | (d_dec.op | d_dec.opimm) & (d_inst.funct3[1:] == 0b01)),
             x_byp1.eq(x_alu_rd & (x_inst.rd == d_inst.rs1)),
             x_byp2.eq(x_alu_rd & (x_inst.rd == d_inst.rs2)),
             x_rs1v.eq(regfile.rdata1), x_rs2v.eq(regfile.rdata2),
         ]
     with m.Else():
-        m.d.sync += x_fresh.eq(0)
+        m.d.sync += [x_fresh.eq(0), x_byp1.eq(0), x_byp2.eq(0)]
         with m.If(x_go | w_trap):
             m.d.sync += x_valid.eq(0)
         # a register written while X waits reaches X's operand registers (load-use)
