@@ -100,14 +100,12 @@ class ValueTransfer(wiring.Component):
                             a.eq(0) for a in asm]
 
         def command(write, then):
-            """Offer the descriptor; once taken, go to ``then`` (or fail: refused)."""
+            """Offer the descriptor; once taken, go to ``then`` (where a refusal, the engine's
+            ``error`` in the next cycle, fails the transfer)."""
             m.d.comb += [mover.req.eq(1), mover.desc.addr.eq(desc_addr),
                          mover.desc.words.eq(xfer_len), mover.desc.write.eq(write)]
             with m.If(mover.accepted):
-                with m.If(mover.error):
-                    fail(Cause.DMA)
-                with m.Else():
-                    m.next = then
+                m.next = then
 
         def stop():
             with m.If(self.stop):
