@@ -716,6 +716,33 @@ def test_op_cycles_pinned():
     simulate(body)
 
 
+def test_load_range_check_at_every_limb():
+    """LOAD and LOADX accept x exactly when x < N, for x one below and one above N in each limb
+    (the check compares every word with N's limb of the same index: its limb is read a word
+    ahead, so a misaligned limb would pass some of these)."""
+    rng = random.Random(5)
+    L = 5
+    n = rng.randrange(1 << (32 * L - 1), 1 << (32 * L)) | 1
+
+    async def body(b):
+        await b.setmod(n, L)
+        cases = [n - 1, n, n + 1, 0]
+        for i in range(L):
+            cases += [n - (1 << (32 * i)), n + (1 << (32 * i))]
+        cases = [x for x in cases if 0 <= x < 1 << (32 * L)]
+        for x in cases:
+            b.put(DATA, x, L)
+            status, _ = await b.run([encode(O.LOAD, d=1, imm=0)])
+            assert field("STATUS", "ERROR", status) == (x >= n), (hex(x), hex(status))
+            await push(b, x, L)
+            status, _ = await run_queued(b, [encode(O.LOADX, d=1)])
+            assert field("STATUS", "ERROR", status) == (x >= n), ("LOADX", hex(x), hex(status))
+            if x < n:
+                status, _ = await run_queued(b, [encode(O.STOREX, a=1)])
+                assert await pull(b, L) == x
+    simulate(body)
+
+
 def test_register_path_timing_and_misuse():
     n = SECP256K1_P
 
