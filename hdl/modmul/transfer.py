@@ -65,9 +65,6 @@ class ValueTransfer(wiring.Component):
         words = Signal(range(1024 + 1))        # word counter of the transfer
         asm = [Signal(LIMB_BITS, name=f"asm{k}") for k in range(P)]
         borrow = Signal()                      # LOAD: running borrow of x - N
-        # N's limb for the next word, read a word ahead: the range check's subtraction then
-        # starts from a register, not from the modulus registers' limb multiplexer.
-        n_limb = Signal(LIMB_BITS)
         odd = Signal()
         big = Signal()                         # SETMOD: N ≥ 3
         is_setmod = Signal()
@@ -99,8 +96,7 @@ class ValueTransfer(wiring.Component):
             m.d.sync += [words.eq(0), borrow.eq(0), odd.eq(0), big.eq(0),
                          xfer_len.eq(self.length), is_setmod.eq(setmod),
                          from_x.eq(x), to_x.eq(x), xwait.eq(0), clr.eq(0), st_blk.eq(0),
-                         st_slot.eq(self.a), desc_addr.eq(self.addr), ld_dest.eq(self.d),
-                         n_limb.eq(mp.limb)] + [
+                         st_slot.eq(self.a), desc_addr.eq(self.addr), ld_dest.eq(self.d)] + [
                             a.eq(0) for a in asm]
 
         def command(write, then):
@@ -146,9 +142,7 @@ class ValueTransfer(wiring.Component):
                 m.d.comb += mover.req.eq(~from_x)
                 w = Mux(from_x, xin.payload, rd.payload)
                 w_valid = Mux(from_x, xin.valid, rd.valid)
-                # SETMOD writes limb ``words`` of N; a LOAD reads limb ``words + 1`` ahead.
-                m.d.comb += [rd.ready.eq(~from_x), xin.ready.eq(from_x),
-                             mp.idx.eq(Mux(is_setmod, words, words + 1))]
+                m.d.comb += [rd.ready.eq(~from_x), xin.ready.eq(from_x), mp.idx.eq(words)]
                 with m.If(w_valid):
                     m.d.sync += words.eq(words + 1)
                     merged = [Mux(lane == k, w, asm[k]) for k in range(P)]
@@ -157,8 +151,8 @@ class ValueTransfer(wiring.Component):
                     m.d.comb += [sp.we.eq(full), sp.waddr.eq(value_addr(ld_slot, words >> lg, bb)),
                                  sp.wdata.eq(Cat(*merged))]
                     # x < N ⟺ the subtraction x - N borrows out of the top limb.
-                    diff = w - n_limb - borrow
-                    m.d.sync += [borrow.eq(diff[LIMB_BITS]), n_limb.eq(mp.limb)]
+                    diff = w - mp.limb - borrow
+                    m.d.sync += borrow.eq(diff[LIMB_BITS])
                     with m.If(is_setmod):
                         m.d.comb += [mp.we.eq(1), mp.data.eq(w)]
                         with m.If(words == 0):
