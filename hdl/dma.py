@@ -9,7 +9,8 @@ Wishbone initiator port.
 Confinement: a descriptor is accepted only if its whole byte range lies inside one of the
 :data:`N_WINDOWS` windows of the engine's ``windows`` input (its own slot's windows, set by
 M-mode in the slot's section of the control page, :mod:`gluon.hdl.coproctl`) (base/limit pairs with read and
-write permission). Anything else is refused with ``error`` and *no* bus transaction is made.
+write permission). Anything else is refused with ``error`` (in the cycle after the engine took
+the descriptor, from a register) and *no* bus transaction is made.
 Descriptors must be word aligned and move at least one word. Every beat is checked again, in
 the cycle it is issued, against the windows of that cycle: a beat outside them is never issued
 and ends the descriptor with ``error``. So a window update written at a clock edge governs
@@ -71,8 +72,8 @@ class DMAChannelSignature(wiring.Signature):
     ``done``  In(1)    one-cycle pulse: the descriptor completed (a read: every word was
                        delivered on ``rd``; a write: every word was acknowledged by memory)
     ``error`` In(1)    one-cycle pulse instead of ``done``: the descriptor was refused
-                       (outside the windows, no permission, misaligned, zero words) or a
-                       bus error ended it
+                       (outside the windows, no permission, misaligned, zero words: in
+                       the cycle after ``cmd`` was taken) or a bus error ended it
     """
 
     def __init__(self):
@@ -206,7 +207,13 @@ class DMAEngine(wiring.Component):
         outstanding = Signal(range(self._depth + 2))
         failed = Signal()
         wipe_count = Signal(range(self._depth + 1))
-        state_regs = [adr, to_issue, to_recv, to_accept, is_write, failed, wipe_count]
+        # A refused descriptor's ``error`` leaves from this register, in the cycle after the
+        # engine took the descriptor: the window check then ends in the engine's own
+        # registers, never in the coprocessor's reaction to ``error`` (a path through both
+        # blocks, across the die in the SoC).
+        refused_cmd = Signal()
+        state_regs = [adr, to_issue, to_recv, to_accept, is_write, failed, wipe_count,
+                      refused_cmd]
 
         flush = self.ctl.flush | self.ctl.wipe
 
@@ -240,6 +247,10 @@ class DMAEngine(wiring.Component):
             rfifo.r_en.eq(chan.rd.ready & ~flush),
         ]
 
+        m.d.sync += refused_cmd.eq(0)
+        with m.If(refused_cmd):
+            m.d.comb += chan.error.eq(1)
+
         with m.FSM(name="dma"):
             with m.State("IDLE"):
                 m.d.comb += chan.cmd.ready.eq(1)
@@ -257,7 +268,7 @@ class DMAEngine(wiring.Component):
                         ]
                         m.next = "RUN"
                     with m.Else():
-                        m.d.comb += chan.error.eq(1)
+                        m.d.sync += refused_cmd.eq(1)
                 with m.If(flush):
                     m.d.comb += fifo_clear.eq(1)
             with m.State("RUN"):
@@ -370,7 +381,7 @@ class DMAMover(wiring.Component):
 
     The caller holds ``req`` with the descriptor ``desc`` for as long as it wants the transfer;
     the mover offers ``desc`` on ``chan.cmd`` until the channel takes it (``accepted``: one
-    cycle; with ``error`` in the same cycle the channel refused it), then reports ``active``
+    cycle; ``error`` in the next cycle: the channel refused it), then reports ``active``
     while the words move (the caller moves them on the
     channel's ``rd``/``wr`` streams) and ``done`` when the channel completes the descriptor,
     in the same cycle as the channel. ``error`` is the channel's error (a refused descriptor

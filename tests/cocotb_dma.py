@@ -7,9 +7,10 @@ with random latency and ERR on poisoned words). Random descriptors, each with on
 outcome:
 
 ``none``            inside a permitted window: ``done``, every word right
-``refused_window``  crossing a window's end or outside every window: ``error`` at once
-``refused_perm``    inside a window without the permission: ``error`` at once
-``misaligned``, ``zero_words``: ``error`` at once
+``refused_window``  crossing a window's end or outside every window: ``error`` in the cycle
+                    after the descriptor was taken, ``busy`` never set
+``refused_perm``    inside a window without the permission: the same
+``misaligned``, ``zero_words``: the same
 ``bus_err``         memory answers ERR on one beat: ``error``, words before it only
 ``beat_revoked``    a window shrinks under the descriptor: ``error``, no beat outside
 ``flush``           ``ctl.flush`` pulses: ``error``, no beat and no word from that cycle on
@@ -89,6 +90,7 @@ class Job:
         self.done = self.error = None
         self.fired = None           # cycle of the event, and the beats issued by then
         self.point = None
+        self.taken = None           # the cycle the engine took the descriptor
 
 
 class Channel:
@@ -185,10 +187,9 @@ class Channel:
         if self.phase == "cmd":
             if not int(d.chan__cmd__ready.value):
                 raise ProtocolError(f"cycle {cycle}: an idle engine refuses to take a descriptor")
-            if error:
-                j.error = cycle
-                j.point = "at_cmd"
-                return self._end(cycle)
+            if error or busy:
+                raise ProtocolError(f"cycle {cycle}: error/busy in the cycle a descriptor is taken")
+            j.taken = cycle
             self.phase = "run"
             return
         if int(d.chan__rd__valid.value) and int(d.chan__rd__ready.value):
@@ -203,6 +204,9 @@ class Channel:
             if j.done is not None or j.error is not None:
                 raise ProtocolError(f"cycle {cycle}: a second done/error")
             j.error = cycle
+            if cycle == j.taken + 1 and not busy and not j.beats:
+                j.point = "at_cmd"                  # refused: reported from a register
+                return self._end(cycle)
         if self.phase == "wipe":
             if int(d.ctl__wipe_done.value):
                 j.wipe_done = cycle

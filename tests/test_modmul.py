@@ -676,6 +676,73 @@ def test_register_path_against_python(name, n):
     simulate(body)
 
 
+def test_op_cycles_pinned():
+    """The period of each op inside a program at L = 8 (docs/modmul.md's table), the queued
+    and DMA-fetched start-up and SETMOD, as exact cycle counts: the op word's register after
+    the program memory costs each program one cycle from START to DONE and no op's period."""
+    rng = random.Random(8)
+    n = rng.randrange(1 << 255, 1 << 256) | 1
+    L = 8
+    period = {"MUL": 31, "ADD": 8, "COPY": 8, "LOAD": 19, "STORE": 17, "LOADX": 14,
+              "STOREX": 11}
+
+    async def body(b):
+        assert await b.setmod(n, L) == 3044
+        for i in range(2):
+            b.put(DATA + 4 * b.value_at(i), rng.randrange(n), L)
+        base = [encode(O.LOAD, d=i, imm=b.value_at(i)) for i in range(2)]
+        await b.run_ok(base)
+        ops = {"MUL": encode(O.MUL, d=2, a=0, b=1), "ADD": encode(O.ADD, d=2, a=0, b=1),
+               "COPY": encode(O.COPY, d=2, a=0), "LOAD": encode(O.LOAD, d=2, imm=b.value_at(0)),
+               "STORE": encode(O.STORE, a=0, imm=b.value_at(3)), "LOADX": encode(O.LOADX, d=2),
+               "STOREX": encode(O.STOREX, a=0)}
+        for name, op in ops.items():
+            seen = []
+            for k in (1, 2):
+                if name == "LOADX":
+                    for _ in range(k):
+                        await push(b, rng.randrange(n), L)
+                status, cycles = await run_queued(b, [op] * k)
+                assert field("STATUS", "DONE", status) and not field("STATUS", "ERROR", status), \
+                    (name, k, hex(status))
+                if name == "STOREX":
+                    await b.write("XFIFO", mask("XFIFO", "CLEAR_OUT"))
+                seen.append(cycles)
+            assert seen[1] - seen[0] == period[name], (name, seen)
+            # A queued program: 2 cycles of start-up and end, 1 for the op word's register.
+            assert seen[0] == period[name] + 2, (name, seen)
+        cycles = await b.run_ok(base + [ops["MUL"]] * 20 + [ops["STORE"]])
+        assert cycles == 706, cycles
+    simulate(body)
+
+
+def test_load_range_check_at_every_limb():
+    """LOAD and LOADX accept x exactly when x < N, for x one below and one above N in each limb
+    (the check compares every word with N's limb of the same index: its limb is read a word
+    ahead, so a misaligned limb would pass some of these)."""
+    rng = random.Random(5)
+    L = 5
+    n = rng.randrange(1 << (32 * L - 1), 1 << (32 * L)) | 1
+
+    async def body(b):
+        await b.setmod(n, L)
+        cases = [n - 1, n, n + 1, 0]
+        for i in range(L):
+            cases += [n - (1 << (32 * i)), n + (1 << (32 * i))]
+        cases = [x for x in cases if 0 <= x < 1 << (32 * L)]
+        for x in cases:
+            b.put(DATA, x, L)
+            status, _ = await b.run([encode(O.LOAD, d=1, imm=0)])
+            assert field("STATUS", "ERROR", status) == (x >= n), (hex(x), hex(status))
+            await push(b, x, L)
+            status, _ = await run_queued(b, [encode(O.LOADX, d=1)])
+            assert field("STATUS", "ERROR", status) == (x >= n), ("LOADX", hex(x), hex(status))
+            if x < n:
+                status, _ = await run_queued(b, [encode(O.STOREX, a=1)])
+                assert await pull(b, L) == x
+    simulate(body)
+
+
 def test_register_path_timing_and_misuse():
     n = SECP256K1_P
 

@@ -1,6 +1,7 @@
 """ProgramMemory (hdl/modmul/program.py): ops written then read at the program counter, and
 the checks DECODE relies on (unknown opcode, slot out of range) against a Python model of the
-op word (encode) for every opcode."""
+op word (encode) for every opcode, two cycles after the address (block RAM, then the output
+register) and not one."""
 
 import random
 
@@ -37,6 +38,7 @@ def test_fetch_and_checks():
         return known, bad
 
     async def bench(ctx):
+        ctx.set(dut.pc, 9)
         for i, w in enumerate(words):
             ctx.set(dut.w.en, 1); ctx.set(dut.w.addr, i); ctx.set(dut.w.data, w)
             await ctx.tick()
@@ -44,17 +46,27 @@ def test_fetch_and_checks():
         ctx.set(dut.fetch_first, 1)
         await ctx.tick()
         ctx.set(dut.fetch_first, 0)
+        assert ctx.get(dut.op.as_value()) == words[9], "the op is registered: not there yet"
+        await ctx.tick()
         assert ctx.get(dut.op.as_value()) == words[0], "fetch_first reads op 0"
-        for pc in range(depth):
-            ctx.set(dut.pc, pc)
+        # Every cycle a new address: each op is there in the second cycle after the one that
+        # presented its address (the read, then the register), not in the first.
+        ctx.set(dut.pc, 0)
+        await ctx.tick()
+        for pc in range(1, depth + 1):
+            ctx.set(dut.pc, pc % depth)
+            assert ctx.get(dut.op.as_value()) == words[9 if pc == 1 else pc - 2], pc
             await ctx.tick()
-            assert ctx.get(dut.op.as_value()) == words[pc], pc
-            known, bad = expect(words[pc])
-            assert ctx.get(dut.known) == known, (pc, hex(words[pc]))
+            want = words[pc - 1]
+            assert ctx.get(dut.op.as_value()) == want, (pc, hex(want))
+            known, bad = expect(want)
+            assert ctx.get(dut.known) == known, (pc, hex(want))
             if known:
-                assert ctx.get(dut.bad_slot) == bad, (pc, hex(words[pc]))
+                assert ctx.get(dut.bad_slot) == bad, (pc, hex(want))
         ctx.set(dut.pc, 5)
         ctx.set(dut.fetch_next, 1)
+        await ctx.tick()
+        ctx.set(dut.fetch_next, 0)
         await ctx.tick()
         assert ctx.get(dut.op.as_value()) == words[6], "fetch_next reads op pc + 1"
     sim.add_testbench(bench)

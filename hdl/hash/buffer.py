@@ -44,7 +44,7 @@ class BlockBuffer(wiring.Component):
     """The block buffer (``ABSORB_WORDS`` words on ``words``) and the filler.
 
     ``setup`` (a pulse) starts a chunk of ``length`` bytes; then, while ``absorbing``, words
-    from ``rd`` fill blocks; ``handoff`` pulses when a full buffer goes to the engine (it is
+    from ``rd`` (through a one-word input register, taken whenever it is empty) fill blocks; ``handoff`` pulses when a full buffer goes to the engine (it is
     free: ``~eng_busy``). ``active``: blocks of this chunk remain to be filled; ``full``: the
     buffer holds a block the engine has not taken. ``total``: the message bytes so far (for
     SHA-256's length field). ``flush`` forgets the chunk.
@@ -111,6 +111,8 @@ class BlockBuffer(wiring.Component):
             fill_go.eq(self.absorbing & fill_active & (~buf_full | handoff)),
         ]
 
+        word_in = Signal(32)      # the next DMA word (below)
+        word_in_valid = Signal()
         need = left_nz
         ge4 = left_ge4
         more = p.more
@@ -125,7 +127,7 @@ class BlockBuffer(wiring.Component):
                     m.d.comb += mask.eq((1 << (8 * k)) - 1)
         pad_here = ~more & ~pad_done & ~ge4
         raw = Signal(32)
-        m.d.comb += raw.eq((self.rd.payload & mask)
+        m.d.comb += raw.eq((word_in & mask)
                            | Mux(pad_here, p.pad << Cat(C(0, 3), left[:2]), 0)
                            | Mux(~p.sha & is_last & (fi == p.last_fi), 0x8000_0000, 0))
         bitlen = Cat(C(0, 3), self.total)
@@ -140,11 +142,22 @@ class BlockBuffer(wiring.Component):
             m.d.comb += word.eq(raw)
         left_next = Mux(ge4, left - 4, 0)[:32]
 
+        # The DMA word waits in a register (``word_in``) before it is written into the
+        # buffer: the stream's ``valid`` is gated by the slot's revocation in the cycle of a
+        # window or owner write on the CPU bus, and that write then reaches one 33-bit
+        # register instead of the enables and data of every buffer word. One word of slack:
+        # still one word per cycle, the words of a chunk reach the buffer one cycle later.
         take = Signal()
+        consume = Signal()
         m.d.comb += [
-            self.rd.ready.eq(fill_go & need),
-            take.eq(fill_go & (~need | self.rd.valid)),
+            consume.eq(fill_go & need & word_in_valid),
+            self.rd.ready.eq(~word_in_valid | consume),
+            take.eq(fill_go & (~need | word_in_valid)),
         ]
+        with m.If(self.rd.valid & self.rd.ready):
+            m.d.sync += [word_in.eq(self.rd.payload), word_in_valid.eq(1)]
+        with m.Elif(consume):
+            m.d.sync += word_in_valid.eq(0)
         with m.If(handoff):
             m.d.sync += buf_full.eq(0)
         with m.If(take):
@@ -164,7 +177,7 @@ class BlockBuffer(wiring.Component):
 
         with m.If(self.setup):
             m.d.sync += [left.eq(self.length), pad_done.eq(0), fi.eq(0), buf_full.eq(0),
-                         fill_active.eq(1)]
+                         fill_active.eq(1), word_in_valid.eq(0)]
             set_left_flags(self.length)
 
         # Output: the digest or a block of the state, then a word at a time.
@@ -179,5 +192,5 @@ class BlockBuffer(wiring.Component):
         m.d.comb += self.out.eq(Array(buf)[self.oi])
 
         with m.If(self.flush):
-            m.d.sync += [fill_active.eq(0), buf_full.eq(0)]
+            m.d.sync += [fill_active.eq(0), buf_full.eq(0), word_in_valid.eq(0)]
         return m

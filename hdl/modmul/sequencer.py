@@ -161,7 +161,7 @@ class ProgramSequencer(wiring.Component):
                             with m.Else():
                                 m.d.comb += prog.fetch_first.eq(1)
                                 begin(qlast)
-                                m.next = "DECODE"
+                                m.next = "OP_WAIT"
                         with m.Case(Op.QUEUE):
                             with m.If(qcount == 0):
                                 refuse(Cause.LENGTH)
@@ -169,7 +169,7 @@ class ProgramSequencer(wiring.Component):
                                 m.d.comb += prog.fetch_first.eq(1)
                                 begin(qcount)
                                 m.d.sync += [qlast.eq(qcount), qcount.eq(0)]
-                                m.next = "DECODE"
+                                m.next = "OP_WAIT"
                         with m.Case(Op.PROG):
                             with m.If((self.prog_len == 0) | (self.prog_len > depth)):
                                 refuse(Cause.LENGTH)
@@ -200,7 +200,12 @@ class ProgramSequencer(wiring.Component):
                 leave_on_failure()
 
             with m.State("FETCH_OP"):
-                # prog.pc = pc now; the op is there next cycle.
+                # prog.pc = pc now (the program's last word is written by now).
+                m.next = "OP_WAIT"
+                leave_on_failure()
+
+            with m.State("OP_WAIT"):
+                # The program memory's output register takes the op: DECODE has it next cycle.
                 m.next = "DECODE"
                 leave_on_failure()
 
@@ -262,15 +267,20 @@ class ProgramSequencer(wiring.Component):
                 leave_on_failure()
 
             with m.State("NEXT"):
+                # The op at pc + 1, read from XFER or UCODE on, is in the memory's output
+                # register in the next cycle (DECODE).
+                m.d.comb += prog.fetch_next.eq(1)
                 with m.If(pc + 1 == plen):
                     m.next = "FINISH"
                 with m.Else():
-                    m.d.comb += prog.fetch_next.eq(1)
                     m.d.sync += pc.eq(pc + 1)
                     m.next = "DECODE"
                 leave_on_failure()
 
             with m.State("XFER"):
+                # The transfer keeps its operands (address, slots) from its first cycle: the
+                # next op is read meanwhile, so that DECODE follows NEXT with no cycle lost.
+                m.d.comb += prog.fetch_next.eq(1)
                 with m.If(xfer.done):
                     m.next = "NEXT"
                 with m.Elif(xfer.setmod_ok):
@@ -279,6 +289,7 @@ class ProgramSequencer(wiring.Component):
                 leave_on_failure()
 
             with m.State("UCODE"):
+                m.d.comb += prog.fetch_next.eq(1)
                 with m.If(ucode.done):
                     m.d.sync += modset.eq(1)
                     m.next = "NEXT"

@@ -20,7 +20,8 @@ __all__ = ["ValueTransfer"]
 class ValueTransfer(wiring.Component):
     """Moves one value per ``load``/``store`` pulse (``setmod``: the load is SETMOD's N, which
     first zeroes the whole store and N; ``x``: through XIN/XOUT instead of DMA; ``length``: L;
-    ``addr``: the DMA address; ``d``/``a``: the op's destination/source slot).
+    ``addr``: the DMA address; ``d``/``a``: the op's destination/source slot; all taken with
+    the pulse).
 
     Ends with ``done`` (the value is in place), ``setmod_ok`` (N is loaded and valid: the
     constants come next), or ``fail`` with ``cause`` (``bad_modulus``: N was rejected).
@@ -71,6 +72,11 @@ class ValueTransfer(wiring.Component):
         xwait = Signal(range(XIN_WAIT))        # LOADX: cycles waited so far
         to_x = Signal()                        # STOREX: the words go to XOUT
         xfer_len = Signal(range(1024 + 1))
+        # The op's operands, taken at the start: the caller's op may change meanwhile, and the
+        # DMA descriptor then comes from registers (its window check is the engine's, not
+        # the end of a path from the op's decode).
+        desc_addr = Signal(32)
+        ld_dest = Signal(SLOT_BITS)
         hold = Signal(P * LIMB_BITS)
         clr = Signal(len(sp.waddr) + 1)
         mv = Signal(range(self._blocks + 2))   # LD_MOVE: block counter
@@ -90,17 +96,16 @@ class ValueTransfer(wiring.Component):
             m.d.sync += [words.eq(0), borrow.eq(0), odd.eq(0), big.eq(0),
                          xfer_len.eq(self.length), is_setmod.eq(setmod),
                          from_x.eq(x), to_x.eq(x), xwait.eq(0), clr.eq(0), st_blk.eq(0),
-                         st_slot.eq(self.a)] + [a.eq(0) for a in asm]
+                         st_slot.eq(self.a), desc_addr.eq(self.addr), ld_dest.eq(self.d)] + [
+                            a.eq(0) for a in asm]
 
         def command(write, then):
-            """Offer the descriptor; once taken, go to ``then`` (or fail: refused)."""
-            m.d.comb += [mover.req.eq(1), mover.desc.addr.eq(self.addr),
+            """Offer the descriptor; once taken, go to ``then`` (where a refusal, the engine's
+            ``error`` in the next cycle, fails the transfer)."""
+            m.d.comb += [mover.req.eq(1), mover.desc.addr.eq(desc_addr),
                          mover.desc.words.eq(xfer_len), mover.desc.write.eq(write)]
             with m.If(mover.accepted):
-                with m.If(mover.error):
-                    fail(Cause.DMA)
-                with m.Else():
-                    m.next = then
+                m.next = then
 
         def stop():
             with m.If(self.stop):
@@ -185,7 +190,7 @@ class ValueTransfer(wiring.Component):
                 m.d.comb += sp.sel.eq(1)
                 m.d.sync += [st_blk.eq(st_blk + 1), mv.eq(mv + 1)]
                 with m.If(mv != 0):
-                    m.d.comb += [sp.we.eq(1), sp.waddr.eq(value_addr(self.d, mv - 1, bb)),
+                    m.d.comb += [sp.we.eq(1), sp.waddr.eq(value_addr(ld_dest, mv - 1, bb)),
                                  sp.wdata.eq(sp.rdata)]
                 with m.If(mv == used_blocks):
                     m.d.comb += self.done.eq(1)
