@@ -129,6 +129,11 @@ class Core(wiring.Component):
         if self.has_debug:
             # the Debug Module's port (hdl/debug/hart.py): halt/resume, abstract register access
             ports["debug"] = In(DebugHartSignature())
+        if self.pipeline:
+            # from a flip-flop: X holds a load or store, so dbus may make a request this cycle
+            # (never a request without it); RAM gives its shared port to the core then
+            # (hdl/ram.py, ``claim``)
+            ports["dbus_claim"] = Out(1)
         super().__init__({
             **ports,
             "ibus": Out(FetchSignature()),

@@ -394,6 +394,15 @@ def elaborate_pipelined(core, platform):
     with m.If(d_go & (d_dec.jal | d_dec.branch)):
         m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
 
+    # dbus_claim: a copy of x_valid & (load | store), in a flip-flop of its own for RAM's port
+    # owner (hdl/ram.py): set and cleared as x_valid is (w_dhalt clears it in debug mode)
+    x_claim = Signal()
+    with m.If(d_go):
+        m.d.sync += x_claim.eq(d_dec.load | d_dec.store)
+    with m.Elif(x_go | w_trap | w_dhalt):
+        m.d.sync += x_claim.eq(0)
+    m.d.comb += core.dbus_claim.eq(x_claim)
+
     # X's registers
     with m.If(d_go):
         m.d.sync += [

@@ -15,6 +15,18 @@ the same cycle, gated the write enables across the die). The answer still comes 
 after the request. In the cycle the buffered write is made the shared port cannot also read:
 the core never reads ``cbus`` in the cycle after a write (it waits a cycle for a load right
 behind a store, whatever their addresses), and the DMA port is stalled then.
+
+``claim=True`` (with ``write_buffer``; the pipelined SoCs): the shared port's owner comes from
+registers. The input ``claim`` says that the core side may make a request in this cycle (the
+pipelined core drives it from a flip-flop: its ``X`` stage holds a load or store,
+``Core.dbus_claim``); it must be high in every cycle ``cbus`` makes a request. The port then
+serves, in order: a buffered core write; the core's address (``cbus.adr``, requesting or not)
+while ``claim`` is high; the DMA side otherwise. Every select of the address, data and write
+enable multiplexers is ``claim`` or the buffer's valid bit, so the core's request (its PMP
+verdict, the decoder's strobe) ends at the write buffer's and the acknowledge's flip-flops
+instead of selecting the address of every block RAM of the array, and the DMA side's request
+only gates its own write enables. The DMA side waits in every claimed cycle, also when the
+core's load or store then goes elsewhere (MMIO), is refused, or waits in ``X``.
 """
 
 from amaranth import *
@@ -28,19 +40,25 @@ __all__ = ["RAM"]
 
 
 class RAM(wiring.Component):
-    def __init__(self, *, size, init=(), write_buffer=False):
+    def __init__(self, *, size, init=(), write_buffer=False, claim=False):
         if size < 4 or size & (size - 1):
             raise ValueError(f"RAM size must be a power of two, not {size!r}")
+        if claim and not write_buffer:
+            raise ValueError("RAM claim=True needs write_buffer=True (a core write's enables "
+                             "would otherwise still come from its request)")
         self.size = size
         self.write_buffer = bool(write_buffer)
+        self.claim_port = bool(claim)
         self.init = list(init)
         if len(self.init) > size // 4:
             raise ValueError(f"RAM init has {len(self.init)} words, the RAM holds {size // 4}")
         aw = (size // 4 - 1).bit_length()
+        ports = {"claim": In(1)} if self.claim_port else {}
         super().__init__({
             "fetch": In(FetchSignature()),
             "cbus": In(WishboneSignature(addr_width=aw)),
             "dbus": In(WishboneSignature(addr_width=aw)),
+            **ports,
         })
 
     def elaborate(self, platform):
@@ -83,6 +101,8 @@ class RAM(wiring.Component):
         b_sel = Signal(4)
         m.d.sync += [b_valid.eq(c_req & c.we), b_adr.eq(c.adr), b_dat.eq(c.dat_w),
                      b_sel.eq(c.sel)]
+        if self.claim_port:
+            return self._elaborate_claim(m, rport, wport, b_valid, b_adr, b_dat, b_sel)
         # DMA: only in cycles the core neither requests nor has a write in the buffer; its
         # writes go straight to the array (the buffer is empty then). The read and the write
         # port share one address (one port of the block RAM): the buffered write's while it
@@ -97,6 +117,27 @@ class RAM(wiring.Component):
                          wport.en.eq(b_sel)]
         with m.Else():
             m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr)]
+        m.d.sync += [c.ack.eq(c_req), d.ack.eq(d_req)]
+        m.d.comb += [c.dat_r.eq(rport.data), d.dat_r.eq(rport.data)]
+        return m
+
+    def _elaborate_claim(self, m, rport, wport, b_valid, b_adr, b_dat, b_sel):
+        # The owner from registers (the class docstring): the buffered write, else the core
+        # while it claims the port, else the DMA side.
+        c, d = self.cbus, self.dbus
+        c_req = c.cyc & c.stb
+        d_own = Signal()
+        m.d.comb += d_own.eq(~self.claim & ~b_valid)
+        d_req = d.cyc & d.stb & d_own
+        m.d.comb += [c.stall.eq(0), d.stall.eq(~d_own)]
+        with m.If(b_valid):
+            m.d.comb += [rport.addr.eq(b_adr), wport.addr.eq(b_adr), wport.data.eq(b_dat),
+                         wport.en.eq(b_sel)]
+        with m.Elif(self.claim):
+            m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr)]
+        with m.Else():
+            m.d.comb += [rport.addr.eq(d.adr), wport.addr.eq(d.adr), wport.data.eq(d.dat_w),
+                         wport.en.eq(Mux(d.cyc & d.stb & d.we, d.sel, 0))]
         m.d.sync += [c.ack.eq(c_req), d.ack.eq(d_req)]
         m.d.comb += [c.dat_r.eq(rport.data), d.dat_r.eq(rport.data)]
         return m

@@ -249,7 +249,10 @@ class GluonSoC(wiring.Component):
 
         core = self.core
         m.submodules.core = hold(core)
-        m.submodules.ram = ram = RAM(size=cfg.ram_size, init=self.ram_init, write_buffer=cfg.pipeline)
+        # The pipelined core's SoC: RAM's shared port goes to the core in the cycles it claims
+        # (from a flip-flop), to the DMA side otherwise (hdl/ram.py, docs/architecture.md)
+        m.submodules.ram = ram = RAM(size=cfg.ram_size, init=self.ram_init,
+                                     write_buffer=cfg.pipeline, claim=cfg.pipeline)
         # The blocks of the address map, and the Wishbone target each region decodes to.
         blocks = {}
         for d in ADDRESS_MAP:
@@ -283,6 +286,10 @@ class GluonSoC(wiring.Component):
             wiring.connect(m, share.bus, dec.bus)
         else:
             wiring.connect(m, core.dbus, dec.bus)
+        if cfg.pipeline:
+            # RAM's core side may be asked by the core's X stage, or by the Debug Module's
+            # system bus access (its cyc: a state of its access machine)
+            m.d.comb += ram.claim.eq(core.dbus_claim | (dm.sba.cyc if cfg.debug else 0))
         wiring.connect(m, core.ibus, ram.fetch)
 
         # DMA side: one engine per coprocessor, plus the debug port, into RAM's second port.

@@ -346,6 +346,8 @@ class CoreBusCheck(Harness):
       unchanged. Dropping ``cyc`` withdraws the request, which B4 allows and the core does when
       it takes an interrupt while its access is stalled;
     * ``sel aligned``: ``sel`` is one byte, an aligned half-word or the whole word;
+    * the pipelined core only: ``request only when claimed`` (``Core.dbus_claim``, the
+      flip-flop RAM's port owner follows, is high in every cycle with ``cyc & stb``);
     * the default core only (it requests from ``X``, where its blocks judge the address):
       ``no request for a misaligned access`` (its load/store unit, ``core.lsu.misaligned``)
       and ``no request PMP refuses`` (``core.pmp.d_ok``, the PMP's verdict, whatever it is:
@@ -419,6 +421,10 @@ class CoreBusCheck(Harness):
                 self.check(m, "no request for a misaligned access", ~core.lsu.misaligned)
                 if core.pmp is not None:
                     self.check(m, "no request PMP refuses", core.pmp.d_ok)
+        if core.pipeline:
+            # RAM's shared port goes to the DMA side in every cycle the core does not claim it
+            # (hdl/ram.py, ``claim``): a request outside a claimed cycle would meet the DMA's
+            self.check(m, "request only when claimed", ~(bus.cyc & bus.stb) | core.dbus_claim)
 
         # reachability: sby's cover mode must reach each (the environment is not vacuous)
         p_store = Signal()
@@ -470,6 +476,18 @@ def _pmp_ignored(core, m):
         m.d.comb += [core.dbus.cyc.eq(1), core.dbus.stb.eq(1)]
 
 
+def _store_unclaimed(core, m):
+    # the claim made for loads only
+    with m.If(core.dbus.we):
+        m.d.comb += core.dbus_claim.eq(0)
+
+
+def _pipelined_mutant(name, doc, patch):
+    cls = _core_mutant(name, doc, patch)
+    cls.__init__ = lambda self, **kw: Core.__init__(self, pipeline=True, **kw)
+    return cls
+
+
 #: name -> (Core subclass, the property it must break)
 CORE_MUTANTS = {
     "no_hold": (_core_mutant("NoHoldCore", "Mutant: the address moves while stalled.",
@@ -483,6 +501,9 @@ CORE_MUTANTS = {
     "pmp_ignored": (_core_mutant("PmpIgnoredCore", "Mutant: a load/store's request is made "
                                  "even when PMP refuses it.", _pmp_ignored),
                     "no request PMP refuses"),
+    "store_unclaimed": (_pipelined_mutant("StoreUnclaimedCore", "Mutant: the pipelined core "
+                                          "claims RAM's port for loads only.", _store_unclaimed),
+                        "request only when claimed"),
 }
 
 
