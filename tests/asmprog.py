@@ -98,3 +98,33 @@ def run_asm(body, *, nres=4096, config="minimal", max_cycles=2_000_000, extra_se
     raw = res.dumps[0]
     words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
     return res, words
+
+
+# A trap handler that records each trap (mcause, mepc, mtval, mstatus: 16 bytes at gp, gp
+# advanced) and returns past the trapping instruction; an ecall with a0 = 0xDEAD ends at the
+# program's `finished` label in M-mode. Put it first: it jumps to `body`.
+TRAP_RECORDER = """
+    la t0, trap
+    csrw mtvec, t0
+    j body
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 8
+    bne t0, t1, 1f
+    li t1, 0xDEAD
+    beq a0, t1, finished          # the user task's final ecall: back in M-mode for good
+1:  sw t0, 0(gp)
+    csrr t0, mepc
+    sw t0, 4(gp)
+    csrr t0, mtval
+    sw t0, 8(gp)
+    csrr t0, mstatus
+    sw t0, 12(gp)                 # MPP shows the privilege the trap came from
+    addi gp, gp, 16
+    csrr t0, mepc
+    addi t0, t0, 4
+    csrw mepc, t0
+    mret
+body:
+"""

@@ -2,33 +2,7 @@
 U-mode task that touches what it must not gets an access fault (or an illegal-instruction trap)
 each time and changes nothing; locked entries bind M-mode too; TOR/NA4/NAPOT matching."""
 
-from asmprog import run_asm, assemble, symbol
-
-HANDLER = """
-    la t0, trap
-    csrw mtvec, t0
-    j body
-.align 2
-trap:
-    csrr t0, mcause
-    li t1, 8
-    bne t0, t1, 1f
-    li t1, 0xDEAD
-    beq a0, t1, finished          # the user task's final ecall: back in M-mode for good
-1:  sw t0, 0(gp)
-    csrr t0, mepc
-    sw t0, 4(gp)
-    csrr t0, mtval
-    sw t0, 8(gp)
-    csrr t0, mstatus
-    sw t0, 12(gp)                 # MPP shows the privilege the trap came from
-    addi gp, gp, 16
-    csrr t0, mepc
-    addi t0, t0, 4
-    csrw mepc, t0
-    mret
-body:
-"""
+from asmprog import TRAP_RECORDER as HANDLER, run_asm, assemble, symbol
 
 NAPOT_RAM = (0x8000_0000 >> 2) | ((128 * 1024 >> 3) - 1)       # 128 KiB at 0x8000_0000
 

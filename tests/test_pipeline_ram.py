@@ -13,7 +13,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from asmprog import run_asm, assemble, symbol
+from asmprog import TRAP_RECORDER as HANDLER, run_asm, assemble, symbol
 
 from gluon.hdl.ram import RAM
 
@@ -239,27 +239,6 @@ def test_claimed_port_random_traffic_against_a_model():
     sim.run()
 
 
-TRAP_HANDLER = """
-    la t0, trap
-    csrw mtvec, t0
-    j body
-.align 2
-trap:
-    csrr t0, mcause
-    li t1, 8
-    beq t0, t1, finished          # the user task's ecall: back in M-mode for good
-    sw t0, 0(gp)
-    csrr t0, mepc
-    sw t0, 4(gp)
-    csrr t0, mtval
-    sw t0, 8(gp)
-    addi gp, gp, 16
-    csrr t0, mepc
-    addi t0, t0, 4
-    csrw mepc, t0
-    mret
-body:
-"""
 
 
 def test_refused_accesses_change_nothing_on_the_pipelined_soc():
@@ -268,7 +247,7 @@ def test_refused_accesses_change_nothing_on_the_pipelined_soc():
     # behind or before a permitted access to the neighbouring word, and a refused load must
     # leave its destination register as it was.
     napot_ram = (0x8000_0000 >> 2) | ((128 * 1024 >> 3) - 1)
-    body = TRAP_HANDLER + f"""
+    body = HANDLER + f"""
     la t0, key
     srli t0, t0, 2
     csrw pmpaddr0, t0             # entry 0: NA4 over the key word, no permission
@@ -299,6 +278,7 @@ u3: lw a1, 0(s0)                  # refused load right behind a store
     sw a3, 8(gp)
     sw a4, 12(gp)
     addi gp, gp, 16
+    li a0, 0xDEAD
     ecall
 finished:
     lw t0, 0(s0)                  # M-mode: the key is unchanged
