@@ -128,3 +128,11 @@ trap:
     mret
 body:
 """
+
+
+def default_sigint():
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: a shell runs background
+    jobs with SIGINT ignored, that is inherited, and Python then installs no KeyboardInterrupt
+    handler, so Ctrl-C would not reach the program as it does from a terminal."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from asmprog import default_sigint
+
 from gluon.firmware import cc
 from gluon.hdl.config import CONFIGS
 from gluon.sim import cli
@@ -162,7 +164,7 @@ def test_trap_located(tmp_path, elfs):
 def test_ctrl_c_says_where(elfs):
     proc = subprocess.Popen([sys.executable, "-m", "gluon.sim.cli", "sim", "--config", "minimal",
                              str(elfs["loop"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=default_sigint)
     # Ctrl-C once the harness runs (a child process of `gluon sim`), whatever the machine's load
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     while proc.poll() is None and not children.read_text().split():

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from asmprog import default_sigint
+
 BIN = Path(sys.executable).parent
 GDB = BIN / "gdb"
 DEMO = Path(__file__).resolve().parent.parent / "firmware" / "examples" / "gdb_demo.c"
@@ -51,7 +53,8 @@ class Sim:
         self.port = _free_port()
         self.proc = subprocess.Popen([str(BIN / "gluon"), "sim", "--config", config, "--gdb",
                                       str(self.port), str(elf)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=default_sigint)
         Sim.live.append(self)
         self.out, self.err = queue.Queue(), queue.Queue()
         for f, q in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
@@ -158,7 +161,7 @@ def test_ctrl_c_busy_loop_registers_and_monitor_reset(demo):
         "print x",
         "set var spin = 0",
         "continue",
-    ]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint)
     # wait for the program to reach its busy loop (it has printed its line), then Ctrl-C
     first = sim.readline()
     assert "scale 3 -> 21" in first, first
@@ -188,7 +191,7 @@ def test_locked_debug_module_refuses_the_halt(tmp_path):
     subprocess.run([str(BIN / "gluon"), "cc", "-O1", str(src), "-o", str(elf)], check=True)
     sim = Sim(elf)
     p = subprocess.Popen(_gdb_cmd(elf, sim.port, ["continue"]), stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+                         stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint)
     first = sim.readline()
     assert "locked: 1" in first, first
     p.send_signal(signal.SIGINT)
