@@ -25,6 +25,35 @@ def _merge(old, new, sel):
     return (old & ~mask) | (new & mask)
 
 
+
+def _check_answers(ctx, cycle, ports):
+    """Each port's acknowledge in the cycle after its request, with the model's read data
+    (``pending``: (expected word or None for a write,) or None for no request)."""
+    for bus, pending, who in ports:
+        assert ctx.get(bus.ack) == (pending is not None), f"cycle {cycle}: {who} ack"
+        if pending is not None and pending[0] is not None:
+            got = ctx.get(bus.dat_r)
+            assert got == pending[0], f"cycle {cycle}: {who} read {got:#x}, want {pending[0]:#x}"
+
+
+def _drive(ctx, bus, req, shown):
+    """A request (``req``: (adr, we, dat, sel) or None) with ``shown``'s address and data."""
+    ctx.set(bus.cyc, req is not None)
+    ctx.set(bus.stb, req is not None)
+    if shown is not None:
+        adr, we, dat, sel = shown
+        ctx.set(bus.adr, adr)
+        ctx.set(bus.we, we)
+        ctx.set(bus.dat_w, dat)
+        ctx.set(bus.sel, sel)
+
+
+def _run(dut, tb):
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+
 def test_write_buffer_random_traffic_against_a_model():
     rng = random.Random(18)
     init = [rng.getrandbits(32) for _ in range(SIZE // 4)]
@@ -41,13 +70,7 @@ def test_write_buffer_random_traffic_against_a_model():
         d_req = None                             # the DMA request, held until taken
         buffered = None                          # the core write made in this cycle
         for cycle in range(3000):
-            assert ctx.get(c.ack) == (c_pending is not None), cycle
-            if c_pending is not None and c_pending[0] is not None:
-                got = ctx.get(c.dat_r)
-                assert got == c_pending[0], f"cycle {cycle}: core read {got:#x}, want {c_pending[0]:#x}"
-            assert ctx.get(d.ack) == (d_pending is not None), cycle
-            if d_pending is not None and d_pending[0] is not None:
-                assert ctx.get(d.dat_r) == d_pending[0], f"cycle {cycle}: DMA read"
+            _check_answers(ctx, cycle, ((c, c_pending, "core"), (d, d_pending, "DMA")))
             if f_expect is not None:
                 assert ctx.get(f.data) == f_expect, f"cycle {cycle}: fetch"
             # this cycle's requests; no core read in a cycle its buffered write is made
@@ -61,14 +84,7 @@ def test_write_buffer_random_traffic_against_a_model():
                 d_req = (rng.randrange(SIZE // 4), rng.random() < 0.4, rng.getrandbits(32),
                          rng.randrange(1, 16))
             for bus, req in ((c, c_req), (d, d_req)):
-                ctx.set(bus.cyc, req is not None)
-                ctx.set(bus.stb, req is not None)
-                if req is not None:
-                    adr, we, dat, sel = req
-                    ctx.set(bus.adr, adr)
-                    ctx.set(bus.we, we)
-                    ctx.set(bus.dat_w, dat)
-                    ctx.set(bus.sel, sel)
+                _drive(ctx, bus, req, req)
             f_adr = buffered[0] if buffered is not None and rng.random() < 0.5 \
                 else rng.randrange(SIZE // 4)
             stats["fetch_rdw"] += buffered is not None and f_adr == buffered[0]
@@ -102,10 +118,7 @@ def test_write_buffer_random_traffic_against_a_model():
             await ctx.tick()
         assert all(v > 100 for v in stats.values()), stats
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    _run(dut, tb)
 
 
 def test_write_then_read_two_cycles_later_sees_the_new_word():
@@ -130,10 +143,7 @@ def test_write_then_read_two_cycles_later_sees_the_new_word():
         assert ctx.get(c.ack) and ctx.get(c.dat_r) == 0x11BB_11DD
         assert ctx.get(f.data) == 0x11BB_11DD          # then the new word, bytes 0 and 2 only
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    _run(dut, tb)
 
 
 def test_claim_needs_the_write_buffer():
@@ -161,14 +171,7 @@ def test_claimed_port_random_traffic_against_a_model():
         d_req = None                             # the DMA request, held until taken
         buffered = None                          # the core write made in this cycle
         for cycle in range(4000):
-            assert ctx.get(c.ack) == (c_pending is not None), f"cycle {cycle}: core ack"
-            if c_pending is not None and c_pending[0] is not None:
-                got = ctx.get(c.dat_r)
-                assert got == c_pending[0], f"cycle {cycle}: core read {got:#x}, want {c_pending[0]:#x}"
-            assert ctx.get(d.ack) == (d_pending is not None), f"cycle {cycle}: DMA ack"
-            if d_pending is not None and d_pending[0] is not None:
-                got = ctx.get(d.dat_r)
-                assert got == d_pending[0], f"cycle {cycle}: DMA read {got:#x}, want {d_pending[0]:#x}"
+            _check_answers(ctx, cycle, ((c, c_pending, "core"), (d, d_pending, "DMA")))
             # the core claims the port (its X holds a load or store) and then requests or not
             # (refused, or an MMIO access); never a read in the cycle a buffered write is made
             claim = rng.random() < 0.5
@@ -184,14 +187,7 @@ def test_claimed_port_random_traffic_against_a_model():
             stats["dma_idle_we"] += d_req is None and bus_d[1]
             ctx.set(dut.claim, claim)
             for bus, req, shown in ((c, c_req, bus_c), (d, d_req, bus_d)):
-                # address, data and direction are driven even without a request
-                ctx.set(bus.cyc, req is not None)
-                ctx.set(bus.stb, req is not None)
-                adr, we, dat, sel = shown
-                ctx.set(bus.adr, adr)
-                ctx.set(bus.we, we)
-                ctx.set(bus.dat_w, dat)
-                ctx.set(bus.sel, sel)
+                _drive(ctx, bus, req, shown)     # address, data, direction even without a request
             f_adr = rng.randrange(SIZE // 4)
             ctx.set(f.adr, f_adr)
             assert not ctx.get(c.stall)
@@ -233,10 +229,7 @@ def test_claimed_port_random_traffic_against_a_model():
             assert ctx.get(f.data) == mem[adr], f"word {adr}: {ctx.get(f.data):#x} != {mem[adr]:#x}"
         assert all(v > 100 for v in stats.values()), stats
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    _run(dut, tb)
 
 
 
