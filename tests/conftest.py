@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(config, items):
 # any wait on them, and fails the test with the stack it was stuck in. Should the handler never
 # run (the main thread stuck in C code), a watchdog thread a minute later prints every thread's
 # stack and ends the test process; pytest-xdist then reports "worker crashed while running
-# <test id>" as that test's failure. The longest default test takes about 4 minutes from an
+# <test id>" as that test's failure. The longest default test took 174 s (246 s on a loaded machine) from an
 # empty model cache on a 2-core machine; -m slow tests (full bitstreams) get hours.
 TEST_LIMIT_S = float(os.environ.get("GLUON_TEST_TIMEOUT", 900))
 SLOW_TEST_LIMIT_S = 4 * 3600.0
