@@ -90,3 +90,53 @@ def test_no_bracketed_identifier_reaches_yosys():
     bracketed = re.compile(r"^\s*wire .*\\\S*\[", re.M)
     assert bracketed.search(rtlil.convert(soc(), name="gluon_soc"))
     assert not bracketed.search(to_rtlil(soc(), "gluon_soc"))
+
+
+def _ram_netlist(workdir, size, **kwargs):
+    """The RAM alone through the build's RAM script and synth_ecp5: (cells, module netlist)."""
+    import json
+    from gluon.boards.build import ram_script
+    from gluon.hdl.ram import RAM
+    Path(workdir, "soc.il").write_text(to_rtlil(RAM(size=size, init=[1, 2, 3], **kwargs), "ram"))
+    proc, log = _yosys(workdir, f"{ram_script('ram', 'ecp5', module='ram')}; "
+                                "synth_ecp5 -top ram; write_json ram.json")
+    assert proc.returncode == 0, proc.stderr[-3000:] + log
+    return json.loads(Path(workdir, "ram.json").read_text())["modules"]["ram"]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"write_buffer": True, "claim": True}])
+def test_ram_output_multiplexer_is_one_lut_per_bit(tmp_path, kwargs):
+    """128 KiB (the ULX3S-85F's RAM, 1 Mbit = 64 DP16KD) comes out of the DP16KD's deepest
+    configuration, 16K x 1 on both ports (32 columns x 2 rows), so every bit of the fetch
+    port's and of the data port's answer is one LUT4 choosing between two block RAMs (its
+    select a flip-flop: the address's top bit of the cycle before), not a wide multiplexer
+    after 1K x 18 or 512 x 36 blocks (docs/fpga.md, "The RAM in block RAM")."""
+    mod = _ram_netlist(tmp_path, 128 * 1024, **kwargs)
+    cells = mod["cells"]
+    brams = {n: c for n, c in cells.items() if c["type"] == "DP16KD"}
+    assert len(brams) == 64
+    for c in brams.values():
+        assert int(c["parameters"]["DATA_WIDTH_A"], 2) == 1, c["parameters"]
+        assert int(c["parameters"]["DATA_WIDTH_B"], 2) == 1, c["parameters"]
+    driver = {}
+    for n, c in cells.items():
+        for port, bits in c["connections"].items():
+            if c["port_directions"][port] == "output":
+                for b in bits:
+                    driver[b] = (n, c)
+    for out in ("fetch__data", "cbus__dat_r"):
+        bits = mod["ports"][out]["bits"]
+        assert len(bits) == 32
+        sources = set()
+        for b in bits:
+            name, lut = driver[b]
+            assert lut["type"] == "LUT4", (out, name, lut["type"])
+            ins = [driver.get(x, (None, {"type": "port"}))[1]["type"]
+                   for port, xs in lut["connections"].items()
+                   if lut["port_directions"][port] == "input" for x in xs if isinstance(x, int)]
+            assert sorted(t for t in ins if t != "TRELLIS_FF") == ["DP16KD", "DP16KD"], (out, ins)
+            assert ins.count("TRELLIS_FF") == 1, (out, ins)
+            sources |= {driver[x][0] for port, xs in lut["connections"].items()
+                        if lut["port_directions"][port] == "input" for x in xs
+                        if isinstance(x, int) and driver[x][1]["type"] == "DP16KD"}
+        assert len(sources) == 64, (out, len(sources))     # each block RAM feeds one bit
