@@ -140,7 +140,20 @@ class Multiplier(wiring.Component):
             high.eq(self.funct != 0),
             self.valid.eq(self.load),
         ]
-        product = Signal(64)
-        m.d.comb += product.eq(p_ll + ((p_hl + p_lh) << 16) + (p_hh << 32))
-        m.d.comb += self.result.eq(Mux(high, product[32:64], product[:32]))
+        # The sum, modulo 2^64, in two halves of at most 34 bits: with mid = p_hl + p_lh,
+        # a * b = (p_ll + mid[:16] * 2^16) + (p_hh + (mid >> 16)) * 2^32, the low half's carry
+        # going into the high one. The same adders as one 67-bit sum (a carry chain through the
+        # low half into the high one), but a Verilator model computes a sum wider than 64 bits
+        # on arrays of 32-bit words, in every cycle (docs/simulation.md).
+        mid = Signal(signed(35))
+        lo = Signal(33)
+        hi = Signal(32)
+        m.d.comb += [
+            mid.eq(p_hl + p_lh),
+            lo.eq(p_ll + Cat(C(0, 16), mid[:16])),
+            # mid >> 16, sign-extended to 32 bits (a multiplexer of constants rather than a
+            # replicated bit: Verilator evaluates a replication bit by bit)
+            hi.eq(p_hh[:32] + Cat(mid[16:35], Mux(mid[34], 0x1FFF, 0)) + lo[32]),
+        ]
+        m.d.comb += self.result.eq(Mux(high, hi, lo[:32]))
         return m
