@@ -19,13 +19,6 @@ def _reverse(v):
     return Cat(*[v[len(v) - 1 - i] for i in range(len(v))])
 
 
-def _ones(bit, width):
-    """``bit`` in each of ``width`` bits, as a multiplexer of two constants: the same wires as
-    ``bit.replicate(width)`` after synthesis, but Amaranth writes a replication as a
-    concatenation of ``width`` copies of the expression, which Verilator evaluates bit by bit."""
-    return Mux(bit, (1 << width) - 1, 0)
-
-
 class ALU(wiring.Component):
     """``a``: rs1; ``b``: rs2 or the immediate; ``funct3``; ``sub``: SUB (OP, funct7[5], funct3
     0); ``arith``: funct7[5] (SRA/SRAI). ``result``: the OP/OP-IMM result; ``sum``: ``a + b``.
@@ -66,7 +59,7 @@ class ALU(wiring.Component):
             # a + (b ^ sub) + sub in 33 bits: bit 32 is the carry out, 1 when a >= b unsigned
             # for a subtraction
             wide = Signal(33)
-            m.d.comb += [wide.eq(a + (b ^ _ones(self.sub, 32)) + self.sub),
+            m.d.comb += [wide.eq(a + (b ^ self.sub.replicate(32)) + self.sub),
                          self.sum.eq(wide[:32])]
             ltu = ~wide[32]
             lt = Mux(a[31] ^ b[31], a[31], wide[31])
@@ -80,7 +73,7 @@ class ALU(wiring.Component):
         fill_mask = Signal(32)
         shifted = Signal(32)
         m.d.comb += [fill_mask.eq(~(C(0xFFFF_FFFF, 32) >> shamt)),
-                     shifted.eq((sh_in >> shamt) | (fill_mask & _ones(fill, 32)))]
+                     shifted.eq((sh_in >> shamt) | (fill_mask & fill.replicate(32)))]
         sll, srl = _reverse(shifted), shifted
         if self.registered_shift:
             sh_r = Signal(32)

@@ -147,23 +147,17 @@ class Decoder(wiring.Component):
                              | (op == Opcode.MISC_MEM) | is_system & ~d.csr)),
         ]
 
-        # Sign extension from ``sext`` (raw[31] in every bit), written as a multiplexer of two
-        # constants rather than a replicated bit: the same wires after synthesis, but Amaranth
-        # writes a replication as a concatenation of 20 copies of raw[31], which a Verilator
-        # model evaluates bit by bit in every cycle (docs/simulation.md, "Where a cycle goes").
-        sext = Signal(32)
         b_imm = Signal(32)
         j_imm = Signal(32)
         u_imm = Signal(32)
         m.d.comb += [
-            sext.eq(Mux(raw[31], 0xFFFF_FFFF, 0)),
-            b_imm.eq(Cat(C(0, 1), raw[8:12], raw[25:31], raw[7], sext[:20])),
-            j_imm.eq(Cat(C(0, 1), raw[21:31], raw[20], raw[12:20], sext[:12])),
+            b_imm.eq(Cat(C(0, 1), raw[8:12], raw[25:31], raw[7], raw[31]).as_signed()),
+            j_imm.eq(Cat(C(0, 1), raw[21:31], raw[20], raw[12:20], raw[31]).as_signed()),
             u_imm.eq(Cat(C(0, 12), raw[12:32])),
         ]
         with m.Switch(op):
             with m.Case(Opcode.STORE):
-                m.d.comb += d.imm.eq(Cat(raw[7:12], raw[25:32], sext[:20]))
+                m.d.comb += d.imm.eq(Cat(raw[7:12], raw[25:32]).as_signed())
             with m.Case(Opcode.BRANCH):
                 m.d.comb += d.imm.eq(b_imm)
             with m.Case(Opcode.LUI, Opcode.AUIPC):
@@ -171,7 +165,7 @@ class Decoder(wiring.Component):
             with m.Case(Opcode.JAL):
                 m.d.comb += d.imm.eq(j_imm)
             with m.Default():
-                m.d.comb += d.imm.eq(Cat(raw[20:32], sext[:20]))
+                m.d.comb += d.imm.eq(raw[20:32].as_signed())
         # BRANCH 1100011, JAL 1101111, AUIPC 0010111: bit 6 tells AUIPC, bit 3 JAL from BRANCH
         m.d.comb += self.pc_imm.eq(Mux(raw[6], Mux(raw[3], j_imm, b_imm), u_imm))
         return m

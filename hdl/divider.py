@@ -66,10 +66,7 @@ class Divider(wiring.Component):
         inv = Mux(done, neg, ~b_neg)
         total = Signal(34)
         # carry in through an extra low bit (inv + inv), so that it is one carry chain
-        # (``inv`` in every bit as a multiplexer of two constants: Amaranth writes a replication
-        # as 34 copies of the expression, which a Verilator model evaluates bit by bit)
-        inv_ones = Mux(inv, (1 << 34) - 1, 0)
-        m.d.comb += total.eq((Cat(inv, x) + Cat(inv, y ^ inv_ones))[1:])
+        m.d.comb += total.eq((Cat(inv, x) + Cat(inv, y ^ inv.replicate(34)))[1:])
         ge = ~total[33]                                 # shifted >= |b|
 
         m.d.sync += done.eq(~self.start & (count == LATENCY - 1))
