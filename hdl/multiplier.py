@@ -16,6 +16,36 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["Multiplier"]
 
 
+def _partials(ua, ub):
+    """The four partial products of two 33-bit operands (sign- or zero-extended): 16-bit low
+    halves unsigned, 17-bit high halves signed (each fits an 18x18 DSP, and no sign correction
+    is needed): a * b = ll + (hl + lh) * 2^16 + hh * 2^32."""
+    al, bl = ua[:16], ub[:16]
+    ah, bh = ua[16:33].as_signed(), ub[16:33].as_signed()
+    return (al * bl, ah * Cat(bl, C(0, 1)).as_signed(), Cat(al, C(0, 1)).as_signed() * bh,
+            ah * bh)
+
+
+def _product_halves(m, p_ll, p_hl, p_lh, p_hh):
+    """The low and high 32 bits of ``p_ll + (p_hl + p_lh) * 2^16 + p_hh * 2^32``, added in two
+    halves of at most 34 bits: with mid = p_hl + p_lh, the product is
+    (p_ll + mid[:16] * 2^16) + (p_hh + (mid >> 16)) * 2^32, the low half's carry going into
+    the high one. The same adders as one 66-bit sum (a carry chain through the low half into
+    the high one); a Verilator model computes a product or a sum wider than 64 bits on arrays
+    of 32-bit words, in every cycle, and these on 64-bit words (docs/simulation.md)."""
+    mid = Signal(signed(35))
+    lo = Signal(33)
+    hi = Signal(32)
+    m.d.comb += [
+        mid.eq(p_hl + p_lh),
+        lo.eq(p_ll + Cat(C(0, 16), mid[:16])),
+        # mid >> 16, sign-extended to 32 bits (a multiplexer of constants rather than a
+        # replicated bit: Verilator evaluates a replication bit by bit)
+        hi.eq(p_hh[:32] + Cat(mid[16:35], Mux(mid[34], 0x1FFF, 0)) + lo[32]),
+    ]
+    return lo[:32], hi
+
+
 class Multiplier(wiring.Component):
     """``a``, ``b``: registers rs1, rs2; ``funct3[1:0]``: 0 MUL, 1 MULH, 2 MULHSU, 3 MULHU.
     ``result`` is the product of the operands of ``stages`` cycles before; ``valid``: ``load``
@@ -122,25 +152,19 @@ class Multiplier(wiring.Component):
     def _elaborate_split(self):
         m = Module()
         sa, sb = self._signs()
-        # the 33-bit operands (sign- or zero-extended) as low 16 bits, unsigned, and high 17
-        # bits, signed: a = ah * 2^16 + al, so a * b = al*bl + (ah*bl + al*bh) * 2^16 + ah*bh * 2^32
-        al, bl = self.a[:16], self.b[:16]
-        ah, bh = Cat(self.a[16:], sa).as_signed(), Cat(self.b[16:], sb).as_signed()
-        # the partial products, registered in every cycle (``load`` only sets ``valid``)
+        # the partial products of the 33-bit operands (sign- or zero-extended), registered in
+        # every cycle (``load`` only sets ``valid``)
         p_ll = Signal(32)
         p_hl = Signal(signed(34))
         p_lh = Signal(signed(34))
         p_hh = Signal(signed(34))
         high = Signal()
+        parts = _partials(Cat(self.a, sa), Cat(self.b, sb))
         m.d.sync += [
-            p_ll.eq(al * bl),
-            p_hl.eq(ah * Cat(bl, C(0, 1)).as_signed()),
-            p_lh.eq(Cat(al, C(0, 1)).as_signed() * bh),
-            p_hh.eq(ah * bh),
+            Cat(p_ll, p_hl, p_lh, p_hh).eq(Cat(*parts)),
             high.eq(self.funct != 0),
             self.valid.eq(self.load),
         ]
-        product = Signal(64)
-        m.d.comb += product.eq(p_ll + ((p_hl + p_lh) << 16) + (p_hh << 32))
-        m.d.comb += self.result.eq(Mux(high, product[32:64], product[:32]))
+        lo, hi = _product_halves(m, p_ll, p_hl, p_lh, p_hh)
+        m.d.comb += self.result.eq(Mux(high, hi, lo))
         return m
