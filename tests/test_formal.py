@@ -173,9 +173,15 @@ def test_core_timing_miter_scope_is_not_empty(tmp_path):
     assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
 
 
+#: the pipelined core's PMP stays real in its bus check: its verdict is made in W from
+#: registers and stays constant while W waits for an answer, which a cut PMP's free outputs
+#: would not (a cancel in a later cycle of the wait)
+PIPELINED_CUTPOINTS = "cutpoint top.core.multiplier top.core.divider"
+
+
 def test_pipelined_core_bus_properties_bmc(tmp_path):
     _passes(M.CoreBusCheck(M.PipelinedCore), tmp_path, mode="bmc", depth=CORE_DEPTH,
-            script=M.CORE_CUTPOINTS)
+            script=PIPELINED_CUTPOINTS)
 
 
 def test_pipelined_core_timing_miter_bmc(tmp_path):
@@ -228,3 +234,26 @@ def test_dma_confinement_rejects_acceptance_only_check(tmp_path):
     names = h.names(res.failures)
     assert names and set(names) <= {"engine 0 in its windows", "engine 1 in its windows"}, names
     assert res.failed_step <= 3
+
+
+# ----------------------------------------------------------------------------- refused data
+
+#: depth of the refused-data miter: MPRV set with MPP = U (two instructions), a load refused in
+#: W at step 7, and a few cycles behind it
+REFUSED_DEPTH = int(os.environ.get("GLUON_FORMAL_REFUSED_DEPTH", "9"))
+
+
+def test_pipelined_refused_data_reach_nothing_bmc(tmp_path):
+    # no cutpoints: a cut multiplier or divider would answer the two copies differently
+    _passes(M.RefusedDataMiter(), tmp_path, mode="bmc", depth=REFUSED_DEPTH)
+
+
+def test_pipelined_refused_data_miter_reaches_a_refused_load(tmp_path):
+    h = M.RefusedDataMiter()
+    res = run_sby(h, tmp_path, mode="cover", depth=REFUSED_DEPTH)
+    assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
+
+
+def test_pipelined_refused_data_miter_rejects_written_back_load(tmp_path):
+    _rejects(M.RefusedDataMiter(M.RefusedLoadWrittenCore), tmp_path, "register writes alike",
+             mode="bmc", depth=REFUSED_DEPTH)
