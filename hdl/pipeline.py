@@ -12,11 +12,13 @@ Volume II: Privileged Architecture (20211203).
        write), the pc-relative target; all registered into ``X``. ``D`` keeps its word in a
        register of its own while it holds.
 ``X``  ALU, branch resolution, CSR access, exceptions and interrupts, and the one Wishbone
-       request of a load or store (exactly as the unpipelined core: only when nothing older can
-       trap and only if PMP allows it). Operands come from ``X``'s registers or the bypass from
+       request of a load or store (only when nothing older can trap; before PMP's verdict:
+       ``X`` registers each PMP entry's address match, ``W`` judges and cancels a refused
+       request, ``dbus_cancel``). Operands come from ``X``'s registers or the bypass from
        ``W``'s ALU result. A load right behind a store waits a cycle (RAM writes the store
        from its write buffer in that cycle).
-``W``  write-back; a load waits for its response (one cycle on RAM); a refused, misaligned or
+``W``  write-back and the PMP / M-only verdict; a load waits for its response (one cycle on
+       RAM); a refused (its request cancelled, its data dropped), misaligned or
        erroring load/store, and a taken branch or JALR to a misaligned target, trap from here.
        The exceptions ``X`` raises are all decided in ``D`` and registered.
 

@@ -16,9 +16,10 @@ Reference: RISC-V Privileged Architecture 20211203, section 3.7 "Physical Memory
 
 The checks are pure combinational logic on the access's address: they never add latency to a
 permitted access, so the core's timing does not depend on the PMP configuration or on
-addresses. The core acts on a data-side verdict one cycle later (a denied load or store makes
-no bus request and traps from ``W``, as a bus error does), which keeps the PMP off the
-next-fetch-address path; see docs/core.md.
+addresses. The default core acts on a data-side verdict one cycle later (a denied load or
+store makes no bus request and traps from ``W``, as a bus error does), which keeps the PMP off
+the next-fetch-address path; the pipelined core registers the entries' address matches and
+makes the verdict in ``W`` (``split=True``); see docs/core.md and docs/security.md.
 """
 
 from amaranth import *
