@@ -239,8 +239,8 @@ def test_dma_confinement_rejects_acceptance_only_check(tmp_path):
 # ----------------------------------------------------------------------------- refused data
 
 #: depth of the refused-data miter: the first refused load is answered (and cancelled) at step
-#: 5 (cover mode reaches it there). Slow: steps 0-4 take about 40 s on a loaded 2-core
-#: machine, step 5 did not finish in 300 s there (GLUON_FORMAL_REFUSED_DEPTH overrides)
+#: 5 (cover mode reaches it there). Slow: 611 s on a loaded 2-core machine, steps 0-4 in 28 s
+#: of it (GLUON_FORMAL_REFUSED_DEPTH overrides)
 REFUSED_DEPTH = int(os.environ.get("GLUON_FORMAL_REFUSED_DEPTH", "6"))
 
 
