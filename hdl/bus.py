@@ -130,13 +130,23 @@ class Decoder(wiring.Component):
     for targets that never stall it is the constant 0 (the initiator's address no longer
     reaches its own progress decision through the decoder). Same cycles as without it for
     such an initiator.
+
+    ``cancel=True`` adds an input ``cancel``: high in the cycle after a request was taken for a
+    registered window, it drops that request at the decoder's register (the target never sees
+    it, and no response is expected). The pipelined core's SoC uses it to make MMIO requests
+    only once the core's ``W`` stage has judged them (docs/security.md). ``cancel`` must be low
+    in every cycle that does not follow a request taken from the initiator.
     """
 
-    def __init__(self, *, addr_width=30, max_outstanding=7, single_request=False):
+    def __init__(self, *, addr_width=30, max_outstanding=7, single_request=False, cancel=False):
         self._windows = []
         self._max_outstanding = 1 if single_request else max_outstanding
         self._single = bool(single_request)
-        super().__init__({"bus": In(WishboneSignature(addr_width=addr_width))})
+        self._cancel = bool(cancel)
+        ports = {"bus": In(WishboneSignature(addr_width=addr_width))}
+        if self._cancel:
+            ports["cancel"] = In(1)
+        super().__init__(ports)
 
     @property
     def windows(self):
@@ -207,7 +217,7 @@ class Decoder(wiring.Component):
             m.d.comb += full.eq(outstanding == self._max_outstanding)
         blocked = pending & ~(hit & resp_sel).any() | full
 
-        stalls, acks, errs, dats, taken = [], [], [], [], []
+        stalls, acks, errs, dats, taken, dropped = [], [], [], [], [], []
         regd = [w.registered for w in self._windows] + [False]
         if any(regd):
             aw = max(t.signature.addr_width for t, r in zip(targets, regd) if r)
@@ -225,6 +235,10 @@ class Decoder(wiring.Component):
                 r_cyc = Signal(name=f"r_cyc_{i}")
                 r_stb = Signal(name=f"r_stb_{i}")
                 m.d.sync += [r_cyc.eq(cyc), r_stb.eq(stb)]
+                if self._cancel:
+                    dropped.append(r_stb & self.cancel)
+                    r_cyc = r_cyc & ~self.cancel
+                    r_stb = r_stb & ~self.cancel
                 m.d.comb += [
                     t.adr.eq(r_adr),
                     t.dat_w.eq(r_dat_w),
@@ -259,7 +273,11 @@ class Decoder(wiring.Component):
         # the request is taken (= bus.cyc & bus.stb & ~bus.stall), per target: one-hot
         taken_v = Cat(*taken)
         issued = taken_v.any()
-        m.d.sync += outstanding.eq(outstanding + issued - done)
+        if dropped:
+            # a dropped request gets no response
+            m.d.sync += outstanding.eq(outstanding + issued - done - Cat(*dropped).any())
+        else:
+            m.d.sync += outstanding.eq(outstanding + issued - done)
         with m.If(issued):
             m.d.sync += resp_sel.eq(taken_v)
         return m

@@ -134,6 +134,9 @@ class Core(wiring.Component):
             # (never a request without it); RAM gives its shared port to the core then
             # (hdl/ram.py, ``claim``)
             ports["dbus_claim"] = Out(1)
+            # W refuses the access whose request was taken in the previous cycle: RAM drops
+            # its buffered write, the decoder its registered MMIO request (hdl/pipeline.py)
+            ports["dbus_cancel"] = Out(1)
         super().__init__({
             **ports,
             "ibus": Out(FetchSignature()),

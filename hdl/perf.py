@@ -3,7 +3,8 @@
 Firmware marks the measured region by setting CTRL.ENABLE at its start and clearing it at its
 end (CTRL.CLEAR zeroes every counter). The counters only *observe* signals that exist anyway
 (the core's retire strobe and data-bus handshake, each coprocessor's ``busy``, each DMA
-engine's bus handshake), so they never change the design's timing. The simulator reads the same
+engine's bus handshake), so they never change the design's timing. ``core_bus`` is counted a
+cycle late, from a register (see ``elaborate``). The simulator reads the same
 ``enable`` and ``busy`` signals, so `gluon sim --profile` and firmware agree.
 
 Definitions (shared with `gluon bench`): a cycle is *coprocessor-busy* when any coprocessor
@@ -78,7 +79,14 @@ class PerfCounters(wiring.Component):
         counter("cycles", 1)
         counter("instret", self.retire)
         counter("busy", self.busy != 0)
-        counter("core_bus", self.core_bus)
+        # the core's request is counted from a flip-flop, a cycle after it is made: the counter's
+        # enable then starts at a register instead of at the end of the core's request logic
+        # (its worst path on the pipelined SoC ended here). The counts are the same in every
+        # SoC: ENABLE changes two cycles after the core's own CTRL write is taken (a registered
+        # window) and the core makes no request in between (it waits for that write's answer).
+        core_bus = Signal()
+        m.d.sync += core_bus.eq(self.core_bus)
+        counter("core_bus", core_bus)
         for i in range(N_SLOTS):
             counter(f"busy{i}", self.busy[i])
             counter(f"dma{i}", self.dma[i])

@@ -12,11 +12,13 @@ Volume II: Privileged Architecture (20211203).
        write), the pc-relative target; all registered into ``X``. ``D`` keeps its word in a
        register of its own while it holds.
 ``X``  ALU, branch resolution, CSR access, exceptions and interrupts, and the one Wishbone
-       request of a load or store (exactly as the unpipelined core: only when nothing older can
-       trap and only if PMP allows it). Operands come from ``X``'s registers or the bypass from
+       request of a load or store (only when nothing older can trap; before PMP's verdict:
+       ``X`` registers each PMP entry's address match, ``W`` judges and cancels a refused
+       request, ``dbus_cancel``). Operands come from ``X``'s registers or the bypass from
        ``W``'s ALU result. A load right behind a store waits a cycle (RAM writes the store
        from its write buffer in that cycle).
-``W``  write-back; a load waits for its response (one cycle on RAM); a refused, misaligned or
+``W``  write-back and the PMP / M-only verdict; a load waits for its response (one cycle on
+       RAM); a refused (its request cancelled, its data dropped), misaligned or
        erroring load/store, and a taken branch or JALR to a misaligned target, trap from here.
        The exceptions ``X`` raises are all decided in ``D`` and registered.
 
@@ -70,7 +72,7 @@ def elaborate_pipelined(core, platform):
     m.submodules.branch = branch = BranchUnit()
     pmp = None
     if core.pmp_entries:
-        m.submodules.pmp = pmp = PMP(core.pmp_entries, d_sum=True)
+        m.submodules.pmp = pmp = PMP(core.pmp_entries, d_sum=True, split=True)
     bus = core.dbus
 
     # ------------------------------------------------------------------ F and D state
@@ -118,7 +120,10 @@ def elaborate_pipelined(core, platform):
     w_addr = Signal(32)
     w_f3 = Signal(3)
     w_priv_m = Signal()
-    w_denied = Signal()
+    w_denied = Signal()                           # W's PMP / M-only verdict: refused
+    w_dm = Signal()                               # the access's privilege is M (MPRV applied)
+    w_monly = Signal()                            # the address is in an M-only region
+    w_sent = Signal()                             # the access's request was taken from X
     w_misaligned = Signal()
     w_noinc = Signal()                            # a CSR write to minstret[h]: no increment
     w_jmis = Signal()                             # a branch/JALR to a misaligned target
@@ -251,11 +256,13 @@ def elaborate_pipelined(core, platform):
             # the address's addends (a load's or store's operand b is its immediate): the TOR
             # comparators do not wait for the address adder (hdl/pmp.py)
             pmp.d_base.eq(rs1), pmp.d_offset.eq(dec.imm),
-            pmp.d_m.eq(d_priv_m), pmp.d_write.eq(dec.store),
+            # X computes each entry's address match (registered with W's registers, on
+            # x_commit: below); W judges
+            pmp.w_m.eq(w_dm), pmp.w_write.eq(w_kind == WKind.STORE),
         ]
-        d_ok = pmp.d_ok
+        w_pmp_ok = pmp.w_ok
     else:
-        d_ok = C(1)
+        w_pmp_ok = C(1)
     i_ok = x_iok
     x_illegal = Signal()
     m.d.comb += x_illegal.eq(x_bad_op | x_bad_sys | x_bad_csr | ~priv_m & x_bad_u)
@@ -263,9 +270,14 @@ def elaborate_pipelined(core, platform):
     # report it (Core.dbus_m)
     if hasattr(core, "dbus_m"):
         m.d.comb += core.dbus_m.eq(d_priv_m)
-    d_denied = Signal()
-    m.d.comb += [d_denied.eq(~d_ok | m_only_hit & ~d_priv_m),
-                 core.mem_denied.eq(x_valid & x_mem & (d_denied | misaligned))]
+    # The PMP / M-only verdict is made in W, from the matches X registered (PMP(split=True))
+    # and the M-only hit: the request (RAM's read and write buffer, the decoder's register)
+    # does not wait for it. W cancels a refused access's request (dbus_cancel): RAM drops the
+    # buffered write, the decoder the registered MMIO request; a refused load's data are
+    # dropped (W traps instead of writing back). docs/security.md, "Refused accesses".
+    m.d.comb += [w_denied.eq(~w_pmp_ok | w_monly & ~w_dm),
+                 core.mem_denied.eq(x_valid & x_mem & misaligned
+                                    | w_valid & w_sent & w_denied)]
     # every exception in X is decided from registers (from D: the fetch checks, the decode,
     # the CSR access verdict, a JAL's target)
     with m.If(x_ffault | ~i_ok):
@@ -284,7 +296,8 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ W: completion
     w_mem = w_valid & ((w_kind == WKind.LOAD) | (w_kind == WKind.STORE))
-    w_bus = w_mem & ~w_denied & ~w_misaligned & ~w_trig
+    w_bus = w_mem & w_sent & ~w_denied
+    m.d.comb += core.dbus_cancel.eq(w_valid & w_sent & w_denied)
     w_hold = w_bus & ~(bus.ack | bus.err)
     w_trap = (w_mem & (bus.err | w_denied | w_misaligned | w_trig & ~w_trig_halt)
               | w_valid & w_jmis)
@@ -339,9 +352,10 @@ def elaborate_pipelined(core, platform):
         with m.If(multiplier.load):
             m.d.sync += mul_started.eq(1)
 
-    # the data request: only when nothing older can still trap, and only if PMP allows it
+    # the data request: only when nothing older can still trap; not for a misaligned access
+    # (or one a trigger matches); PMP's verdict comes in W, which cancels a refused request
     x_req = (x_valid & x_mem & ~exc & ~irq_take & ~hazard & ~sl_wait & ~w_hold & ~w_trap
-             & ~d_denied & ~misaligned & ~t_block & ~dbg_halt & ~w_dhalt)
+             & ~misaligned & ~t_block & ~dbg_halt & ~w_dhalt)
     m.d.comb += [
         bus.cyc.eq(w_bus | x_req),
         bus.stb.eq(x_req),
@@ -446,6 +460,8 @@ def elaborate_pipelined(core, platform):
     with m.Else():
         m.d.comb += result.eq(alu.result)
 
+    if pmp is not None:
+        m.d.comb += pmp.d_capture.eq(x_commit)
     with m.If(x_commit):
         kind = Mux(dec.load, WKind.LOAD, Mux(dec.store, WKind.STORE, WKind.ALU))
         m.d.sync += [
@@ -461,7 +477,11 @@ def elaborate_pipelined(core, platform):
             w_priv_m.eq(priv_m),
             w_noinc.eq(dec.csr & csr_writes & ((csr_addr == Csr.MINSTRET)
                                                | (csr_addr == Csr.MINSTRETH))),
-            w_denied.eq(x_mem & d_denied),
+            w_dm.eq(d_priv_m),
+            w_monly.eq(m_only_hit),
+            # a load/store that commits made its request unless misaligned or matched by a
+            # trigger (x_req: every other term of it is in x_commit)
+            w_sent.eq(x_mem & ~misaligned & ~t_block),
             w_misaligned.eq(x_mem & misaligned),
         ]
     with m.Elif(~w_hold):

@@ -16,9 +16,10 @@ Reference: RISC-V Privileged Architecture 20211203, section 3.7 "Physical Memory
 
 The checks are pure combinational logic on the access's address: they never add latency to a
 permitted access, so the core's timing does not depend on the PMP configuration or on
-addresses. The core acts on a data-side verdict one cycle later (a denied load or store makes
-no bus request and traps from ``W``, as a bus error does), which keeps the PMP off the
-next-fetch-address path; see docs/core.md.
+addresses. The default core acts on a data-side verdict one cycle later (a denied load or
+store makes no bus request and traps from ``W``, as a bus error does), which keeps the PMP off
+the next-fetch-address path; the pipelined core registers the entries' address matches and
+makes the verdict in ``W`` (``split=True``); see docs/core.md and docs/security.md.
 """
 
 from amaranth import *
@@ -52,19 +53,34 @@ class PMP(wiring.Component):
     2**32; the register and the immediate of a load or store), instead of ``d_addr``. The
     verdicts are the same; the TOR comparators compare the sum without waiting for it
     (:func:`_below_sum`), so the check is one carry chain deep after the operands instead of
-    two (the address adder, then the comparator)."""
+    two (the address adder, then the comparator).
 
-    def __init__(self, n_entries=N_ENTRIES, *, d_sum=False):
+    ``split=True`` (the pipelined core): the data check is cut in two at flip-flops. In the
+    access's cycle in ``X`` only the address match of each entry is computed (the comparators,
+    on the addends with ``d_sum``) and registered when ``d_capture`` is high; ``w_ok`` is the
+    verdict on the registered matches, made in the next cycle (``W``) from them, the entries'
+    priority, their current permission and lock bits and ``w_m``/``w_write`` (the access's
+    privilege and direction, registered by the core). ``d_m``, ``d_write`` and ``d_ok`` do not
+    exist then. The entries seen by the verdict are those the matches were made against: the
+    core writes PMP CSRs only from ``X``, and only in a cycle ``W``'s access completes (the
+    write takes effect after that cycle), and a PMP CSR write refetches the instruction behind
+    it, so nothing older is left to change them either."""
+
+    def __init__(self, n_entries=N_ENTRIES, *, d_sum=False, split=False):
         if n_entries % 4 or not 0 <= n_entries <= 16:
             raise ValueError(f"PMP entries must be a multiple of 4 in 0..16, not {n_entries!r}")
         self.n_entries = n_entries
         self.d_sum = bool(d_sum)
+        self.split = bool(split)
         ports = {
             "csr_addr": In(12), "csr_we": In(1), "csr_wdata": In(32),
             "csr_rdata": Out(32), "csr_hit": Out(1),
             "i_addr": In(32), "i_m": In(1), "i_ok": Out(1),
-            "d_m": In(1), "d_write": In(1), "d_ok": Out(1),
         }
+        if self.split:
+            ports.update({"d_capture": In(1), "w_m": In(1), "w_write": In(1), "w_ok": Out(1)})
+        else:
+            ports.update({"d_m": In(1), "d_write": In(1), "d_ok": Out(1)})
         if self.d_sum:
             ports.update({"d_base": In(32), "d_offset": In(32)})
         else:
@@ -120,9 +136,9 @@ class PMP(wiring.Component):
             m.d.comb += mask.eq(addr[i] ^ (addr[i] + 1))
             masks.append(mask)
 
-        def check(adr, priv_m, need, tag, addends=None):
-            """need: function cfg -> permission bit. Returns the 'allowed' signal. ``addends``:
-            (base, offset) whose sum is ``adr``, for the TOR comparators."""
+        def match(adr, tag, addends=None):
+            """Each entry's address match. ``addends``: (base, offset) whose sum is ``adr``,
+            for the TOR comparators."""
             w = adr[2:]                                     # word address (30 bits)
             # one comparator per entry: TOR i is [addr[i-1], addr[i]) = below[i] & ~below[i-1]
             if addends is None:
@@ -146,6 +162,10 @@ class PMP(wiring.Component):
                     with m.Case(NAPOT):
                         m.d.comb += hit.eq(napot)
                 matches.append(hit)
+            return matches
+
+        def verdict(matches, priv_m, need, tag):
+            """need: function cfg -> permission bit. Returns the 'allowed' signal."""
             # the lowest-numbered matching entry decides: flat AND-OR, no priority mux chain
             terms = []
             earlier = C(0, 1)
@@ -163,11 +183,18 @@ class PMP(wiring.Component):
             addends = (self.d_base, self.d_offset)
         else:
             d_addr, addends = self.d_addr, None
-        m.d.comb += [
-            self.i_ok.eq(check(self.i_addr, self.i_m, lambda c: c.x, "i")),
-            self.d_ok.eq(check(d_addr, self.d_m,
-                               lambda c: Mux(self.d_write, c.w, c.r), "d", addends)),
-        ]
+        m.d.comb += self.i_ok.eq(verdict(match(self.i_addr, "i"), self.i_m, lambda c: c.x, "i"))
+        d_matches = match(d_addr, "d", addends)
+        if self.split:
+            # the matches registered at the end of X; the verdict made from them in W
+            w_matches = [Signal(name=f"pmp_w_hit{i}") for i in range(N)]
+            with m.If(self.d_capture):
+                m.d.sync += [w.eq(h) for w, h in zip(w_matches, d_matches)]
+            m.d.comb += self.w_ok.eq(verdict(w_matches, self.w_m,
+                                             lambda c: Mux(self.w_write, c.w, c.r), "w"))
+        else:
+            m.d.comb += self.d_ok.eq(verdict(d_matches, self.d_m,
+                                             lambda c: Mux(self.d_write, c.w, c.r), "d"))
         return m
 
 

@@ -27,6 +27,15 @@ verdict, the decoder's strobe) ends at the write buffer's and the acknowledge's 
 instead of selecting the address of every block RAM of the array, and the DMA side's request
 only gates its own write enables. The DMA side waits in every claimed cycle, also when the
 core's load or store then goes elsewhere (MMIO), is refused, or waits in ``X``.
+
+With ``claim`` the input ``cancel`` drops the buffered write: the pipelined core makes its
+request from ``X`` before its PMP verdict is known and raises ``cancel`` in the next cycle (the
+cycle the buffer writes the array) when ``W`` refuses that access. The array's write enables
+are then the buffer's byte enables gated by ``cancel``: flip-flops and the core's ``W``
+verdict (its match flip-flops and the entries' priority), nothing from ``X``. A refused load
+reads the array (reads have no side effect); its data reach ``cbus.dat_r`` and the core drops
+them (docs/security.md). ``cancel`` must be low in every cycle that does not follow a core
+request taken on ``cbus``.
 """
 
 from amaranth import *
@@ -53,7 +62,7 @@ class RAM(wiring.Component):
         if len(self.init) > size // 4:
             raise ValueError(f"RAM init has {len(self.init)} words, the RAM holds {size // 4}")
         aw = (size // 4 - 1).bit_length()
-        ports = {"claim": In(1)} if self.claim_port else {}
+        ports = {"claim": In(1), "cancel": In(1)} if self.claim_port else {}
         super().__init__({
             "fetch": In(FetchSignature()),
             "cbus": In(WishboneSignature(addr_width=aw)),
@@ -132,7 +141,7 @@ class RAM(wiring.Component):
         m.d.comb += [c.stall.eq(0), d.stall.eq(~d_own)]
         with m.If(b_valid):
             m.d.comb += [rport.addr.eq(b_adr), wport.addr.eq(b_adr), wport.data.eq(b_dat),
-                         wport.en.eq(b_sel)]
+                         wport.en.eq(Mux(self.cancel, 0, b_sel))]
         with m.Elif(self.claim):
             m.d.comb += [rport.addr.eq(c.adr), wport.addr.eq(c.adr)]
         with m.Else():

@@ -270,12 +270,17 @@ class GluonSoC(wiring.Component):
         # (docs/architecture.md). RAM and the coprocessors are decoded directly.
         # The pipelined core never asks while a response is pending: the decoder needs no
         # ordering logic, and its stall no longer depends on the window hit (hdl/bus.py).
+        # The pipelined core's requests are judged by PMP in W, a cycle after they are taken:
+        # every MMIO window (the coprocessors too) takes its requests from the decoder's
+        # register, in W's cycle, where the core's ``dbus_cancel`` drops a refused one; RAM
+        # drops a refused store's buffered write (docs/security.md, "Refused accesses").
         m.submodules.decoder = dec = Decoder(addr_width=30,
-                                             single_request=cfg.pipeline and not cfg.debug)
+                                             single_request=cfg.pipeline and not cfg.debug,
+                                             cancel=cfg.pipeline)
         regions = self.memory_map()
         for r in regions:
             dec.add(targets[r.name], name=r.name.lower(), base=r.base, size=r.size,
-                    registered=r.registered)
+                    registered=r.registered or cfg.pipeline and r.name != "RAM")
         if cfg.debug:
             # system bus access enters with the core's data bus (hdl/debug/sba.py): RAM and MMIO
             wiring.connect(m, dm.hart, core.debug)
@@ -290,6 +295,9 @@ class GluonSoC(wiring.Component):
             # RAM's core side may be asked by the core's X stage, or by the Debug Module's
             # system bus access (its cyc: a state of its access machine)
             m.d.comb += ram.claim.eq(core.dbus_claim | (dm.sba.cyc if cfg.debug else 0))
+            # high only in the cycle after the core's own request was taken (never the system
+            # bus access's: the core's X waits while that holds the bus)
+            m.d.comb += [ram.cancel.eq(core.dbus_cancel), dec.cancel.eq(core.dbus_cancel)]
         wiring.connect(m, core.ibus, ram.fetch)
 
         # DMA side: one engine per coprocessor, plus the debug port, into RAM's second port.

@@ -375,3 +375,59 @@ def test_arbiter_bursts_priority_and_responses():
     sim.add_testbench(tb)
     sim.run()
     assert stats["grants"] > 30 and stats["contended"] > 5, stats
+
+
+def test_decoder_cancel_drops_a_registered_request():
+    """``Decoder(cancel=True)`` (the pipelined SoCs): ``cancel`` in the cycle after a request to a
+    registered window was taken drops it at the decoder's register: the target never sees it,
+    no answer comes, nothing stays outstanding (the next request, to any window, is taken and
+    answered as usual); an uncancelled one is made and answered in 2 cycles."""
+    rm = RegisterMap("L", [Register("A", 0, "rw", [Field("V", 32)])])
+    direct, regd = RegisterBank(rm), RegisterBank(rm)
+    dec = Decoder(addr_width=16, single_request=True, cancel=True)
+    dec.add(direct.bus, name="direct", base=0x1000, size=0x4)
+    dec.add(regd.bus, name="regd", base=0x2000, size=0x4, registered=True)
+    m = Module()
+    m.submodules += [dec, direct, regd]
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    log = {"target_stb": 0}
+
+    async def access(ctx, adr, we, dat, cancel):
+        """One request; returns (cycles to its answer or None, data); ``cancel`` in the cycle
+        after it is taken."""
+        bus = dec.bus
+        for s, v in ((bus.cyc, 1), (bus.stb, 1), (bus.adr, adr >> 2), (bus.we, we),
+                     (bus.dat_w, dat), (bus.sel, 0xF)):
+            ctx.set(s, v)
+        assert not ctx.get(bus.stall)
+        await ctx.tick()
+        ctx.set(bus.stb, 0)
+        ctx.set(dec.cancel, cancel)
+        for cycle in range(1, 6):
+            log["target_stb"] += ctx.get(regd.bus.stb)
+            if ctx.get(bus.ack) or ctx.get(bus.err):
+                assert not cancel or adr < 0x2000, f"a cancelled request answered ({adr:#x})"
+                res = (cycle, ctx.get(bus.dat_r))
+                break
+            await ctx.tick()
+            ctx.set(dec.cancel, 0)
+        else:
+            res = (None, None)
+        ctx.set(dec.cancel, 0)
+        ctx.set(bus.cyc, 0)
+        await ctx.tick()
+        return res
+
+    async def tb(ctx):
+        assert await access(ctx, 0x2000, 1, 0xDEAD_BEEF, cancel=True) == (None, None)
+        assert log["target_stb"] == 0, "the registered window saw a cancelled request"
+        assert await access(ctx, 0x2000, 0, 0, cancel=False) == (2, 0)     # not written
+        assert (await access(ctx, 0x2000, 1, 0x1234_5678, cancel=False))[0] == 2
+        assert await access(ctx, 0x2000, 0, 0, cancel=True) == (None, None)
+        assert await access(ctx, 0x1000, 0, 0, cancel=False) == (1, 0)     # nothing outstanding
+        assert await access(ctx, 0x2000, 0, 0, cancel=False) == (2, 0x1234_5678)
+        assert log["target_stb"] == 3
+
+    sim.add_testbench(tb)
+    sim.run()

@@ -1,6 +1,7 @@
 """PERF (hdl/perf.py): every counter against a Python model over random activity — counting
 only while CTRL.ENABLE (from the cycle after the write), CLEAR zeroing all of them, BUSY
-counting cycles with any slot busy, per-slot BUSY/DMA, reads leaving the counts alone."""
+counting cycles with any slot busy, per-slot BUSY/DMA, reads leaving the counts alone. CORE_BUS
+counts the ``core_bus`` input of the previous cycle (it is registered before the counter)."""
 
 import random
 
@@ -18,7 +19,7 @@ def test_counters_follow_a_model():
     dut = PerfCounters()
     rng = random.Random(21)
     model = dict.fromkeys(COUNTERS, 0)
-    state = {}
+    state = {"core_bus": 0}
 
     async def activity(ctx):
         """Random inputs every cycle; the model counts what the block should."""
@@ -27,11 +28,12 @@ def test_counters_follow_a_model():
             if enable:
                 model["CYCLES"] += 1
                 model["INSTRET"] += retire
-                model["CORE_BUS"] += core_bus
+                model["CORE_BUS"] += state["core_bus"]       # the cycle before's request
                 model["BUSY"] += busy != 0
                 for i in range(N_SLOTS):
                     model[f"BUSY{i}"] += (busy >> i) & 1
                     model[f"DMA{i}"] += (dma >> i) & 1
+            state["core_bus"] = core_bus
             ctx.set(dut.retire, rng.random() < 0.7)
             ctx.set(dut.core_bus, rng.random() < 0.3)
             ctx.set(dut.busy, rng.getrandbits(N_SLOTS) if rng.random() < 0.5 else 0)

@@ -5,8 +5,10 @@ request (the answer still one cycle after the request), the core reads nothing i
 while the core requests or a buffered write is made, the fetch port reads the array as it is. With ``claim=True`` (the pipelined SoCs) the shared
 port's owner is the ``claim`` input, a register: a core request only in claimed cycles, the
 DMA port served only in the others, and nothing written by a claimed cycle without a request
-(a load or store PMP refused: its address and data on the bus, no strobe). On the pipelined
-SoC, a U-mode load or store PMP refuses leaves RAM and the register unchanged."""
+(a misaligned load or store: its address and data on the bus, no strobe), and nothing written
+by a request ``cancel`` drops in the next cycle (a store the pipelined core's ``W`` refuses).
+On the pipelined SoC, a U-mode load or store PMP refuses leaves RAM and the register
+unchanged."""
 
 import random
 
@@ -158,7 +160,8 @@ def test_claimed_port_random_traffic_against_a_model():
     dut = RAM(size=SIZE, init=init, write_buffer=True, claim=True)
     mem = list(init)
     stats = {"dma_done": 0, "dma_lost_to_claim": 0, "dma_lost_to_buffer": 0,
-             "claimed_idle": 0, "core_read": 0, "core_write": 0, "dma_idle_we": 0}
+             "claimed_idle": 0, "core_read": 0, "core_write": 0, "dma_idle_we": 0,
+             "cancelled_write": 0, "cancelled_read": 0}
 
     def rnd_req():
         return (rng.randrange(SIZE // 4), rng.random() < 0.5, rng.getrandbits(32),
@@ -170,8 +173,14 @@ def test_claimed_port_random_traffic_against_a_model():
         c_pending = d_pending = None             # (expected read data or None,) one cycle later
         d_req = None                             # the DMA request, held until taken
         buffered = None                          # the core write made in this cycle
+        p_req = None                             # the core request taken in the cycle before
         for cycle in range(4000):
             _check_answers(ctx, cycle, ((c, c_pending, "core"), (d, d_pending, "DMA")))
+            # W refuses the access whose request was taken in the cycle before (only then)
+            cancel = p_req is not None and rng.random() < 0.3
+            ctx.set(dut.cancel, cancel)
+            if cancel:
+                stats["cancelled_write" if p_req[1] else "cancelled_read"] += 1
             # the core claims the port (its X holds a load or store) and then requests or not
             # (refused, or an MMIO access); never a read in the cycle a buffered write is made
             claim = rng.random() < 0.5
@@ -208,10 +217,11 @@ def test_claimed_port_random_traffic_against_a_model():
                     mem[adr] = _merge(mem[adr], dat, sel)
                 d_req = None
                 stats["dma_done"] += 1
-            if buffered is not None:
+            if buffered is not None and not cancel:
                 adr, dat, sel = buffered
                 mem[adr] = _merge(mem[adr], dat, sel)
             buffered = (c_req[0], c_req[2], c_req[3]) if c_req is not None and c_req[1] else None
+            p_req = c_req
             await ctx.tick()
         # the array as the model says: read it back through the fetch port, once the last
         # buffered write is made
@@ -219,6 +229,7 @@ def test_claimed_port_random_traffic_against_a_model():
             ctx.set(bus.cyc, 0)
             ctx.set(bus.stb, 0)
         ctx.set(dut.claim, 0)
+        ctx.set(dut.cancel, 0)
         await ctx.tick()
         if buffered is not None:
             adr, dat, sel = buffered

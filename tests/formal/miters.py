@@ -384,8 +384,20 @@ class CoreBusCheck(Harness):
             Assume(~(bus.ack & bus.err)),
             Assume(~answer | (out != 0)),
         ]
-        nxt = out + accepted - answer
+        nxt = Signal(4)
+        m.d.comb += nxt.eq(out + accepted - answer)
         m.d.sync += out.eq(Mux(nxt > 3, 3, nxt))
+        cancel = C(0, 1)
+        if core.pipeline:
+            # the pipelined core judges an access in W and cancels a refused one's request in
+            # the cycle after it was taken (``Core.dbus_cancel``: RAM drops the buffered write,
+            # the decoder its registered request): the request then expects no answer (one may
+            # still come in that cycle, as RAM's acknowledge does), and cyc may drop
+            cancel = core.dbus_cancel
+            m.d.comb += nxt.eq(out + accepted - (answer | cancel))
+            p_accepted = Signal()
+            m.d.sync += p_accepted.eq(accepted)
+            self.check(m, "cancel only after a request was taken", ~cancel | p_accepted)
 
         # the previous cycle (Amaranth 0.5 has no Past)
         p_req = Signal()
@@ -397,7 +409,7 @@ class CoreBusCheck(Harness):
                      p_we.eq(bus.we), p_sel.eq(bus.sel), p_dat.eq(bus.dat_w)]
 
         self.check(m, "stb implies cyc", ~bus.stb | bus.cyc)
-        self.check(m, "cyc while outstanding", (out == 0) | bus.cyc)
+        self.check(m, "cyc while outstanding", (out == 0) | bus.cyc | cancel)
         self.check(m, "at most one outstanding", out <= 1)
         self.check(m, "no request while unanswered", ~(bus.cyc & bus.stb) | (out == 0) | answer)
         with m.If(p_req & bus.cyc):
@@ -587,6 +599,10 @@ class CoreTimingMiter(Harness):
         # data) traps, one cycle later from W: control flow, outside the scope like any other
         # data-dependent trap
         m.d.comb += Assume(a.mem_denied == b.mem_denied)
+        if getattr(a, "pipeline", False):
+            # the pipelined core's PMP/M-only verdict comes in W, where it cancels the request
+            # (Core.dbus_cancel): a data-dependent refusal, outside the scope likewise
+            m.d.comb += Assume(a.dbus_cancel == b.dbus_cancel)
         # Any trap is control flow: outside the scope. (The unpipelined core redirects the fetch
         # to mtvec in the trap's own cycle, which the fetch assumptions below exclude; the
         # pipelined one a cycle later, so the trap cycle itself is excluded here.)
@@ -714,3 +730,102 @@ def acceptance_only_engine():
         def _beat_allowed(self, adr, write):
             return C(1, 1)
     return AcceptanceOnlyDMAEngine
+
+
+class RefusedDataMiter(Harness):
+    """Refused data reach nothing: two pipelined cores that differ only in the data a refused
+    access is answered with (and in ``dat_r`` whenever no answer is given) behave alike.
+
+    The pipelined core makes a load's or store's request from ``X`` and judges it (PMP, the
+    M-only regions) in ``W``, from the address matches ``X`` registered; RAM reads the array for
+    a load whatever the verdict, so a refused load's word arrives on ``dat_r`` with the
+    acknowledge in ``W``'s cycle, in which the core raises ``dbus_cancel`` (docs/security.md).
+    Both copies get the same instruction stream, interrupt lines, ``mtime`` and bus timing
+    (``stall``, ``ack``, ``err``), and the same ``dat_r`` in every answered cycle without a
+    cancel; in a cancelled cycle, and in every cycle without an answer, copy ``b`` sees another
+    arbitrary word. The PMP is real (4 entries, so that the solver can refuse an access within
+    a few instructions, e.g. MPRV with MPP = U and no entry: every data access refused).
+
+    Properties: in every cycle both fetch alike (``ibus.en``, ``adr``), retire alike
+    (``trace.valid``, ``pc``), write the same register with the same value (``trace.rd*``,
+    the register file's write port), make the same data requests (``cyc``, ``stb``, ``we``,
+    ``adr``, ``sel``, ``dat_w``), cancel and trap alike. So refused data reach no register, no
+    operand bypass (a later result or request would differ), no CSR (``csrr`` results, trap
+    targets) and no timing (fetch, retire, request cycles), within the depth (bounded).
+    """
+
+    RESET = 0x8000_0100
+
+    def __init__(self, cls=None):
+        super().__init__()
+        cls = cls or (lambda **kw: Core(pipeline=True, **kw))
+        self.a = cls(reset_vector=self.RESET, pmp_entries=4, triggers=0)
+        self.b = cls(reset_vector=self.RESET, pmp_entries=4, triggers=0)
+
+    def elaborate(self, platform):
+        m = Module()
+        self.domain(m)
+        m.submodules.a = a = self.a
+        m.submodules.b = b = self.b
+
+        word = Signal(32)
+        m.d.comb += word.eq(AnySeq(32))
+        # no MUL/DIV (their units are cut to free outputs, REFUSED_CUTPOINTS, which would
+        # answer the copies differently); they compute on registers as the ALU does
+        m.d.comb += Assume(~((word[:7] == 0b0110011) & (word[25:32] == 1)))
+        timer, soft, local, mtime = AnySeq(1), AnySeq(1), AnySeq(16), AnySeq(64)
+        stall, ack, err = AnySeq(1), AnySeq(1), AnySeq(1)
+        same, other = AnySeq(32), AnySeq(32)
+        cancel = a.dbus_cancel | b.dbus_cancel
+        for core, data in ((a, same), (b, Mux(ack & ~cancel, same, other))):
+            iword = Signal(32)
+            with m.If(core.ibus.en):
+                m.d.sync += iword.eq(word)
+            m.d.comb += [
+                core.ibus.data.eq(iword),
+                core.timer_irq.eq(timer), core.soft_irq.eq(soft),
+                core.local_irq.eq(local), core.mtime.eq(mtime),
+                core.dbus.stall.eq(stall), core.dbus.ack.eq(ack), core.dbus.err.eq(err),
+                core.dbus.dat_r.eq(data),
+            ]
+        out = Signal(2)
+        accepted = a.dbus.cyc & a.dbus.stb & ~stall
+        m.d.sync += out.eq(out + accepted - (ack | err | a.dbus_cancel))
+        m.d.comb += [Assume(~(ack & err)), Assume(~(ack | err) | (out != 0))]
+
+        self.check(m, "fetch alike", (a.ibus.en == b.ibus.en) & (a.ibus.adr == b.ibus.adr))
+        self.check(m, "retire alike", (a.trace.valid == b.trace.valid)
+                   & (~a.trace.valid | (a.trace.pc == b.trace.pc)))
+        with m.If(a.trace.valid & a.trace.rd_we):
+            self.check(m, "register writes alike", b.trace.rd_we & (a.trace.rd == b.trace.rd)
+                       & (a.trace.rd_data == b.trace.rd_data))
+        self.check(m, "requests alike", (a.dbus.cyc == b.dbus.cyc) & (a.dbus.stb == b.dbus.stb))
+        with m.If(a.dbus.cyc & a.dbus.stb):
+            self.check(m, "request contents alike",
+                       (a.dbus.we == b.dbus.we) & (a.dbus.adr == b.dbus.adr)
+                       & (a.dbus.sel == b.dbus.sel) & (~a.dbus.we | (a.dbus.dat_w == b.dbus.dat_w)))
+        self.check(m, "cancel and trap alike",
+                   (a.dbus_cancel == b.dbus_cancel) & (a.trap == b.trap))
+
+        # not vacuous: a refused load answered with different words in the two copies
+        p_load = Signal()
+        m.d.sync += p_load.eq(accepted & ~a.dbus.we)
+        self.cover(m, "a refused load answered with different data",
+                   a.dbus_cancel & p_load & ack & (a.dbus.dat_r != b.dbus.dat_r))
+        return m
+
+
+def _refused_load_written(core, m):
+    # the refused load written back as an allowed one would be (the verdict forgotten in W)
+    rf = m.submodules.regfile
+    with m.If(core.dbus_cancel):
+        m.d.comb += [rf.we.eq(rf.waddr != 0), core.trace.valid.eq(1)]
+
+
+#: the refused-data miter's cuts (MUL/DIV are left out of its instruction stream)
+REFUSED_CUTPOINTS = ("cutpoint top.a.multiplier top.a.divider "
+                     "top.b.multiplier top.b.divider")
+
+RefusedLoadWrittenCore = _pipelined_mutant(
+    "RefusedLoadWrittenCore", "Mutant: a load PMP refuses in W is written back.",
+    _refused_load_written)
