@@ -88,7 +88,10 @@ class BoardLogic(wiring.Component):
                        (dbus.adr == (self.tohost >> 2)) & dbus.sel[0]),
                 hit_data.eq(dbus.dat_w),
             ]
-            with m.If(hit & ~exited & (hit_data != 0)):
+            # the pipelined core judges PMP in W: a refused store's request is made and then
+            # cancelled in the next cycle, the one ``hit`` is seen in (hdl/pipeline.py)
+            cancel = soc.core.dbus_cancel if hasattr(soc.core, "dbus_cancel") else C(0)
+            with m.If(hit & ~cancel & ~exited & (hit_data != 0)):
                 m.d.sync += [exited.eq(1), code.eq(hit_data)]
         with m.If(soc.exit_stb & ~exited):
             m.d.sync += [exited.eq(1), code.eq(soc.exit_code)]

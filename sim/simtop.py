@@ -154,10 +154,21 @@ class SimTop(wiring.Component):
         dbus = soc.core_dbus
         tohost_store = (dbus.cyc & dbus.stb & ~dbus.stall & dbus.we &
                         (dbus.adr == tohost[2:]) & (tohost != 0))
+        if hasattr(soc.core, "dbus_cancel"):
+            # The pipelined core judges PMP in W: a store PMP refuses is requested, then
+            # cancelled in the next cycle (hdl/pipeline.py). The watch reports the store a
+            # cycle late, when the cancel is known, so a refused store to tohost (a locked
+            # entry over it, in M-mode) neither ends the run nor counts as a U-mode attempt.
+            seen, seen_m, seen_data = Signal(), Signal(), Signal(32)
+            m.d.sync += [seen.eq(tohost_store), seen_m.eq(soc.core.dbus_m),
+                         seen_data.eq(dbus.dat_w)]
+            store, store_m, data = seen & ~soc.core.dbus_cancel, seen_m, seen_data
+        else:
+            store, store_m, data = tohost_store, soc.core.dbus_m, dbus.dat_w
         m.d.comb += [
-            self.tohost_stb.eq(tohost_store & soc.core.dbus_m),
-            self.tohost_refused.eq(tohost_store & ~soc.core.dbus_m),
-            self.tohost_data.eq(dbus.dat_w),
+            self.tohost_stb.eq(store & store_m),
+            self.tohost_refused.eq(store & ~store_m),
+            self.tohost_data.eq(data),
             self.core_bus.eq(dbus.cyc & dbus.stb & ~dbus.stall),
         ]
         return m

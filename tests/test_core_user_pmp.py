@@ -2,6 +2,8 @@
 U-mode task that touches what it must not gets an access fault (or an illegal-instruction trap)
 each time and changes nothing; locked entries bind M-mode too; TOR/NA4/NAPOT matching."""
 
+import pytest
+
 from asmprog import TRAP_RECORDER as HANDLER, run_asm, assemble, symbol
 
 NAPOT_RAM = (0x8000_0000 >> 2) | ((128 * 1024 >> 3) - 1)       # 128 KiB at 0x8000_0000
@@ -277,3 +279,32 @@ finished:
         assert rec[0] == cause and rec[1] == symbol(elf, where), (where, rec)
         assert rec[2] == 0x1000_4000 and (rec[3] >> 11) & 3 == 0, (where, rec)
     assert w[8 + 1] == 8                            # the last trap was the task's ecall
+
+
+@pytest.mark.parametrize("config", ["minimal", "pipelined"])
+def test_refused_store_to_tohost_does_not_end_the_run(config):
+    """M-mode locks an entry with no write permission over ``tohost`` and stores "pass" (1)
+    there: a store access fault, and the simulator's watch on ``tohost`` must not take it as
+    the program's end (the pipelined core requests a store before W's PMP verdict and cancels
+    it: sim/simtop.py reports a store a cycle late, once the cancel is known). The program
+    then ends through SIMCTRL.EXIT with a code of its own."""
+    body = HANDLER + """
+    la t0, tohost
+    srli t0, t0, 2
+    csrw pmpaddr0, t0
+    li t0, 0x80 | 0x10 | 0x1              # entry 0: L, NA4, R only
+    csrw pmpcfg0, t0
+    li t5, 1
+    la t1, tohost
+m0: sw t5, 0(t1)                          # "pass" over tohost -> store access fault
+    li t0, 0x10002000                     # SIMCTRL.EXIT: the run ends here, with 0x55
+    li t1, 0x55
+    sw t1, 0(t0)
+99: j 99b
+finished:
+    j finished
+"""
+    res, w = run_asm(body, config=config)
+    elf = assemble(body)
+    assert (res.reason, res.tohost) == ("simctrl", 0x55), res
+    assert (w[0], w[1], w[2]) == (7, symbol(elf, "m0"), symbol(elf, "tohost")), w[:4]
