@@ -61,8 +61,8 @@ BOARDS = {b.name: b for b in [
     # and do not route on the 85F; 'compact' (44,700) routes with the static placer, at
     # 21.5 MHz (docs/fpga-timing.md, "The ULX3S-85F, `compact` and `full`").
     Board("ulx3s-85f", ULX3S_85F_Platform, default_config="compact", default_mhz=60,
-          # 'pipelined' (minimal with the pipelined core): 51.56 / 55.16 MHz routed on seeds
-          # 1 / 2 (docs/core.md), so 50 MHz (the PLL's 25 x 2) is met on both
+          # 'pipelined' (minimal with the pipelined core): 50 MHz (the PLL's 25 x 2) met on
+          # seeds 1 / 2 at 52.00 / 53.07 MHz (docs/fpga.md)
           config_mhz=_ULX3S_MHZ + (("pipelined", 50), ("compact", 18), ("full", 18)),
           config_flow=(("compact",) + _COMPACT_FLOW, ("full",) + _BIG_FLOW), **_ULX3S),
     # The LFE5U-45F (43,848 LUT4, 72 MULT18X18D) holds neither 'full' (~59,600 LUT4, 116 DSP)
