@@ -147,7 +147,9 @@ class Core(wiring.Component):
             "local_irq": In(16),
             "trace": Out(TraceSignature()),
             # the load/store in X is misaligned or refused by PMP or an M-only region (it will
-            # make no request and trap from W): observation for formal checks, unused in the SoC
+            # make no request and trap from W; the pipelined core: misaligned in X, or refused
+            # by W's verdict, its request then cancelled): observation for formal checks,
+            # unused in the SoC
             "mem_denied": Out(1),
             # the effective privilege (mstatus.MPRV counts) of the data request on dbus is M,
             # valid while dbus.cyc & dbus.stb: for observers that give M's stores a meaning
