@@ -47,6 +47,8 @@ LONG_FIRST = [
     "tests/test_soc_programs.py::test_small_config_runs_sort",
     "tests/test_debug_module.py::test_halt_during_coprocessor_dma",
     "tests/test_boot.py::test_refusals",
+    "tests/test_synth.py::test_no_bracketed_identifier_reaches_yosys",    # 11 s
+    "tests/test_synth.py::test_ram_output_multiplexer_is_one_lut_per_bit",  # 4-5 s each
 ]
 
 
