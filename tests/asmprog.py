@@ -73,15 +73,20 @@ def assemble(body, *, nres=4096, extra_sections=""):
     if elf.exists():
         return elf
     d.mkdir(parents=True, exist_ok=True)
-    (d / "prog.S").write_text(src)
-    (d / "link.ld").write_text(LINK)
+    # files of this process only, then renamed: two pytest-xdist workers assembling the same
+    # program (a test parametrized over configurations) must not truncate or move each
+    # other's files
+    for name, text in (("prog.S", src), ("link.ld", LINK)):
+        (d / f"{name}.{os.getpid()}").write_text(text)
+        os.replace(d / f"{name}.{os.getpid()}", d / name)
+    tmp = d / f"tmp-{os.getpid()}.elf"
     cmd = [sys.executable, "-m", "ziglang", "cc", "-target", "riscv32-freestanding-none",
            "-mcpu=generic_rv32+m+zicsr", "-nostdlib", "-mno-relax", "-T", str(d / "link.ld"),
-           str(d / "prog.S"), "-o", str(d / "tmp.elf")]
+           str(d / "prog.S"), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"assembly failed:\n{proc.stderr}")
-    os.replace(d / "tmp.elf", elf)
+    os.replace(tmp, elf)
     return elf
 
 

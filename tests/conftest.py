@@ -24,7 +24,7 @@ import pytest
 LONG_FIRST = [
     # worker 1: builds the 'full' model, then the ungated 'full' model (simgate)
     "tests/test_interrupts.py::",
-    "tests/test_simgate.py::",
+    "tests/test_simgate.py::test_gated_model_matches_ungated",
     # worker 2 meanwhile: the two synthesis runs (no model)
     "tests/test_synth.py::test_full_soc_synthesizes_up_to_lut_mapping",
     "tests/test_boards.py::test_icebreaker_small_synthesizes_and_fits",
@@ -36,12 +36,19 @@ LONG_FIRST = [
     "tests/test_core_timing.py::",                   # 'pipelined'
     "tests/test_gdb.py::",                           # 'minimal' with the Debug Module
     "tests/test_drivers_small.py::",                 # 'small'
+    "tests/test_boot.py::test_load_and_run_over_uart",   # 26 s
     "tests/test_cocotb.py::",                        # cocotb on the SoC's Verilog
     "tests/test_boards.py::test_core_alone_synth_ecp5",
     "tests/test_boards.py::test_ram_is_one_copy_in_ecp5_block_ram",
     "tests/test_matmul.py::test_firmware_matmul_vs_numpy",
     "tests/test_hash.py::test_every_length",
     "tests/test_dma_priority.py::",
+    # then those of 10 s and more (a long one left to the end keeps one worker alone)
+    "tests/test_soc_programs.py::test_small_config_runs_sort",
+    "tests/test_debug_module.py::test_halt_during_coprocessor_dma",
+    "tests/test_boot.py::test_refusals",
+    "tests/test_synth.py::test_no_bracketed_identifier_reaches_yosys",    # 11 s
+    "tests/test_synth.py::test_ram_output_multiplexer_is_one_lut_per_bit",  # 4-5 s each
 ]
 
 
@@ -60,8 +67,9 @@ def pytest_collection_modifyitems(config, items):
 # any wait on them, and fails the test with the stack it was stuck in. Should the handler never
 # run (the main thread stuck in C code), a watchdog thread a minute later prints every thread's
 # stack and ends the test process; pytest-xdist then reports "worker crashed while running
-# <test id>" as that test's failure. The longest default test took 174 s (246 s on a loaded machine) from an
-# empty model cache on a 2-core machine; -m slow tests (full bitstreams) get hours.
+# <test id>" as that test's failure. The longest default test took 174 s (282 s on a loaded machine, the
+# YoWASP Yosys compile of an empty cache included) from an empty model cache on a 2-core
+# machine; -m slow tests (full bitstreams) get hours.
 TEST_LIMIT_S = float(os.environ.get("GLUON_TEST_TIMEOUT", 900))
 SLOW_TEST_LIMIT_S = 4 * 3600.0
 
