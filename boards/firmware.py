@@ -43,14 +43,16 @@ FW_DIR = Path(__file__).resolve().parent / "fw"
 def default_firmware(out_dir, *, ram_size):
     """Build the firmware a board boots when none is given, into ``out_dir``; returns its path.
 
-    With 16 KiB of RAM or more: the SDK's ``hello.c`` (greeting, printf, SYSINFO). Below that
-    the SDK does not fit (its trap handler pulls printf in, ~6 KiB, and it reserves 4 KiB of
-    stack), so small RAMs get ``fw/echo.c``: a bare-metal banner and UART echo with its own
+    With 32 KiB of RAM or more: the SDK's ``hello.c`` (greeting, printf, SYSINFO). Below that
+    the SDK does not fit: ``hello.c`` at -Os ends at 8.1 KiB (its trap handler pulls printf
+    in), the SDK's locked M-stack guard starts at the next 4 KiB boundary (12 KiB) and 4 KiB of
+    stack come after it, past the top of a 16 KiB RAM. Smaller RAMs (the ULX3S-25F's 16 KiB,
+    the 12F's 8 KiB) get ``fw/echo.c``: a bare-metal banner and UART echo with its own
     start-up code, a few hundred bytes.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if ram_size >= 16 * 1024:
+    if ram_size >= 32 * 1024:
         from gluon.firmware import cc
         src = Path(cc.SDK_DIR) / "examples" / "hello.c"
         return cc.compile([src], out_dir / "hello.elf", opt="-Os", ram_size=ram_size)
