@@ -67,12 +67,14 @@ BOARDS = {b.name: b for b in [
           config_flow=(("compact",) + _COMPACT_FLOW, ("full",) + _BIG_FLOW), **_ULX3S),
     # The LFE5U-45F (43,848 LUT4, 72 MULT18X18D) holds neither 'full' (~59,600 LUT4, 116 DSP)
     # nor 'compact' (see docs/fpga.md): the minimal SoC.
+    # 'pipelined' on the smaller parts, met on seeds 1 / 2 (docs/fpga.md): 45F 51.63 / 50.13
+    # MHz at 50, 25F 50.50 / 52.79 at 45 (49.83 / 46.81 at 50), 12F 54.65 / 54.56 at 50
     Board("ulx3s-45f", ULX3S_45F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=32 * 1024, config_mhz=_ULX3S_MHZ, **_ULX3S),
+          ram_size=32 * 1024, config_mhz=_ULX3S_MHZ + (("pipelined", 50),), **_ULX3S),
     Board("ulx3s-25f", ULX3S_25F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=16 * 1024, config_mhz=_ULX3S_MHZ, **_ULX3S),
+          ram_size=16 * 1024, config_mhz=_ULX3S_MHZ + (("pipelined", 45),), **_ULX3S),
     Board("ulx3s-12f", ULX3S_12F_Platform, default_config="minimal", default_mhz=60,
-          ram_size=8 * 1024, config_mhz=_ULX3S_MHZ, **_ULX3S),
+          ram_size=8 * 1024, config_mhz=_ULX3S_MHZ + (("pipelined", 50),), **_ULX3S),
     # iCEBreaker: the "small" configuration (no PMP, no PERF block). LED 1 is green
     # (heartbeat), LED 0 red (UART activity). UP5K block RAM is
     # 30 x 4 Kbit: 4 KiB of RAM takes 16 blocks (two copies), 8 KiB would take 32.
