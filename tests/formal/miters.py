@@ -521,6 +521,33 @@ CORE_MUTANTS = {
 
 # --------------------------------------------------------------------------------- whole core
 
+def _drive_two_cores(m, feeds, word, *, timer, soft, local, mtime, stall, ack, err,
+                     done=C(0, 1)):
+    """The environment both two-core miters give their copies: ``feeds`` is ``((core, dat_r),
+    ...)``; each copy's instruction port returns ``word`` as it was when it read, the interrupt
+    inputs, ``mtime`` and the data bus's ``stall``/``ack``/``err`` are the same for both, and an
+    answer comes only while a request of the first copy is outstanding (``done``: a cycle in
+    which its outstanding request ends without an answer, the pipelined core's cancel).
+    Returns the first copy's ``accepted`` (a request taken this cycle)."""
+    for core, data in feeds:
+        iword = Signal(32)
+        with m.If(core.ibus.en):
+            m.d.sync += iword.eq(word)
+        m.d.comb += [
+            core.ibus.data.eq(iword),
+            core.timer_irq.eq(timer), core.soft_irq.eq(soft),
+            core.local_irq.eq(local), core.mtime.eq(mtime),
+            core.dbus.stall.eq(stall), core.dbus.ack.eq(ack), core.dbus.err.eq(err),
+            core.dbus.dat_r.eq(data),
+        ]
+    a = feeds[0][0]
+    out = Signal(2)
+    accepted = a.dbus.cyc & a.dbus.stb & ~stall
+    m.d.sync += out.eq(out + accepted - (ack | err | done))
+    m.d.comb += [Assume(~(ack & err)), Assume(~(ack | err) | (out != 0))]
+    return accepted
+
+
 class CoreTimingMiter(Harness):
     """Two cores, one instruction stream, different data: their timing must agree.
 
@@ -577,24 +604,9 @@ class CoreTimingMiter(Harness):
                                  (word[25:32] == 0)))
         timer, soft, local, mtime = C(0, 1), C(0, 1), C(0, 16), AnySeq(64)
         stall, ack, err = AnySeq(1), AnySeq(1), AnySeq(1)
-        for core in (a, b):
-            iword = Signal(32)
-            with m.If(core.ibus.en):
-                m.d.sync += iword.eq(word)
-            m.d.comb += [
-                core.ibus.data.eq(iword),
-                core.timer_irq.eq(timer), core.soft_irq.eq(soft),
-                core.local_irq.eq(local), core.mtime.eq(mtime),
-                core.dbus.stall.eq(stall), core.dbus.ack.eq(ack), core.dbus.err.eq(err),
-                core.dbus.dat_r.eq(AnySeq(32)),
-            ]
-        out = Signal(2)
-        accepted = a.dbus.cyc & a.dbus.stb & ~stall
-        m.d.sync += out.eq(out + accepted - (ack | err))
-        m.d.comb += [
-            Assume(~(ack & err)),
-            Assume(~(ack | err) | (out != 0)),
-        ]
+        accepted = _drive_two_cores(m, ((a, AnySeq(32)), (b, AnySeq(32))), word,
+                                    timer=timer, soft=soft, local=local, mtime=mtime,
+                                    stall=stall, ack=ack, err=err)
         # A load/store that is misaligned or PMP refuses (its address or the privilege may be
         # data) traps, one cycle later from W: control flow, outside the scope like any other
         # data-dependent trap
@@ -777,21 +789,9 @@ class RefusedDataMiter(Harness):
         stall, ack, err = AnySeq(1), AnySeq(1), AnySeq(1)
         same, other = AnySeq(32), AnySeq(32)
         cancel = a.dbus_cancel | b.dbus_cancel
-        for core, data in ((a, same), (b, Mux(ack & ~cancel, same, other))):
-            iword = Signal(32)
-            with m.If(core.ibus.en):
-                m.d.sync += iword.eq(word)
-            m.d.comb += [
-                core.ibus.data.eq(iword),
-                core.timer_irq.eq(timer), core.soft_irq.eq(soft),
-                core.local_irq.eq(local), core.mtime.eq(mtime),
-                core.dbus.stall.eq(stall), core.dbus.ack.eq(ack), core.dbus.err.eq(err),
-                core.dbus.dat_r.eq(data),
-            ]
-        out = Signal(2)
-        accepted = a.dbus.cyc & a.dbus.stb & ~stall
-        m.d.sync += out.eq(out + accepted - (ack | err | a.dbus_cancel))
-        m.d.comb += [Assume(~(ack & err)), Assume(~(ack | err) | (out != 0))]
+        accepted = _drive_two_cores(m, ((a, same), (b, Mux(ack & ~cancel, same, other))),
+                                    word, timer=timer, soft=soft, local=local, mtime=mtime,
+                                    stall=stall, ack=ack, err=err, done=a.dbus_cancel)
 
         self.check(m, "fetch alike", (a.ibus.en == b.ibus.en) & (a.ibus.adr == b.ibus.adr))
         self.check(m, "retire alike", (a.trace.valid == b.trace.valid)
