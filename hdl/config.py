@@ -54,6 +54,7 @@ class SocConfig:
     perf: bool = True                # the PERF counter block (0x1000_4000)
     regfile_bram: bool = False       # the core's register file in block RAM (+1 cycle per instruction)
     pipeline: bool = False           # the F/D/X/W core with a registered fetch address (docs/core.md)
+    fetch_reg: bool = False          # with pipeline: the fetched word registered before D decodes it
     debug: bool = False              # the Debug Module (hdl/debug/) and its lock page (0x1000_5000)
     # Constructor parameters of the coprocessors, as ((name, ((param, value), ...)), ...): a
     # tuple so that the configuration stays hashable. Absent: the block's defaults.
@@ -103,6 +104,10 @@ CONFIGS = {
                          description="full with a 2-lane Montgomery unit, a 4x4 systolic array "
                                      "and the requantizers' products in DSP blocks"),
 }
+CONFIGS["pipelined-fetchreg"] = CONFIGS["pipelined"].with_(
+    name="pipelined-fetchreg", fetch_reg=True,
+    description="pipelined with the fetched word registered before decode (the block RAM's "
+                "output into flip-flops only)")
 CONFIGS["compact-pipelined"] = CONFIGS["compact"].with_(
     name="compact-pipelined", pipeline=True,
     description="compact with the F/D/X/W core (registered fetch address)")
@@ -115,8 +120,11 @@ def get_config(name):
         raise ValueError(f"Unknown SoC configuration {name!r}; known: {', '.join(CONFIGS)}") from None
     # GLUON_PIPELINE=1: every configuration with a LUT-RAM register file gets the F/D/X/W core
     # (to run the whole test suite on it while it is not the default)
-    if os.environ.get("GLUON_PIPELINE") == "1" and not config.regfile_bram:
+    # (GLUON_PIPELINE=fetchreg: the same with the fetched word registered)
+    if os.environ.get("GLUON_PIPELINE") in ("1", "fetchreg") and not config.regfile_bram:
         config = config.with_(pipeline=True)
+    if os.environ.get("GLUON_PIPELINE") == "fetchreg" and not config.regfile_bram:
+        config = config.with_(fetch_reg=True)
     return config
 
 

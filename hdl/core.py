@@ -87,12 +87,17 @@ class Core(wiring.Component):
     take a second cycle in ``X``, loads and stores make their request from ``W``. Latencies stay
     functions of the instruction stream only (docs/core.md, "The block-RAM register file").
 
+    ``fetch_reg`` (with ``pipeline``): the word from the instruction port goes into a register
+    before ``D`` decodes it, so the block RAM's output feeds only flip-flops; JALR, MRET,
+    FENCE.I, traps and branches take one cycle more (docs/core.md, "The fetched word
+    registered").
+
     ``triggers``: how many Sdtrig address-match triggers (hdl/triggers.py); default 2 on this
     core and the pipelined one, 0 (and only 0) with ``regfile_bram``."""
 
     def __init__(self, *, reset_vector=0x8000_0000, fetch_base=0x8000_0000, fetch_size=128 * 1024,
                  mimpid=1, m_only=(), pmp_entries=PMP_ENTRIES, regfile_bram=False,
-                 pipeline=False, debug=False, triggers=None):
+                 pipeline=False, fetch_reg=False, debug=False, triggers=None):
         if reset_vector % 4:
             raise ValueError(f"reset_vector {reset_vector:#x} is not word aligned")
         if fetch_size & (fetch_size - 1) or fetch_base % fetch_size:
@@ -117,6 +122,11 @@ class Core(wiring.Component):
             raise ValueError("pipeline=True has no block-RAM register file variant")
         # the F/D/X/W pipeline with a registered fetch address (hdl/pipeline.py)
         self.pipeline = bool(pipeline)
+        # the pipelined core with the fetched word registered before D decodes it (hdl/pipeline.py)
+        if fetch_reg and not pipeline:
+            raise ValueError("fetch_reg=True needs pipeline=True (it registers the pipelined "
+                             "core's fetched word)")
+        self.fetch_reg = bool(fetch_reg)
         self.reset_vector = reset_vector
         self.fetch_base = fetch_base
         self.fetch_size = fetch_size

@@ -85,6 +85,16 @@ def elaborate_pipelined(core, platform):
     d_fresh = Signal()                            # D's word is the port's output
     d_word_r = Signal(32)                         # D's word otherwise
     d_save = Signal(32)                           # the word behind a branch in X
+    fr = core.fetch_reg
+    if fr:
+        # Core(fetch_reg=True): the port's output goes only into flip-flops. P is the word on
+        # the port (read at the address of the cycle before); D loads it into d_word_r (its
+        # only source of a word), or P keeps it in p_word_r while D holds.
+        p_valid = Signal()
+        p_pc = Signal(32)
+        p_fresh = Signal()                        # P's word is the port's output
+        p_word_r = Signal(32)                     # P's word otherwise
+        d_wait = Signal()                         # D's word chosen by a branch: a cycle in D
 
     # ------------------------------------------------------------------ X state
     x_valid = Signal()
@@ -164,7 +174,10 @@ def elaborate_pipelined(core, platform):
 
     # ------------------------------------------------------------------ D: decode, read
     d_word = Signal(32)
-    m.d.comb += d_word.eq(Mux(d_fresh, core.ibus.data, d_word_r))
+    if fr:
+        m.d.comb += d_word.eq(d_word_r)
+    else:
+        m.d.comb += d_word.eq(Mux(d_fresh, core.ibus.data, d_word_r))
     d_inst = Signal(Instruction)
     m.d.comb += [d_inst.eq(d_word), decoder.word.eq(d_word)]
     d_dec = decoder.dec
@@ -383,30 +396,77 @@ def elaborate_pipelined(core, platform):
     with m.Elif(x_commit):
         m.d.sync += arch_pc.eq(Mux(dec.jal | dec.branch & taken, x_target, pc4))
 
-    # D moves to X when X is free, nothing redirects, and X holds no unresolved branch
-    x_free = ~x_valid | x_go
-    d_go = Signal()
-    m.d.comb += d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch))
-    d_load = ~d_valid | d_go                      # D takes the port's next word
-    m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(1)]
+    if fr:
+        # The fetched word registered (Core(fetch_reg=True)): F puts an address on the port, P
+        # is the word on the port in the next cycle (into p_word_r or D's register, nothing
+        # else), D decodes its own register. The port's address is f_pc, or D's direct target
+        # while D holds a JAL (or a branch whose next word P holds): a flip-flop -> the
+        # decoder's pc_imm -> D's adder -> one multiplexer, whose select is decoded from D's
+        # registers; no stall, no branch outcome, no X target reaches the address pins.
+        x_free = ~x_valid | x_go
+        d_go = Signal()
+        d_jump = Signal()                         # D's target is on the port's address
+        m.d.comb += [
+            d_jump.eq(d_valid & (d_dec.jal | d_dec.branch & p_valid)),
+            # a branch leaves D only with the word behind it in P (saved in d_save), and a
+            # word chosen by a branch waits a cycle in D, both outcomes alike
+            d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch) & ~d_wait
+                    & ~(d_dec.branch & ~p_valid)),
+        ]
+        f_adr = Mux(d_jump, d_target, f_pc)
+        m.d.comb += [core.ibus.adr.eq(f_adr[2:]), core.ibus.en.eq(1)]
+        p_word = Mux(p_fresh, core.ibus.data, p_word_r)
+        # D takes P's word when it is empty or moving, except while X holds an unresolved branch
+        # (the branch chooses between P's word, its target, and d_save)
+        d_load = (~d_valid | d_go) & ~(x_valid & dec.branch)
+        m.d.sync += [p_word_r.eq(p_word), p_fresh.eq(0), d_wait.eq(0)]
+        with m.If(d_load):
+            m.d.sync += [d_valid.eq(p_valid), d_pc.eq(p_pc), d_word_r.eq(p_word)]
+        with m.If(~d_jump & (~p_valid | d_load)):
+            m.d.sync += [p_valid.eq(1), p_pc.eq(f_pc), p_fresh.eq(1), f_pc.eq(f_pc + 4)]
+        with m.If(x_commit & dec.branch):
+            # both outcomes: D gets the chosen word (the target's, in P; the one behind the
+            # branch, in d_save) and holds it a cycle while P fetches the next; the target's
+            # successor, fetched already when taken, is fetched again (as the not-taken one is)
+            m.d.sync += [d_valid.eq(1), d_wait.eq(1), p_valid.eq(0),
+                         d_pc.eq(Mux(taken, x_target, pc4)),
+                         d_word_r.eq(Mux(taken, p_word, d_save))]
+            with m.If(~taken):                    # taken: f_pc is the target + 4 already
+                m.d.sync += f_pc.eq(x_pc + 8)
+        with m.If(x_redirect):
+            m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), p_valid.eq(0)]
+        # a JAL or branch leaving D (never with a redirect or a branch in X): P's word is
+        # dropped (kept in d_save behind a branch); the target, on the port now, is P's next
+        with m.If(d_go & (d_dec.jal | d_dec.branch)):
+            m.d.sync += [d_valid.eq(0), p_valid.eq(1), p_pc.eq(d_target), p_fresh.eq(1),
+                         f_pc.eq(d_target + 4)]
+        with m.If(d_go & d_dec.branch):
+            m.d.sync += d_save.eq(p_word)
+    else:
+        # D moves to X when X is free, nothing redirects, and X holds no unresolved branch
+        x_free = ~x_valid | x_go
+        d_go = Signal()
+        m.d.comb += d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch))
+        d_load = ~d_valid | d_go                      # D takes the port's next word
+        m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(1)]
 
-    m.d.sync += [d_word_r.eq(d_word), d_fresh.eq(0)]
-    with m.If(d_load):
-        m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_fresh.eq(1), f_pc.eq(f_pc + 4)]
-    with m.If(x_valid & x_fresh & dec.branch):
-        m.d.sync += d_save.eq(core.ibus.data)
-    with m.If(x_not_taken):
-        # the word behind the branch: on the port in the branch's first cycle in X, kept in
-        # d_save after it
-        m.d.sync += [d_valid.eq(1), d_fresh.eq(0), d_pc.eq(pc4), f_pc.eq(x_pc + 8),
-                     d_word_r.eq(Mux(x_fresh, core.ibus.data, d_save))]
-    with m.If(x_redirect):
-        m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_fresh.eq(0)]
-    # a JAL or branch leaving D (never with a redirect or a branch in X, the two above): the
-    # word behind it (fetched now) is dropped, the target is fetched next. Written last, so
-    # that D's target adder meets f_pc's other sources in the last multiplexer.
-    with m.If(d_go & (d_dec.jal | d_dec.branch)):
-        m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
+        m.d.sync += [d_word_r.eq(d_word), d_fresh.eq(0)]
+        with m.If(d_load):
+            m.d.sync += [d_valid.eq(1), d_pc.eq(f_pc), d_fresh.eq(1), f_pc.eq(f_pc + 4)]
+        with m.If(x_valid & x_fresh & dec.branch):
+            m.d.sync += d_save.eq(core.ibus.data)
+        with m.If(x_not_taken):
+            # the word behind the branch: on the port in the branch's first cycle in X, kept in
+            # d_save after it
+            m.d.sync += [d_valid.eq(1), d_fresh.eq(0), d_pc.eq(pc4), f_pc.eq(x_pc + 8),
+                         d_word_r.eq(Mux(x_fresh, core.ibus.data, d_save))]
+        with m.If(x_redirect):
+            m.d.sync += [f_pc.eq(redirect_pc), d_valid.eq(0), d_fresh.eq(0)]
+        # a JAL or branch leaving D (never with a redirect or a branch in X, the two above): the
+        # word behind it (fetched now) is dropped, the target is fetched next. Written last, so
+        # that D's target adder meets f_pc's other sources in the last multiplexer.
+        with m.If(d_go & (d_dec.jal | d_dec.branch)):
+            m.d.sync += [f_pc.eq(d_target), d_valid.eq(0)]
 
     # dbus_claim: a copy of x_valid & (load | store), in a flip-flop of its own for RAM's port
     # owner (hdl/ram.py): set and cleared as x_valid is (w_dhalt clears it in debug mode)
@@ -580,6 +640,8 @@ def elaborate_pipelined(core, platform):
             m.d.comb += d_go.eq(0)
         with m.If(x_go & dbg_halt | w_dhalt | dbg_halted):
             m.d.sync += [d_valid.eq(0), d_fresh.eq(0)]
+            if fr:
+                m.d.sync += [p_valid.eq(0), d_wait.eq(0)]
         with m.If(hdbg.resume):
             m.d.sync += [f_pc.eq(hdbg.dpc), arch_pc.eq(hdbg.dpc)]
         m.d.comb += [

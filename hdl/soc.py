@@ -193,7 +193,7 @@ class GluonSoC(wiring.Component):
         self.core = Core(reset_vector=RAM_BASE, fetch_base=RAM_BASE, fetch_size=config.ram_size,
                          m_only=m_only, pmp_entries=config.pmp_entries,
                          regfile_bram=config.regfile_bram, pipeline=config.pipeline,
-                         debug=config.debug)
+                         fetch_reg=config.fetch_reg, debug=config.debug)
         super().__init__({
             "uart_tx": Out(1),
             "uart_rx": In(1, init=1),
