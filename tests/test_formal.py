@@ -179,18 +179,25 @@ def test_core_timing_miter_scope_is_not_empty(tmp_path):
 PIPELINED_CUTPOINTS = "cutpoint top.core.multiplier top.core.divider"
 
 
-def test_pipelined_core_bus_properties_bmc(tmp_path):
-    _passes(M.CoreBusCheck(M.PipelinedCore), tmp_path, mode="bmc", depth=CORE_DEPTH,
+PIPELINED_CORES = [pytest.param(M.PipelinedCore, id="pipelined"),
+                   pytest.param(M.PipelinedFetchRegCore, id="fetchreg")]
+
+
+@pytest.mark.parametrize("cls", PIPELINED_CORES)
+def test_pipelined_core_bus_properties_bmc(tmp_path, cls):
+    _passes(M.CoreBusCheck(cls), tmp_path, mode="bmc", depth=CORE_DEPTH,
             script=PIPELINED_CUTPOINTS)
 
 
-def test_pipelined_core_timing_miter_bmc(tmp_path):
-    _passes(M.CoreTimingMiter(M.PipelinedCore), tmp_path, mode="bmc", depth=CORE_MITER_DEPTH,
+@pytest.mark.parametrize("cls", PIPELINED_CORES)
+def test_pipelined_core_timing_miter_bmc(tmp_path, cls):
+    _passes(M.CoreTimingMiter(cls), tmp_path, mode="bmc", depth=CORE_MITER_DEPTH,
             script=CORE_MITER_CUTPOINTS)
 
 
-def test_pipelined_core_timing_miter_scope_is_not_empty(tmp_path):
-    h = M.CoreTimingMiter(M.PipelinedCore)
+@pytest.mark.parametrize("cls", PIPELINED_CORES)
+def test_pipelined_core_timing_miter_scope_is_not_empty(tmp_path, cls):
+    h = M.CoreTimingMiter(cls)
     res = run_sby(h, tmp_path, mode="cover", depth=8, script=CORE_MITER_CUTPOINTS)
     assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
 

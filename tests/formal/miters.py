@@ -599,7 +599,9 @@ class CoreTimingMiter(Harness):
             # the word behind it: a not-taken copy runs the word fetched first, a taken one the
             # word fetched second. Different words at the same address exist only in this
             # environment (a RAM returns the same word), and only for a branch to pc + 4
-            # (B-immediate 4): such branches are left out.
+            # (B-immediate 4): such branches are left out. (With the fetched word registered
+            # the same holds: the word behind the branch is kept in d_save, the target's
+            # fetched while the branch is in D.)
             m.d.comb += Assume(~((word[:7] == 0b1100011) & (word[7:12] == 0b00100) &
                                  (word[25:32] == 0)))
         timer, soft, local, mtime = C(0, 1), C(0, 1), C(0, 16), AnySeq(64)
@@ -644,6 +646,12 @@ class CoreTimingMiter(Harness):
 def PipelinedCore(**kw):
     """The F/D/X/W core (``Core(pipeline=True)``, hdl/pipeline.py) for the same harnesses."""
     return Core(pipeline=True, **kw)
+
+
+def PipelinedFetchRegCore(**kw):
+    """The F/D/X/W core with the fetched word registered (``Core(pipeline=True,
+    fetch_reg=True)``) for the same harnesses."""
+    return Core(pipeline=True, fetch_reg=True, **kw)
 
 
 class EarlyExitDividerCore(Core):
