@@ -67,10 +67,11 @@ def _yosys(env, cwd, script, log):
 
 
 def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp_entries=None,
-               synth_opts="", pipeline=False):
+               synth_opts="", pipeline=False, fetch_reg=False):
     """The core alone on ECP5: LUT4 count (flattened), per-block counts (hierarchy kept),
     Fmax out of context (``pnr``). ``pmp_entries``: the core's parameter (None: its default;
-    0: without PMP); ``synth_opts``: extra ``synth_ecp5`` options. Returns a :class:`CoreResult`."""
+    0: without PMP); ``synth_opts``: extra ``synth_ecp5`` options; ``pipeline``, ``fetch_reg``:
+    the core's parameters. Returns a :class:`CoreResult`."""
     from gluon.hdl.core import Core
 
     out = Path(out_dir)
@@ -81,6 +82,8 @@ def synth_core(out_dir="build/core", *, pnr=True, hierarchy=True, log=print, pmp
     kw = {} if pmp_entries is None else {"pmp_entries": pmp_entries}
     if pipeline:
         kw["pipeline"] = True          # the F/D/X/W core (hdl/pipeline.py)
+    if fetch_reg:
+        kw["fetch_reg"] = True         # ... with the fetched word registered before D
     (out / "core.il").write_text(to_rtlil(Core(**kw), "core"))
     procs = []
     if hierarchy:
