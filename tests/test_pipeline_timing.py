@@ -14,7 +14,8 @@ from test_core_timing import measured, operands
 WANT = {"sw_lw_same": 4, "sw_lw_other": 4, "sw_add_lw": 4, "sw_sw": 3}
 
 
-def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses():
+@pytest.mark.parametrize("config", ["pipelined", "pipelined-fetchreg"])
+def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses(config):
     # a3: an operand-dependent word of buf; a4: another operand-dependent word
     setup = ("    andi a3, a0, 0x3FC\n    la a4, buf\n    add a3, a3, a4\n"
              "    andi a5, a1, 0x3FC\n    add a4, a4, a5")
@@ -48,7 +49,7 @@ def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses():
     table = ".section .data\n.align 4\ntable:\n" + "".join(
         f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\nbuf: .space 1024\n"
     res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
-                         extra_sections="\n" + table, max_cycles=5_000_000, config="pipelined")
+                         extra_sections="\n" + table, max_cycles=5_000_000, config=config)
     assert res.passed, res
     got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
     varying = {k: v for k, v in got.items() if v[0] != v[1]}
@@ -66,13 +67,14 @@ def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses():
 # table: the instruction(s) + one csrr, min = max over 1000 runs.
 MMIO_WANT = {
     "pipelined": {"lw_sysinfo": 3, "sw_clint": 3},
+    "pipelined-fetchreg": {"lw_sysinfo": 3, "sw_clint": 3},
     "compact-pipelined": {"lw_sysinfo": 3, "sw_clint": 3, "lw_copro": 3, "lw_copro_use": 5},
 }
 
 
 # compact-pipelined is slow: its simulation model (every coprocessor) is built for this test
 # alone, about a minute and a half on a loaded 2-core machine
-@pytest.mark.parametrize("config", ["pipelined",
+@pytest.mark.parametrize("config", ["pipelined", "pipelined-fetchreg",
                                     pytest.param("compact-pipelined", marks=pytest.mark.slow)])
 def test_mmio_access_latency_is_fixed(config):
     blocks = {
@@ -95,3 +97,46 @@ def test_mmio_access_latency_is_fixed(config):
     varying = {k: v for k, v in got.items() if v[0] != v[1]}
     assert not varying, f"data-dependent cycle counts (min, max): {varying}"
     assert {k: v[0] for k, v in got.items()} == MMIO_WANT[config], got
+
+
+# Control flow back to back: the costs add up (docs/core.md, the cycle tables), taken or not.
+# The window is the instructions + one csrr. pipelined: branch 2, JAL 2, JALR 3, FENCE.I 3.
+# pipelined-fetchreg (the fetched word registered): branch 3 (the word it chooses waits a
+# cycle in D while its successor is fetched; a branch right behind it needs that successor
+# kept before it leaves D), JAL 2 (D's target on the port's address in D's cycle, also while
+# the JAL waits), JALR and FENCE.I 4.
+FLOW_WANT = {
+    "pipelined": {"beq_jal": 5, "beq_beq": 5, "jal_beq": 5, "beq_jalr": 6, "jal_jal": 5,
+                  "fence_i": 4, "beq_lw_use": 5},
+    "pipelined-fetchreg": {"beq_jal": 6, "beq_beq": 7, "jal_beq": 6, "beq_jalr": 8,
+                           "jal_jal": 5, "fence_i": 5, "beq_lw_use": 6},
+}
+
+
+@pytest.mark.parametrize("config", ["pipelined", "pipelined-fetchreg"])
+def test_control_flow_costs_add_up_taken_or_not(config):
+    blocks = {
+        # either outcome reaches the same JAL's copy
+        "beq_jal": "    beq a0, a1, 2f\n    jal x0, 3f\n2:  jal x0, 3f\n3:  csrr t1, mcycle",
+        # branches to the next instruction: taken and not taken run the same words
+        "beq_beq": "    beq a0, a1, 2f\n2:  bltu a0, a1, 3f\n3:  csrr t1, mcycle",
+        "jal_beq": "    jal x0, 2f\n2:  bge a0, a1, 3f\n3:  csrr t1, mcycle",
+        "beq_jalr": "    beq a0, a1, 2f\n2:  jalr x0, 0(a3)\n3:  csrr t1, mcycle",
+        "jal_jal": "    jal x0, 2f\n2:  jal x0, 3f\n3:  csrr t1, mcycle",
+        "fence_i": "    fence.i\n    csrr t1, mcycle",
+        # a branch waiting on the load right before it (load-use)
+        "beq_lw_use": "    lw a2, 0(a4)\n    bne a2, a1, 2f\n2:  csrr t1, mcycle",
+    }
+    setup = "    la a4, buf\n    sw a0, 0(a4)"
+    body = "".join(measured(b, setup + ("\n    la a3, 3f" if "a3" in b else ""))
+                   for b in blocks.values())
+    table = ".section .data\n.align 4\ntable:\n" + "".join(
+        f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\nbuf: .space 64\n"
+    res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
+                         extra_sections="\n" + table, max_cycles=5_000_000, config=config)
+    assert res.passed, res
+    got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
+    print("control flow cycles (insns + csrr):", got)
+    varying = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not varying, f"data-dependent cycle counts (min, max): {varying}"
+    assert {k: v[0] for k, v in got.items()} == FLOW_WANT[config], got
