@@ -9,6 +9,10 @@ their sizes; it never changes how a block's logic is written.
              instruction, docs/core.md).
 ``minimal``: core + RAM + UART + timer (with PMP and performance counters).
 ``pipelined``: ``minimal`` with the F/D/X/W core (``Core(pipeline=True)``, docs/core.md).
+``pipelined-fetchreg``: ``pipelined`` with the fetched word registered before ``D``
+             (``Core(pipeline=True, fetch_reg=True)``): the instruction block RAM's output feeds
+             only flip-flops; branches 3 cycles, JALR/MRET/FENCE.I 4 (docs/core.md, "The
+             fetched word registered", with why ``pipelined`` keeps the core without it).
 ``debug``:   a Debug Module (hdl/debug/, docs/debugging.md). Off in every named configuration;
              ``gluon sim --gdb`` runs ``minimal``/``pipelined``/``full``/``compact`` with it (their
              ``with_debug()`` variant, a model of its own), so a plain ``gluon sim`` model does

@@ -31,6 +31,17 @@ the branch (a not-taken branch waits the same cycle a taken one does). JALR, MRE
 traps load ``f_pc`` from ``X``: 3 cycles. Nothing after a branch executes in ``X`` before the
 branch is resolved; the words fetched at PC + 4 and at a direct target depend on instruction
 bits only.
+
+``Core(fetch_reg=True)``: the fetched word registered before ``D``. The port's output goes
+only into flip-flops: ``P`` (the word on the port, read at the address of the cycle before) is
+loaded into ``D``'s register ``d_word_r``, or kept in ``p_word_r`` while ``D`` holds; ``D``
+decodes its register. The port's address is ``f_pc``, or ``D``'s direct target while ``D``
+holds a JAL, or a branch whose next word ``P`` holds (the select decoded from ``D``'s
+registers; no stall, branch outcome or ``X`` target reaches the address pins). A JAL: 2 cycles
+(its target is read in ``D``'s cycle). A branch leaves ``D`` with the word behind it in ``P``
+(kept in ``d_save``) while its target is read; resolved in ``X``, ``D`` gets the target's word
+(``P``) or the saved one and holds it a cycle while ``P`` fetches its successor: 3 cycles,
+taken or not. JALR, MRET, FENCE.I, traps: 4 (``f_pc``, the port, ``P``'s register, ``D``).
 """
 
 from amaranth import *
