@@ -195,7 +195,10 @@ def test_pipelined_core_timing_miter_bmc(tmp_path, cls):
             script=CORE_MITER_CUTPOINTS)
 
 
-@pytest.mark.parametrize("cls", PIPELINED_CORES)
+# the cover run on the fetch-register core in -m slow (its miter and bus check run by default)
+@pytest.mark.parametrize("cls", [PIPELINED_CORES[0],
+                                 pytest.param(M.PipelinedFetchRegCore, id="fetchreg",
+                                              marks=pytest.mark.slow)])
 def test_pipelined_core_timing_miter_scope_is_not_empty(tmp_path, cls):
     h = M.CoreTimingMiter(cls)
     res = run_sby(h, tmp_path, mode="cover", depth=8, script=CORE_MITER_CUTPOINTS)
