@@ -140,3 +140,11 @@ def test_control_flow_costs_add_up_taken_or_not(config):
     varying = {k: v for k, v in got.items() if v[0] != v[1]}
     assert not varying, f"data-dependent cycle counts (min, max): {varying}"
     assert {k: v[0] for k, v in got.items()} == FLOW_WANT[config], got
+
+
+def test_fetch_reg_needs_the_pipeline():
+    from gluon.hdl.core import Core
+    with pytest.raises(ValueError, match="fetch_reg=True needs pipeline=True"):
+        Core(fetch_reg=True)
+    assert Core(pipeline=True, fetch_reg=True).fetch_reg
+    assert not Core(pipeline=True).fetch_reg
