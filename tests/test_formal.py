@@ -32,12 +32,13 @@ What is proven, and what is not:
   its load/store unit reports the access misaligned or its PMP's ``d_ok`` is low (whatever the
   cut PMP answers).
 * **Whole core, two copies** (bounded, ``CORE_MITER_DEPTH`` cycles from reset; cover mode
-  shows results really differ between the copies): same instruction stream, same bus
-  timing, different loaded data; both fetch, retire and request in the same cycles. Scope:
-  trap-free runs whose control flow (fetch addresses) does not depend on the data, the
-  discipline of constant-time code (so taken/not-taken branches on the data are *not*
-  compared here: tests/test_core_timing.py measures them); see
-  :class:`formal.miters.CoreTimingMiter`. A complete
+  shows results really differ between the copies and their control flow really goes
+  different ways): one instruction stream (both decoders see the same word in every cycle),
+  same bus timing, different loaded data; fetch addresses free in each copy, so branches on
+  the data go different ways and JALR targets differ; both fetch, retire and request in the
+  same cycles. Scope: trap-free runs, traps that would come in one copy only (data-dependent
+  control flow) assumed away; see :class:`formal.miters.CoreTimingMiter`. A mutant whose
+  not-taken branch costs a cycle more is rejected on each core. A complete
   DIV needs 34 cycles, more than any depth reached here (CI 8, slow suite 16): the divider's
   own miter covers it.
 
@@ -205,9 +206,38 @@ def test_pipelined_core_timing_miter_scope_is_not_empty(tmp_path, cls):
     assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", [pytest.param(M.Core, id="default"), PIPELINED_CORES[0]])
+def test_core_timing_miter_reaches_diverging_control_flow(tmp_path, cls):
+    # the rejected not-taken mutants below show the same in the default run
+    h = M.CoreTimingMiter(cls, diverge_cover=True)
+    res = run_sby(h, tmp_path, mode="cover", depth=8, script=CORE_MITER_CUTPOINTS)
+    assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
+
+
 def test_core_timing_miter_rejects_early_exit_divider(tmp_path):
     _rejects(M.CoreTimingMiter(M.EarlyExitDividerCore), tmp_path, "fetch in the same cycles",
              mode="bmc", depth=6, script=CORE_MITER_CUTPOINTS)
+
+
+#: the two copies' branches go different ways (a load's word, different in the two copies, is
+#: compared): a mutant whose not-taken branch costs a cycle more is caught at step 3 on the
+#: default core, at step 6 on the pipelined one, at step 8 with the fetched word registered
+#: (a miter assuming equal fetch addresses in both copies passed all three at depth 8)
+TIMING_PROPERTIES = {"fetch in the same cycles", "retire in the same cycles", "cyc alike",
+                     "stb alike"}
+
+
+@pytest.mark.parametrize("cls, depth", [
+    pytest.param(M.NotTakenSlowerCore, 5, id="default"),
+    pytest.param(M.NotTakenSlowerPipelinedCore, 7, id="pipelined"),
+    pytest.param(M.NotTakenSlowerFetchRegCore, 9, id="fetchreg", marks=pytest.mark.slow)])
+def test_core_timing_miter_rejects_not_taken_branch_slower(tmp_path, cls, depth):
+    h = M.CoreTimingMiter(cls)
+    res = run_sby(h, tmp_path, mode="bmc", depth=depth, script=CORE_MITER_CUTPOINTS)
+    assert res.status == "FAIL", f"the broken variant was not caught: {res.summary()}\n{res.tail()}"
+    names = h.names(res.failures)
+    assert names and set(names) <= TIMING_PROPERTIES, names
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ tests/test_formal.py says what each harness does and does not prove.
 import sys
 
 from amaranth import *
-from amaranth.lib import wiring
+from amaranth.lib import wiring, data
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.asserts import AnyConst, AnySeq
 
@@ -18,6 +18,7 @@ from gluon.hdl.divider import Divider, LATENCY
 from gluon.hdl.multiplier import Multiplier
 from gluon.hdl.branch import BranchUnit
 from gluon.hdl.core import Core
+from gluon.hdl.decoder import Decoded
 
 
 __all__ = [
@@ -25,7 +26,8 @@ __all__ = [
     "BranchSpecCheck", "CoreBusCheck", "PipelinedCore",
     "EarlyExitDivider", "SmallOperandMultiplier", "SerialBranchUnit", "StatefulBranchUnit",
     "WrongBranchUnit", "CORE_MUTANTS", "CoreTimingMiter", "EarlyExitDividerCore",
-    "DMAConfinement", "acceptance_only_engine", "DMA_SCRIPT",
+    "DMAConfinement", "acceptance_only_engine", "DMA_SCRIPT", "NotTakenSlowerCore",
+    "NotTakenSlowerPipelinedCore", "NotTakenSlowerFetchRegCore",
 ]
 
 
@@ -524,15 +526,17 @@ CORE_MUTANTS = {
 def _drive_two_cores(m, feeds, word, *, timer, soft, local, mtime, stall, ack, err,
                      done=C(0, 1)):
     """The environment both two-core miters give their copies: ``feeds`` is ``((core, dat_r),
-    ...)``; each copy's instruction port returns ``word`` as it was when it read, the interrupt
+    ...)``; each copy's instruction port returns ``word`` (one value for all copies, or one per
+    copy) as it was when it read, the interrupt
     inputs, ``mtime`` and the data bus's ``stall``/``ack``/``err`` are the same for both, and an
     answer comes only while a request of the first copy is outstanding (``done``: a cycle in
     which its outstanding request ends without an answer, the pipelined core's cancel).
     Returns the first copy's ``accepted`` (a request taken this cycle)."""
-    for core, data in feeds:
+    words = word if isinstance(word, (list, tuple)) else [word] * len(feeds)
+    for (core, data), w in zip(feeds, words):
         iword = Signal(32)
         with m.If(core.ibus.en):
-            m.d.sync += iword.eq(word)
+            m.d.sync += iword.eq(w)
         m.d.comb += [
             core.ibus.data.eq(iword),
             core.timer_irq.eq(timer), core.soft_irq.eq(soft),
@@ -548,39 +552,66 @@ def _drive_two_cores(m, feeds, word, *, timer, soft, local, mtime, stall, ack, e
     return accepted
 
 
+def _decoded_word(core):
+    """A signal following the word ``core``'s decoder is given in every cycle (the pipelined
+    core's ``D`` word: the port's output, ``D``'s own register or the word kept behind a
+    branch; the default core's: the port's output). The decoder is a named submodule of both
+    elaborations; the core's ``elaborate`` is wrapped to copy its input out."""
+    word = Signal(32, name="decoded_word")
+    elaborate = core.elaborate
+
+    def probed(platform):
+        m = elaborate(platform)
+        m.d.comb += word.eq(m.submodules.decoder.word)
+        return m
+    core.elaborate = probed
+    return word
+
+
 class CoreTimingMiter(Harness):
     """Two cores, one instruction stream, different data: their timing must agree.
 
-    Both cores get the same instruction words (one AnySeq stream, through a BRAM-like port
-    each), the same ``mtime`` and the same bus timing (``stall``, ``ack``/``err``, shared);
-    the *data* differ: each copy's loads return its own arbitrary words (``dat_r``), so every
-    register value downstream differs (the "secret").
+    The instruction stream is what the cores *decode*: in every cycle both decoders are given
+    the same word (the default core decodes the port's output, the pipelined ones ``D``'s
+    word). Each copy's instruction port answers with its own arbitrary words (AnySeq, through a
+    BRAM-like port), so the fetch *addresses* are free and may differ (a branch taken in one
+    copy and not in the other, JALR targets computed from different data), and so may the
+    words a copy fetches and never decodes (a pipelined core's word behind a taken branch or a
+    JAL, a branch's target when it is not taken): the assumption constrains the port's words
+    only through what reaches the decoder. Both copies get the same ``mtime`` and the same bus
+    timing (``stall``, ``ack``/``err``, shared); the *data* differ: each copy's loads return its
+    own arbitrary words (``dat_r``), so every register value downstream differs (the "secret"),
+    and with them branch outcomes, JALR targets and load/store addresses.
 
-    Scope: trap-free executions whose control flow does not depend on the secret, the
-    discipline of constant-time code. Assumed: in any cycle where either core fetches, both
-    present the same fetch address, and it lies in RAM (0x8000_0000 and up) but is not
-    0x8000_0000; the cores start at 0x8000_0100 and no instruction writes ``mtvec``, which
-    therefore stays at its reset value 0x8000_0000 (it is WARL-limited to RAM), so any trap
-    (a fetch from mtvec) leaves the scope;
-    interrupt lines are low. A data-dependent trap (misaligned or PMP-denied address,
-    misaligned jump target) is control flow and is excluded this way; a load/store that is
-    misaligned or PMP refuses traps one cycle late (from ``W``), so the two copies'
-    ``mem_denied`` verdicts are assumed equal, and so are their ``trap`` outputs (the pipelined
-    core redirects the fetch to mtvec a cycle after the trap). Caveat: a copy that does
-    *not* fetch in a cycle still shows its computed next address, so a timing difference that
-    coincides with a differing stale next address would be assumed away. Memory *addresses* may differ (the claim is that RAM addresses do not
-    matter), and the bus environment answers both copies alike (as RAM does).
+    Scope: executions without traps, in which both copies decode the same words in the same
+    cycles. Assumed: interrupt lines are low; no decoded word writes ``mtvec`` (which therefore
+    stays at its reset value 0x8000_0000, the cores starting at 0x8000_0100), and no copy
+    fetches from 0x8000_0000 (every trap fetches from there: this keeps the traces trap-free
+    without assuming anything of the other addresses); ``trap`` is equal in both copies (the
+    pipelined core redirects the fetch to mtvec a cycle after its trap, the unpipelined one in
+    the trap's cycle), and so are the data-dependent verdicts that trap (``mem_denied``: a
+    misaligned or PMP-refused load/store; the pipelined core's ``dbus_cancel``). So a fetch
+    outside RAM, one PMP refuses to execute, a misaligned jump target, each a trap, are out of
+    the scope when they occur in one copy only, as any other data-dependent trap.
 
     Properties: in every cycle both cores fetch (``ibus.en``), retire (``trace.valid``) and
     make data requests (``cyc``, ``stb``) alike.
+
+    Covers (non-vacuity): two results differ between the copies; a request is accepted after a
+    stall; with ``diverge_cover``, a retirement at different pcs in the two copies (their control
+    flow went different ways: the most expensive cover, reached at step 5 on the default core
+    and 7 on the pipelined one).
     """
 
     RESET = 0x8000_0100            # mtvec resets to 0x8000_0000: a fetch from there is a trap
 
-    def __init__(self, cls=Core):
+    def __init__(self, cls=Core, *, diverge_cover=False):
         super().__init__()
         self.a = cls(reset_vector=self.RESET)
         self.b = cls(reset_vector=self.RESET)
+        self.diverge_cover = diverge_cover
+        self.a_word = _decoded_word(self.a)
+        self.b_word = _decoded_word(self.b)
 
     def elaborate(self, platform):
         m = Module()
@@ -588,25 +619,17 @@ class CoreTimingMiter(Harness):
         m.submodules.a = a = self.a
         m.submodules.b = b = self.b
 
-        word = Signal(32)
-        m.d.comb += word.eq(AnySeq(32))
+        # one instruction stream: both decoders see the same word in every cycle
+        word = self.a_word
+        m.d.comb += Assume(self.b_word == word)
         # mtvec stays 0x8000_0000 (its reset value): no CSR write to it (csrrw/s/c, immediate
         # forms too)
         m.d.comb += Assume(~((word[:7] == 0b1110011) & (word[12:14] != 0) &
                              (word[20:32] == 0x305)))
-        if getattr(a, "pipeline", False):
-            # The pipelined core fetches a branch's target while the branch resolves and keeps
-            # the word behind it: a not-taken copy runs the word fetched first, a taken one the
-            # word fetched second. Different words at the same address exist only in this
-            # environment (a RAM returns the same word), and only for a branch to pc + 4
-            # (B-immediate 4): such branches are left out. (With the fetched word registered
-            # the same holds: the word behind the branch is kept in d_save, the target's
-            # fetched while the branch is in D.)
-            m.d.comb += Assume(~((word[:7] == 0b1100011) & (word[7:12] == 0b00100) &
-                                 (word[25:32] == 0)))
         timer, soft, local, mtime = C(0, 1), C(0, 1), C(0, 16), AnySeq(64)
         stall, ack, err = AnySeq(1), AnySeq(1), AnySeq(1)
-        accepted = _drive_two_cores(m, ((a, AnySeq(32)), (b, AnySeq(32))), word,
+        accepted = _drive_two_cores(m, ((a, AnySeq(32)), (b, AnySeq(32))),
+                                    [AnySeq(32), AnySeq(32)],
                                     timer=timer, soft=soft, local=local, mtime=mtime,
                                     stall=stall, ack=ack, err=err)
         # A load/store that is misaligned or PMP refuses (its address or the privilege may be
@@ -617,26 +640,29 @@ class CoreTimingMiter(Harness):
             # the pipelined core's PMP/M-only verdict comes in W, where it cancels the request
             # (Core.dbus_cancel): a data-dependent refusal, outside the scope likewise
             m.d.comb += Assume(a.dbus_cancel == b.dbus_cancel)
-        # Any trap is control flow: outside the scope. (The unpipelined core redirects the fetch
-        # to mtvec in the trap's own cycle, which the fetch assumptions below exclude; the
-        # pipelined one a cycle later, so the trap cycle itself is excluded here.)
+        # Any trap in one copy only is data-dependent control flow: outside the scope. (The
+        # unpipelined core redirects the fetch to mtvec in the trap's own cycle, which the fetch
+        # assumptions below exclude; the pipelined one a cycle later.)
         m.d.comb += Assume(a.trap == b.trap)
-        with m.If(a.ibus.en | b.ibus.en):
-            m.d.comb += [Assume(a.ibus.adr == b.ibus.adr),
-                         Assume(a.ibus.adr[28:] == 0b10),     # 0x8000_0000..: RAM
-                         Assume(a.ibus.adr != 0x8000_0000 >> 2)]     # not mtvec: no trap
+        for core in (a, b):
+            with m.If(core.ibus.en):
+                m.d.comb += Assume(core.ibus.adr != 0x8000_0000 >> 2)    # not mtvec: no trap
 
         self.check(m, "fetch in the same cycles", a.ibus.en == b.ibus.en)
         self.check(m, "retire in the same cycles", a.trace.valid == b.trace.valid)
         self.check(m, "cyc alike", a.dbus.cyc == b.dbus.cyc)
         self.check(m, "stb alike", a.dbus.stb == b.dbus.stb)
 
-        # the scope is not empty: retirements with different results in the two copies
+        # the scope is not empty: retirements with different results in the two copies, and
+        # one at different addresses (the copies' control flow went different ways)
         differ = Signal(2)
         with m.If(a.trace.valid & a.trace.rd_we & (a.trace.rd_data != b.trace.rd_data) &
                   (differ != 3)):
             m.d.sync += differ.eq(differ + 1)
         self.cover(m, "two results differ between the copies", differ == 2)
+        if self.diverge_cover:
+            self.cover(m, "a retirement at different addresses in the two copies",
+                       a.trace.valid & b.trace.valid & (a.trace.pc != b.trace.pc))
         p_stalled = Signal()
         m.d.sync += p_stalled.eq(a.dbus.cyc & a.dbus.stb & stall)
         self.cover(m, "a request accepted after a stall", p_stalled & accepted)
@@ -660,6 +686,80 @@ class EarlyExitDividerCore(Core):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.divider = EarlyExitDivider()
+
+
+def _local(m, name):
+    """The one signal called ``name`` that the statements of ``m`` (an elaborated core's top
+    module, not its submodules) assign: how a mutant reaches a register or a net the core keeps
+    local to its ``elaborate``."""
+    ports = set()                       # the submodules' ports the module drives
+    for sub, _ in m._named_submodules.values():
+        if isinstance(sub, wiring.Component):
+            ports.update(id(v) for _, _, v in sub.signature.flatten(sub))
+    found = {}                          # id -> signal (signals are not hashable)
+    for stmts in m._statements.values():
+        for st in stmts:
+            found.update((id(s), s) for s in st._lhs_signals()
+                         if s.name == name and id(s) not in ports)
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} signals called {name!r} in the core's module")
+    return found.popitem()[1]
+
+
+def _assigned(m, name):
+    """The value the core's module assigns to ``name`` at its top level (not under an ``If``)."""
+    sig = _local(m, name)
+    rhs = [st.rhs for st in m._statements["comb"] if getattr(st, "lhs", None) is sig]
+    if len(rhs) != 1:
+        raise LookupError(f"{len(rhs)} top-level assignments to {name!r}")
+    return sig, rhs[0]
+
+
+def _not_taken_slower(core, m):
+    # the default core: a branch that is not taken waits one cycle more in X (the first cycle
+    # it could leave is a stall), unless its target is the next instruction (B-immediate 4)
+    stall, waits = _assigned(m, "stall")
+    dec, taken = core.decoder.dec, core.branch.taken
+    slow = Signal()
+    waited = Signal()
+    m.d.comb += slow.eq(_local(m, "x_valid") & ~waits & dec.branch & ~taken & (dec.imm != 4))
+    m.d.sync += waited.eq(slow & ~waited)
+    with m.If(slow & ~waited):
+        m.d.comb += stall.eq(1)
+
+
+def _not_taken_slower_pipelined(core, m):
+    # the pipelined cores: after a branch not taken, the word behind it waits one cycle more in
+    # D (the first cycle it could move to X is a hold); the branch itself retires on time
+    d_go, goes = _assigned(m, "d_go")
+    dec = data.View(Decoded, _local(m, "x_dec"))
+    pending = Signal()
+    with m.If(_local(m, "x_commit") & dec.branch & ~m.submodules.branch.taken):
+        m.d.sync += pending.eq(1)
+    with m.Elif(goes):
+        m.d.sync += pending.eq(0)
+    with m.If(pending & goes):
+        m.d.comb += d_go.eq(0)
+
+
+#: Mutants: a branch costs one cycle more when it is not taken (the default core: taken 1,
+#: not taken 2; the pipelined core: taken 2, not taken 3; with the fetched word registered:
+#: 3 and 4). tests/test_core_timing.py measures the difference (``beq``); the timing miter must
+#: find it too, which it can only if the copies may fetch from different addresses: a miter
+#: assuming equal fetch addresses passes both at depth 8. (The default core's mutant spares
+#: branches to pc + 4, whose two outcomes fetch from the same address: there, such a miter
+#: does find it.)
+NotTakenSlowerCore = _core_mutant(
+    "NotTakenSlowerCore", "Mutant: a branch not taken costs one cycle more, unless its target "
+    "is pc + 4.", _not_taken_slower)
+NotTakenSlowerPipelinedCore = _pipelined_mutant(
+    "NotTakenSlowerPipelinedCore", "Mutant: the pipelined core's branch not taken costs one "
+    "cycle more.", _not_taken_slower_pipelined)
+NotTakenSlowerFetchRegCore = _core_mutant(
+    "NotTakenSlowerFetchRegCore", "Mutant: with the fetched word registered, a branch not "
+    "taken costs one cycle more.", _not_taken_slower_pipelined)
+NotTakenSlowerFetchRegCore.__init__ = lambda self, **kw: Core.__init__(
+    self, pipeline=True, fetch_reg=True, **kw)
 
 
 # ----------------------------------------------------------------------- DMA confinement
