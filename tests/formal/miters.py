@@ -578,7 +578,9 @@ class CoreTimingMiter(Harness):
     copy and not in the other, JALR targets computed from different data), and so may the
     words a copy fetches and never decodes (a pipelined core's word behind a taken branch or a
     JAL, a branch's target when it is not taken): the assumption constrains the port's words
-    only through what reaches the decoder. Both copies get the same ``mtime`` and the same bus
+    only through what reaches the decoder (a word the decoder is given and then drops is tied
+    too: with the fetched word registered, ``D``'s register takes the word behind a JAL and
+    holds it, invalid, while the target is read). Both copies get the same ``mtime`` and the same bus
     timing (``stall``, ``ack``/``err``, shared); the *data* differ: each copy's loads return its
     own arbitrary words (``dat_r``), so every register value downstream differs (the "secret"),
     and with them branch outcomes, JALR targets and load/store addresses.
