@@ -287,12 +287,20 @@ def sdf_timing_graph(sdf_text):
     return edges, launch, setup
 
 
-def sdf_worst_paths(sdf_text, *, per_endpoint_group=None):
+def sdf_worst_paths(sdf_text, *, per_endpoint_group=None, launch_from=None, launch_ns=0.0):
     """Static timing from nextpnr's SDF: for every timing endpoint (a pin with a setup check)
     the latest arrival (clock-to-out, cell arcs and routing, longest path; no clock skew, as
     nextpnr's own report on a global clock) plus its setup time, with the path. Returns
-    [{"ns", "start", "end", "pins"}] from the slowest, one per endpoint cell (its worst pin)."""
+    [{"ns", "start", "end", "pins"}] from the slowest, one per endpoint cell (its worst pin).
+
+    ``launch_from`` (a predicate on instance names): the paths start only at the routed
+    outputs of the instances it accepts, each launching at ``launch_ns``, instead of at the
+    flip-flops: what remains of the paths through a combinational cell once its output comes
+    from a register (``launch_ns``: that register's clock-to-out)."""
     edges, launch, setup = sdf_timing_graph(sdf_text)
+    if launch_from is not None:
+        launch = {a: launch_ns for a in edges if launch_from(a[0])
+                  and any(b[0] != a[0] for b, _d in edges[a])}
     # longest path by a depth-first topological order (iterative: deep carry chains)
     arrival, pred = {}, {}
     indeg = {}

@@ -36,12 +36,14 @@ Rules the hardware enforces, so no firmware mistake can break them:
   report ``wipe_done``; the block returns every flip-flop to its reset value and every memory
   word to zero. While it runs the slot page answers as always, STATUS.BUSY reads 1 and a
   START is refused with ERROR, CAUSE = WIPING.
-* **Revocation.** A write to a window register or to OWNER pulses the DMA engine's ``flush``:
-  the descriptor in flight ends with ERROR, nothing is issued from that cycle on, and the
-  words in the engine's FIFOs are dropped. The window registers change at the clock edge at
-  which the bank acknowledges the store, and the engine checks every beat against the windows
-  of its own cycle (:class:`gluon.hdl.dma.DMAEngine`): from the acknowledge on, no access
-  outside the new windows happens.
+* **Revocation.** The window registers (and OWNER) change at the clock edge at which the bank
+  acknowledges the store, and a write to a window register or to OWNER pulses the DMA
+  engine's ``flush``, from a register, in that same cycle (the acknowledge's): the descriptor
+  in flight ends with ERROR, nothing is issued from that cycle on, and the words in the
+  engine's FIFOs are dropped. The engine checks every beat against the windows of its own
+  cycle (:class:`gluon.hdl.dma.DMAEngine`), so in the store's own cycle the old windows
+  govern, and from the acknowledge on no access outside the new windows happens and no word
+  read before it reaches the block.
 * **Interrupts are M's.** ``irq`` = STATUS.DONE & CTRL.IRQ_EN & (OWNER = M): a U owner can
   neither raise, hold nor mask M's interrupt line, and an owner change clears pending DONE.
 
@@ -359,7 +361,13 @@ class CoprocessorControl(wiring.Component):
                 # Locked windows cannot be present here (the grant was checked), and a
                 # revocation (U -> M) finds none since U-owned slots cannot lock.
                 m.d.sync += win[i].eq(0)
-        m.d.comb += self.dma_ctl.flush.eq(flush | owner_write)
+        # ``flush`` leaves from a flip-flop, in the cycle after the bank sees the write: the
+        # cycle the window registers (and OWNER) hold their new values. The engine withholds
+        # its words and requests from exactly the cycle the windows change, and the bus
+        # decode of the store ends here instead of running on through every engine's FIFO
+        # and ``rd.valid`` into its coprocessor's word path (docs/fpga.md). In the store's own
+        # cycle the old windows still govern every beat (checked against that cycle's windows).
+        m.d.sync += self.dma_ctl.flush.eq(flush | owner_write)
 
         # ---- wipe: abort, forget, hold ``wipe`` until block and engine are clean ----
         m.d.comb += [blk.wipe.eq(wiping), self.dma_ctl.wipe.eq(wiping)]

@@ -257,15 +257,19 @@ class DMAEngine(wiring.Component):
                 with m.If(self.ctl.wipe):
                     m.next = "WIPE_DRAIN"
                 with m.Elif(chan.cmd.valid):
+                    # The descriptor's registers load whether or not it is accepted (they act
+                    # only in RUN; a wipe clears them): only the state and ``refused_cmd``
+                    # wait for the window check, so the check's result drives three
+                    # flip-flops, not the enables of the ~85 the descriptor loads.
+                    m.d.sync += [
+                        adr.eq(cmd.addr[2:]),
+                        to_issue.eq(cmd.words),
+                        to_recv.eq(cmd.words),
+                        to_accept.eq(cmd.words),
+                        is_write.eq(cmd.write),
+                        failed.eq(0),
+                    ]
                     with m.If(ok & ~flush):
-                        m.d.sync += [
-                            adr.eq(cmd.addr[2:]),
-                            to_issue.eq(cmd.words),
-                            to_recv.eq(cmd.words),
-                            to_accept.eq(cmd.words),
-                            is_write.eq(cmd.write),
-                            failed.eq(0),
-                        ]
                         m.next = "RUN"
                     with m.Else():
                         m.d.sync += refused_cmd.eq(1)

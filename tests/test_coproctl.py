@@ -291,9 +291,11 @@ DST = 0x8000_2000
 @pytest.mark.parametrize("rd_gap, how", [(0, "window"), (3, "window"), (0, "owner")])
 def test_revocation_mid_read_is_cycle_exact(rd_gap, how):
     """A READ runs; M shrinks the window to its first 4 words (or takes the slot back). The
-    bank sees the store in cycle s and acknowledges it in s + 1: no request is issued from s
-    on (one cycle earlier than the contract needs), the words waiting in the read FIFO never
-    reach the block, and the operation ends with ERROR, cause DMA (or the owner's wipe)."""
+    bank sees the store in cycle s and acknowledges it in s + 1, the cycle the windows change
+    and ``flush`` (a register) takes effect: in s the old window still governs (a streaming
+    read issues a request in s itself), from s + 1 on no request is issued, the words waiting
+    in the read FIFO never reach the block, and the operation ends with ERROR, cause DMA (or
+    the owner's wipe)."""
     mem = {SRC + 4 * i: random.getrandbits(32) for i in range(64)}
 
     async def body(b, log, frag):
@@ -312,13 +314,14 @@ def test_revocation_mid_read_is_cycle_exact(rd_gap, how):
             _, s, ack = await b.cwrite("OWNER", U=1)
         assert ack == s + 1
         st = await b.wait_idle()
-        before = [c for c, *_ in log["req"] if c < s]
-        after = [(c, hex(a)) for c, a, *_ in log["req"] if c >= s]
-        assert before and not after, f"store seen in cycle {s}: requests after it {after}"
+        before = [c for c, *_ in log["req"] if c < ack]
+        after = [(c, hex(a)) for c, a, *_ in log["req"] if c >= ack]
+        assert before and not after, f"store acknowledged in cycle {ack}: requests from it on {after}"
         if rd_gap == 0:
-            assert before[-1] == s - 1, "the read stream was not running when revoked"
-        late = [c for c, _ in log["rd"] if c >= s]
-        assert not late, f"words delivered after the revocation in cycles {late}"
+            # exactly one cycle after the store: the request of the store's own cycle is made
+            assert before[-1] == s, f"store in cycle {s}: last request in {before[-1]}"
+        late = [c for c, _ in log["rd"] if c >= ack]
+        assert not late, f"words delivered from the acknowledge (cycle {ack}) on: {late}"
         got = [v for _, v in log["rd"]]
         assert got == [mem[SRC + 4 * i] for i in range(len(got))]
         if rd_gap:
@@ -332,8 +335,8 @@ def test_revocation_mid_read_is_cycle_exact(rd_gap, how):
 
 def test_revocation_mid_write_discards_fifo_words():
     """A WRITE into a window while memory stalls often, so words wait in the engine's write
-    FIFO; M closes the window. No write from the store's cycle on; the words the engine had
-    taken but not written never reach memory."""
+    FIFO; M closes the window. No write from the store's acknowledge on (the cycle the window
+    closes); the words the engine had taken but not written never reach memory."""
     mem = {SRC + 4 * i: 0x5000 + i for i in range(16)}
 
     async def body(b, log, frag):
@@ -348,10 +351,11 @@ def test_revocation_mid_write_discards_fifo_words():
         await b.write("START", OP=Op.WRITE)
         for _ in range(9):
             await b.ctx.tick()
-        _, s, _ = await b.cwrite("WIN1_CTRL", R=0, W=0)
+        _, s, ack = await b.cwrite("WIN1_CTRL", R=0, W=0)
+        assert ack == s + 1
         st = await b.wait_idle()
         writes = [(c, a, d) for c, a, we, d in log["req"] if we]
-        assert writes and all(c < s for c, _, _ in writes), (s, writes)
+        assert writes and all(c < ack for c, _, _ in writes), (ack, writes)
         taken = len(log["wr"])
         assert taken > len(writes), "no word was waiting in the write FIFO"
         written = {a: d for _, a, d in writes}

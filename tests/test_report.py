@@ -115,3 +115,13 @@ def test_paths_by_block_names_blocks_and_excludes(tmp_path):
     assert per_block["logic.soc.y"]["mhz"] == pytest.approx(1000 / 1.946, abs=0.1)
     _, others = paths_by_block(f, exclude=("logic.soc.x",), log=lambda m: None)
     assert others == []                       # the only path starts in x
+
+
+def test_paths_launched_from_a_cell_are_what_follows_it():
+    # from lut1's output, as if a register drove it with 0.3 ns clock-to-out:
+    # 0.3 + 0.6 + lut2(B) 0.24 + 0.07 + setup 0.1 = 1.31 ns; nothing else launches
+    paths = sdf_worst_paths(SDF, launch_from=lambda c: c.startswith("logic.soc.x.lut1"),
+                            launch_ns=0.3)
+    assert [(p["start"], p["end"]) for p in paths] == [("logic.soc.x.lut1(0)$COMB", "logic.soc.y.b")]
+    assert paths[0]["ns"] == pytest.approx(1.31)
+    assert sdf_worst_paths(SDF, launch_from=lambda c: False) == []

@@ -165,27 +165,32 @@ class MatMulCoprocessor(wiring.Component):
 
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
+                # The job's registers follow the parameter registers in every idle cycle, so
+                # the ones a START takes are these (the edge at the end of START's cycle): the
+                # 325 flip-flops' enable is the state, not the bus's START strobe (in the
+                # compact-pipelined build that strobe, late behind the core's verdict on the
+                # access, drove their enable through 6.4 ns of routing, docs/fpga.md).
+                job_d += [
+                    job.a_addr.eq(regs.a_addr.data),
+                    job.b_addr.eq(regs.b_addr.data),
+                    job.c_addr.eq(regs.c_addr.data),
+                    job.bias_addr.eq(regs.bias_addr.data),
+                    job.lda.eq(regs.a_stride.data),
+                    job.ldb.eq(regs.b_stride.data),
+                    job.ldc.eq(regs.c_stride.data),
+                    job.m.eq(regs.m.data),
+                    job.n.eq(regs.n.data),
+                    job.k.eq(regs.k.data),
+                    job.op.acc.eq(c.op == Op.MAC),
+                    job.op.store.eq(regs.mode.data.store),
+                    job.op.bias.eq(regs.mode.data.bias),
+                    job.op.relu.eq(regs.mode.data.relu),
+                    job.qmul.eq(regs.qmul.data),
+                    job.qshift.eq(regs.qshift.data.shift),
+                    job.qzp.eq(regs.qzp.data.zp),
+                ]
                 with m.If(c.start):
                     m.d.comb += job_load.eq(1)
-                    job_d += [
-                        job.a_addr.eq(regs.a_addr.data),
-                        job.b_addr.eq(regs.b_addr.data),
-                        job.c_addr.eq(regs.c_addr.data),
-                        job.bias_addr.eq(regs.bias_addr.data),
-                        job.lda.eq(regs.a_stride.data),
-                        job.ldb.eq(regs.b_stride.data),
-                        job.ldc.eq(regs.c_stride.data),
-                        job.m.eq(regs.m.data),
-                        job.n.eq(regs.n.data),
-                        job.k.eq(regs.k.data),
-                        job.op.acc.eq(c.op == Op.MAC),
-                        job.op.store.eq(regs.mode.data.store),
-                        job.op.bias.eq(regs.mode.data.bias),
-                        job.op.relu.eq(regs.mode.data.relu),
-                        job.qmul.eq(regs.qmul.data),
-                        job.qshift.eq(regs.qshift.data.shift),
-                        job.qzp.eq(regs.qzp.data.zp),
-                    ]
                     m.d.sync += bad_op.eq((c.op != Op.MUL) & (c.op != Op.MAC))
                     m.next = "CHECK"
                 wipe_stops_this()
