@@ -14,6 +14,21 @@ from test_core_timing import measured, operands
 WANT = {"sw_lw_same": 4, "sw_lw_other": 4, "sw_add_lw": 4, "sw_sw": 3}
 
 
+def run_blocks(blocks, body, config, data=""):
+    """Run ``body`` (one ``measured`` window per block, in order) after an operand table and
+    ``data``; assert every block's cycle count is the same for all operand pairs and return
+    {block: cycles} and the result words."""
+    table = ".section .data\n.align 4\ntable:\n" + "".join(
+        f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\n" + data
+    res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
+                         extra_sections="\n" + table, max_cycles=5_000_000, config=config)
+    assert res.passed, res
+    got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
+    varying = {k: v for k, v in got.items() if v[0] != v[1]}
+    assert not varying, f"data-dependent cycle counts (min, max): {varying}"
+    return {k: v[0] for k, v in got.items()}, words
+
+
 @pytest.mark.parametrize("config", ["pipelined", "pipelined-fetchreg"])
 def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses(config):
     # a3: an operand-dependent word of buf; a4: another operand-dependent word
@@ -46,15 +61,8 @@ def test_load_behind_a_store_waits_one_cycle_whatever_the_addresses(config):
     bnez s1, 8b
     sw s2, 0(gp)
 """
-    table = ".section .data\n.align 4\ntable:\n" + "".join(
-        f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\nbuf: .space 1024\n"
-    res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
-                         extra_sections="\n" + table, max_cycles=5_000_000, config=config)
-    assert res.passed, res
-    got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
-    varying = {k: v for k, v in got.items() if v[0] != v[1]}
-    assert not varying, f"data-dependent cycle counts (min, max): {varying}"
-    assert {k: v[0] for k, v in got.items()} == WANT, got
+    got, words = run_blocks(blocks, body, config, data="buf: .space 1024\n")
+    assert got == WANT, got
     assert words[2 * len(blocks)] == 0, "a load right behind a store read another value"
 
 
@@ -87,16 +95,9 @@ def test_mmio_access_latency_is_fixed(config):
         blocks["lw_copro_use"] = "    lw a2, 0(s6)\n    add a5, a2, a1\n    csrr t1, mcycle"
     setup = "    li s4, 0x10001000\n    li s5, 0x02000000\n    li s6, 0x20000000"
     body = "".join(measured(b, setup) for b in blocks.values())
-    table = ".section .data\n.align 4\ntable:\n" + "".join(
-        f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\n"
-    res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
-                         extra_sections="\n" + table, max_cycles=5_000_000, config=config)
-    assert res.passed, res
-    got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
+    got, words = run_blocks(blocks, body, config)
     print("MMIO cycles (insn + csrr):", got)
-    varying = {k: v for k, v in got.items() if v[0] != v[1]}
-    assert not varying, f"data-dependent cycle counts (min, max): {varying}"
-    assert {k: v[0] for k, v in got.items()} == MMIO_WANT[config], got
+    assert got == MMIO_WANT[config], got
 
 
 # Control flow back to back: the costs add up (docs/core.md, the cycle tables), taken or not.
@@ -130,16 +131,9 @@ def test_control_flow_costs_add_up_taken_or_not(config):
     setup = "    la a4, buf\n    sw a0, 0(a4)"
     body = "".join(measured(b, setup + ("\n    la a3, 3f" if "a3" in b else ""))
                    for b in blocks.values())
-    table = ".section .data\n.align 4\ntable:\n" + "".join(
-        f"    .word {a:#x}, {b:#x}\n" for a, b in operands()) + ".align 4\nbuf: .space 64\n"
-    res, words = run_asm(body + "    PASS\n", nres=8 * len(blocks) + 16,
-                         extra_sections="\n" + table, max_cycles=5_000_000, config=config)
-    assert res.passed, res
-    got = {k: (words[2 * i], words[2 * i + 1]) for i, k in enumerate(blocks)}
+    got, words = run_blocks(blocks, body, config, data="buf: .space 64\n")
     print("control flow cycles (insns + csrr):", got)
-    varying = {k: v for k, v in got.items() if v[0] != v[1]}
-    assert not varying, f"data-dependent cycle counts (min, max): {varying}"
-    assert {k: v[0] for k, v in got.items()} == FLOW_WANT[config], got
+    assert got == FLOW_WANT[config], got
 
 
 def test_fetch_reg_needs_the_pipeline():
