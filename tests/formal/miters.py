@@ -496,9 +496,10 @@ def _store_unclaimed(core, m):
         m.d.comb += core.dbus_claim.eq(0)
 
 
-def _pipelined_mutant(name, doc, patch):
+def _pipelined_mutant(name, doc, patch, **core_kw):
+    """A mutant of the pipelined core (``core_kw``: more of its parameters, e.g. ``fetch_reg``)."""
     cls = _core_mutant(name, doc, patch)
-    cls.__init__ = lambda self, **kw: Core.__init__(self, pipeline=True, **kw)
+    cls.__init__ = lambda self, **kw: Core.__init__(self, pipeline=True, **core_kw, **kw)
     return cls
 
 
@@ -757,11 +758,9 @@ NotTakenSlowerCore = _core_mutant(
 NotTakenSlowerPipelinedCore = _pipelined_mutant(
     "NotTakenSlowerPipelinedCore", "Mutant: the pipelined core's branch not taken costs one "
     "cycle more.", _not_taken_slower_pipelined)
-NotTakenSlowerFetchRegCore = _core_mutant(
+NotTakenSlowerFetchRegCore = _pipelined_mutant(
     "NotTakenSlowerFetchRegCore", "Mutant: with the fetched word registered, a branch not "
-    "taken costs one cycle more.", _not_taken_slower_pipelined)
-NotTakenSlowerFetchRegCore.__init__ = lambda self, **kw: Core.__init__(
-    self, pipeline=True, fetch_reg=True, **kw)
+    "taken costs one cycle more.", _not_taken_slower_pipelined, fetch_reg=True)
 
 
 # ----------------------------------------------------------------------- DMA confinement
