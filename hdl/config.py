@@ -125,10 +125,9 @@ def get_config(name):
     # GLUON_PIPELINE=1: every configuration with a LUT-RAM register file gets the F/D/X/W core
     # (to run the whole test suite on it while it is not the default)
     # (GLUON_PIPELINE=fetchreg: the same with the fetched word registered)
-    if os.environ.get("GLUON_PIPELINE") in ("1", "fetchreg") and not config.regfile_bram:
-        config = config.with_(pipeline=True)
-    if os.environ.get("GLUON_PIPELINE") == "fetchreg" and not config.regfile_bram:
-        config = config.with_(fetch_reg=True)
+    mode = os.environ.get("GLUON_PIPELINE")
+    if mode in ("1", "fetchreg") and not config.regfile_bram:
+        config = config.with_(pipeline=True, fetch_reg=config.fetch_reg or mode == "fetchreg")
     return config
 
 

@@ -407,6 +407,8 @@ def elaborate_pipelined(core, platform):
     with m.Elif(x_commit):
         m.d.sync += arch_pc.eq(Mux(dec.jal | dec.branch & taken, x_target, pc4))
 
+    x_free = ~x_valid | x_go
+    d_go = Signal()
     if fr:
         # The fetched word registered (Core(fetch_reg=True)): F puts an address on the port, P
         # is the word on the port in the next cycle (into p_word_r or D's register, nothing
@@ -414,8 +416,6 @@ def elaborate_pipelined(core, platform):
         # while D holds a JAL (or a branch whose next word P holds): a flip-flop -> the
         # decoder's pc_imm -> D's adder -> one multiplexer, whose select is decoded from D's
         # registers; no stall, no branch outcome, no X target reaches the address pins.
-        x_free = ~x_valid | x_go
-        d_go = Signal()
         d_jump = Signal()                         # D's target is on the port's address
         m.d.comb += [
             d_jump.eq(d_valid & (d_dec.jal | d_dec.branch & p_valid)),
@@ -455,8 +455,6 @@ def elaborate_pipelined(core, platform):
             m.d.sync += d_save.eq(p_word)
     else:
         # D moves to X when X is free, nothing redirects, and X holds no unresolved branch
-        x_free = ~x_valid | x_go
-        d_go = Signal()
         m.d.comb += d_go.eq(d_valid & x_free & ~x_redirect & ~(x_valid & dec.branch))
         d_load = ~d_valid | d_go                      # D takes the port's next word
         m.d.comb += [core.ibus.adr.eq(f_pc[2:]), core.ibus.en.eq(1)]
