@@ -18,8 +18,8 @@ The checks are pure combinational logic on the access's address: they never add 
 permitted access, so the core's timing does not depend on the PMP configuration or on
 addresses. The default core acts on a data-side verdict one cycle later (a denied load or
 store makes no bus request and traps from ``W``, as a bus error does), which keeps the PMP off
-the next-fetch-address path; the pipelined core registers the entries' address matches and
-makes the verdict in ``W`` (``split=True``); see docs/core.md and docs/security.md.
+the next-fetch-address path; the pipelined core registers the verdict in parts (``groups``)
+and acts on it in ``W``; see docs/core.md and docs/security.md.
 """
 
 from amaranth import *
@@ -55,32 +55,29 @@ class PMP(wiring.Component):
     (:func:`_below_sum`), so the check is one carry chain deep after the operands instead of
     two (the address adder, then the comparator).
 
-    ``split=True`` (the pipelined core): the data check is cut in two at flip-flops. In the
-    access's cycle in ``X`` only the address match of each entry is computed (the comparators,
-    on the addends with ``d_sum``) and registered when ``d_capture`` is high; ``w_ok`` is the
-    verdict on the registered matches, made in the next cycle (``W``) from them, the entries'
-    priority, their current permission and lock bits and ``w_m``/``w_write`` (the access's
-    privilege and direction, registered by the core). ``d_m``, ``d_write`` and ``d_ok`` do not
-    exist then. The entries seen by the verdict are those the matches were made against: the
-    core writes PMP CSRs only from ``X``, and only in a cycle ``W``'s access completes (the
-    write takes effect after that cycle), and a PMP CSR write refetches the instruction behind
-    it, so nothing older is left to change them either."""
+    ``groups=G`` (the pipelined core, which registers them): the data verdict's priority cut
+    in ``G`` groups of consecutive entries, as well as ``d_ok``: ``d_group_hit[g]``, an entry of
+    group ``g`` matches; ``d_group_ok[g]``, the lowest-numbered matching entry of the group
+    permits the access. ``d_ok`` is the first group with a hit's ``d_group_ok``, else ``d_m``;
+    a user that registers the groups' bits picks among them in the next cycle with a few
+    inputs instead of the whole priority."""
 
-    def __init__(self, n_entries=N_ENTRIES, *, d_sum=False, split=False):
+    def __init__(self, n_entries=N_ENTRIES, *, d_sum=False, groups=0):
         if n_entries % 4 or not 0 <= n_entries <= 16:
             raise ValueError(f"PMP entries must be a multiple of 4 in 0..16, not {n_entries!r}")
+        if not isinstance(groups, int) or groups < 0 or groups and n_entries % groups:
+            raise ValueError(f"PMP groups must divide the {n_entries} entries, not {groups!r}")
         self.n_entries = n_entries
         self.d_sum = bool(d_sum)
-        self.split = bool(split)
+        self.groups = groups
         ports = {
             "csr_addr": In(12), "csr_we": In(1), "csr_wdata": In(32),
             "csr_rdata": Out(32), "csr_hit": Out(1),
             "i_addr": In(32), "i_m": In(1), "i_ok": Out(1),
         }
-        if self.split:
-            ports.update({"d_capture": In(1), "w_m": In(1), "w_write": In(1), "w_ok": Out(1)})
-        else:
-            ports.update({"d_m": In(1), "d_write": In(1), "d_ok": Out(1)})
+        ports.update({"d_m": In(1), "d_write": In(1), "d_ok": Out(1)})
+        if self.groups:
+            ports.update({"d_group_hit": Out(self.groups), "d_group_ok": Out(self.groups)})
         if self.d_sum:
             ports.update({"d_base": In(32), "d_offset": In(32)})
         else:
@@ -185,16 +182,19 @@ class PMP(wiring.Component):
             d_addr, addends = self.d_addr, None
         m.d.comb += self.i_ok.eq(verdict(match(self.i_addr, "i"), self.i_m, lambda c: c.x, "i"))
         d_matches = match(d_addr, "d", addends)
-        if self.split:
-            # the matches registered at the end of X; the verdict made from them in W
-            w_matches = [Signal(name=f"pmp_w_hit{i}") for i in range(N)]
-            with m.If(self.d_capture):
-                m.d.sync += [w.eq(h) for w, h in zip(w_matches, d_matches)]
-            m.d.comb += self.w_ok.eq(verdict(w_matches, self.w_m,
-                                             lambda c: Mux(self.w_write, c.w, c.r), "w"))
-        else:
-            m.d.comb += self.d_ok.eq(verdict(d_matches, self.d_m,
-                                             lambda c: Mux(self.d_write, c.w, c.r), "d"))
+        d_need = lambda c: Mux(self.d_write, c.w, c.r)
+        m.d.comb += self.d_ok.eq(verdict(d_matches, self.d_m, d_need, "d"))
+        # the verdict's priority cut in groups of consecutive entries, for a user that registers
+        # them: per group, an entry matches, and the lowest-numbered matching one permits
+        size = N // self.groups if self.groups else 0
+        for g in range(self.groups):
+            earlier = C(0, 1)
+            terms = []
+            for i in range(g * size, (g + 1) * size):
+                terms.append(d_matches[i] & ~earlier & (d_need(cfg[i]) | self.d_m & ~cfg[i].l))
+                earlier = earlier | d_matches[i]
+            m.d.comb += [self.d_group_hit[g].eq(earlier),
+                         self.d_group_ok[g].eq(Cat(*terms).any())]
         return m
 
 

@@ -175,9 +175,8 @@ def test_core_timing_miter_scope_is_not_empty(tmp_path):
     assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
 
 
-#: the pipelined core's PMP stays real in its bus check: its verdict is made in W from
-#: registers and stays constant while W waits for an answer, which a cut PMP's free outputs
-#: would not (a cancel in a later cycle of the wait)
+#: the pipelined core's PMP stays real in its bus check: the cancels it checks are those of
+#: real refusals (the verdict X makes and registers, docs/security.md)
 PIPELINED_CUTPOINTS = "cutpoint top.core.multiplier top.core.divider"
 
 

@@ -72,6 +72,15 @@ class Model:
                 return bool(self.cfg[i] & perm)
         return m or self.n == 0
 
+    def group(self, byte_addr, m, perm, entries):
+        """(an entry of ``entries`` matches, the lowest-numbered matching one permits)."""
+        w = byte_addr >> 2
+        for i in entries:
+            reg = self.region(i)
+            if reg and reg[0] <= w < reg[1]:
+                return True, bool(m and not self.cfg[i] & L or self.cfg[i] & perm)
+        return False, False
+
 
 async def _csr_write(ctx, dut, adr, value):
     ctx.set(dut.csr_addr, adr)
@@ -101,6 +110,13 @@ def _check(ctx, dut, model, adr, where, rng=None):
                 f"{where}: {'M' if m else 'U'} {'store' if write else 'load'} {adr:#010x}: " \
                 f"d_ok {ctx.get(dut.d_ok)}, model {want}; cfg {model.cfg} addr " \
                 f"{[hex(a) for a in model.addr]}"
+            size = dut.n_entries // dut.groups if dut.groups else 0
+            for g in range(dut.groups):
+                want = model.group(adr, m, perm, range(g * size, (g + 1) * size))
+                got = (bool(ctx.get(dut.d_group_hit) >> g & 1), bool(ctx.get(dut.d_group_ok) >> g & 1))
+                assert got == want, \
+                    f"{where}: {'M' if m else 'U'} {'store' if write else 'load'} " \
+                    f"{adr:#010x}: group {g} (hit, ok) {got}, model {want}; cfg {model.cfg}"
         assert ctx.get(dut.i_ok) == model.allowed(adr, m, X), f"{where}: fetch {adr:#010x}"
 
 
@@ -112,14 +128,16 @@ def _run(dut, tb, clock=True):
     sim.run()
 
 
-@pytest.mark.parametrize("d_sum", [False, True], ids=["d_addr", "d_sum"])
-def test_random_configurations_against_the_model(d_sum):
+@pytest.mark.parametrize("d_sum,groups", [(False, 0), (True, 0), (True, 2), (False, 4)],
+                         ids=["d_addr", "d_sum", "d_sum-groups2", "d_addr-groups4"])
+def test_random_configurations_against_the_model(d_sum, groups):
     """d_sum: the data address as two addends (the pipelined core's), split at random so that
-    about half the sums wrap around 2**32."""
+    about half the sums wrap around 2**32. groups: the verdict's parts per group of entries
+    (the pipelined core registers two groups' and picks in W)."""
     rng = random.Random(17)
     n = 8
     rst = Signal()
-    pmp = PMP(n, d_sum=d_sum)
+    pmp = PMP(n, d_sum=d_sum, groups=groups)
     dut = ResetInserter(rst)(pmp)
     base = 0x8000_0000 >> 2
 
@@ -248,6 +266,13 @@ def test_no_entries_allows_everything():
 def test_construction_errors(n):
     with pytest.raises(ValueError, match="multiple of 4"):
         PMP(n)
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+@pytest.mark.parametrize("n,groups", [(8, 3), (4, 8), (8, -1), (8, "2")])
+def test_construction_errors_groups(n, groups):
+    with pytest.raises(ValueError, match="groups must divide"):
+        PMP(n, groups=groups)
 
 
 class _BelowSum(Elaboratable):
