@@ -113,7 +113,8 @@ def _check(ctx, dut, model, adr, where, rng=None):
             size = dut.n_entries // dut.groups if dut.groups else 0
             for g in range(dut.groups):
                 want = model.group(adr, m, perm, range(g * size, (g + 1) * size))
-                got = (bool(ctx.get(dut.d_group_hit) >> g & 1), bool(ctx.get(dut.d_group_ok) >> g & 1))
+                got = (bool(ctx.get(dut.d_group_hit) >> g & 1),
+                       bool(ctx.get(dut.d_group_ok) >> g & 1))
                 assert got == want, \
                     f"{where}: {'M' if m else 'U'} {'store' if write else 'load'} " \
                     f"{adr:#010x}: group {g} (hit, ok) {got}, model {want}; cfg {model.cfg}"
