@@ -1,8 +1,10 @@
 """The pipelined core's PMP verdict on a load or store (docs/core.md, docs/security.md):
 judged in ``X`` beside the request and registered, so that ``W``'s cancel (``dbus_cancel``,
 which gates every MMIO window's registered request and RAM's buffered write in ``W``'s cycle)
-and ``W``'s trap verdict are one LUT of flip-flops; and a refused MMIO access, whose request
-the decoder has registered, still reaches no device."""
+and ``W``'s trap verdict are one LUT of flip-flops; a refused MMIO access, whose request the
+decoder has registered, still reaches no device; and a PMP CSR write right behind an access
+applies to the accesses after it only (the verdict is on the configuration in force while the
+access is in ``X``)."""
 
 import json
 import subprocess
@@ -128,3 +130,54 @@ finished:
         assert (rec[0], rec[1], rec[2]) == (cause, symbol(elf, where), CLINT_CMP), (where, rec)
     # a1 as it was, mtimecmph as U wrote it; then, read in M-mode, mtimecmp and mtimecmph
     assert w[12:16] == [0x1234, 0x600DF00D, 0x13572468, 0x600DF00D], [hex(v) for v in w[12:16]]
+
+
+@pytest.mark.parametrize("config", ["minimal", "pipelined", "pipelined-fetchreg"])
+def test_pmp_write_right_behind_an_access_applies_after_it(config):
+    """M-mode with MPRV = 1 and MPP = U (loads and stores judged as U's), entry 0 all of RAM
+    RW: a load, then right behind it a ``pmpcfg0`` write turning entry 0 off (the write
+    commits in the cycle the load completes in ``W`` on the pipelined core, whose verdict was
+    registered in ``X`` under the old entry): the load reads; the next load is refused. A
+    refused load, then right behind it the write turning entry 0 back on: the load traps (the
+    write does not commit behind a trapping access: it runs again after the handler); the
+    next load reads."""
+    napot_ram = (0x8000_0000 >> 2) | ((128 * 1024 >> 3) - 1)
+    body = HANDLER + f"""
+    li t0, {napot_ram:#x}
+    csrw pmpaddr0, t0
+    li s1, 0x1B                   # entry 0: NAPOT RW
+    csrw pmpcfg0, s1
+    la s0, word
+    li a2, 0x5678
+    li a3, 0x1234
+    li t0, 0x1800
+    csrc mstatus, t0              # MPP = U
+    li t0, 0x20000
+    csrs mstatus, t0              # MPRV = 1
+p0: lw a1, 0(s0)                  # permitted
+    csrw pmpcfg0, zero            # right behind it: entry 0 off
+p1: lw a2, 0(s0)                  # refused: a2 keeps 0x5678
+p2: lw a3, 0(s0)                  # refused: a3 keeps 0x1234
+    csrw pmpcfg0, s1              # right behind it: entry 0 back
+    lw a4, 0(s0)                  # permitted
+    li t0, 0x20000
+    csrc mstatus, t0              # MPRV = 0
+    sw a1, 0(gp)
+    sw a2, 4(gp)
+    sw a3, 8(gp)
+    sw a4, 12(gp)
+finished:
+    PASS
+.section .data
+.align 4
+word: .word 0xC0FFEE12
+.section .text
+"""
+    res, w = run_asm(body, config=config)
+    assert res.passed, res
+    elf = assemble(body)
+    for i, where in enumerate(["p1", "p2"]):
+        rec = w[4 * i:4 * i + 4]
+        assert (rec[0], rec[1], rec[2]) == (5, symbol(elf, where), symbol(elf, "word")), \
+            (where, [hex(v) for v in rec])
+    assert w[8:12] == [0xC0FFEE12, 0x5678, 0x1234, 0xC0FFEE12], [hex(v) for v in w[8:12]]
