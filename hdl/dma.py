@@ -154,16 +154,24 @@ class DMAEngine(wiring.Component):
     """One DMA engine: carries out descriptors from ``chan`` on its ``bus`` initiator port.
 
     Parameters: ``fifo_depth`` words of read buffering (reads are issued only when the buffer
-    has room, so the engine never blocks the bus on a slow consumer).
+    has room, so the engine never blocks the bus on a slow consumer). ``latency``: the bus's
+    response latency, 1 (RAM's DMA port answers in the cycle after it takes a request) or 2
+    (the pipelined SoC's request register before that port, :class:`gluon.hdl.bus.RequestRegister`,
+    which drops a wiped engine's beat it still holds and answers it in the next cycle): every
+    response still due when ``wipe`` rises arrives within ``latency`` - 1 cycles, and the wipe
+    always waits that long, so its length stays fixed (:attr:`wipe_cycles`).
 
     Ports: ``chan`` (from the coprocessor), ``bus`` (Wishbone initiator), ``windows`` (this
     engine's window set), ``ctl`` (revocation and wipe, from the slot's control component).
     """
 
-    def __init__(self, *, fifo_depth=8):
+    def __init__(self, *, fifo_depth=8, latency=1):
         if fifo_depth < 2:
             raise ValueError("fifo_depth must be at least 2")
+        if latency not in (1, 2):
+            raise ValueError(f"latency must be 1 or 2, not {latency!r}")
         self._depth = fifo_depth
+        self._latency = latency
         super().__init__({
             "chan": In(DMAChannelSignature()),
             "bus": Out(WishboneSignature(addr_width=30)),
@@ -173,10 +181,11 @@ class DMAEngine(wiring.Component):
 
     @property
     def wipe_cycles(self):
-        """Cycles from ``wipe`` rising (with no bus response outstanding; each outstanding
-        one adds its latency) to ``wipe_done``: one to stop, one to clear the FIFO pointers,
+        """Cycles from ``wipe`` rising to ``wipe_done``, on a bus whose responses come within
+        ``latency`` cycles (RAM's DMA port: 1; the pipelined SoC: 2, see the class): ``latency``
+        to stop and take the responses still due, one to clear the FIFO pointers,
         ``fifo_depth`` writing zeros, one to clear everything."""
-        return self._depth + 3
+        return self._depth + 2 + self._latency
 
     def _beat_allowed(self, adr, write):
         """The window check of one beat at word address ``adr`` (a method so the formal
@@ -356,7 +365,13 @@ class DMAEngine(wiring.Component):
             # return every register to its reset value.
             with m.State("WIPE_DRAIN"):
                 m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
-                with m.If(outstanding - resp == 0):
+                drained = outstanding - resp == 0
+                if self._latency > 1:
+                    # a fixed ``latency`` cycles here (``wipe_count`` is 0 on entry): the
+                    # responses of beats in flight come within that, whatever was running
+                    m.d.sync += wipe_count.eq(wipe_count + 1)
+                    drained = drained & (wipe_count >= self._latency - 1)
+                with m.If(drained):
                     m.d.comb += fifo_clear.eq(1)
                     m.d.sync += wipe_count.eq(0)
                     m.next = "WIPE_FILL"
