@@ -12,6 +12,7 @@ from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 from Crypto.Hash import keccak as pycryptodome_keccak
 
+from gluon.hdl.bus import RequestRegister
 from gluon.hdl.coproctl import CONTROL_REGS
 from gluon.hdl.dma import DMAEngine
 from gluon.hdl.hash import HashCoprocessor, Mode, Op, Cause, MODE_PARAMS
@@ -62,11 +63,15 @@ def field(reg, name, value):
 
 
 class Harness(Elaboratable):
-    """The coprocessor wired to its own DMA engine, as the SoC does."""
+    """The coprocessor wired to its own DMA engine, as the SoC does; ``ram_bus`` is the bus
+    memory sees: the engine's, or with ``request_register`` the pipelined SoC's request
+    register's (hdl/bus.py), dropped on the engine's flush or wipe as hdl/soc.py wires it."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, request_register=False, **kwargs):
         self.copro = HashCoprocessor(**kwargs)
-        self.dma = DMAEngine()
+        self.dma = DMAEngine(latency=2 if request_register else 1)
+        self.request = RequestRegister(addr_width=30, tags=1) if request_register else None
+        self.ram_bus = self.request.out if request_register else self.dma.bus
 
     def elaborate(self, platform):
         m = Module()
@@ -75,6 +80,12 @@ class Harness(Elaboratable):
         connect(m, self.copro.dma, self.dma.chan)
         connect(m, self.copro.dma_windows, self.dma.windows)
         connect(m, self.copro.dma_ctl, self.dma.ctl)
+        if self.request is not None:
+            m.submodules.request = req = self.request
+            bus = self.dma.bus
+            connect(m, bus, req.bus)
+            m.d.comb += [req.tag.eq(bus.cyc & bus.stb & ~bus.stall),
+                         req.drop.eq(self.dma.ctl.flush | self.dma.ctl.wipe)]
         return m
 
 
