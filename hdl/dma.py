@@ -21,8 +21,8 @@ Revocation and wipe (:class:`DMAControlSignature`, driven by the slot's control 
 flight with ``error``: no beat is issued from that cycle on, and the words waiting in the read
 and write FIFOs are discarded, never delivered or written. ``wipe`` additionally returns every
 flip-flop of the engine to its reset value and every FIFO word to zero
-(:attr:`DMAEngine.wipe_cycles`: 11 cycles for the default 8-word FIFO when no bus response is
-outstanding), then raises ``wipe_done``.
+(:attr:`DMAEngine.wipe_cycles`: 11 cycles for the default 8-word FIFO, 12 behind the pipelined
+SoC's request register), then raises ``wipe_done``.
 
 On the coprocessor's side, a :class:`DMAMover` carries the descriptor handshake (offer a
 descriptor, wait while its words move, report done or error) for every block that issues
@@ -154,12 +154,14 @@ class DMAEngine(wiring.Component):
     """One DMA engine: carries out descriptors from ``chan`` on its ``bus`` initiator port.
 
     Parameters: ``fifo_depth`` words of read buffering (reads are issued only when the buffer
-    has room, so the engine never blocks the bus on a slow consumer). ``latency``: the bus's
-    response latency, 1 (RAM's DMA port answers in the cycle after it takes a request) or 2
-    (the pipelined SoC's request register before that port, :class:`gluon.hdl.bus.RequestRegister`,
-    which drops a wiped engine's beat it still holds and answers it in the next cycle): every
-    response still due when ``wipe`` rises arrives within ``latency`` - 1 cycles, and the wipe
-    always waits that long, so its length stays fixed (:attr:`wipe_cycles`).
+    has room, so the engine never blocks the bus on a slow consumer). ``latency``: 1 where
+    the engine's beats go straight to RAM's DMA port (answered in the cycle after they are
+    issued), 2 behind the pipelined SoC's request register
+    (:class:`gluon.hdl.bus.RequestRegister`: a beat waits there a cycle, more while the core
+    claims RAM, and one it still holds when the engine's ``flush`` or ``wipe`` rises is
+    dropped and answered in the next cycle). Either way every response still due when
+    ``wipe`` rises comes within ``latency`` - 1 cycles of it; the wipe always waits that
+    long, so its length is fixed (:attr:`wipe_cycles`).
 
     Ports: ``chan`` (from the coprocessor), ``bus`` (Wishbone initiator), ``windows`` (this
     engine's window set), ``ctl`` (revocation and wipe, from the slot's control component).
@@ -181,10 +183,9 @@ class DMAEngine(wiring.Component):
 
     @property
     def wipe_cycles(self):
-        """Cycles from ``wipe`` rising to ``wipe_done``, on a bus whose responses come within
-        ``latency`` cycles (RAM's DMA port: 1; the pipelined SoC: 2, see the class): ``latency``
-        to stop and take the responses still due, one to clear the FIFO pointers,
-        ``fifo_depth`` writing zeros, one to clear everything."""
+        """Cycles from ``wipe`` rising to ``wipe_done``, whatever is in flight: ``latency``
+        (see the class) to stop and take the responses still due, one to clear the FIFO
+        pointers, ``fifo_depth`` writing zeros, one to clear everything."""
         return self._depth + 2 + self._latency
 
     def _beat_allowed(self, adr, write):

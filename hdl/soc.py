@@ -308,7 +308,8 @@ class GluonSoC(wiring.Component):
             # RAM's DMA port takes its requests from a register (hdl/bus.py, RequestRegister):
             # the beat's window check, the arbiter and the decoder end at flip-flops instead of
             # at the block RAMs' write enables. One cycle more per beat; a revoked or wiped
-            # engine's beat still held there is dropped (docs/coprocessor-contract.md).
+            # engine's beat still held there is dropped (docs/coprocessor-contract.md). One tag
+            # bit per engine; the debug port's (the last) stays 0: never dropped.
             m.submodules.dma_request = dreq = RequestRegister(
                 addr_width=ram.dbus.signature.addr_width, tags=len(self.coprocessors) + 1)
             ddec.add(dreq.bus, name="ram", base=RAM_BASE, size=cfg.ram_size)
