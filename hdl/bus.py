@@ -12,7 +12,8 @@ Protocol as used everywhere in Gluon (32-bit data, 8-bit granularity):
 
 The project does not use amaranth-soc (PyPI only carries a placeholder), so this is a small
 layer written in its spirit: a :class:`Signature` per bus, a :class:`Decoder` that rejects
-overlapping windows and answers unmapped addresses with a bus error, and an :class:`Arbiter`.
+overlapping windows and answers unmapped addresses with a bus error, an :class:`Arbiter`, and
+a :class:`RequestRegister` (a target's request from flip-flops, with per-initiator drop).
 """
 
 from amaranth import *
