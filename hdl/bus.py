@@ -12,7 +12,8 @@ Protocol as used everywhere in Gluon (32-bit data, 8-bit granularity):
 
 The project does not use amaranth-soc (PyPI only carries a placeholder), so this is a small
 layer written in its spirit: a :class:`Signature` per bus, a :class:`Decoder` that rejects
-overlapping windows and answers unmapped addresses with a bus error, and an :class:`Arbiter`.
+overlapping windows and answers unmapped addresses with a bus error, an :class:`Arbiter`, and
+a :class:`RequestRegister` (a target's request from flip-flops, with per-initiator drop).
 """
 
 from amaranth import *
@@ -20,7 +21,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["FetchSignature", "WishboneSignature", "Decoder", "Arbiter", "ErrorTarget", "Window"]
+__all__ = ["FetchSignature", "WishboneSignature", "Decoder", "Arbiter", "ErrorTarget", "Window",
+           "RequestRegister"]
 
 
 class FetchSignature(wiring.Signature):
@@ -344,4 +346,62 @@ class Arbiter(wiring.Component):
             with m.Else():
                 m.d.comb += ini.stall.eq(1)
             m.d.comb += ini.dat_r.eq(self.bus.dat_r)
+        return m
+
+
+class RequestRegister(wiring.Component):
+    """One request register between an initiator side (``bus``) and a target (``out``) that
+    answers every request exactly one cycle after taking it (RAM's DMA port, hdl/ram.py).
+
+    The target's address, data, byte enables, direction and strobe all come from flip-flops:
+    a request taken on ``bus`` in cycle *t* is presented on ``out`` from *t* + 1 and answered
+    from *t* + 2 if ``out`` takes it at once (one cycle more than without the register, always
+    the same). ``bus.stall`` is ``out.stall`` while a request is held, so a stalled request
+    waits here and the next one waits upstream: one request per cycle while ``out`` does not
+    stall. Responses pass straight through (``ack``, ``err``, ``dat_r``), in order.
+
+    ``tag`` (``tags`` bits, one-hot or zero) says which initiator the request taken in this
+    cycle comes from; it is stored with the request. ``drop`` (``tags`` bits): a held request
+    whose tag bit is high in ``drop`` is never presented to ``out``; it is answered with
+    ``err`` in the next cycle (the cycle the target would have answered it, so responses stay
+    in order: the target takes nothing in the cycle of a drop). The SoC drops a DMA engine's
+    beat when the engine is revoked or wiped (docs/coprocessor-contract.md, "Revocation").
+    """
+
+    def __init__(self, *, addr_width=30, tags=1):
+        if not isinstance(tags, int) or tags < 1:
+            raise TypeError(f"tags must be a positive integer, not {tags!r}")
+        self._tags = tags
+        super().__init__({
+            "bus": In(WishboneSignature(addr_width=addr_width)),
+            "out": Out(WishboneSignature(addr_width=addr_width)),
+            "tag": In(tags),
+            "drop": In(tags),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bus, out = self.bus, self.out
+        valid = Signal()                    # a request is held
+        r_tag = Signal(self._tags)
+        dropping = Signal()
+        dropped = Signal()                  # a request was dropped last cycle: answer it
+        pending = Signal()                  # ``out`` took a request last cycle (answers now)
+        m.d.comb += [
+            dropping.eq(valid & (r_tag & self.drop).any()),
+            out.stb.eq(valid & ~dropping),
+            out.cyc.eq(valid & ~dropping | pending),
+            bus.stall.eq(valid & out.stall),
+            bus.ack.eq(out.ack),
+            bus.err.eq(out.err | dropped),
+            bus.dat_r.eq(out.dat_r),
+        ]
+        taken_out = out.stb & ~out.stall
+        take = bus.cyc & bus.stb & ~bus.stall
+        m.d.sync += [pending.eq(taken_out), dropped.eq(dropping)]
+        with m.If(take):
+            m.d.sync += [valid.eq(1), r_tag.eq(self.tag), out.adr.eq(bus.adr),
+                         out.dat_w.eq(bus.dat_w), out.sel.eq(bus.sel), out.we.eq(bus.we)]
+        with m.Elif(taken_out | dropping):
+            m.d.sync += valid.eq(0)
         return m

@@ -21,8 +21,8 @@ Revocation and wipe (:class:`DMAControlSignature`, driven by the slot's control 
 flight with ``error``: no beat is issued from that cycle on, and the words waiting in the read
 and write FIFOs are discarded, never delivered or written. ``wipe`` additionally returns every
 flip-flop of the engine to its reset value and every FIFO word to zero
-(:attr:`DMAEngine.wipe_cycles`: 11 cycles for the default 8-word FIFO when no bus response is
-outstanding), then raises ``wipe_done``.
+(:attr:`DMAEngine.wipe_cycles`: 11 cycles for the default 8-word FIFO, 12 behind the pipelined
+SoC's request register), then raises ``wipe_done``.
 
 On the coprocessor's side, a :class:`DMAMover` carries the descriptor handshake (offer a
 descriptor, wait while its words move, report done or error) for every block that issues
@@ -154,16 +154,26 @@ class DMAEngine(wiring.Component):
     """One DMA engine: carries out descriptors from ``chan`` on its ``bus`` initiator port.
 
     Parameters: ``fifo_depth`` words of read buffering (reads are issued only when the buffer
-    has room, so the engine never blocks the bus on a slow consumer).
+    has room, so the engine never blocks the bus on a slow consumer). ``latency``: 1 where
+    the engine's beats go straight to RAM's DMA port (answered in the cycle after they are
+    issued), 2 behind the pipelined SoC's request register
+    (:class:`gluon.hdl.bus.RequestRegister`: a beat waits there a cycle, more while the core
+    claims RAM, and one it still holds when the engine's ``flush`` or ``wipe`` rises is
+    dropped and answered in the next cycle). Either way every response still due when
+    ``wipe`` rises comes within ``latency`` - 1 cycles of it; the wipe always waits that
+    long, so its length is fixed (:attr:`wipe_cycles`).
 
     Ports: ``chan`` (from the coprocessor), ``bus`` (Wishbone initiator), ``windows`` (this
     engine's window set), ``ctl`` (revocation and wipe, from the slot's control component).
     """
 
-    def __init__(self, *, fifo_depth=8):
+    def __init__(self, *, fifo_depth=8, latency=1):
         if fifo_depth < 2:
             raise ValueError("fifo_depth must be at least 2")
+        if latency not in (1, 2):
+            raise ValueError(f"latency must be 1 or 2, not {latency!r}")
         self._depth = fifo_depth
+        self._latency = latency
         super().__init__({
             "chan": In(DMAChannelSignature()),
             "bus": Out(WishboneSignature(addr_width=30)),
@@ -173,10 +183,10 @@ class DMAEngine(wiring.Component):
 
     @property
     def wipe_cycles(self):
-        """Cycles from ``wipe`` rising (with no bus response outstanding; each outstanding
-        one adds its latency) to ``wipe_done``: one to stop, one to clear the FIFO pointers,
-        ``fifo_depth`` writing zeros, one to clear everything."""
-        return self._depth + 3
+        """Cycles from ``wipe`` rising to ``wipe_done``, whatever is in flight: ``latency``
+        (see the class) to stop and take the responses still due, one to clear the FIFO
+        pointers, ``fifo_depth`` writing zeros, one to clear everything."""
+        return self._depth + 2 + self._latency
 
     def _beat_allowed(self, adr, write):
         """The window check of one beat at word address ``adr`` (a method so the formal
@@ -356,7 +366,13 @@ class DMAEngine(wiring.Component):
             # return every register to its reset value.
             with m.State("WIPE_DRAIN"):
                 m.d.comb += [chan.busy.eq(1), bus.cyc.eq(outstanding != 0)]
-                with m.If(outstanding - resp == 0):
+                drained = outstanding - resp == 0
+                if self._latency > 1:
+                    # a fixed ``latency`` cycles here (``wipe_count`` is 0 on entry): the
+                    # responses of beats in flight come within that, whatever was running
+                    m.d.sync += wipe_count.eq(wipe_count + 1)
+                    drained = drained & (wipe_count >= self._latency - 1)
+                with m.If(drained):
                     m.d.comb += fifo_clear.eq(1)
                     m.d.sync += wipe_count.eq(0)
                     m.next = "WIPE_FILL"

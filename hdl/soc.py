@@ -30,7 +30,7 @@ from amaranth import *
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .bus import WishboneSignature, Decoder, Arbiter
+from .bus import WishboneSignature, Decoder, Arbiter, RequestRegister
 from .core import Core, TraceSignature
 from .ram import RAM
 from .clint import CLINT
@@ -304,12 +304,23 @@ class GluonSoC(wiring.Component):
         n_init = len(self.coprocessors) + 1
         m.submodules.dma_arbiter = arb = Arbiter(addr_width=30, n=n_init)
         m.submodules.dma_decoder = ddec = Decoder(addr_width=30)
-        ddec.add(ram.dbus, name="ram", base=RAM_BASE, size=cfg.ram_size)
+        if cfg.pipeline:
+            # RAM's DMA port takes its requests from a register (hdl/bus.py, RequestRegister):
+            # the beat's window check, the arbiter and the decoder end at flip-flops instead of
+            # at the block RAMs' write enables. One cycle more per beat; a revoked or wiped
+            # engine's beat still held there is dropped (docs/coprocessor-contract.md). One tag
+            # bit per engine; the debug port's (the last) stays 0: never dropped.
+            m.submodules.dma_request = dreq = RequestRegister(
+                addr_width=ram.dbus.signature.addr_width, tags=len(self.coprocessors) + 1)
+            ddec.add(dreq.bus, name="ram", base=RAM_BASE, size=cfg.ram_size)
+            wiring.connect(m, dreq.out, ram.dbus)
+        else:
+            ddec.add(ram.dbus, name="ram", base=RAM_BASE, size=cfg.ram_size)
         wiring.connect(m, arb.bus, ddec.bus)
         for i, c in enumerate(self.coprocessors):
             name = c.NAME.lower()
             m.submodules[name] = hold(c)
-            engine = hold(DMAEngine())
+            engine = hold(DMAEngine(latency=2 if cfg.pipeline else 1))
             m.submodules[f"{name}_dma"] = engine
             wiring.connect(m, c.dma, engine.chan)
             wiring.connect(m, engine.bus, arb.initiators[i])
@@ -319,6 +330,10 @@ class GluonSoC(wiring.Component):
             wiring.connect(m, c.dma_windows, engine.windows)
             wiring.connect(m, c.dma_ctl, engine.ctl)
             m.d.comb += self.dma_req[c.SLOT].eq(engine.bus.cyc & engine.bus.stb & ~engine.bus.stall)
+            if cfg.pipeline:
+                # the beat taken from this engine, and its revocation/wipe (both from flip-flops)
+                m.d.comb += [dreq.tag[i].eq(self.dma_req[c.SLOT]),
+                             dreq.drop[i].eq(engine.ctl.flush | engine.ctl.wipe)]
         wiring.connect(m, wiring.flipped(self.debug), arb.initiators[n_init - 1])
 
         irq_lines = [Const(0, 1)] * 16

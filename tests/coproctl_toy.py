@@ -13,7 +13,7 @@ from amaranth.lib import wiring, enum
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect, flipped
 
-from gluon.hdl.bus import WishboneSignature
+from gluon.hdl.bus import WishboneSignature, RequestRegister
 from gluon.hdl.dma import DMAChannelSignature, DMAControlSignature, WindowSignature, DMAEngine
 from gluon.hdl.coproctl import CoprocessorControl, ControlSignature, slot_registers
 from gluon.hdl.regs import Field, Register, RegisterMap, RegisterBank
@@ -179,9 +179,12 @@ class ToySystem(wiring.Component):
     irq: Out(1)
     cycle: Out(32)
 
-    def __init__(self, *, rd_gap=0, forget=()):
+    def __init__(self, *, rd_gap=0, forget=(), request_register=False):
         self.block = ToyBlock(rd_gap=rd_gap, forget=forget)
-        self.engine = DMAEngine()
+        # ``request_register``: the engine reaches ``mem`` through the pipelined SoC's request
+        # register (hdl/bus.py), dropped on the slot's flush or wipe as hdl/soc.py wires it
+        self.request_register = request_register
+        self.engine = DMAEngine(latency=2 if request_register else 1)
         super().__init__()
 
     def elaborate(self, platform):
@@ -193,7 +196,14 @@ class ToySystem(wiring.Component):
         connect(m, blk.dma, eng.chan)
         connect(m, blk.dma_windows, eng.windows)
         connect(m, blk.dma_ctl, eng.ctl)
-        connect(m, eng.bus, flipped(self.mem))
+        if self.request_register:
+            m.submodules.request = req = RequestRegister(addr_width=30, tags=1)
+            connect(m, eng.bus, req.bus)
+            connect(m, req.out, flipped(self.mem))
+            m.d.comb += [req.tag.eq(eng.bus.cyc & eng.bus.stb & ~eng.bus.stall),
+                         req.drop.eq(eng.ctl.flush | eng.ctl.wipe)]
+        else:
+            connect(m, eng.bus, flipped(self.mem))
         m.d.comb += self.irq.eq(blk.irq)
         m.d.sync += self.cycle.eq(self.cycle + 1)
         return m

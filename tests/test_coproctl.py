@@ -128,13 +128,16 @@ class Bench:
         await self.cwrite(f"WIN{i}_CTRL", R=r, W=w, LOCK=lock)
 
 
-def simulate(body, *, mem=None, rd_gap=0, stall=None, forget=(), prepare=None):
-    """Run ``body(bench, log)``; ``log`` gets the engine's bus requests and the block's DMA
-    stream handshakes, each with the cycle (``ToySystem.cycle``) it happened in."""
-    dut = ToySystem(rd_gap=rd_gap, forget=forget)
+def simulate(body, *, mem=None, rd_gap=0, stall=None, forget=(), prepare=None,
+             request_register=False):
+    """Run ``body(bench, log)``; ``log`` gets the requests memory takes ("req"), the beats
+    the engine issues ("issued"; the same as "req" unless ``request_register``: then they
+    pass the pipelined SoC's request register first) and the block's DMA stream handshakes,
+    each with the cycle (``ToySystem.cycle``) it happened in."""
+    dut = ToySystem(rd_gap=rd_gap, forget=forget, request_register=request_register)
     frag = Fragment.get(dut, None)
     mem = {} if mem is None else mem
-    log = {"req": [], "rd": [], "wr": []}
+    log = {"req": [], "rd": [], "wr": [], "issued": []}
     sim = Simulator(frag)
     sim.add_clock(1e-6)
     bus, chan = dut.mem, dut.engine.chan
@@ -160,6 +163,14 @@ def simulate(body, *, mem=None, rd_gap=0, stall=None, forget=(), prepare=None):
                     ctx.set(bus.dat_r, mem.get(adr << 2, 0))
                 ctx.set(bus.ack, 1)
     sim.add_process(ram)
+    ebus = dut.engine.bus
+
+    async def issued(ctx):
+        async for _clk, _rst, cyc, stb, stalled, we, adr, cycle in ctx.tick().sample(
+                ebus.cyc, ebus.stb, ebus.stall, ebus.we, ebus.adr, dut.cycle):
+            if cyc and stb and not stalled:
+                log["issued"].append((cycle, adr << 2, we))
+    sim.add_process(issued)
 
     async def bench(ctx):
         if prepare:
@@ -288,14 +299,17 @@ SRC = 0x8000_1000
 DST = 0x8000_2000
 
 
+@pytest.mark.parametrize("register", [False, True], ids=["direct", "request_register"])
 @pytest.mark.parametrize("rd_gap, how", [(0, "window"), (3, "window"), (0, "owner")])
-def test_revocation_mid_read_is_cycle_exact(rd_gap, how):
+def test_revocation_mid_read_is_cycle_exact(rd_gap, how, register):
     """A READ runs; M shrinks the window to its first 4 words (or takes the slot back). The
     bank sees the store in cycle s and acknowledges it in s + 1, the cycle the windows change
     and ``flush`` (a register) takes effect: in s the old window still governs (a streaming
     read issues a request in s itself), from s + 1 on no request is issued, the words waiting
     in the read FIFO never reach the block, and the operation ends with ERROR, cause DMA (or
-    the owner's wipe)."""
+    the owner's wipe). Behind the pipelined SoC's request register (``register``) the same
+    holds at memory: the beat issued in s, still in the register in s + 1, is dropped there;
+    memory's last request is the one issued in s - 1, which it takes in s."""
     mem = {SRC + 4 * i: random.getrandbits(32) for i in range(64)}
 
     async def body(b, log, frag):
@@ -320,6 +334,11 @@ def test_revocation_mid_read_is_cycle_exact(rd_gap, how):
         if rd_gap == 0:
             # exactly one cycle after the store: the request of the store's own cycle is made
             assert before[-1] == s, f"store in cycle {s}: last request in {before[-1]}"
+        issued = [c for c, *_ in log["issued"]]
+        assert issued and all(c < ack for c in issued), (ack, issued[-3:])
+        if register and rd_gap == 0:
+            # the beat of the store's cycle was in the register at the acknowledge: dropped
+            assert issued[-1] == s and len(issued) == len(log["req"]) + 1, (s, issued[-3:])
         late = [c for c, _ in log["rd"] if c >= ack]
         assert not late, f"words delivered from the acknowledge (cycle {ack}) on: {late}"
         got = [v for _, v in log["rd"]]
@@ -330,13 +349,16 @@ def test_revocation_mid_read_is_cycle_exact(rd_gap, how):
             assert st["DONE"] and st["ERROR"] and st["CAUSE"] == Cause.DMA.value, st
         else:
             assert not st["DONE"] and not st["ERROR"], st
-    simulate(body, mem=mem, rd_gap=rd_gap)
+    simulate(body, mem=mem, rd_gap=rd_gap, request_register=register)
 
 
-def test_revocation_mid_write_discards_fifo_words():
+@pytest.mark.parametrize("register", [False, True], ids=["direct", "request_register"])
+def test_revocation_mid_write_discards_fifo_words(register):
     """A WRITE into a window while memory stalls often, so words wait in the engine's write
     FIFO; M closes the window. No write from the store's acknowledge on (the cycle the window
-    closes); the words the engine had taken but not written never reach memory."""
+    closes); the words the engine had taken but not written never reach memory. Behind the
+    request register (``register``) a write beat waits there, memory stalling, when the
+    window closes: it is dropped, never written."""
     mem = {SRC + 4 * i: 0x5000 + i for i in range(16)}
 
     async def body(b, log, frag):
@@ -362,7 +384,15 @@ def test_revocation_mid_write_discards_fifo_words():
         assert written == {DST + 4 * i: 0x5000 + i for i in range(len(writes))}
         assert all(DST + 4 * i not in mem for i in range(len(writes), 16))
         assert st["ERROR"] and st["CAUSE"] == Cause.DMA.value
-    simulate(body, mem=mem, stall=lambda n: n % 3 != 0)
+        issued = [(c, a) for c, a, we in log["issued"] if we]
+        assert all(c < ack for c, _ in issued)
+        if register:
+            # one write beat was issued (in the register) but never written: dropped
+            assert len(issued) == len(writes) + 1, (ack, issued[-2:], writes[-2:])
+            assert issued[-1][1] not in written
+        else:
+            assert len(issued) == len(writes)
+    simulate(body, mem=mem, stall=lambda n: n % 3 != 0, request_register=register)
 
 
 # ---- the wipe: every flip-flop and memory word, from the netlist --------------------------

@@ -286,6 +286,31 @@ def test_dma_confinement_rejects_acceptance_only_check(tmp_path):
     assert res.failed_step <= 3
 
 
+DMA_REGISTER_DEPTH = int(os.environ.get("GLUON_FORMAL_DMA_REGISTER_DEPTH", "24"))
+
+
+def test_dma_register_never_presents_a_revoked_engines_beat(tmp_path):
+    # the pipelined SoC's DMA side: the beat the request register presents to RAM comes from
+    # an engine neither flushed nor wiped since the beat was issued. Bounded: k-induction
+    # does not close, the miter's shadow of the beat's engine being unrelated to the
+    # register's tag in unreachable states (a beat may wait in the register for ever while
+    # RAM stalls). 24 cycles (2 s): two engines, descriptors, beats held, flushes and wipes
+    _passes(M.DMAConfinement(register=True), tmp_path, mode="bmc", depth=DMA_REGISTER_DEPTH,
+            script=M.DMA_SCRIPT)
+
+
+def test_dma_register_confinement_reaches_beats_and_catches_a_register_without_drop(tmp_path):
+    h = M.DMAConfinement(register=True)
+    res = run_sby(h, tmp_path / "cover", mode="cover", depth=6, script=M.DMA_SCRIPT)
+    assert res.passed, f"unreached cover statement(s): {res.summary()}\n{res.tail(40)}"
+    h = M.DMAConfinement(register=True, drop=False)
+    res = run_sby(h, tmp_path / "mutant", mode="bmc", depth=8, script=M.DMA_SCRIPT)
+    assert res.status == "FAIL", f"the register without drop was not caught: {res.summary()}"
+    names = h.names(res.failures)
+    assert names and set(names) <= {"register's beat of engine 0 not revoked",
+                                    "register's beat of engine 1 not revoked"}, names
+
+
 # ----------------------------------------------------------------------------- refused data
 
 #: depth of the refused-data miter: the first refused load is answered (and cancelled) at step

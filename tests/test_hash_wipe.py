@@ -27,8 +27,8 @@ def _field_c(reg, value, name):
     return (value >> f.offset) & ((1 << f.width) - 1)
 
 
-def _simulate(body):
-    h = Harness()
+def _simulate(body, **kwargs):
+    h = Harness(**kwargs)
     frag = Fragment.get(h, None)
     mem = {}
     sim = Simulator(frag)
@@ -43,7 +43,7 @@ def _simulate(body):
         mem[byte] = data
         return True
 
-    sim.add_process(wishbone_ram(h.dma.bus, load, store))
+    sim.add_process(wishbone_ram(h.ram_bus, load, store))
 
     async def bench(ctx):
         b = Bench(ctx, h, mem)
@@ -126,11 +126,12 @@ def test_wipe_check_catches_a_datapath_left_out_of_the_wipe(monkeypatch):
     _simulate(_wipe_body(1, expect_dirty="datapath.src ="))
 
 
-def test_wipe_takes_a_fixed_number_of_cycles():
+@pytest.mark.parametrize("register", [False, True], ids=["direct", "request_register"])
+def test_wipe_takes_a_fixed_number_of_cycles(register):
     """``wipe`` is held, and STATUS.WIPING reads 1, for the same number of cycles whatever
-    the block was doing: the DMA engine's fixed wipe (no bus response outstanding when it
-    starts, or one cycle per outstanding response) bounds it; the block's own part is
-    WIPE_CYCLES."""
+    the block was doing: the DMA engine's fixed wipe (its responses due come in the cycle
+    the wipe starts; behind the pipelined SoC's request register within one more cycle,
+    which the engine always waits) bounds it; the block's own part is WIPE_CYCLES."""
     lengths = set()
 
     async def body(b, frag):
@@ -150,7 +151,8 @@ def test_wipe_takes_a_fixed_number_of_cycles():
             assert block == WIPE_CYCLES, block
             lengths.add(n)
             await b.wait_ready()
-    _simulate(body)
-    # the engine's wipe (11 cycles for its 8-word FIFO), then one cycle for the control
-    # component to see both done
-    assert lengths == {DMAEngine().wipe_cycles + 1} == {12}, lengths
+    _simulate(body, request_register=register)
+    # the engine's wipe (11 cycles for its 8-word FIFO, 12 behind the request register), then
+    # one cycle for the control component to see both done
+    latency = 2 if register else 1
+    assert lengths == {DMAEngine(latency=latency).wipe_cycles + 1} == {11 + latency}, lengths

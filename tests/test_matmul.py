@@ -15,6 +15,7 @@ from amaranth.hdl import Fragment
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
+from gluon.hdl.bus import RequestRegister
 from gluon.hdl.dma import DMAEngine
 
 from wbmodel import wishbone_ram
@@ -30,11 +31,15 @@ STORE = {"none": 0, "int8": 1, "int32": 2}
 
 
 class Top(Elaboratable):
-    """The coprocessor and its DMAEngine, wired as the SoC wires a slot."""
+    """The coprocessor and its DMAEngine, wired as the SoC wires a slot; ``ram_bus`` is the bus
+    memory sees (``request_register``: the pipelined SoC's request register's, hdl/bus.py,
+    dropped on the engine's flush or wipe as hdl/soc.py wires it)."""
 
-    def __init__(self, **params):
+    def __init__(self, *, request_register=False, **params):
         self.copro = MatMulCoprocessor(**params)
-        self.dma = DMAEngine()
+        self.dma = DMAEngine(latency=2 if request_register else 1)
+        self.request = RequestRegister(addr_width=30, tags=1) if request_register else None
+        self.ram_bus = self.request.out if request_register else self.dma.bus
 
     def elaborate(self, platform):
         m = Module()
@@ -43,6 +48,12 @@ class Top(Elaboratable):
         wiring.connect(m, self.copro.dma, self.dma.chan)
         wiring.connect(m, self.copro.dma_windows, self.dma.windows)
         wiring.connect(m, self.copro.dma_ctl, self.dma.ctl)
+        if self.request is not None:
+            m.submodules.request = req = self.request
+            bus = self.dma.bus
+            wiring.connect(m, bus, req.bus)
+            m.d.comb += [req.tag.eq(bus.cyc & bus.stb & ~bus.stall),
+                         req.drop.eq(self.dma.ctl.flush | self.dma.ctl.wipe)]
         return m
 
 
@@ -89,15 +100,15 @@ SMALL = dict(dim=4, max_m=16, max_n=16, k_chunk=8)
 class Bench:
     """Runs testbench coroutines against one Top instance in one simulation."""
 
-    def __init__(self, *, params=None, ram=None, stall=None):
-        self.top = Top(**(SMALL if params is None else params))
+    def __init__(self, *, params=None, ram=None, stall=None, request_register=False):
+        self.top = Top(**(SMALL if params is None else params), request_register=request_register)
         self.ram = ram or Ram()
         self.stall = stall
         self.requests = 0
 
     def run(self, body):
         top, ram = self.top, self.ram
-        bus = top.dma.bus
+        bus = top.ram_bus
         self.frag = Fragment.get(top, None)       # (the wipe tests read its netlist)
         sim = Simulator(self.frag)
         sim.add_clock(1e-6)
@@ -567,10 +578,12 @@ def test_groups_store_while_computing():
     Bench(params=params).run(body)
 
 
-@pytest.mark.parametrize("requant_dsp", [False, True])
-def test_constant_time(requant_dsp):
+@pytest.mark.parametrize("requant_dsp, register", [(False, False), (True, False), (False, True)],
+                         ids=["lut", "dsp", "lut-request_register"])
+def test_constant_time(requant_dsp, register):
     """Same sizes and operation, different values (random, zeros, extremes): identical
-    CYCLES, and identical cycles from START to the interrupt (both requantizer builds)."""
+    CYCLES, and identical cycles from START to the interrupt (both requantizer builds; and
+    behind the pipelined SoC's request register, ``register``)."""
     rng = np.random.default_rng(11)
     M, N, K = 11, 13, 21
     inputs = [(rand_i8(rng, (M, K)), rand_i8(rng, (K, N))) for _ in range(2)]
@@ -598,7 +611,7 @@ def test_constant_time(requant_dsp):
                 await b.write(ctx, "STATUS", 2)
                 seen.add((t, cycles))
             assert len(seen) == 1, f"{store}: timing depends on values: {seen}"
-    Bench(params={**SMALL, "requant_dsp": requant_dsp}).run(body)
+    Bench(params={**SMALL, "requant_dsp": requant_dsp}, request_register=register).run(body)
 
 
 def test_full_size_utilisation(capsys):

@@ -14,7 +14,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, connect
 from amaranth.sim import Simulator
 
-from gluon.hdl.bus import WishboneSignature
+from gluon.hdl.bus import WishboneSignature, RequestRegister
 from gluon.hdl.coproctl import CONTROL_REGS
 from gluon.hdl.dma import DMAEngine
 from gluon.hdl.modmul import ModMulCoprocessor, OpCode, Op, Cause, encode, XIN_WAIT
@@ -75,11 +75,14 @@ class RAM(wiring.Component):
 
 
 class Harness(Elaboratable):
-    """The coprocessor wired to its own DMA engine, as the SoC does, and the DMA to RAM."""
+    """The coprocessor wired to its own DMA engine, as the SoC does, and the DMA to RAM
+    (``request_register``: through the pipelined SoC's request register, hdl/bus.py, dropped
+    on the engine's flush or wipe as hdl/soc.py wires it)."""
 
-    def __init__(self, **kw):
+    def __init__(self, *, request_register=False, **kw):
         self.copro = ModMulCoprocessor(**kw)
-        self.dma = DMAEngine()
+        self.dma = DMAEngine(latency=2 if request_register else 1)
+        self.request = RequestRegister(addr_width=30, tags=1) if request_register else None
         self.ram = RAM()
         self.now = Signal(32)             # cycle counter, for hang detection
         self.deadline = Signal(32)
@@ -93,7 +96,15 @@ class Harness(Elaboratable):
         connect(m, self.copro.dma, self.dma.chan)
         connect(m, self.copro.dma_windows, self.dma.windows)
         connect(m, self.copro.dma_ctl, self.dma.ctl)
-        connect(m, self.dma.bus, self.ram.bus)
+        if self.request is None:
+            connect(m, self.dma.bus, self.ram.bus)
+        else:
+            m.submodules.request = req = self.request
+            bus = self.dma.bus
+            connect(m, bus, req.bus)
+            connect(m, req.out, self.ram.bus)
+            m.d.comb += [req.tag.eq(bus.cyc & bus.stb & ~bus.stall),
+                         req.drop.eq(self.dma.ctl.flush | self.dma.ctl.wipe)]
         return m
 
 
@@ -358,7 +369,8 @@ def test_modexp_ladder_constant_time():
     simulate(body)
 
 
-def test_constant_time_programs():
+@pytest.mark.parametrize("register", [False, True], ids=["direct", "request_register"])
+def test_constant_time_programs(register):
     n = BN254_P
     rng = random.Random(11)
 
@@ -370,7 +382,7 @@ def test_constant_time_programs():
             _, cycles = await b.compute(n, [a, c], arith_program, range(2, 10))
             seen.add(cycles)
         assert len(seen) == 1, seen
-    simulate(body)
+    simulate(body, request_register=register)
 
 
 def test_queue():
@@ -676,18 +688,22 @@ def test_register_path_against_python(name, n):
     simulate(body)
 
 
-def test_op_cycles_pinned():
+@pytest.mark.parametrize("register", [False, True], ids=["direct", "request_register"])
+def test_op_cycles_pinned(register):
     """The period of each op inside a program at L = 8 (docs/modmul.md's table), the queued
     and DMA-fetched start-up and SETMOD, as exact cycle counts: the op word's register after
-    the program memory costs each program one cycle from START to DONE and no op's period."""
+    the program memory costs each program one cycle from START to DONE and no op's period.
+    Behind the pipelined SoC's request register (``register``) every DMA descriptor waited
+    for costs one cycle: LOAD and STORE one each, SETMOD two, a DMA-fetched program one."""
     rng = random.Random(8)
     n = rng.randrange(1 << 255, 1 << 256) | 1
     L = 8
-    period = {"MUL": 31, "ADD": 8, "COPY": 8, "LOAD": 19, "STORE": 17, "LOADX": 14,
+    r = int(register)
+    period = {"MUL": 31, "ADD": 8, "COPY": 8, "LOAD": 19 + r, "STORE": 17 + r, "LOADX": 14,
               "STOREX": 11}
 
     async def body(b):
-        assert await b.setmod(n, L) == 3044
+        assert await b.setmod(n, L) == 3044 + 2 * r
         for i in range(2):
             b.put(DATA + 4 * b.value_at(i), rng.randrange(n), L)
         base = [encode(O.LOAD, d=i, imm=b.value_at(i)) for i in range(2)]
@@ -712,8 +728,9 @@ def test_op_cycles_pinned():
             # A queued program: 2 cycles of start-up and end, 1 for the op word's register.
             assert seen[0] == period[name] + 2, (name, seen)
         cycles = await b.run_ok(base + [ops["MUL"]] * 20 + [ops["STORE"]])
-        assert cycles == 706, cycles
-    simulate(body)
+        # the program's fetch, two LOADs and a STORE: four descriptors
+        assert cycles == 706 + 4 * r, cycles
+    simulate(body, request_register=register)
 
 
 def test_load_range_check_at_every_limb():

@@ -785,20 +785,36 @@ class DMAConfinement(Harness):
     ``base <= adr·4`` and ``adr·4 + 4 <= limit`` for some window of engine k with R (a read)
     or W (a write). The arbiter's output carries only the granted engine's request, so a
     request reaching memory from engine k was checked against engine k's windows.
+
+    ``register=True``: the pipelined SoC's DMA side, the arbiter into the request register
+    (``RequestRegister``, tagged and dropped by each engine's ``flush``/``wipe`` as hdl/soc.py
+    wires it) and the engines built with ``latency=2``; the target is behind the register.
+    Property ``register's beat of engine k not revoked``: a beat the register presents to
+    memory, taken from engine k, was taken in a cycle where engine k's ``flush`` and ``wipe``
+    were low, and neither has been high since, this cycle included. With the property above
+    (a beat lies in its engine's windows of the cycle it is issued) and the control
+    component's ``flush`` in the first cycle of every window change (tests/test_coproctl.py),
+    no beat checked against a window reaches memory once that window has changed.
     """
 
-    def __init__(self, cls=None, *, n=2, fifo_depth=8):
+    def __init__(self, cls=None, *, n=2, fifo_depth=8, register=False, drop=True):
         super().__init__()
         from gluon.hdl.dma import DMAEngine
         cls = cls or DMAEngine
-        self.engines = [cls(fifo_depth=fifo_depth) for _ in range(n)]
+        self.register = register
+        self.drop = drop            # False: a mutant whose register never drops a beat
+        self.engines = [cls(fifo_depth=fifo_depth, latency=2 if register else 1)
+                        for _ in range(n)]
 
     def elaborate(self, platform):
-        from gluon.hdl.bus import Arbiter
+        from gluon.hdl.bus import Arbiter, RequestRegister
         from gluon.hdl.dma import N_WINDOWS
         m = Module()
         self.domain(m)
         m.submodules.arbiter = arb = Arbiter(addr_width=30, n=len(self.engines))
+        if self.register:
+            m.submodules.request = req = RequestRegister(addr_width=30, tags=len(self.engines))
+            wiring.connect(m, arb.bus, req.bus)
         for k, eng in enumerate(self.engines):
             m.submodules[f"engine{k}"] = eng
             wiring.connect(m, eng.bus, arb.initiators[k])
@@ -813,8 +829,13 @@ class DMAConfinement(Harness):
                 w = eng.windows.win[i]
                 m.d.comb += [w.base.eq(AnySeq(32)), w.limit.eq(AnySeq(32)),
                              w.r.eq(AnySeq(1)), w.w.eq(AnySeq(1))]
+            if self.register:
+                b = eng.bus
+                m.d.comb += req.tag[k].eq(b.cyc & b.stb & ~b.stall)
+                if self.drop:
+                    m.d.comb += req.drop[k].eq(eng.ctl.flush | eng.ctl.wipe)
 
-        bus = arb.bus
+        bus = req.out if self.register else arb.bus
         out = Signal(4)
         answer = Signal()
         m.d.comb += [
@@ -836,6 +857,23 @@ class DMAConfinement(Harness):
                 inside.append(Mux(b.we, w.w, w.r) & (byte >= w.base) & (byte + 4 <= w.limit))
             with m.If(b.cyc & b.stb):
                 self.check(m, f"engine {k} in its windows", Cat(*inside).any())
+        if self.register:
+            # which engine the register's beat came from (the one whose request it took), and
+            # whether that engine was revoked or wiped since (its take's cycle included)
+            src = Signal(range(len(self.engines)))
+            revoked = Signal()
+            stop = [eng.ctl.flush | eng.ctl.wipe for eng in self.engines]
+            m.d.sync += revoked.eq(revoked | Array(stop)[src])
+            for k, eng in enumerate(self.engines):
+                b = eng.bus
+                with m.If(b.cyc & b.stb & ~b.stall):
+                    m.d.sync += [src.eq(k), revoked.eq(stop[k])]
+            for k in range(len(self.engines)):
+                with m.If(bus.cyc & bus.stb & (src == k)):
+                    self.check(m, f"register's beat of engine {k} not revoked",
+                               ~revoked & ~stop[k])
+            self.cover(m, "the register presents a beat", bus.cyc & bus.stb)
+            self.cover(m, "a beat is dropped", req.bus.err & ~bus.err)
         last = self.engines[-1].bus
         self.cover(m, "the last engine issues a request", last.cyc & last.stb)
         return m
