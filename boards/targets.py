@@ -3,7 +3,6 @@
 Adding a board with a UART and an ECP5 or iCE40 is one entry here.
 """
 
-import re
 from dataclasses import dataclass
 
 from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform,
@@ -117,11 +116,29 @@ def board_config(board, config_name=None, mhz=None):
     return config, float(mhz)
 
 
+def _options(text):
+    """``text`` split into options, each a flag with the value after it if any:
+    "--placer static --tmg-ripup" -> [["--placer", "static"], ["--tmg-ripup"]]."""
+    groups = []
+    for tok in text.split():
+        if tok.startswith("-") or not groups:
+            groups.append([tok])
+        else:
+            groups[-1].append(tok)
+    return groups
+
+
 def board_flow(board, config_name, synth_opts="", nextpnr_opts=""):
     """The tool options for ``config_name`` on ``board``: the board's own for that
-    configuration (``Board.config_flow``), then the user's. Returns (synth_opts, nextpnr_opts)."""
+    configuration (``Board.config_flow``), then the user's. An option the user gives replaces
+    the board's of the same name (nextpnr refuses an option given twice: a ``--seed``, or the
+    board's own options repeated by hand). Returns (synth_opts, nextpnr_opts)."""
     own = {c: (so, no) for c, so, no in board.config_flow}.get(config_name, ("", ""))
-    own_pnr = own[1]
-    if re.search(r"(^|\s)--seed\b", nextpnr_opts):   # the user's seed replaces the board's
-        own_pnr = re.sub(r"(^|\s)--seed\s+\S+", "", own_pnr)
-    return (f"{own[0]} {synth_opts}".strip(), f"{own_pnr.strip()} {nextpnr_opts}".strip())
+
+    def merged(board_opts, user_opts):
+        def name(g):
+            return g[0].split("=", 1)[0]
+        named = {name(g) for g in _options(user_opts)}
+        kept = " ".join(" ".join(g) for g in _options(board_opts) if name(g) not in named)
+        return f"{kept} {user_opts.strip()}".strip()
+    return merged(own[0], synth_opts), merged(own[1], nextpnr_opts)

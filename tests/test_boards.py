@@ -231,6 +231,12 @@ def test_board_flow():
     assert board_flow(ulx, "compact", "", "--seed 5")[1] == "--router router2 --placer static --seed 5"
     synth, pnr = board_flow(ulx, "compact", "-abc9", "--router2-heatmap h")
     assert synth == "-nowidelut -abc9" and pnr.endswith("--seed 2 --router2-heatmap h")
+    # the board's options given again by hand (docs/fpga.md's measured command): each once
+    synth, pnr = board_flow(ulx, "compact-pipelined", "-nowidelut",
+                            "--router router2 --placer static --seed 2 --sdf gluon.sdf")
+    assert synth == "-nowidelut"
+    assert pnr == "--router router2 --placer static --seed 2 --sdf gluon.sdf"
+    assert board_flow(ulx, "compact", "", "--placer=heap")[1] == "--router router2 --seed 2 --placer=heap"
     # the build's own seed 1 only when no option names one (nextpnr refuses two)
     assert "--seed 1" in gbuild._nextpnr_opts("x", "--router router2")
     own = gbuild._nextpnr_opts("x", pnr)
@@ -447,7 +453,8 @@ def test_icebreaker_small_meets_25mhz(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config,want", [(None, "compact-pipelined"), ("compact", "compact")])
+@pytest.mark.parametrize("config,want", [(None, "compact-pipelined"), ("compact", "compact")],
+                         ids=["default", "compact"])
 def test_ulx3s_85f_bitstream(tmp_path, monkeypatch, config, want):
     """`gluon build --board ulx3s-85f` as it stands: the 'compact-pipelined' SoC (every
     coprocessor, the pipelined core) at the board's default clock for it (40 MHz; 41.38 MHz
