@@ -28,6 +28,7 @@ class Board:
     config_mhz: tuple = ()      # ...except for these (config, MHz): the clock it meets here
     ram_size: int = 0           # 0: the configuration's own; else the largest RAM that fits
     config_flow: tuple = ()     # (config, synth_opts, nextpnr_opts): tool options it needs here
+    global_reset: tuple = ()    # configs whose reset goes through a global buffer (ECP5 DCCA)
     note: str = ""
 
     def make_platform(self):

@@ -71,6 +71,38 @@ def test_pll_real_frequencies():
         ice40_pll_params(12e6, 5e6)
 
 
+@pytest.mark.parametrize("global_reset", [False, True])
+def test_ecp5_reset_through_global_buffer(global_reset):
+    """ECP5ClockReset(global_reset=True): the synchronized reset leaves through a DCCA (a global
+    network) and that buffer's output is the 'sync' domain's reset; by default no DCCA, the
+    synchronizer drives the reset itself. Off in the board table (docs/fpga.md)."""
+    from amaranth import ClockDomain, Elaboratable, Module, Signal
+    from amaranth.back import rtlil
+    from gluon.boards.clocking import ECP5ClockReset
+
+    class Top(Elaboratable):
+        def __init__(self):
+            self.clk_in, self.button, self.count = Signal(), Signal(), Signal(8)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.domains.sync = ClockDomain("sync")
+            m.submodules.crg = crg = ECP5ClockReset(f_in=25e6, f_out=40e6,
+                                                    global_reset=global_reset)
+            m.d.comb += [crg.clk_in.eq(self.clk_in), crg.ext_rst.eq(self.button)]
+            m.d.sync += self.count.eq(self.count + 1)
+            return m
+    top = Top()
+    il = rtlil.convert(top, ports=[top.clk_in, top.button, top.count])
+    cells = re.findall(r"cell \\(DCCA|EHXPLLL) ", il)
+    assert sorted(cells) == (["DCCA", "EHXPLLL"] if global_reset else ["EHXPLLL"])
+    if global_reset:
+        dcca = re.search(r"cell \\DCCA .*?\n  end", il, re.S).group(0)
+        # in: the synchronizer's own domain's reset; out: the 'sync' domain's reset
+        assert re.search(r"connect \\CLKI \\crg_rst_rst\b", dcca), dcca
+        assert re.search(r"connect \\CLKO \\rst\n", dcca), dcca
+
+
 def test_board_config_clock_and_ram():
     ice = get_board("icebreaker")
     cfg, mhz = board_config(ice)
