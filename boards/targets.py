@@ -134,7 +134,10 @@ def board_flow(board, config_name, synth_opts="", nextpnr_opts=""):
     configuration (``Board.config_flow``), then the user's. An option the user gives replaces
     the board's of the same name (nextpnr refuses an option given twice: a ``--seed``, or the
     board's own options repeated by hand). Returns (synth_opts, nextpnr_opts)."""
-    own = {c: (so, no) for c, so, no in board.config_flow}.get(config_name, ("", ""))
+    flows = {c: (so, no) for c, so, no in board.config_flow}
+    # a configuration with the Debug Module (``<name>-debug``, `gluon build --debug`) is built
+    # as its configuration is
+    own = flows.get(config_name) or flows.get(config_name.removesuffix("-debug"), ("", ""))
 
     def merged(board_opts, user_opts):
         def name(g):

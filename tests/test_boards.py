@@ -257,6 +257,8 @@ def test_board_flow():
     assert gbuild._nextpnr_opts("x", board_flow(ulx, "compact-pipelined")[1]).endswith(
         "--seed 1 --router router2 --placer static")
     assert board_flow(ulx, "minimal") == ("", "")
+    # `gluon build --debug`: the configuration with the Debug Module keeps its flow
+    assert board_flow(ulx, "compact-pipelined-debug") == board_flow(ulx, "compact-pipelined")
     assert board_flow(get_board("icebreaker"), "small", "-dsp") == ("-dsp", "--seed 1")
     # a seed the user names replaces the board's (nextpnr refuses two)
     assert board_flow(get_board("icebreaker"), "small", "-dsp", "--seed 3") == ("-dsp", "--seed 3")
