@@ -25,9 +25,13 @@ def register_build(sub):
                        "and timing met; 1 a tool or timing failed; 2 bad arguments or firmware.")
     p.add_argument("--board", default="ulx3s-85f", choices=list(BOARDS),
                    help="target board (default ulx3s-85f)")
+    from .targets import board_config
+    own = ", ".join(f"{c.name} at {mhz:g} MHz on {b.name}" for b in BOARDS.values()
+                    for c, mhz in [board_config(b)])
     p.add_argument("--config", default=None, choices=list(CONFIGS),
-                   help="SoC configuration (default: the board's own)")
-    p.add_argument("--freq", type=float, default=None, help="target clock in MHz")
+                   help=f"SoC configuration (default: the board's own: {own})")
+    p.add_argument("--freq", type=float, default=None,
+                   help="target clock in MHz (default: the board's for the configuration)")
     p.add_argument("--firmware", default=None,
                    help="ELF placed in block RAM's initial contents, or 'boot' for the UART "
                         "boot loader (default: a small self-test program)")

@@ -125,22 +125,39 @@ class _ClockReset(wiring.Component):
     ext_rst: In(1)
     locked: Out(1)
 
+    global_reset = False            # ECP5: the synchronized reset through a global buffer
+
     def _domain(self, m, platform, clk, locked, f_out):
         # The domain itself is defined by the top (its owner); this block drives it.
         m.d.comb += [ClockSignal("sync").eq(clk), self.locked.eq(locked)]
-        m.submodules.reset_sync = ResetSynchronizer(~locked | self.ext_rst, domain="sync")
+        if not self.global_reset:
+            m.submodules.reset_sync = ResetSynchronizer(~locked | self.ext_rst, domain="sync")
+        else:
+            # The synchronized reset onto a global network (a DCCA, one of the 8 globals that
+            # may drive logic) instead of general routing: one flip-flop drives every
+            # flip-flop of the SoC that has a reset, across the die; on the global each sink is
+            # the same spine and branch away (docs/fpga.md, "The board's reset").
+            m.domains.crg_rst = ClockDomain("crg_rst", local=True)
+            m.d.comb += ClockSignal("crg_rst").eq(clk)
+            m.submodules.reset_sync = ResetSynchronizer(~locked | self.ext_rst, domain="crg_rst")
+            rst_glb = Signal(name="rst_glb")
+            m.submodules.reset_gbuf = Instance("DCCA", i_CLKI=ResetSignal("crg_rst"),
+                                               i_CE=Const(1), o_CLKO=rst_glb)
+            m.d.comb += ResetSignal("sync").eq(rst_glb)
         if platform is not None:
             platform.add_clock_constraint(clk, f_out)
 
 
 class ECP5ClockReset(_ClockReset):
     """``sync`` at ``f_out`` Hz from the board clock ``clk_in`` (``f_in`` Hz) through an EHXPLLL,
-    or straight from the board clock when the two frequencies are equal."""
+    or straight from the board clock when the two frequencies are equal. ``global_reset``: the
+    synchronized reset reaches the flip-flops through a global buffer (DCCA)."""
 
     clk_in: In(1)
 
-    def __init__(self, *, f_in, f_out):
+    def __init__(self, *, f_in, f_out, global_reset=False):
         self.f_in = f_in
+        self.global_reset = global_reset
         self.pll = None if round(f_out) == round(f_in) else ecp5_pll_params(f_in, f_out)
         self.f_out = f_in if self.pll is None else self.pll.f_out
         super().__init__()

@@ -143,7 +143,9 @@ class BoardTop(wiring.Component):
         m.domains.sync = ClockDomain("sync")
         f_in = platform.lookup(board.clk, 0).clock.frequency
         if board.family == "ecp5":
-            m.submodules.crg = crg = ECP5ClockReset(f_in=f_in, f_out=cfg.clk_hz)
+            global_reset = cfg.name.removesuffix("-debug") in board.global_reset
+            m.submodules.crg = crg = ECP5ClockReset(f_in=f_in, f_out=cfg.clk_hz,
+                                                    global_reset=global_reset)
             m.submodules.clk_buf = clk_buf = io.Buffer("i", platform.request(board.clk, 0, dir="-"))
             m.d.comb += crg.clk_in.eq(clk_buf.i)
         else:

@@ -2,7 +2,7 @@
 hash slot is lent to (gluon_copro_grant) tries to reach M-mode's memory and state through the
 coprocessor, and M tries to be fooled by what the task leaves behind.
 
-* tests/isolation/copro_attack.c on the `full` SoC (Verilator): descriptors at M's key, M's
+* tests/isolation/copro_attack.c on the `full` and `compact-pipelined` SoCs (Verilator): descriptors at M's key, M's
   stack, tohost, MMIO, the control page, the slot page, across the window's end; M's
   unfinished message and addresses before a grant; the task's after a revoke; the task on the
   control page; a revoke while the task's descriptor writes; the interrupt line; a locked
@@ -40,11 +40,13 @@ DMA_TARGETS = ["key-src", "key-dst", "stack-dst", "stack-src", "tohost-dst", "ua
                "straddle-dst"]
 
 
-@pytest.fixture(scope="module")
-def attack(tmp_path_factory):
+# The attack program on 'full' and on 'compact-pipelined' (the ULX3S-85F's SoC: the pipelined
+# core's PMP and U-mode, the compact coprocessors); each run is under a second.
+@pytest.fixture(scope="module", params=["full", "compact-pipelined"])
+def attack(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("isolation") / "copro_attack.elf"
     elf = cc.compile([PROGS / "copro_attack.c"], out)
-    res = run(elf, get_config("full"), max_cycles=20_000_000)
+    res = run(elf, get_config(request.param), max_cycles=20_000_000)
     return res, res.output.decode(errors="replace")
 
 

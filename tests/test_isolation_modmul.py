@@ -4,8 +4,8 @@ behind (values, the program memory with a ladder whose op words reveal the
 exponent, XIN/XOUT), cannot point the slot's DMA at M's memory, cannot plant state that M's
 next operations use, and a slot taken back mid-program stops at once.
 
-tests/isolation/modmul_attacks.c runs every case on the Verilator model of the `full` SoC (real
-PMP and U-mode) and prints one line per case, which these tests check; the modexp M computes
+tests/isolation/modmul_attacks.c runs every case on the Verilator models of the `full` and
+`compact-pipelined` SoCs (real PMP and U-mode) and prints one line per case, which these tests check; the modexp M computes
 before is checked against Python's pow, the error causes against the hardware's Cause enum.
 """
 
@@ -25,11 +25,13 @@ DRIVER = [ROOT / "firmware" / "drivers" / n for n in ("modmul.c", "mont_sw.c")]
 P = 2**256 - 2**32 - 977
 
 
-@pytest.fixture(scope="module")
-def attacks(tmp_path_factory):
+# The attack program on 'full' and on 'compact-pipelined' (the ULX3S-85F's SoC: the pipelined
+# core's PMP and U-mode, the compact coprocessors); each run is under a second.
+@pytest.fixture(scope="module", params=["full", "compact-pipelined"])
+def attacks(request, tmp_path_factory):
     elf = cc.compile([PROG, *DRIVER], tmp_path_factory.mktemp("iso") / "modmul_attacks.elf",
                      opt="-O2", extra_flags=["-Wall", "-Wextra", "-Werror"])
-    res = run(elf, get_config("full"), max_cycles=5_000_000)
+    res = run(elf, get_config(request.param), max_cycles=5_000_000)
     text = res.output.decode(errors="replace")
     print(text)
     return res, text

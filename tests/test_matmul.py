@@ -732,13 +732,16 @@ def matmul_test_expected(idx, case):
     return fnv1a(buf)
 
 
-# 'compact' (its own model build, ~2 CPU-minutes) in -m slow: its blocks' parameters are
-# covered by the block-level tests; the firmware is the same.
-@pytest.mark.parametrize("config_name", ["full", pytest.param("compact", marks=pytest.mark.slow)])
+# 'compact-pipelined', the ULX3S-85F's default SoC, in the default run (its model, built once
+# for the hash, modmul and matmul firmware tests: ~55 CPU-s); 'compact' (its own model, the same
+# blocks with the unpipelined core) in -m slow.
+@pytest.mark.parametrize("config_name", ["full", "compact-pipelined",
+                                         pytest.param("compact", marks=pytest.mark.slow)])
 def test_firmware_matmul_vs_numpy(tmp_path, config_name):
     """firmware/examples/matmul_test.c (hardware only) on the SoC: every C buffer's FNV-1a
     equals numpy's; a buffer outside the DMA window fails with E_DMA, then a call works.
-    Also on 'compact' (a 4x4 systolic array, the ULX3S build): the same program, unchanged."""
+    Also on 'compact-pipelined' (a 4x4 systolic array and the pipelined core: the ULX3S-85F's
+    SoC) and 'compact': the same program, unchanged."""
     from gluon.sim.verilator import run
     elf, config = build_firmware(tmp_path, "matmul_test", "MATMUL_TEST_HW_ONLY",
                                  config_name=config_name)

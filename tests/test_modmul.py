@@ -594,12 +594,15 @@ def _run_firmware(tmp_path, prog, config_name="full"):
     return res, out
 
 
-# 'compact' (its own model build, ~2 CPU-minutes) in -m slow: its blocks' parameters are
-# covered by the block-level tests; the firmware is the same.
-@pytest.mark.parametrize("config_name", ["full", pytest.param("compact", marks=pytest.mark.slow)])
+# 'compact-pipelined', the ULX3S-85F's default SoC, in the default run (its model, built once
+# for the hash, modmul and matmul firmware tests: ~55 CPU-s); 'compact' (its own model, the same
+# blocks with the unpipelined core) in -m slow.
+@pytest.mark.parametrize("config_name", ["full", "compact-pipelined",
+                                         pytest.param("compact", marks=pytest.mark.slow)])
 def test_firmware_end_to_end(tmp_path, config_name):
-    """modmul_test.c on the SoC; also on 'compact' (a 2-lane Montgomery unit, the ULX3S
-    build): the same program, unchanged (the lane count changes only the cycles)."""
+    """modmul_test.c on the SoC; also on 'compact-pipelined' (a 2-lane Montgomery unit and the
+    pipelined core: the ULX3S-85F's SoC) and 'compact': the same program, unchanged (the lane
+    count and the core change only the cycles)."""
     from gluon.hdl.config import get_config
     assert get_config(config_name).params("modmul") == ({} if config_name == "full" else
                                                         {"lanes": 2})
