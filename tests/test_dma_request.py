@@ -41,18 +41,24 @@ class _Reg(Elaboratable):
         return m
 
 
-def _run_register(body, stall=None, mem=None):
-    dut = _Reg()
-    req = dut.req
-    mem = {} if mem is None else mem
-    log = {"ram": [], "taken": [], "resp": []}
+def _simulate_with_ram(dut, bus, mem, stall):
+    """A simulator of ``dut`` with a clock, ``bus`` answered from the dict ``mem``."""
     sim = Simulator(dut)
     sim.add_clock(1e-6)
 
     def store(byte, data):
         mem[byte] = data
         return True
-    sim.add_process(wishbone_ram(req.out, lambda b: mem.get(b, 0), store, stall=stall))
+    sim.add_process(wishbone_ram(bus, lambda b: mem.get(b, 0), store, stall=stall))
+    return sim
+
+
+def _run_register(body, stall=None, mem=None):
+    dut = _Reg()
+    req = dut.req
+    mem = {} if mem is None else mem
+    log = {"ram": [], "taken": [], "resp": []}
+    sim = _simulate_with_ram(dut, req.out, mem, stall)
 
     async def monitor(ctx):
         async for _clk, _rst, c, cyc, stb, stalled, we, adr, dat, u_cyc, u_stb, u_stall, ack, err, \
@@ -225,13 +231,7 @@ class _Engine(Elaboratable):
 def _run_engine(register, body, *, stall=None, mem):
     dut = _Engine(register)
     log = {"ram": [], "issued": []}
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    def store(byte, data):
-        mem[byte] = data
-        return True
-    sim.add_process(wishbone_ram(dut.mem, lambda b: mem.get(b, 0), store, stall=stall))
+    sim = _simulate_with_ram(dut, dut.mem, mem, stall)
     eb = dut.engine.bus
 
     async def monitor(ctx):
