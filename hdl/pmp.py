@@ -161,17 +161,23 @@ class PMP(wiring.Component):
                 matches.append(hit)
             return matches
 
-        def verdict(matches, priv_m, need, tag):
-            """need: function cfg -> permission bit. Returns the 'allowed' signal."""
+        def priority(entries, matches, priv_m, need):
+            """Over ``entries`` (indices, lowest first): (an entry matches, the lowest-numbered
+            matching one permits). need: function cfg -> permission bit."""
             # the lowest-numbered matching entry decides: flat AND-OR, no priority mux chain
             terms = []
             earlier = C(0, 1)
-            for i in range(N):
+            for i in entries:
                 terms.append(matches[i] & ~earlier & (need(cfg[i]) | priv_m & ~cfg[i].l))
                 earlier = earlier | matches[i]
+            return earlier, Cat(*terms).any()
+
+        def verdict(matches, priv_m, need, tag):
+            """need: function cfg -> permission bit. Returns the 'allowed' signal."""
+            earlier, permits = priority(range(N), matches, priv_m, need)
             ok = Signal(name=f"pmp_{tag}_ok")
             # no match: M yes; U no, unless no entry is implemented (spec 3.7.1)
-            m.d.comb += ok.eq(Cat(*terms).any() | ~earlier & priv_m if N else 1)
+            m.d.comb += ok.eq(permits | ~earlier & priv_m if N else 1)
             return ok
 
         if self.d_sum:
@@ -188,13 +194,8 @@ class PMP(wiring.Component):
         # them: per group, an entry matches, and the lowest-numbered matching one permits
         size = N // self.groups if self.groups else 0
         for g in range(self.groups):
-            earlier = C(0, 1)
-            terms = []
-            for i in range(g * size, (g + 1) * size):
-                terms.append(d_matches[i] & ~earlier & (d_need(cfg[i]) | self.d_m & ~cfg[i].l))
-                earlier = earlier | d_matches[i]
-            m.d.comb += [self.d_group_hit[g].eq(earlier),
-                         self.d_group_ok[g].eq(Cat(*terms).any())]
+            hit, permits = priority(range(g * size, (g + 1) * size), d_matches, self.d_m, d_need)
+            m.d.comb += [self.d_group_hit[g].eq(hit), self.d_group_ok[g].eq(permits)]
         return m
 
 
